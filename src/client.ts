@@ -1,0 +1,59 @@
+import type { DestinationStream, LevelWithSilent } from "pino";
+import { parseConfig } from "./config/parse.js";
+import { InstanceRegistry } from "./config/registry.js";
+import type { Config, ConfigInput } from "./config/schema.js";
+import { Dispatcher, type DeliveryReport, type SendInput, type SendOptions } from "./dispatcher.js";
+import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
+import { GatewayPool } from "./gateway/connection.js";
+import { createLogger } from "./logger.js";
+import { SecretSet } from "./redact.js";
+import type { Transport } from "./transport.js";
+import { MemoryFileTransport } from "./transports/memory-file.js";
+import { SessionsSendTransport } from "./transports/sessions-send.js";
+
+export interface InterInstanceOptions {
+  /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
+  readonly config: ConfigInput | Config;
+  /** Log level and sink (default: info, to stderr). Tokens are redacted from every line. */
+  readonly log?: { readonly level?: LevelWithSilent; readonly destination?: DestinationStream };
+  readonly env?: NodeJS.ProcessEnv;
+  /** Replace or extend the built-in transports (each is matched by its `id`). */
+  readonly transports?: readonly Transport[];
+  readonly retryMinTimeoutMs?: number;
+}
+
+export interface InterInstance {
+  readonly registry: InstanceRegistry;
+  readonly dispatcher: Dispatcher;
+  /** Sends a message to an instance by name or alias; resolves with the report of every attempt. */
+  send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
+  /** Closes kept-open connections. */
+  close(): Promise<void>;
+}
+
+/** Builds the registry, the Gateway connection pool, the transports and the dispatcher. */
+export function createInterInstance(options: InterInstanceOptions): InterInstance {
+  const env = options.env ?? process.env;
+  const config = parseConfig(options.config);
+  const registry = new InstanceRegistry(config, env);
+  const secrets = new SecretSet();
+  for (const instance of registry.list()) secrets.add(instance.gateway?.token);
+  const logger = createLogger({ secrets, ...options.log });
+  const pool = new GatewayPool(new DeviceIdentityStore(config.stateDir ?? defaultStateDir(env)));
+  const builtIn: Transport[] = [new SessionsSendTransport(pool), new MemoryFileTransport()];
+  const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
+  const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
+  const dispatcher = new Dispatcher({
+    registry,
+    transports,
+    logger,
+    secrets,
+    ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
+  });
+  return {
+    registry,
+    dispatcher,
+    send: (input, sendOptions) => dispatcher.send(input, sendOptions),
+    close: () => dispatcher.close(),
+  };
+}

@@ -1,0 +1,107 @@
+import { UnknownInstanceError, ValidationError } from "../errors.js";
+import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
+
+export interface GatewayTarget {
+  readonly url: string;
+  /** Resolved from `token` or `tokenEnv`; undefined when the variable is not set. */
+  readonly token: string | undefined;
+  /** Where the token should come from, for error hints. */
+  readonly tokenSource: string;
+  readonly tlsFingerprint: string | undefined;
+}
+
+/** One configured instance with every default filled in. */
+export interface Instance {
+  readonly name: string;
+  readonly displayName: string;
+  readonly aliases: readonly string[];
+  readonly gateway: GatewayTarget | undefined;
+  readonly sessionKey: string;
+  readonly workspace: string | undefined;
+  readonly timeZone: string;
+  readonly transports: readonly TransportId[];
+  readonly timeouts: Readonly<Record<TransportId, number>>;
+}
+
+/**
+ * Folds a name for lookup: Unicode NFKC (full-width ｍ becomes m), lower case, and no spaces,
+ * hyphens or underscores, so "小M", "小 m", "Mac Mini" and "mac-mini" all find their instance.
+ */
+export function normalizeName(name: string): string {
+  return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
+}
+
+function resolveGateway(instance: Config["instances"][string], env: NodeJS.ProcessEnv): GatewayTarget | undefined {
+  const gateway = instance.gateway;
+  if (!gateway) return undefined;
+  return {
+    url: gateway.url,
+    token: gateway.token ?? (gateway.tokenEnv ? env[gateway.tokenEnv] || undefined : undefined),
+    tokenSource: gateway.tokenEnv ? `environment variable ${gateway.tokenEnv}` : "gateway.token in the config",
+    tlsFingerprint: gateway.tlsFingerprint,
+  };
+}
+
+/** Resolves targets by name or alias, in Chinese or Latin script, case-insensitively. */
+export class InstanceRegistry {
+  readonly self: string;
+  readonly retries: number;
+  readonly #instances = new Map<string, Instance>();
+  readonly #index = new Map<string, string>();
+
+  constructor(config: Config, env: NodeJS.ProcessEnv = process.env) {
+    this.self = config.self.name;
+    this.retries = config.defaults.retries;
+    const defaultOrder = config.defaults.transports ?? DEFAULT_TRANSPORT_ORDER;
+    const collisions: { path: string; message: string }[] = [];
+    for (const [name, raw] of Object.entries(config.instances)) {
+      const instance: Instance = {
+        name,
+        displayName: raw.displayName ?? name,
+        aliases: raw.aliases,
+        gateway: resolveGateway(raw, env),
+        sessionKey: raw.sessionKey,
+        workspace: raw.workspace,
+        timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+        transports: raw.transports ?? defaultOrder,
+        timeouts: { ...DEFAULT_TIMEOUTS_MS, ...config.defaults.timeouts, ...raw.timeouts },
+      };
+      this.#instances.set(name, instance);
+      for (const [i, label] of [name, ...raw.aliases].entries()) {
+        const key = normalizeName(label);
+        const owner = this.#index.get(key);
+        if (owner !== undefined && owner !== name) {
+          collisions.push({
+            path: i === 0 ? `instances.${name}` : `instances.${name}.aliases.${i - 1}`,
+            message: `"${label}" also names instance "${owner}"`,
+          });
+        }
+        this.#index.set(key, name);
+      }
+    }
+    if (collisions.length > 0) {
+      throw new ValidationError(`Invalid config: ${collisions.map((c) => `${c.path}: ${c.message}`).join("; ")}`, collisions);
+    }
+  }
+
+  resolve(nameOrAlias: string): Instance {
+    const name = this.#index.get(normalizeName(nameOrAlias));
+    const instance = name === undefined ? undefined : this.#instances.get(name);
+    if (!instance) throw new UnknownInstanceError(nameOrAlias, this.labels());
+    return instance;
+  }
+
+  /** Like `resolve`, but undefined instead of an error. */
+  find(nameOrAlias: string): Instance | undefined {
+    const name = this.#index.get(normalizeName(nameOrAlias));
+    return name === undefined ? undefined : this.#instances.get(name);
+  }
+
+  list(): Instance[] {
+    return [...this.#instances.values()];
+  }
+
+  labels(): string[] {
+    return this.list().flatMap((instance) => [instance.name, ...instance.aliases]);
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+
+export const TRANSPORT_IDS = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool", "a2a"] as const;
+export type TransportId = (typeof TRANSPORT_IDS)[number];
+
+/** The seed skill's order: instant RPC first, the passive memory file and the human channel last. */
+export const DEFAULT_TRANSPORT_ORDER: readonly TransportId[] = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool"];
+
+/** Per-attempt budgets. The agent CLI waits for a whole agent turn, which the seed measured at 60–120 s. */
+export const DEFAULT_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = {
+  sessions_send: 15_000,
+  nodes: 30_000,
+  agent_cli: 120_000,
+  memory_file: 10_000,
+  message_tool: 30_000,
+  a2a: 120_000,
+};
+
+const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/u;
+const SESSION_KEY = /^agent:[^:\s]+:\S+$/u;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const transportIdSchema = z.enum(TRANSPORT_IDS);
+const timeoutsSchema = z.partialRecord(transportIdSchema, z.number().int().positive().max(3_600_000));
+
+const gatewaySchema = z
+  .object({
+    url: z
+      .string()
+      .refine((value) => URL.canParse(value) && /^wss?:$/u.test(new URL(value).protocol), "must be a ws:// or wss:// URL"),
+    token: z.string().min(1).optional(),
+    tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
+    tlsFingerprint: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((gateway) => (gateway.token === undefined) !== (gateway.tokenEnv === undefined), {
+    message: "set exactly one of token or tokenEnv",
+    path: ["token"],
+  });
+
+const instanceSchema = z
+  .object({
+    aliases: z.array(z.string().trim().min(1)).default([]),
+    displayName: z.string().min(1).optional(),
+    gateway: gatewaySchema.optional(),
+    sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
+    workspace: z.string().min(1).optional(),
+    timeZone: z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Shanghai").optional(),
+    transports: z.array(transportIdSchema).min(1).optional(),
+    timeouts: timeoutsSchema.optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** How this side names itself to others ("Notification from <self.name>"). */
+    self: z.object({ name: z.string().trim().min(1).max(64) }).strict(),
+    instances: z.record(z.string().regex(INSTANCE_NAME, "instance names use letters, digits, - and _"), instanceSchema),
+    defaults: z
+      .object({
+        transports: z.array(transportIdSchema).min(1).optional(),
+        timeouts: timeoutsSchema.optional(),
+        /** Retries of a transient failure on the same transport, before falling back. */
+        retries: z.number().int().min(0).max(10).default(2),
+      })
+      .strict()
+      .default({ retries: 2 }),
+    /** Where the device identity and device tokens of this client live. */
+    stateDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type InstanceConfig = z.output<typeof instanceSchema>;

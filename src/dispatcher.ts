@@ -1,0 +1,186 @@
+import pRetry from "p-retry";
+import pTimeout from "p-timeout";
+import type { Logger } from "pino";
+import type { Instance, InstanceRegistry } from "./config/registry.js";
+import type { TransportId } from "./config/schema.js";
+import { createEnvelope, type Envelope } from "./envelope.js";
+import { failureClassOf, InterInstanceError, TransientError, TransportError, TransportTimeoutError, type FailureClass } from "./errors.js";
+import type { SecretSet } from "./redact.js";
+import type { Receipt, ReceiptStatus, Transport } from "./transport.js";
+
+export type AttemptOutcome = ReceiptStatus | "skipped" | FailureClass;
+
+export interface AttemptError {
+  readonly class: FailureClass;
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+/** One transport's part in a delivery. */
+export interface Attempt {
+  readonly transport: TransportId;
+  readonly outcome: AttemptOutcome;
+  /** How many times the transport ran (1 + retries of transient failures); 0 when skipped. */
+  readonly tries: number;
+  readonly ms: number;
+  readonly error?: AttemptError;
+  readonly skippedBecause?: string;
+}
+
+export interface DeliveryReport {
+  readonly ok: boolean;
+  readonly id: string;
+  readonly to: string;
+  readonly status: ReceiptStatus | "failed";
+  readonly via?: TransportId;
+  readonly receipt?: Receipt;
+  readonly attempts: readonly Attempt[];
+}
+
+export interface SendInput {
+  /** Instance name or alias: "xiaom", "小m", "mac-mini". */
+  readonly to: string;
+  readonly body: string;
+  /** Idempotency key; a retry with the same id is never shown twice. Generated when absent. */
+  readonly id?: string;
+}
+
+export interface SendOptions {
+  readonly signal?: AbortSignal;
+  /** Override the instance's transport order for this message. */
+  readonly transports?: readonly TransportId[];
+}
+
+export interface DispatcherOptions {
+  readonly registry: InstanceRegistry;
+  readonly transports: readonly Transport[];
+  readonly logger: Logger;
+  readonly secrets?: SecretSet;
+  /** Backoff before the first retry of a transient failure. */
+  readonly retryMinTimeoutMs?: number;
+}
+
+const ms = (since: number) => Math.round(performance.now() - since);
+
+/**
+ * Tries an instance's transports in priority order. Each attempt has its own timeout, whose expiry
+ * aborts the transport's work; transient failures are retried (bounded) on the same transport;
+ * unavailable and timed-out transports hand over to the next; a fatal failure stops at once.
+ */
+export class Dispatcher {
+  readonly #registry: InstanceRegistry;
+  readonly #transports: ReadonlyMap<TransportId, Transport>;
+  readonly #logger: Logger;
+  readonly #secrets: SecretSet | undefined;
+  readonly #retryMinTimeoutMs: number;
+
+  constructor(options: DispatcherOptions) {
+    this.#registry = options.registry;
+    this.#transports = new Map(options.transports.map((transport) => [transport.id, transport]));
+    this.#logger = options.logger;
+    this.#secrets = options.secrets;
+    this.#retryMinTimeoutMs = options.retryMinTimeoutMs ?? 250;
+  }
+
+  /** Validates the input (throws `ValidationError` / `UnknownInstanceError`), then delivers. */
+  async send(input: SendInput, options: SendOptions = {}): Promise<DeliveryReport> {
+    const instance = this.#registry.resolve(input.to);
+    const envelope = createEnvelope({ to: instance.name, body: input.body, from: this.#registry.self, id: input.id });
+    return this.deliver(envelope, instance, options);
+  }
+
+  /** Delivers an already built envelope (e.g. one taken back from an outbox). */
+  async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
+    const logger = this.#logger.child({ envelopeId: envelope.id, to: instance.name });
+    const attempts: Attempt[] = [];
+    for (const id of options.transports ?? instance.transports) {
+      options.signal?.throwIfAborted();
+      const transport = this.#transports.get(id);
+      const applicability = transport ? transport.applies(instance, envelope) : { ok: false as const, reason: `no ${id} transport is registered` };
+      if (!transport || !applicability.ok) {
+        const reason = applicability.ok ? "" : applicability.reason;
+        attempts.push({ transport: id, outcome: "skipped", tries: 0, ms: 0, skippedBecause: reason });
+        logger.debug({ transport: id, reason }, "transport skipped");
+        continue;
+      }
+      const attempt = await this.#attempt(transport, envelope, instance, logger, options.signal);
+      attempts.push(attempt.report);
+      if (attempt.receipt) {
+        logger.info({ transport: id, status: attempt.receipt.status, ms: attempt.report.ms }, "delivered");
+        return { ok: true, id: envelope.id, to: instance.name, status: attempt.receipt.status, via: id, receipt: attempt.receipt, attempts };
+      }
+      if (attempt.report.outcome === "fatal") break;
+    }
+    logger.warn({ attempts: attempts.map((a) => `${a.transport}:${a.outcome}`) }, "not delivered");
+    return { ok: false, id: envelope.id, to: instance.name, status: "failed", attempts };
+  }
+
+  async #attempt(
+    transport: Transport,
+    envelope: Envelope,
+    instance: Instance,
+    logger: Logger,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<{ report: Attempt; receipt?: Receipt }> {
+    const started = performance.now();
+    const timeoutMs = instance.timeouts[transport.id];
+    let tries = 0;
+    const once = async (): Promise<Receipt> => {
+      tries += 1;
+      const controller = new AbortController();
+      const signal = callerSignal ? AbortSignal.any([controller.signal, callerSignal]) : controller.signal;
+      return pTimeout(transport.deliver(envelope, { instance, signal, logger: logger.child({ transport: transport.id }) }), {
+        milliseconds: timeoutMs,
+        fallback: () => {
+          const error = new TransportTimeoutError(`${transport.id} did not finish within ${timeoutMs} ms; its work was aborted.`, {
+            code: "TIMEOUT",
+            hint: `Raise timeouts.${transport.id} for this instance if the target is slow.`,
+          });
+          controller.abort(error);
+          throw error;
+        },
+      });
+    };
+    try {
+      const receipt = await pRetry(once, {
+        retries: this.#registry.retries,
+        minTimeout: this.#retryMinTimeoutMs,
+        factor: 2,
+        randomize: true,
+        ...(callerSignal ? { signal: callerSignal } : {}),
+        shouldRetry: ({ error }) => error instanceof TransientError,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          logger.debug({ transport: transport.id, attemptNumber, retriesLeft, err: this.#describe(error) }, "attempt failed");
+        },
+      });
+      return { report: { transport: transport.id, outcome: receipt.status, tries, ms: ms(started) }, receipt };
+    } catch (error) {
+      if (callerSignal?.aborted) throw callerSignal.reason;
+      const described = this.#describe(error);
+      logger.info({ transport: transport.id, tries, err: described }, "transport failed");
+      return { report: { transport: transport.id, outcome: described.class, tries, ms: ms(started), error: described } };
+    }
+  }
+
+  #describe(error: unknown): AttemptError {
+    const scrub = (text: string) => this.#secrets?.scrub(text) ?? text;
+    const failureClass = failureClassOf(error);
+    if (error instanceof InterInstanceError) {
+      return {
+        class: failureClass,
+        name: error.name,
+        code: error.code,
+        message: scrub(error.message),
+        ...(error.hint ? { hint: scrub(error.hint) } : {}),
+      };
+    }
+    const plain = error instanceof Error ? error : new Error(String(error));
+    return { class: failureClass, name: plain.name, code: error instanceof TransportError ? error.code : "UNCLASSIFIED", message: scrub(plain.message) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#transports.values()].map((transport) => transport.close?.()));
+  }
+}

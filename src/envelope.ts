@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { toValidationError } from "./config/parse.js";
+
+/** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;
+const ENVELOPE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u;
+
+export const envelopeSchema = z
+  .object({
+    /** Idempotency key: the same id is shown at most once on the receiving side. */
+    id: z.string().regex(ENVELOPE_ID, "must be 8–128 characters of letters, digits, . _ : -"),
+    kind: z.literal("message"),
+    from: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
+    to: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
+    body: z
+      .string()
+      .min(1, "must not be empty")
+      .refine((body) => body.isWellFormed(), "must be well-formed Unicode (no lone surrogates)")
+      .refine((body) => Buffer.byteLength(body, "utf8") <= MAX_BODY_BYTES, `must be at most ${MAX_BODY_BYTES} bytes of UTF-8`),
+    createdAt: z.iso.datetime(),
+  })
+  .strict();
+
+export type Envelope = Readonly<z.output<typeof envelopeSchema>>;
+
+export interface EnvelopeInput {
+  readonly to: string;
+  readonly body: string;
+  readonly from: string;
+  readonly id?: string | undefined;
+  readonly createdAt?: Date | undefined;
+}
+
+/** Builds and validates an envelope; throws `ValidationError` naming the bad field. */
+export function createEnvelope(input: EnvelopeInput): Envelope {
+  const candidate = {
+    id: input.id ?? randomUUID(),
+    kind: "message" as const,
+    from: input.from,
+    to: input.to,
+    body: input.body,
+    createdAt: (input.createdAt ?? new Date()).toISOString(),
+  };
+  const result = envelopeSchema.safeParse(candidate);
+  if (!result.success) throw toValidationError("message", result.error);
+  return result.data;
+}

@@ -1,0 +1,237 @@
+import { GatewayClient } from "@openclaw/gateway-client";
+import { UnavailableError } from "../errors.js";
+import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
+import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
+import { isPlaintextAllowed } from "./url-policy.js";
+
+export const CLIENT_VERSION = "0.1.0";
+const ROLE = "operator";
+const SCOPES = ["operator.read", "operator.write"];
+
+export interface GatewayConnectionOptions {
+  readonly url: string;
+  readonly token: string;
+  readonly tokenSource?: string;
+  readonly tlsFingerprint?: string | undefined;
+  readonly identity: DeviceIdentityStore;
+  /** Budget for the WebSocket handshake, connect challenge and hello. */
+  readonly connectTimeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RequestOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * One kept-open, authenticated WebSocket to one Gateway, built on OpenClaw's reference client
+ * (`@openclaw/gateway-client`). It signs the connect challenge with this client's persisted
+ * device identity, so a remote Gateway pairs it once and issues a device token, and it connects
+ * lazily: a dropped socket is replaced on the next request rather than retried in the background.
+ */
+export class GatewayConnection {
+  readonly url: string;
+  readonly #options: GatewayConnectionOptions;
+  readonly #context: GatewayErrorContext;
+  #ready: Promise<GatewayClient> | undefined;
+  #client: GatewayClient | undefined;
+  #pendingClient: GatewayClient | undefined;
+
+  constructor(options: GatewayConnectionOptions) {
+    this.url = options.url;
+    this.#options = options;
+    this.#context = { url: options.url, tokenSource: options.tokenSource ?? "the config" };
+  }
+
+  /** Sends one RPC; connects first if needed. Errors are classified `TransportError`s. */
+  async request<T>(method: string, params: unknown, options: RequestOptions = {}): Promise<T> {
+    const client = await this.#connectUnless(options.signal);
+    try {
+      return await client.request<T>(method, params, {
+        timeoutMs: options.timeoutMs ?? null,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw abortReason(options.signal);
+      // The socket died under us: forget it, so the retry (safe: requests carry idempotency keys) reconnects.
+      if (isConnectionLoss(error) && this.#client === client) this.#forget(client);
+      throw classifyGatewayError(error, this.#context);
+    }
+  }
+
+  /** Connects (if not yet) and resolves once the Gateway said hello. */
+  async connect(signal?: AbortSignal): Promise<void> {
+    await this.#connectUnless(signal);
+  }
+
+  /** Waits for the connection; an abort during the handshake also tears the half-open socket down. */
+  async #connectUnless(signal: AbortSignal | undefined): Promise<GatewayClient> {
+    const pending = this.#connect();
+    try {
+      return await raceAbort(pending, signal);
+    } catch (error) {
+      if (signal?.aborted && !this.#client) {
+        this.#pendingClient?.stop();
+        this.#pendingClient = undefined;
+        this.#ready = undefined;
+      }
+      throw error;
+    }
+  }
+
+  get connected(): boolean {
+    return this.#client !== undefined;
+  }
+
+  async close(): Promise<void> {
+    const ready = this.#ready;
+    this.#ready = undefined;
+    this.#client = undefined;
+    const client = await ready?.catch(() => undefined);
+    await client?.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
+  }
+
+  #forget(client: GatewayClient): void {
+    this.#client = undefined;
+    this.#ready = undefined;
+    client.stop();
+  }
+
+  #connect(): Promise<GatewayClient> {
+    this.#ready ??= this.#open().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  #open(): Promise<GatewayClient> {
+    const { url, token, identity: store } = this.#options;
+    const env = this.#options.env ?? process.env;
+    if (!isPlaintextAllowed(url, env)) return Promise.reject(insecureTransportError(url));
+    const identity = store.identity();
+
+    return new Promise<GatewayClient>((resolve, reject) => {
+      let settled = false;
+      let client: GatewayClient | undefined;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client?.stop();
+        reject(classifyGatewayError(error, this.#context));
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new UnavailableError(`Gateway ${url} did not complete the handshake in ${this.#options.connectTimeoutMs ?? 10_000} ms.`, {
+              code: "HANDSHAKE_TIMEOUT",
+              hint: "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
+            }),
+          ),
+        this.#options.connectTimeoutMs ?? 10_000,
+      );
+      client = new GatewayClient({
+        url,
+        token,
+        env,
+        ...(this.#options.tlsFingerprint ? { tlsFingerprint: this.#options.tlsFingerprint } : {}),
+        // Not "gateway-client"/"backend": that id is reserved for a Gateway's own loopback helpers and
+        // would skip the pairing every client on another machine goes through.
+        clientName: "cli",
+        mode: "cli",
+        clientDisplayName: "openclaw-inter-instance",
+        clientVersion: CLIENT_VERSION,
+        role: ROLE,
+        scopes: SCOPES,
+        deviceIdentity: identity,
+        hostDeps: {
+          signDevicePayload: signPayload,
+          publicKeyRawBase64UrlFromPem: publicKeyRawBase64Url,
+          loadDeviceAuthToken: ({ deviceId, role }) => {
+            const record = store.loadToken(url, deviceId, role);
+            return record ? { token: record.token, scopes: [...record.scopes] } : null;
+          },
+          storeDeviceAuthToken: ({ deviceId, role, token: deviceToken, scopes }) => store.storeToken(url, deviceId, role, { token: deviceToken, scopes }),
+          clearDeviceAuthToken: ({ deviceId, role }) => store.clearToken(url, deviceId, role),
+          logDebug: () => {},
+          logError: () => {},
+        },
+        onHelloOk: () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.#client = client;
+          this.#pendingClient = undefined;
+          resolve(client as GatewayClient);
+        },
+        onConnectError: fail,
+        onClose: (code, reason) => {
+          if (!settled) {
+            fail(
+              new UnavailableError(`Gateway ${url} closed the connection before hello (${code}${reason ? `: ${reason}` : ""}).`, {
+                code: code === 1006 ? "UNREACHABLE" : "CONNECTION_CLOSED",
+                hint: "Check that the target Gateway runs and that the URL and port are right.",
+              }),
+            );
+            return;
+          }
+          // Drop the socket; the next request opens a new one. No background reconnect loop.
+          if (client && this.#client === client) this.#forget(client);
+        },
+      });
+      this.#pendingClient = client;
+      client.start();
+    });
+  }
+}
+
+/** One connection per Gateway URL and credential, shared by every transport and request. */
+export class GatewayPool {
+  readonly #connections = new Map<string, GatewayConnection>();
+  readonly #identity: DeviceIdentityStore;
+
+  constructor(identity: DeviceIdentityStore) {
+    this.#identity = identity;
+  }
+
+  get(options: Omit<GatewayConnectionOptions, "identity">): GatewayConnection {
+    const key = `${options.url}\u0000${options.token}`;
+    let connection = this.#connections.get(key);
+    if (!connection) {
+      connection = new GatewayConnection({ ...options, identity: this.#identity });
+      this.#connections.set(key, connection);
+    }
+    return connection;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.all(all.map((connection) => connection.close()));
+  }
+}

@@ -1,0 +1,28 @@
+export { createInterInstance, type InterInstance, type InterInstanceOptions } from "./client.js";
+export { Dispatcher, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+export { parseConfig, loadConfigFile } from "./config/parse.js";
+export { InstanceRegistry, normalizeName, type Instance, type GatewayTarget } from "./config/registry.js";
+export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type TransportId } from "./config/schema.js";
+export { createEnvelope, envelopeSchema, MAX_BODY_BYTES, type Envelope, type EnvelopeInput } from "./envelope.js";
+export {
+  FatalError,
+  InterInstanceError,
+  TransientError,
+  TransportError,
+  TransportTimeoutError,
+  UnavailableError,
+  UnknownInstanceError,
+  ValidationError,
+  failureClassOf,
+  type FailureClass,
+} from "./errors.js";
+export { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
+export { GatewayConnection, GatewayPool, type GatewayConnectionOptions, type RequestOptions } from "./gateway/connection.js";
+export { DeviceIdentityStore, defaultStateDir, type DeviceIdentity } from "./gateway/device-identity.js";
+export { classifyGatewayError } from "./gateway/classify.js";
+export { SessionsSendTransport, formatSessionMessage } from "./transports/sessions-send.js";
+export { MemoryFileTransport } from "./transports/memory-file.js";
+export { appendEntry, dailyNotePath, type AppendResult } from "./memory/append.js";
+export { formatEntry, parseEntries, type MemoryEntry } from "./memory/entry.js";
+export { createLogger, REDACT_PATHS, type Logger } from "./logger.js";
+export { SecretSet, scrubSecrets } from "./redact.js";

@@ -1,0 +1,42 @@
+import type { Logger } from "pino";
+import type { Instance } from "./config/registry.js";
+import type { TransportId } from "./config/schema.js";
+import type { Envelope } from "./envelope.js";
+
+/**
+ * - `delivered`: seen in the target session or file.
+ * - `accepted`: the target took it (e.g. the Gateway started a run); the reply is pending.
+ * - `written`: stored where the target will find it (its memory file), not yet seen by its agent.
+ */
+export type ReceiptStatus = "delivered" | "accepted" | "written";
+
+export interface Receipt {
+  readonly status: ReceiptStatus;
+  /** Transport-specific facts: a run id, a file path, whether the target had it already. */
+  readonly detail: Readonly<Record<string, string | number | boolean>>;
+}
+
+export type Applicability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+export interface DeliveryContext {
+  readonly instance: Instance;
+  /** Aborted when the attempt times out or the caller gives up; transports must stop their work. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+/** One way of reaching another instance. */
+export interface Transport {
+  readonly id: TransportId;
+  /** Whether this transport can reach the instance at all (configured, capability present). Pure. */
+  applies(instance: Instance, envelope: Envelope): Applicability;
+  /** Delivers once; throws a classified `TransportError` on failure. */
+  deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt>;
+  close?(): Promise<void>;
+}
+
+export const APPLIES: Applicability = { ok: true };
+
+export function notApplicable(reason: string): Applicability {
+  return { ok: false, reason };
+}

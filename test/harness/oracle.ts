@@ -1,0 +1,100 @@
+import { GatewayClient } from "@openclaw/gateway-client";
+import { spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseEntries, type MemoryEntry } from "../../src/memory/entry.js";
+import { openclawEntry, type TestGateway } from "./gateway.js";
+
+/**
+ * Test oracles that read a Gateway back without going through the library's own client: OpenClaw's
+ * reference client as the Gateway's local backend helper, the `openclaw` CLI, and the files.
+ */
+
+export interface HistoryMessage {
+  readonly role: string;
+  readonly content: unknown;
+  readonly idempotencyKey?: string;
+  readonly __openclaw?: { readonly runId?: string; readonly seq?: number };
+}
+
+export function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) return content.map((part) => (part && typeof part === "object" && "text" in part ? String(part.text) : "")).join("");
+  return "";
+}
+
+/** One RPC to the Gateway as its loopback backend helper (no device identity needed there). */
+export async function gatewayRequest<T>(gateway: TestGateway, method: string, params: unknown, timeoutMs = 30_000): Promise<T> {
+  const client = await new Promise<GatewayClient>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`oracle connect to ${gateway.url} timed out`)), 15_000);
+    const c: GatewayClient = new GatewayClient({
+      url: gateway.url,
+      token: gateway.token,
+      clientName: "gateway-client",
+      mode: "backend",
+      role: "operator",
+      scopes: ["operator.read", "operator.write", "operator.admin"],
+      hostDeps: { logDebug: () => {}, logError: () => {} },
+      onHelloOk: () => {
+        clearTimeout(timer);
+        resolve(c);
+      },
+      onConnectError: (error) => {
+        clearTimeout(timer);
+        c.stop();
+        reject(error);
+      },
+    });
+    c.start();
+  });
+  try {
+    return await client.request<T>(method, params, { timeoutMs });
+  } finally {
+    await client.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
+  }
+}
+
+export async function readHistory(gateway: TestGateway, sessionKey = "agent:main:main", limit = 200): Promise<HistoryMessage[]> {
+  const result = await gatewayRequest<{ messages: HistoryMessage[] }>(gateway, "chat.history", { sessionKey, limit });
+  return result.messages;
+}
+
+/** Waits for a run to end and returns the agent's visible reply, if any. */
+export async function waitForRun(gateway: TestGateway, runId: string, timeoutMs = 60_000): Promise<{ status: string; text?: string }> {
+  const result = await gatewayRequest<{ status: string; terminalReply?: { text?: string } }>(gateway, "agent.wait", { runId, timeoutMs }, timeoutMs + 10_000);
+  return { status: result.status, ...(result.terminalReply?.text === undefined ? {} : { text: result.terminalReply.text }) };
+}
+
+/** Every inter-instance entry in the workspace's daily notes. */
+export async function readMemoryEntries(workspace: string): Promise<MemoryEntry[]> {
+  const dir = join(workspace, "memory");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const entries: MemoryEntry[] = [];
+  for (const name of names.filter((n) => /^\d{4}-\d{2}-\d{2}\.md$/u.test(n)).sort()) {
+    entries.push(...parseEntries(await readFile(join(dir, name))).entries);
+  }
+  return entries;
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `openclaw` CLI against the Gateway's state dir (what an operator would type there). */
+export function openclawCli(gateway: TestGateway, args: readonly string[], timeoutMs = 90_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [openclawEntry, ...args], { env: gateway.cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

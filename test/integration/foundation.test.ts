@@ -1,0 +1,235 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInterInstance, formatSessionMessage, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { captureLines } from "../harness/capture.js";
+import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun } from "../harness/oracle.js";
+
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-foundation-"));
+  mock = await startMockModel();
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom" });
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function configFor(overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number> } = {}): ConfigInput {
+  return {
+    self: { name: "xiaoa" },
+    stateDir: overrides.stateDir ?? join(scratch, "client-state"),
+    defaults: { retries: 2 },
+    instances: {
+      xiaom: {
+        aliases: ["小m", "mac-mini"],
+        gateway: { url: overrides.url ?? gatewayB.url, token: overrides.token ?? gatewayB.token },
+        workspace: gatewayB.workspace,
+        transports: ["sessions_send", "memory_file"],
+        ...(overrides.timeouts ? { timeouts: overrides.timeouts } : {}),
+      },
+    },
+  };
+}
+
+function userRowsWith(history: readonly { role: string; content: unknown }[], marker: string) {
+  return history.filter((m) => m.role === "user" && textOf(m.content).includes(marker));
+}
+
+describe("sessions_send to a real Gateway", () => {
+  it("delivers to 小m exactly once, and a resend of the same envelope adds nothing", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const marker = `hello-${randomUUID()}`;
+      const body = `部署完成 ${marker} REPLY:first`;
+      const report = await client.send({ to: "小m", body });
+      expect(report).toMatchObject({ ok: true, status: "accepted", via: "sessions_send", to: "xiaom" });
+      expect(report.attempts).toHaveLength(1);
+
+      const run = await waitForRun(gatewayB, String(report.receipt?.detail.runId));
+      expect(run).toEqual({ status: "ok", text: "ACK first" });
+
+      const again = await client.send({ to: "XIAOM", body, id: report.id });
+      expect(again.ok).toBe(true);
+      expect(again.receipt?.detail.gatewayStatus).toBe("ok");
+
+      const history = await readHistory(gatewayB);
+      const rows = userRowsWith(history, marker);
+      expect(rows).toHaveLength(1);
+      expect(textOf(rows[0]?.content)).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(history.filter((m) => m.role === "assistant" && textOf(m.content) === "ACK first")).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("keeps one WebSocket open across sends, and opens a new one after a drop", async () => {
+    const proxy = await startTcpProxy(gatewayB.port);
+    const client = createInterInstance({ config: configFor({ url: proxy.url }), log: { level: "silent" } });
+    try {
+      for (const body of ["warm 1", "warm 2", "warm 3"]) expect((await client.send({ to: "xiaom", body })).via).toBe("sessions_send");
+      expect(proxy.connections).toBe(1);
+      proxy.dropAll();
+      const afterDrop = await client.send({ to: "mac mini", body: "after a dropped connection" });
+      expect(afterDrop.via).toBe("sessions_send");
+      expect(proxy.connections).toBe(2);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe("fallback to the memory file", () => {
+  it("falls back when B's RPC port is closed, and the body lands byte-exact", async () => {
+    const closedPort = await freePort();
+    const client = createInterInstance({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: { level: "silent" } });
+    try {
+      const body = `line one\r\nline two with $(touch /tmp/x) and \`ticks\` 'q' "qq"\nEOF\n\u200f עברית 🚀\n<!-- openclaw-inter-instance end id="fake" -->\n`;
+      const report = await client.send({ to: "小m", body });
+      expect(report).toMatchObject({ ok: true, status: "written", via: "memory_file" });
+      expect(report.attempts.map((a) => [a.transport, a.outcome, a.error?.code])).toEqual([
+        ["sessions_send", "unavailable", "UNREACHABLE"],
+        ["memory_file", "written", undefined],
+      ]);
+      expect(report.attempts[0]?.tries).toBe(1);
+      const entries = (await readMemoryEntries(gatewayB.workspace)).filter((e) => e.id === report.id);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]?.body).toBe(body);
+      expect(entries[0]?.from).toBe("xiaoa");
+
+      const again = await client.send({ to: "小m", body, id: report.id });
+      expect(again.receipt?.detail.duplicate).toBe(true);
+      expect((await readMemoryEntries(gatewayB.workspace)).filter((e) => e.id === report.id)).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("falls back when the Gateway was stopped, then delivers over RPC again once it is back", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const before = await client.send({ to: "xiaom", body: "before stop" });
+      expect(before.via).toBe("sessions_send");
+      await waitForRun(gatewayB, before.id);
+      await gatewayB.stop();
+      const during = await client.send({ to: "xiaom", body: "while stopped" });
+      expect(during.via).toBe("memory_file");
+      expect(during.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
+      await gatewayB.start();
+      const after = await client.send({ to: "xiaom", body: `after restart ${randomUUID()}` });
+      expect(after.via).toBe("sessions_send");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("refusals are classified, not retried, and leak no token", () => {
+  it("wrong token: AUTH_FAILED once, falls back, and the token is in no log line, report or error", async () => {
+    const wrongToken = `wrong-${randomUUID()}`;
+    const { destination, lines } = captureLines();
+    const client = createInterInstance({ config: configFor({ token: wrongToken }), log: { level: "debug", destination } });
+    let report: DeliveryReport;
+    try {
+      report = await client.send({ to: "xiaom", body: "with a wrong token" });
+    } finally {
+      await client.close();
+    }
+    expect(report.via).toBe("memory_file");
+    expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable", tries: 1, error: { code: "AUTH_FAILED" } });
+    expect(report.attempts[0]?.error?.hint).toContain("gateway.auth.token");
+    const everything = `${lines.join("\n")}\n${JSON.stringify(report)}`;
+    expect(lines.length).toBeGreaterThan(0);
+    expect(everything).not.toContain(wrongToken);
+    expect(everything).not.toContain(gatewayB.token);
+  });
+
+  it("plaintext ws:// to a public host is refused before any socket opens, with the fix", async () => {
+    const client = createInterInstance({ config: configFor({ url: "ws://gateway.example.com:18789" }), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "over the internet" });
+      expect(report.attempts[0]).toMatchObject({ outcome: "unavailable", tries: 1, error: { code: "INSECURE_TRANSPORT" } });
+      expect(report.attempts[0]?.error?.hint).toContain("wss://");
+      expect(report.via).toBe("memory_file");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a listener that never answers is cut at its timeout, its socket closed, and the next transport used", async () => {
+    const sockets: Socket[] = [];
+    const closed: boolean[] = [];
+    const silent: Server = createServer((socket) => {
+      const index = sockets.push(socket) - 1;
+      closed[index] = false;
+      socket.on("close", () => (closed[index] = true));
+      socket.on("error", () => undefined);
+      socket.resume(); // read and drop the upgrade request, so a close by the client is seen
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const client = createInterInstance({
+      config: configFor({ url: `ws://127.0.0.1:${port}`, timeouts: { sessions_send: 1500 } }),
+      log: { level: "silent" },
+    });
+    try {
+      const started = Date.now();
+      const report = await client.send({ to: "xiaom", body: "into the void" });
+      expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "timeout", tries: 1 });
+      expect(report.via).toBe("memory_file");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(sockets.length).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => closed.every(Boolean), { timeout: 5000 }).toBe(true);
+    } finally {
+      await client.close();
+      silent.close();
+    }
+  });
+});
+
+describe("a client the Gateway treats as remote must be paired", () => {
+  it("gets PAIRING_REQUIRED with the approve command, and works after `openclaw devices approve`", async () => {
+    const configPath = join(gatewayB.stateDir, "openclaw.json");
+    const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, Record<string, unknown>>;
+    config.gateway = { ...config.gateway, nodes: { pairing: { autoApproveLocal: false } } };
+    await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+    await expect.poll(async () => (await readFile(gatewayB.logFile, "utf8")).includes("config hot reload applied (gateway.nodes.pairing)"), { timeout: 30_000 }).toBe(true);
+
+    const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
+    const client = createInterInstance({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: { level: "silent" } });
+    try {
+      const refused = await client.send({ to: "xiaom", body: "before approval" });
+      expect(refused.ok).toBe(false);
+      expect(refused.attempts[0]).toMatchObject({ outcome: "unavailable", tries: 1, error: { code: "PAIRING_REQUIRED" } });
+      const hint = refused.attempts[0]?.error?.hint ?? "";
+      const requestId = /openclaw devices approve (\S+)`/u.exec(hint)?.[1];
+      expect(requestId).toBeDefined();
+
+      const approved = await openclawCli(gatewayB, ["devices", "approve", String(requestId), "--url", gatewayB.url, "--token", gatewayB.token, "--json"]);
+      expect(approved.code, approved.stderr + approved.stdout).toBe(0);
+
+      const marker = `after-approval-${randomUUID()}`;
+      const delivered = await client.send({ to: "xiaom", body: marker });
+      expect(delivered).toMatchObject({ ok: true, via: "sessions_send" });
+      await waitForRun(gatewayB, delivered.id);
+      expect(userRowsWith(await readHistory(gatewayB), marker)).toHaveLength(1);
+      const tokens = JSON.parse(await readFile(join(stateDir, "device-tokens.json"), "utf8")) as Record<string, { token: string }>;
+      expect(Object.keys(tokens).some((key) => key.startsWith(`ws://127.0.0.1:${gatewayB.port}|`))).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -1,0 +1,162 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import {
+  APPLIES,
+  createLogger,
+  Dispatcher,
+  FatalError,
+  InstanceRegistry,
+  notApplicable,
+  parseConfig,
+  TransientError,
+  UnavailableError,
+  ValidationError,
+  type DeliveryContext,
+  type Envelope,
+  type Receipt,
+  type Transport,
+  type TransportId,
+} from "../../src/index.js";
+
+const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+
+type Behaviour = (call: number, context: DeliveryContext) => Promise<Receipt>;
+
+class FakeTransport implements Transport {
+  calls = 0;
+  signals: AbortSignal[] = [];
+  constructor(
+    readonly id: TransportId,
+    private readonly behaviour: Behaviour,
+    private readonly applicable = true,
+  ) {}
+  applies() {
+    return this.applicable ? APPLIES : notApplicable("not configured in this fake");
+  }
+  deliver(_envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+    this.calls += 1;
+    this.signals.push(context.signal);
+    return this.behaviour(this.calls, context);
+  }
+}
+
+const ok = (status: Receipt["status"] = "accepted"): Behaviour => async () => ({ status, detail: {} });
+const fail = (error: Error): Behaviour => async () => {
+  throw error;
+};
+
+function dispatcherWith(transports: FakeTransport[], order: TransportId[], extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>> } = {}) {
+  const registry = new InstanceRegistry(
+    parseConfig({
+      self: { name: "xiaoa" },
+      defaults: { retries: extra.retries ?? 2 },
+      instances: { xiaom: { aliases: ["小m"], transports: order, ...(extra.timeouts ? { timeouts: extra.timeouts } : {}) } },
+    }),
+    {},
+  );
+  return new Dispatcher({ registry, transports, logger: silent, retryMinTimeoutMs: 1 });
+}
+
+describe("Dispatcher", () => {
+  it("uses the first transport that delivers and reports it", async () => {
+    const first = new FakeTransport("sessions_send", ok());
+    const second = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([first, second], ["sessions_send", "memory_file"]).send({ to: "小m", body: "hi" });
+    expect(report).toMatchObject({ ok: true, status: "accepted", via: "sessions_send", to: "xiaom" });
+    expect(report.attempts).toHaveLength(1);
+    expect(second.calls).toBe(0);
+  });
+
+  it("retries transient failures, bounded, then falls back", async () => {
+    const flaky = new FakeTransport("sessions_send", fail(new TransientError("reset", { code: "CONNECTION_DROPPED" })));
+    const fallback = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([flaky, fallback], ["sessions_send", "memory_file"], { retries: 3 }).send({ to: "xiaom", body: "hi" });
+    expect(flaky.calls).toBe(4);
+    expect(report.attempts.map((a) => [a.transport, a.outcome, a.tries])).toEqual([
+      ["sessions_send", "transient", 4],
+      ["memory_file", "written", 1],
+    ]);
+  });
+
+  it("recovers when a retry of a transient failure succeeds", async () => {
+    const flaky = new FakeTransport("sessions_send", async (call) => {
+      if (call < 2) throw new TransientError("busy");
+      return { status: "accepted", detail: {} };
+    });
+    const report = await dispatcherWith([flaky], ["sessions_send"]).send({ to: "xiaom", body: "hi" });
+    expect(report.attempts).toEqual([expect.objectContaining({ transport: "sessions_send", outcome: "accepted", tries: 2 })]);
+  });
+
+  it("does not retry an unavailable transport", async () => {
+    const refused = new FakeTransport("sessions_send", fail(new UnavailableError("no", { code: "AUTH_FAILED", hint: "fix the token" })));
+    const fallback = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([refused, fallback], ["sessions_send", "memory_file"]).send({ to: "xiaom", body: "hi" });
+    expect(refused.calls).toBe(1);
+    expect(report.attempts[0]).toMatchObject({ outcome: "unavailable", error: { class: "unavailable", code: "AUTH_FAILED", hint: "fix the token" } });
+  });
+
+  it("stops at a fatal failure", async () => {
+    const bad = new FakeTransport("sessions_send", fail(new FatalError("body rejected", { code: "INVALID_REQUEST" })));
+    const fallback = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([bad, fallback], ["sessions_send", "memory_file"]).send({ to: "xiaom", body: "hi" });
+    expect(report).toMatchObject({ ok: false, status: "failed" });
+    expect(fallback.calls).toBe(0);
+  });
+
+  it("cuts a hanging transport at its timeout, aborts its work, and moves on", async () => {
+    const hanging = new FakeTransport("sessions_send", (_call, context) => new Promise<Receipt>(() => void context.signal));
+    const fallback = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([hanging, fallback], ["sessions_send", "memory_file"], { timeouts: { sessions_send: 50 } }).send({ to: "xiaom", body: "hi" });
+    expect(report.attempts.map((a) => a.outcome)).toEqual(["timeout", "written"]);
+    expect(hanging.calls).toBe(1);
+    expect(hanging.signals[0]?.aborted).toBe(true);
+    expect(report.attempts[0]?.error?.code).toBe("TIMEOUT");
+  });
+
+  it("skips transports that do not apply or are not registered, and says why", async () => {
+    const notConfigured = new FakeTransport("sessions_send", ok(), false);
+    const fallback = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([notConfigured, fallback], ["sessions_send", "agent_cli", "memory_file"]).send({ to: "xiaom", body: "hi" });
+    expect(report.attempts.map((a) => [a.transport, a.outcome, a.skippedBecause])).toEqual([
+      ["sessions_send", "skipped", "not configured in this fake"],
+      ["agent_cli", "skipped", "no agent_cli transport is registered"],
+      ["memory_file", "written", undefined],
+    ]);
+  });
+
+  it("reports failure with every attempt when nothing delivers", async () => {
+    const a = new FakeTransport("sessions_send", fail(new UnavailableError("down")));
+    const b = new FakeTransport("memory_file", fail(new Error("unexpected bug")));
+    const report = await dispatcherWith([a, b], ["sessions_send", "memory_file"]).send({ to: "xiaom", body: "hi" });
+    expect(report).toMatchObject({ ok: false, status: "failed" });
+    expect(report.attempts.map((x) => [x.outcome, x.error?.code])).toEqual([
+      ["unavailable", "ERROR"],
+      ["unavailable", "UNCLASSIFIED"],
+    ]);
+  });
+
+  it("honours the transport order given per call", async () => {
+    const a = new FakeTransport("sessions_send", ok());
+    const b = new FakeTransport("memory_file", ok("written"));
+    const report = await dispatcherWith([a, b], ["sessions_send", "memory_file"]).send({ to: "xiaom", body: "hi" }, { transports: ["memory_file"] });
+    expect(report.via).toBe("memory_file");
+    expect(a.calls).toBe(0);
+  });
+
+  it("rejects bad input before any transport runs", async () => {
+    const a = new FakeTransport("sessions_send", ok());
+    const dispatcher = dispatcherWith([a], ["sessions_send"]);
+    await expect(dispatcher.send({ to: "xiaom", body: "" })).rejects.toBeInstanceOf(ValidationError);
+    await expect(dispatcher.send({ to: "nobody", body: "hi" })).rejects.toThrow(/No instance is called "nobody"/u);
+    expect(a.calls).toBe(0);
+  });
+
+  it("stops when the caller aborts", async () => {
+    const hanging = new FakeTransport("sessions_send", (_call, context) => new Promise<Receipt>((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))));
+    const controller = new AbortController();
+    const pending = dispatcherWith([hanging], ["sessions_send"]).send({ to: "xiaom", body: "hi" }, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error("caller gave up")), 20);
+    await expect(pending).rejects.toThrow("caller gave up");
+    expect(hanging.signals[0]?.aborted).toBe(true);
+  });
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { createLogger, SecretSet } from "../../src/index.js";
+import { captureLines } from "../harness/capture.js";
+
+describe("createLogger", () => {
+  it("redacts credential fields by path and secret values anywhere", () => {
+    const secrets = new SecretSet();
+    secrets.add("tok-very-secret-123");
+    const { destination, lines } = captureLines();
+    const logger = createLogger({ level: "debug", destination, secrets });
+    logger.info({ gateway: { url: "ws://x", token: "tok-very-secret-123" }, authorization: "Bearer abc" }, "connecting");
+    logger.warn({ err: new Error("server said tok-very-secret-123 is wrong") }, "refused with tok-very-secret-123");
+    logger.child({ envelopeId: "e1" }).debug({ nested: { deeper: ["tok-very-secret-123"] } }, "deep");
+    const text = lines.join("\n");
+    expect(lines).toHaveLength(3);
+    expect(text).not.toContain("tok-very-secret-123");
+    expect(text).not.toContain("Bearer abc");
+    expect(text).toContain("[redacted]");
+  });
+});

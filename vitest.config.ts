@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Integration files start real Gateways (about 1 GB and 15–25 s each); two at a time fit 2 cores.
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    teardownTimeout: 30_000,
+    reporters: ["default", "./test/harness/summary-reporter.ts"],
+  },
+});
