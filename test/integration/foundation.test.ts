@@ -233,3 +233,24 @@ describe("a client the Gateway treats as remote must be paired", () => {
     }
   });
 });
+
+describe("the README example", () => {
+  it("runs as written against a real Gateway", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const marker = `readme-${randomUUID()}`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["examples/send.mjs", marker], {
+      env: {
+        ...process.env,
+        XIAOM_URL: gatewayB.url,
+        XIAOM_TOKEN: gatewayB.token,
+        XIAOM_WORKSPACE: gatewayB.workspace,
+        OPENCLAW_INTER_INSTANCE_HOME: join(scratch, "readme-client"),
+      },
+    });
+    const report = JSON.parse(stdout) as DeliveryReport;
+    expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
+    await waitForRun(gatewayB, report.id);
+    expect(userRowsWith(await readHistory(gatewayB), marker)).toHaveLength(1);
+  });
+});
