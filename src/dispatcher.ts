@@ -1,6 +1,7 @@
 import pRetry from "p-retry";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
+import { CircuitBreaker } from "./circuit-breaker.js";
 import type { Instance, InstanceRegistry } from "./config/registry.js";
 import type { TransportId } from "./config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
@@ -60,6 +61,8 @@ export interface DispatcherOptions {
   readonly secrets?: SecretSet;
   /** Backoff before the first retry of a transient failure. */
   readonly retryMinTimeoutMs?: number;
+  /** Skips a transport that just failed as unavailable or timed out; default: the registry's cool-down. */
+  readonly circuitBreaker?: CircuitBreaker;
 }
 
 const ms = (since: number) => Math.round(performance.now() - since);
@@ -75,6 +78,7 @@ export class Dispatcher {
   readonly #logger: Logger;
   readonly #secrets: SecretSet | undefined;
   readonly #retryMinTimeoutMs: number;
+  readonly #circuits: CircuitBreaker;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -82,6 +86,7 @@ export class Dispatcher {
     this.#logger = options.logger;
     this.#secrets = options.secrets;
     this.#retryMinTimeoutMs = options.retryMinTimeoutMs ?? 250;
+    this.#circuits = options.circuitBreaker ?? new CircuitBreaker(options.registry.circuitCooldownMs);
   }
 
   /** Validates the input (throws `ValidationError` / `UnknownInstanceError`), then delivers. */
@@ -95,24 +100,49 @@ export class Dispatcher {
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const logger = this.#logger.child({ envelopeId: envelope.id, to: instance.name });
     const attempts: Attempt[] = [];
+    const circuitSkipped: Transport[] = [];
+    const tryTransport = async (transport: Transport): Promise<DeliveryReport | "stop" | undefined> => {
+      const attempt = await this.#attempt(transport, envelope, instance, logger, options.signal);
+      attempts.push(attempt.report);
+      this.#circuits.record(
+        instance.name,
+        transport.id,
+        attempt.receipt ? { ok: true } : { ok: false, failureClass: attempt.report.error?.class ?? "unavailable", code: attempt.report.error?.code ?? "ERROR" },
+      );
+      if (attempt.receipt) {
+        logger.info({ transport: transport.id, status: attempt.receipt.status, ms: attempt.report.ms }, "delivered");
+        return { ok: true, id: envelope.id, to: instance.name, status: attempt.receipt.status, via: transport.id, receipt: attempt.receipt, attempts };
+      }
+      return attempt.report.outcome === "fatal" ? "stop" : undefined;
+    };
+
     for (const id of options.transports ?? instance.transports) {
       options.signal?.throwIfAborted();
       const transport = this.#transports.get(id);
       const applicability = transport ? transport.applies(instance, envelope) : { ok: false as const, reason: `no ${id} transport is registered` };
-      if (!transport || !applicability.ok) {
-        const reason = applicability.ok ? "" : applicability.reason;
+      const circuit = this.#circuits.state(instance.name, id);
+      if (!transport || !applicability.ok || circuit.open) {
+        const reason = !applicability.ok ? applicability.reason : (circuit.reason ?? "");
         attempts.push({ transport: id, outcome: "skipped", tries: 0, ms: 0, skippedBecause: reason });
+        if (transport && applicability.ok) circuitSkipped.push(transport);
         logger.debug({ transport: id, reason }, "transport skipped");
         continue;
       }
-      const attempt = await this.#attempt(transport, envelope, instance, logger, options.signal);
-      attempts.push(attempt.report);
-      if (attempt.receipt) {
-        logger.info({ transport: id, status: attempt.receipt.status, ms: attempt.report.ms }, "delivered");
-        return { ok: true, id: envelope.id, to: instance.name, status: attempt.receipt.status, via: id, receipt: attempt.receipt, attempts };
-      }
-      if (attempt.report.outcome === "fatal") break;
+      const result = await tryTransport(transport);
+      if (result === "stop") return this.#failed(envelope, instance, attempts, logger);
+      if (result) return result;
     }
+    // Every open path failed: the ones skipped for an open circuit are better than nothing.
+    for (const transport of circuitSkipped) {
+      options.signal?.throwIfAborted();
+      const result = await tryTransport(transport);
+      if (result === "stop") break;
+      if (result) return result;
+    }
+    return this.#failed(envelope, instance, attempts, logger);
+  }
+
+  #failed(envelope: Envelope, instance: Instance, attempts: Attempt[], logger: Logger): DeliveryReport {
     logger.warn({ attempts: attempts.map((a) => `${a.transport}:${a.outcome}`) }, "not delivered");
     return { ok: false, id: envelope.id, to: instance.name, status: "failed", attempts };
   }

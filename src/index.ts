@@ -1,5 +1,6 @@
 export { createInterInstance, type InterInstance, type InterInstanceOptions } from "./client.js";
 export { Dispatcher, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type Instance, type GatewayTarget } from "./config/registry.js";
 export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type TransportId } from "./config/schema.js";

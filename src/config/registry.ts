@@ -46,12 +46,14 @@ function resolveGateway(instance: Config["instances"][string], env: NodeJS.Proce
 export class InstanceRegistry {
   readonly self: string;
   readonly retries: number;
+  readonly circuitCooldownMs: number;
   readonly #instances = new Map<string, Instance>();
   readonly #index = new Map<string, string>();
 
   constructor(config: Config, env: NodeJS.ProcessEnv = process.env) {
     this.self = config.self.name;
     this.retries = config.defaults.retries;
+    this.circuitCooldownMs = config.defaults.circuitCooldownMs;
     const defaultOrder = config.defaults.transports ?? DEFAULT_TRANSPORT_ORDER;
     const collisions: { path: string; message: string }[] = [];
     for (const [name, raw] of Object.entries(config.instances)) {

@@ -71,9 +71,11 @@ export const configSchema = z
         timeouts: timeoutsSchema.optional(),
         /** Retries of a transient failure on the same transport, before falling back. */
         retries: z.number().int().min(0).max(10).default(2),
+        /** After an unavailable or timed-out attempt, skip that transport of that instance this long (0: never). */
+        circuitCooldownMs: z.number().int().min(0).max(3_600_000).default(30_000),
       })
       .strict()
-      .default({ retries: 2 }),
+      .default({ retries: 2, circuitCooldownMs: 30_000 }),
     /** Where the device identity and device tokens of this client live. */
     stateDir: z.string().min(1).optional(),
   })

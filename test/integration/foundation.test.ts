@@ -27,11 +27,11 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-function configFor(overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number> } = {}): ConfigInput {
+function configFor(overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number } = {}): ConfigInput {
   return {
     self: { name: "xiaoa" },
     stateDir: overrides.stateDir ?? join(scratch, "client-state"),
-    defaults: { retries: 2 },
+    defaults: { retries: 2, circuitCooldownMs: overrides.circuitCooldownMs ?? 30_000 },
     instances: {
       xiaom: {
         aliases: ["小m", "mac-mini"],
@@ -46,6 +46,22 @@ function configFor(overrides: { url?: string; token?: string; stateDir?: string;
 
 function userRowsWith(history: readonly { role: string; content: unknown }[], marker: string) {
   return history.filter((m) => m.role === "user" && textOf(m.content).includes(marker));
+}
+
+/** A queued turn reaches the transcript when its run starts, so poll until the row shows up. */
+async function expectShownOnce(marker: string): Promise<void> {
+  await expect.poll(async () => userRowsWith(await readHistory(gatewayB), marker).length, { timeout: 60_000, interval: 1000 }).toBe(1);
+}
+
+async function setAutoApproveLocal(value: boolean): Promise<void> {
+  const configPath = join(gatewayB.stateDir, "openclaw.json");
+  const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, Record<string, unknown>>;
+  const logLength = (await readFile(gatewayB.logFile, "utf8")).length;
+  config.gateway = { ...config.gateway, nodes: { pairing: { autoApproveLocal: value } } };
+  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  await expect
+    .poll(async () => /config hot reload applied \(gateway\.nodes/u.test((await readFile(gatewayB.logFile, "utf8")).slice(logLength)), { timeout: 30_000 })
+    .toBe(true);
 }
 
 describe("sessions_send to a real Gateway", () => {
@@ -118,8 +134,8 @@ describe("fallback to the memory file", () => {
     }
   });
 
-  it("falls back when the Gateway was stopped, then delivers over RPC again once it is back", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+  it("falls back when the Gateway was stopped, skips it while the circuit is open, and uses it again once it is back", async () => {
+    const client = createInterInstance({ config: configFor({ circuitCooldownMs: 3000 }), log: { level: "silent" } });
     try {
       const before = await client.send({ to: "xiaom", body: "before stop" });
       expect(before.via).toBe("sessions_send");
@@ -128,6 +144,10 @@ describe("fallback to the memory file", () => {
       const during = await client.send({ to: "xiaom", body: "while stopped" });
       expect(during.via).toBe("memory_file");
       expect(during.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
+      const next = await client.send({ to: "xiaom", body: "still stopped" });
+      expect(next.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", tries: 0 });
+      expect(next.attempts[0]?.skippedBecause).toMatch(/^circuit open: UNREACHABLE/u);
+      expect(next.via).toBe("memory_file");
       await gatewayB.start();
       const after = await client.send({ to: "xiaom", body: `after restart ${randomUUID()}` });
       expect(after.via).toBe("sessions_send");
@@ -202,11 +222,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
 
 describe("a client the Gateway treats as remote must be paired", () => {
   it("gets PAIRING_REQUIRED with the approve command, and works after `openclaw devices approve`", async () => {
-    const configPath = join(gatewayB.stateDir, "openclaw.json");
-    const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, Record<string, unknown>>;
-    config.gateway = { ...config.gateway, nodes: { pairing: { autoApproveLocal: false } } };
-    await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-    await expect.poll(async () => (await readFile(gatewayB.logFile, "utf8")).includes("config hot reload applied (gateway.nodes.pairing)"), { timeout: 30_000 }).toBe(true);
+    await setAutoApproveLocal(false);
 
     const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
     const client = createInterInstance({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: { level: "silent" } });
@@ -224,12 +240,12 @@ describe("a client the Gateway treats as remote must be paired", () => {
       const marker = `after-approval-${randomUUID()}`;
       const delivered = await client.send({ to: "xiaom", body: marker });
       expect(delivered).toMatchObject({ ok: true, via: "sessions_send" });
-      await waitForRun(gatewayB, delivered.id);
-      expect(userRowsWith(await readHistory(gatewayB), marker)).toHaveLength(1);
+      await expectShownOnce(marker);
       const tokens = JSON.parse(await readFile(join(stateDir, "device-tokens.json"), "utf8")) as Record<string, { token: string }>;
       expect(Object.keys(tokens).some((key) => key.startsWith(`ws://127.0.0.1:${gatewayB.port}|`))).toBe(true);
     } finally {
       await client.close();
+      await setAutoApproveLocal(true);
     }
   });
 });
@@ -250,7 +266,6 @@ describe("the README example", () => {
     });
     const report = JSON.parse(stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    await waitForRun(gatewayB, report.id);
-    expect(userRowsWith(await readHistory(gatewayB), marker)).toHaveLength(1);
+    await expectShownOnce(marker);
   });
 });

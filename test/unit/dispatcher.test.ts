@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
   APPLIES,
+  CircuitBreaker,
   createLogger,
   Dispatcher,
   FatalError,
@@ -45,7 +46,11 @@ const fail = (error: Error): Behaviour => async () => {
   throw error;
 };
 
-function dispatcherWith(transports: FakeTransport[], order: TransportId[], extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>> } = {}) {
+function dispatcherWith(
+  transports: FakeTransport[],
+  order: TransportId[],
+  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker } = {},
+) {
   const registry = new InstanceRegistry(
     parseConfig({
       self: { name: "xiaoa" },
@@ -54,7 +59,7 @@ function dispatcherWith(transports: FakeTransport[], order: TransportId[], extra
     }),
     {},
   );
-  return new Dispatcher({ registry, transports, logger: silent, retryMinTimeoutMs: 1 });
+  return new Dispatcher({ registry, transports, logger: silent, retryMinTimeoutMs: 1, ...(extra.circuitBreaker ? { circuitBreaker: extra.circuitBreaker } : {}) });
 }
 
 describe("Dispatcher", () => {
@@ -158,5 +163,47 @@ describe("Dispatcher", () => {
     setTimeout(() => controller.abort(new Error("caller gave up")), 20);
     await expect(pending).rejects.toThrow("caller gave up");
     expect(hanging.signals[0]?.aborted).toBe(true);
+  });
+
+  describe("circuit breaker", () => {
+    it("skips a transport that just failed as unavailable, then tries it again after the cool-down", async () => {
+      let now = 1_000_000;
+      const breaker = new CircuitBreaker(30_000, () => now);
+      const down = new FakeTransport("sessions_send", fail(new UnavailableError("refused", { code: "UNREACHABLE" })));
+      const fallback = new FakeTransport("memory_file", ok("written"));
+      const dispatcher = dispatcherWith([down, fallback], ["sessions_send", "memory_file"], { circuitBreaker: breaker });
+      await dispatcher.send({ to: "xiaom", body: "1" });
+      const second = await dispatcher.send({ to: "xiaom", body: "2" });
+      expect(down.calls).toBe(1);
+      expect(second.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", skippedBecause: expect.stringMatching(/^circuit open: UNREACHABLE/u) });
+      now += 30_001;
+      await dispatcher.send({ to: "xiaom", body: "3" });
+      expect(down.calls).toBe(2);
+    });
+
+    it("does not open on a transient or fatal failure", async () => {
+      const breaker = new CircuitBreaker(30_000);
+      breaker.record("xiaom", "sessions_send", { ok: false, failureClass: "transient", code: "X" });
+      breaker.record("xiaom", "sessions_send", { ok: false, failureClass: "fatal", code: "X" });
+      expect(breaker.state("xiaom", "sessions_send").open).toBe(false);
+      breaker.record("xiaom", "sessions_send", { ok: false, failureClass: "timeout", code: "TIMEOUT" });
+      expect(breaker.state("xiaom", "sessions_send").open).toBe(true);
+      breaker.record("xiaom", "sessions_send", { ok: true });
+      expect(breaker.state("xiaom", "sessions_send").open).toBe(false);
+    });
+
+    it("still tries circuit-open transports when every other path fails", async () => {
+      const breaker = new CircuitBreaker(30_000);
+      breaker.record("xiaom", "sessions_send", { ok: false, failureClass: "unavailable", code: "UNREACHABLE" });
+      const recovered = new FakeTransport("sessions_send", ok());
+      const broken = new FakeTransport("memory_file", fail(new UnavailableError("disk full", { code: "DISK_FULL" })));
+      const report = await dispatcherWith([recovered, broken], ["sessions_send", "memory_file"], { circuitBreaker: breaker }).send({ to: "xiaom", body: "x" });
+      expect(report.attempts.map((a) => [a.transport, a.outcome])).toEqual([
+        ["sessions_send", "skipped"],
+        ["memory_file", "unavailable"],
+        ["sessions_send", "accepted"],
+      ]);
+      expect(report.via).toBe("sessions_send");
+    });
   });
 });
