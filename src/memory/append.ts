@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, stat } from "node:fs/promises";
+import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
 import type { Envelope } from "../envelope.js";
@@ -38,18 +38,103 @@ function classifyFsError(error: unknown, path: string): Error {
   return new UnavailableError(`Cannot append to ${path}: ${error instanceof Error ? error.message : String(error)}`, { code: code ?? "FS_ERROR", cause: error });
 }
 
-async function readIfExists(path: string): Promise<Buffer> {
+/**
+ * What this process knows of a note: the ids in it up to `size`, and the bytes just before `size`,
+ * to notice when the note was rewritten rather than appended to. Appends then read only what other
+ * writers added since, instead of the whole note every time.
+ */
+interface NoteState {
+  readonly ino: number;
+  readonly size: number;
+  readonly tail: Buffer;
+  readonly ids: Set<string>;
+}
+
+const TAIL_BYTES = 64;
+const noteStates = new Map<string, NoteState>();
+
+async function readRange(handle: FileHandle, start: number, end: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(end - start);
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, start + offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  return buffer.subarray(0, offset);
+}
+
+interface ScannedNote {
+  readonly ids: Set<string>;
+  readonly size: number;
+  readonly tornTailAt: number | undefined;
+}
+
+/** Brings the cached state of a note up to date with the file; call with the note's lock held. */
+async function scanNote(path: string, handle: FileHandle): Promise<ScannedNote> {
+  const { ino, size } = await handle.stat();
+  const cached = noteStates.get(path);
+  let from = 0;
+  let ids = new Set<string>();
+  if (cached && cached.ino === ino && size >= cached.size) {
+    const tailStart = Math.max(0, cached.size - cached.tail.length);
+    if ((await readRange(handle, tailStart, cached.size)).equals(cached.tail)) {
+      from = cached.size;
+      ids = cached.ids;
+    }
+  }
+  const parsed = parseEntries(await readRange(handle, from, size));
+  for (const entry of parsed.entries) ids.add(entry.id);
+  const tornTailAt = parsed.tornTailAt === undefined ? undefined : from + parsed.tornTailAt;
+  await remember(path, handle, ids, tornTailAt ?? size);
+  return { ids, size, tornTailAt };
+}
+
+async function remember(path: string, handle: FileHandle, ids: Set<string>, upTo?: number): Promise<void> {
+  const { ino, size } = await handle.stat();
+  const end = upTo ?? size;
+  noteStates.set(path, { ino, size: end, tail: await readRange(handle, Math.max(0, end - TAIL_BYTES), end), ids });
+}
+
+async function noteHasId(path: string, id: string): Promise<boolean> {
+  let handle: FileHandle;
   try {
-    return await readFile(path);
+    handle = await open(path, "r");
   } catch (error) {
-    if (errnoOf(error) === "ENOENT") return Buffer.alloc(0);
+    if (errnoOf(error) === "ENOENT") return false;
     throw error;
+  }
+  try {
+    return (await scanNote(path, handle)).ids.has(id);
+  } finally {
+    await handle.close();
   }
 }
 
 /** The days whose notes a retry of the same envelope may already be in. */
 function candidateDates(createdAt: Date, now: Date, timeZone: string): string[] {
   return [...new Set([zonedStamp(createdAt, timeZone).date, zonedStamp(now, timeZone).date])];
+}
+
+/**
+ * Writers in this process queue here first, so only one of them at a time competes for the file
+ * lock with other processes; polling a lock among sixteen local writers would waste most of the time.
+ */
+const localQueues = new Map<string, Promise<unknown>>();
+
+async function serializeLocally<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = localQueues.get(key) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  localQueues.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (localQueues.get(key) === settled) localQueues.delete(key);
+  }
 }
 
 export interface AppendOptions {
@@ -66,6 +151,10 @@ export interface AppendOptions {
  * entry torn by a crash is cut away by the next writer, so the note never keeps a partial entry.
  */
 export async function appendEntry(envelope: Envelope, options: AppendOptions): Promise<AppendResult> {
+  return serializeLocally(options.workspace, () => appendLocked(envelope, options));
+}
+
+async function appendLocked(envelope: Envelope, options: AppendOptions): Promise<AppendResult> {
   const now = options.now ?? new Date();
   const stamp = zonedStamp(now, options.timeZone);
   const path = dailyNotePath(options.workspace, stamp.date);
@@ -93,13 +182,18 @@ export async function appendEntry(envelope: Envelope, options: AppendOptions): P
     options.signal?.throwIfAborted();
     for (const date of candidateDates(new Date(envelope.createdAt), now, options.timeZone)) {
       const notePath = dailyNotePath(options.workspace, date);
-      const text = notePath === path ? undefined : await readIfExists(notePath);
-      if (text && parseEntries(text).entries.some((entry) => entry.id === envelope.id)) return { path: notePath, duplicate: true };
+      if (notePath !== path && (await noteHasId(notePath, envelope.id))) return { path: notePath, duplicate: true };
     }
-    const current = await readIfExists(path);
-    const parsed = parseEntries(current);
-    if (parsed.entries.some((entry) => entry.id === envelope.id)) return { path, duplicate: true };
-    await writeEntry(path, current.length, parsed.tornTailAt, formatEntry(envelope, stamp.time));
+    const handle = await open(path, "a+");
+    try {
+      const note = await scanNote(path, handle);
+      if (note.ids.has(envelope.id)) return { path, duplicate: true };
+      await writeEntry(handle, note, formatEntry(envelope, stamp.time));
+      note.ids.add(envelope.id);
+      await remember(path, handle, note.ids);
+    } finally {
+      await handle.close();
+    }
     return { path, duplicate: false };
   } catch (error) {
     if (options.signal?.aborted && error === options.signal.reason) throw error;
@@ -109,22 +203,18 @@ export async function appendEntry(envelope: Envelope, options: AppendOptions): P
   }
 }
 
-async function writeEntry(path: string, length: number, tornTailAt: number | undefined, entry: Buffer): Promise<void> {
-  const handle = await open(path, "a+");
+async function writeEntry(handle: FileHandle, note: ScannedNote, entry: Buffer): Promise<void> {
+  let length = note.size;
+  if (note.tornTailAt !== undefined) {
+    await handle.truncate(note.tornTailAt);
+    length = note.tornTailAt;
+  }
+  const separator = length > 0 ? Buffer.from("\n") : Buffer.alloc(0);
   try {
-    if (tornTailAt !== undefined) {
-      await handle.truncate(tornTailAt);
-      length = tornTailAt;
-    }
-    const separator = length > 0 ? Buffer.from("\n") : Buffer.alloc(0);
-    try {
-      await handle.write(Buffer.concat([separator, entry]));
-      await handle.sync();
-    } catch (error) {
-      await handle.truncate(length).catch(() => undefined);
-      throw error;
-    }
-  } finally {
-    await handle.close();
+    await handle.write(Buffer.concat([separator, entry]));
+    await handle.sync();
+  } catch (error) {
+    await handle.truncate(length).catch(() => undefined);
+    throw error;
   }
 }
