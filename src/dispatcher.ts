@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import pRetry from "p-retry";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
@@ -66,6 +67,7 @@ export interface DispatcherOptions {
 }
 
 const ms = (since: number) => Math.round(performance.now() - since);
+const MAX_RETRY_AFTER_MS = 10_000;
 
 /**
  * Tries an instance's transports in priority order. Each attempt has its own timeout, whose expiry
@@ -181,8 +183,12 @@ export class Dispatcher {
         randomize: true,
         ...(callerSignal ? { signal: callerSignal } : {}),
         shouldRetry: ({ error }) => error instanceof TransientError,
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           logger.debug({ transport: transport.id, attemptNumber, retriesLeft, err: this.#describe(error) }, "attempt failed");
+          // A busy peer says when to come back; p-retry's own backoff follows on top of that.
+          if (error instanceof TransientError && error.retryAfterMs && retriesLeft > 0) {
+            await delay(Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS), undefined, callerSignal ? { signal: callerSignal } : {});
+          }
         },
       });
       return { report: { transport: transport.id, outcome: receipt.status, tries, ms: ms(started) }, receipt };

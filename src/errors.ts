@@ -13,18 +13,22 @@ export interface InterInstanceErrorOptions {
   /** A stable machine-readable reason such as `AUTH_FAILED` or `PAIRING_REQUIRED`. */
   readonly code?: string;
   readonly cause?: unknown;
+  /** For transient failures: how long the other side asked us to wait before retrying. */
+  readonly retryAfterMs?: number;
 }
 
 /** Base class of every error this library throws on purpose. */
 export class InterInstanceError extends Error {
   readonly hint: string | undefined;
   readonly code: string;
+  readonly retryAfterMs: number | undefined;
 
   constructor(message: string, options: InterInstanceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
     this.code = options.code ?? "ERROR";
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -14,6 +14,7 @@ export interface GatewayErrorShape {
   readonly message: string;
   readonly details?: unknown;
   readonly retryable?: boolean;
+  readonly retryAfterMs?: number;
 }
 
 function record(value: unknown): Record<string, unknown> {
@@ -114,7 +115,11 @@ function classifyErrorFrame(error: GatewayErrorShape, context: GatewayErrorConte
     });
   }
   if (error.retryable === true || code === "UNAVAILABLE") {
-    return new TransientError(`Gateway ${context.url} is busy: ${text}`, { code: code || "UNAVAILABLE", cause: error });
+    return new TransientError(`Gateway ${context.url} is busy: ${text}`, {
+      code: code || "UNAVAILABLE",
+      cause: error,
+      ...(typeof error.retryAfterMs === "number" ? { retryAfterMs: error.retryAfterMs } : {}),
+    });
   }
   if (code === "INVALID_REQUEST") {
     return new FatalError(`Gateway ${context.url} rejected the request: ${text}`, { code: "INVALID_REQUEST", cause: error });

@@ -1,4 +1,5 @@
 import { GatewayClient } from "@openclaw/gateway-client";
+import pLimit, { type LimitFunction } from "p-limit";
 import { UnavailableError } from "../errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
@@ -16,6 +17,11 @@ export interface GatewayConnectionOptions {
   readonly identity: DeviceIdentityStore;
   /** Budget for the WebSocket handshake, connect challenge and hello. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Requests in flight on this socket at once; more wait here. A Gateway sheds a burst beyond its
+   * handler queue with "busy", so a bounded pipeline delivers more than an unbounded one.
+   */
+  readonly maxInFlight?: number;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -60,15 +66,22 @@ export class GatewayConnection {
   #ready: Promise<GatewayClient> | undefined;
   #client: GatewayClient | undefined;
   #pendingClient: GatewayClient | undefined;
+  readonly #limit: LimitFunction;
 
   constructor(options: GatewayConnectionOptions) {
     this.url = options.url;
     this.#options = options;
     this.#context = { url: options.url, tokenSource: options.tokenSource ?? "the config" };
+    this.#limit = pLimit(options.maxInFlight ?? 16);
   }
 
   /** Sends one RPC; connects first if needed. Errors are classified `TransportError`s. */
-  async request<T>(method: string, params: unknown, options: RequestOptions = {}): Promise<T> {
+  request<T>(method: string, params: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.#limit(() => this.#request<T>(method, params, options));
+  }
+
+  async #request<T>(method: string, params: unknown, options: RequestOptions): Promise<T> {
+    options.signal?.throwIfAborted();
     const client = await this.#connectUnless(options.signal);
     try {
       return await client.request<T>(method, params, {

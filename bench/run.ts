@@ -1,0 +1,253 @@
+// npm run bench [-- --smoke] [-- --out <dir>]
+// Starts its own Gateway and mock model (the test harness), runs each scenario in one process on
+// one machine, and writes results.json, results.md and latency.svg. Compare ratios, not absolutes.
+import { GatewayClient } from "@openclaw/gateway-client";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { appendEntry, createEnvelope, createInterInstance, parseEntries, type ConfigInput, type InterInstance } from "../dist/index.js";
+import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
+import { startMockModel } from "../test/harness/mock-model.ts";
+import { latencyChart } from "./chart.ts";
+import { ratio, summarize, timed, type Series } from "./stats.ts";
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const smoke = args.includes("--smoke");
+const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) : join(import.meta.dirname);
+
+const N = smoke
+  ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 20, writers: 4, appends: 25, cold: 2, naiveCapMs: 500, hangTimeoutMs: 1000 }
+  : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, naiveCapMs: 3000, hangTimeoutMs: 15_000 };
+const SEED_NODE_TIMEOUT_MS = 30_000;
+
+const scratch = await mkdtemp(join(tmpdir(), "oii-bench-"));
+const series: Series[] = [];
+const rows: { scenario: string; a: string; b: string; ratio: string; note: string }[] = [];
+const extra: Record<string, unknown> = {};
+const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+
+function config(url: string, token: string, workspace: string, circuitCooldownMs: number, sessionsTimeoutMs = 15_000): ConfigInput {
+  return {
+    self: { name: "bench-a" },
+    stateDir: join(scratch, "client"),
+    defaults: { retries: 2, circuitCooldownMs },
+    instances: {
+      xiaom: { gateway: { url, token }, workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: sessionsTimeoutMs } },
+    },
+  };
+}
+
+async function sample(name: string, count: number, work: (i: number) => Promise<unknown>): Promise<Series> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i += 1) samples.push(await timed(() => work(i)));
+  const summary = summarize(name, samples);
+  series.push(summary);
+  log(`${name}: p50 ${summary.p50} ms, p95 ${summary.p95} ms (n=${summary.n})`);
+  return summary;
+}
+
+async function expectOk(link: InterInstance, body: string, via: string): Promise<void> {
+  const report = await link.send({ to: "xiaom", body });
+  if (!report.ok || report.via !== via) throw new Error(`expected delivery via ${via}, got ${JSON.stringify(report.attempts)}`);
+}
+
+function rawClient(gateway: TestGateway): Promise<GatewayClient> {
+  return new Promise((resolve, reject) => {
+    const client: GatewayClient = new GatewayClient({
+      url: gateway.url,
+      token: gateway.token,
+      clientName: "gateway-client",
+      mode: "backend",
+      role: "operator",
+      scopes: ["operator.read", "operator.write"],
+      hostDeps: { logDebug: () => {}, logError: () => {} },
+      onHelloOk: () => resolve(client),
+      onConnectError: reject,
+    });
+    client.start();
+  });
+}
+
+async function silentListener(): Promise<{ server: Server; url: string }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+const mock = await startMockModel();
+let gateway: TestGateway | undefined;
+try {
+  log("starting a Gateway and the mock model");
+  gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench" });
+  const workspace = gateway.workspace;
+  await mkdir(workspace, { recursive: true });
+
+  // 1. Warm library sessions_send vs spawning the CLI per message.
+  const warm = createInterInstance({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  await expectOk(warm, "warm-up", "sessions_send");
+  const lib = await sample("1 library sessions_send (warm WS)", N.warm, (i) => expectOk(warm, `bench warm ${i}`, "sessions_send"));
+  const cliHome = join(scratch, "cli-client");
+  await mkdir(join(cliHome, "state"), { recursive: true });
+  const cli = await sample("1 CLI spawn: openclaw gateway call sessions.send", N.cli, async (i) => {
+    await run(
+      process.execPath,
+      [
+        openclawEntry,
+        "gateway",
+        "call",
+        "sessions.send",
+        "--url",
+        gateway!.url,
+        "--token",
+        gateway!.token,
+        "--json",
+        "--params",
+        JSON.stringify({ key: "agent:main:main", message: `bench cli ${i}`, idempotencyKey: randomUUID() }),
+      ],
+      { env: { ...process.env, HOME: cliHome, OPENCLAW_STATE_DIR: join(cliHome, "state") } },
+    );
+  });
+  rows.push({ scenario: "1. sessions_send", a: "CLI spawn per message", b: "library, warm WebSocket", ratio: `${ratio(cli, lib)}×`, note: `CLI n=${cli.n} (each spawn takes seconds; capped to keep the run under 5 min)` });
+
+  // 2. Library overhead over a raw request of the same RPC on an open socket.
+  const raw = await rawClient(gateway);
+  const rawSamples: number[] = [];
+  const libSamples: number[] = [];
+  for (let i = 0; i < N.overhead; i += 1) {
+    rawSamples.push(await timed(() => raw.request("sessions.send", { key: "agent:main:main", message: `bench raw ${i}`, idempotencyKey: randomUUID() })));
+    libSamples.push(await timed(() => expectOk(warm, `bench lib ${i}`, "sessions_send")));
+  }
+  await raw.stopAndWait({ timeoutMs: 2000 });
+  const rawSeries = summarize("2 raw WS request (reference client)", rawSamples);
+  const libSeries = summarize("2 library send (same RPC)", libSamples);
+  series.push(rawSeries, libSeries);
+  rows.push({ scenario: "2. library overhead", a: "library send", b: "raw WS request", ratio: `${ratio(libSeries, rawSeries)}×`, note: `p50 difference ${(libSeries.p50 - rawSeries.p50).toFixed(2)} ms (validation, envelope, report, logging)` });
+  await warm.close();
+
+  // 3. Fallback when the top transport is dead.
+  const memoryOnly = createInterInstance({
+    config: { ...config(gateway.url, gateway.token, workspace, 0), instances: { xiaom: { workspace, transports: ["memory_file"] } } },
+    log: { level: "silent" },
+  });
+  const alone = await sample("3 memory_file alone", N.fallback, (i) => expectOk(memoryOnly, `alone ${i}`, "memory_file"));
+  await memoryOnly.close();
+
+  const refusedUrl = `ws://127.0.0.1:${await freePort()}`;
+  const refusedNoCircuit = createInterInstance({ config: config(refusedUrl, gateway.token, workspace, 0), log: { level: "silent" } });
+  const refused = await sample("3 top refusing (ECONNREFUSED) → memory_file", N.fallback, (i) => expectOk(refusedNoCircuit, `refused ${i}`, "memory_file"));
+  await refusedNoCircuit.close();
+
+  const refusedCircuit = createInterInstance({ config: config(refusedUrl, gateway.token, workspace, 600_000), log: { level: "silent" } });
+  await expectOk(refusedCircuit, "opens the circuit", "memory_file");
+  const refusedOpen = await sample("3 top refusing, circuit open", N.fallback, (i) => expectOk(refusedCircuit, `refused open ${i}`, "memory_file"));
+  await refusedCircuit.close();
+
+  const silent = await silentListener();
+  const hanging = createInterInstance({ config: config(silent.url, gateway.token, workspace, 600_000, N.hangTimeoutMs), log: { level: "silent" } });
+  const hangFirst = await sample("3 top hanging, first message (waits out a timeout)", 1, () => expectOk(hanging, "hang first", "memory_file"));
+  const hangOpen = await sample("3 top hanging, circuit open", N.fallback, (i) => expectOk(hanging, `hang open ${i}`, "memory_file"));
+  await hanging.close();
+
+  // A naive sequential dispatcher waits the seed's 30 s node timeout on every message. Run it up to
+  // a cap to show it is still waiting there, and project the rest.
+  const naive = createInterInstance({
+    config: { ...config(silent.url, gateway.token, workspace, 0, SEED_NODE_TIMEOUT_MS), instances: { xiaom: { gateway: { url: silent.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: SEED_NODE_TIMEOUT_MS } } } },
+    log: { level: "silent" },
+  });
+  const naiveStarted = performance.now();
+  const naiveOutcome = await naive
+    .send({ to: "xiaom", body: "naive" }, { signal: AbortSignal.timeout(N.naiveCapMs) })
+    .then(() => "finished", () => "still waiting at the cap");
+  const naiveWaited = performance.now() - naiveStarted;
+  await naive.close();
+  silent.server.close();
+  const naiveProjected = SEED_NODE_TIMEOUT_MS + alone.p50;
+  extra.naive = { cappedAtMs: N.naiveCapMs, outcome: naiveOutcome, waitedMs: Math.round(naiveWaited), projectedPerMessageMs: Math.round(naiveProjected) };
+  rows.push({ scenario: "3. fallback, top refusing", a: "library fallback", b: "memory_file alone", ratio: `${ratio(refused, alone)}×`, note: `${(refused.p50 - alone.p50).toFixed(2)} ms to find the refusal` });
+  rows.push({ scenario: "3. fallback, top refusing", a: "library, circuit open", b: "memory_file alone", ratio: `${ratio(refusedOpen, alone)}×`, note: "skips the dead path" });
+  rows.push({ scenario: "3. fallback, top hanging", a: "library, first message", b: "memory_file alone", ratio: `${ratio(hangFirst, alone)}×`, note: `bounded by the 10 s handshake timeout or the ${N.hangTimeoutMs / 1000} s attempt timeout, whichever is first` });
+  rows.push({ scenario: "3. fallback, top hanging", a: "library, circuit open", b: "memory_file alone", ratio: `${ratio(hangOpen, alone)}×`, note: "later messages skip the hanging path" });
+  rows.push({
+    scenario: "3. fallback, top hanging",
+    a: "naive sequential (seed timeouts), projected",
+    b: "library, circuit open",
+    ratio: `${Math.round((naiveProjected / hangOpen.p50) * 10) / 10}× (projected)`,
+    note: `naive run capped at ${N.naiveCapMs / 1000} s and was ${naiveOutcome}; projected ${(naiveProjected / 1000).toFixed(1)} s per message = 30 s timeout + memory_file`,
+  });
+
+  // 4. Throughput over one connection.
+  const through = createInterInstance({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  await expectOk(through, "throughput warm-up", "sessions_send");
+  const sequentialMs = await timed(async () => {
+    for (let i = 0; i < N.throughput; i += 1) await expectOk(through, `seq ${i}`, "sessions_send");
+  });
+  let pipelinedOk = 0;
+  const pipelinedMs = await timed(async () => {
+    const reports = await Promise.all(Array.from({ length: N.throughput }, (_, i) => through.send({ to: "xiaom", body: `pipe ${i}` })));
+    pipelinedOk = reports.filter((r) => r.ok && r.via === "sessions_send").length;
+  });
+  await through.close();
+  const seqRate = (N.throughput / sequentialMs) * 1000;
+  const pipeRate = (N.throughput / pipelinedMs) * 1000;
+  extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk };
+  rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send` });
+} finally {
+  await gateway?.dispose();
+  await mock.close();
+}
+
+// 5. Memory-file appends: writers × appends, appends per second, lost and torn.
+const memoryWorkspace = join(scratch, "memory-workspace");
+await mkdir(memoryWorkspace, { recursive: true });
+const total = N.writers * N.appends;
+const appendMs = await timed(() =>
+  Promise.all(
+    Array.from({ length: N.writers }, async (_, w) => {
+      for (let i = 0; i < N.appends; i += 1) {
+        await appendEntry(createEnvelope({ from: "bench", to: "target", body: `w${w} m${i} ${"x".repeat(i % 200)}`, id: `bench-w${w}-m${i}` }), { workspace: memoryWorkspace, timeZone: "UTC" });
+      }
+    }),
+  ),
+);
+const noteNames = (await readdir(join(memoryWorkspace, "memory"))).filter((name) => name.endsWith(".md"));
+const notes = await Promise.all(noteNames.map((name) => readFile(join(memoryWorkspace, "memory", name))));
+const entries = notes.flatMap((note) => parseEntries(note).entries);
+const torn = notes.filter((note) => parseEntries(note).tornTailAt !== undefined).length;
+const lost = total - new Set(entries.map((entry) => entry.id)).size;
+extra.memory = { writers: N.writers, appendsEach: N.appends, total, perSecond: Math.round((total / appendMs) * 1000), lost, torn, duplicates: entries.length - new Set(entries.map((e) => e.id)).size };
+rows.push({ scenario: "5. memory-file appends", a: `${N.writers} writers × ${N.appends}`, b: "", ratio: `${Math.round((total / appendMs) * 1000)} appends/s`, note: `lost ${lost}, torn ${torn}, fsync per append` });
+
+// 6. Cold import of the library vs an empty Node start.
+const empty = await sample("6 node -e '' (empty)", N.cold, () => run(process.execPath, ["-e", ""]));
+const cold = await sample("6 node: import the library entry", N.cold, () =>
+  run(process.execPath, ["--input-type=module", "-e", "await import('openclaw-inter-instance')"], { cwd: join(import.meta.dirname, "..") }),
+);
+rows.push({ scenario: "6. cold import", a: "import the library", b: "empty node", ratio: `${ratio(cold, empty)}×`, note: `+${(cold.p50 - empty.p50).toFixed(0)} ms` });
+
+const machine = `${process.platform} ${process.arch}, Node ${process.versions.node}, ${(await import("node:os")).cpus().length} cores`;
+const table = [
+  "| scenario | A | B | A vs B | note |",
+  "| --- | --- | --- | --- | --- |",
+  ...rows.map((r) => `| ${r.scenario} | ${r.a} | ${r.b} | ${r.ratio} | ${r.note} |`),
+].join("\n");
+const latencyTable = ["| series | n | p50 ms | p95 ms |", "| --- | --- | --- | --- |", ...series.map((s) => `| ${s.name} | ${s.n} | ${s.p50} | ${s.p95} |`)].join("\n");
+await mkdir(outDir, { recursive: true });
+await writeFile(join(outDir, "latency.svg"), latencyChart(series, "openclaw-inter-instance: latency per message (one run)"));
+await writeFile(
+  join(outDir, "results.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), smoke, machine, rows, series, ...extra }, null, 2)}\n`,
+);
+await writeFile(
+  join(outDir, "results.md"),
+  `# Benchmark results\n\n${smoke ? "**Smoke run (tiny sample counts), not a measurement.**\n\n" : ""}One run of \`npm run bench\` on ${machine}, ${new Date().toISOString().slice(0, 10)}. Read the ratios; absolute times on shared machines are noise.\n\n${table}\n\n## Latency series\n\n${latencyTable}\n\n![latency](latency.svg)\n`,
+);
+process.stdout.write(`${table}\n\n${latencyTable}\n`);
+await rm(scratch, { recursive: true, force: true });
