@@ -2,7 +2,9 @@ import type { DestinationStream, LevelWithSilent } from "pino";
 import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
-import { Dispatcher, type DeliveryReport, type SendInput, type SendOptions } from "./dispatcher.js";
+import { join } from "node:path";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
 import { createLogger } from "./logger.js";
@@ -27,7 +29,11 @@ export interface InterInstance {
   readonly dispatcher: Dispatcher;
   /** Sends a message to an instance by name or alias; resolves with the report of every attempt. */
   send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
-  /** Closes kept-open connections. */
+  /** Retries the envelopes waiting in the outbox, oldest first per target. */
+  flush(options?: FlushOptions): Promise<DeliveryReport[]>;
+  /** The envelopes waiting in the outbox. */
+  queued(): Promise<QueuedEnvelope[]>;
+  /** Closes kept-open connections and the outbox. */
   close(): Promise<void>;
 }
 
@@ -39,7 +45,10 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
   const secrets = new SecretSet();
   for (const instance of registry.list()) secrets.add(instance.gateway?.token);
   const logger = createLogger({ secrets, ...options.log });
-  const pool = new GatewayPool(new DeviceIdentityStore(config.stateDir ?? defaultStateDir(env)));
+  const stateDir = config.stateDir ?? defaultStateDir(env);
+  const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
+  let outbox: Promise<Outbox> | undefined;
+  const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(config.outbox.path ?? join(stateDir, "outbox.sqlite"))) : undefined;
   const builtIn: Transport[] = [new SessionsSendTransport(pool), new MemoryFileTransport()];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
@@ -49,11 +58,17 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     logger,
     secrets,
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
+    ...(openOutbox ? { outbox: openOutbox } : {}),
   });
   return {
     registry,
     dispatcher,
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
-    close: () => dispatcher.close(),
+    flush: (flushOptions) => dispatcher.flush(flushOptions),
+    queued: async () => (openOutbox ? (await openOutbox()).list() : []),
+    close: async () => {
+      await dispatcher.close();
+      (await outbox?.catch(() => undefined))?.close();
+    },
   };
 }

@@ -3,6 +3,7 @@ import pRetry from "p-retry";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
 import { CircuitBreaker } from "./circuit-breaker.js";
+import type { Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "./config/registry.js";
 import type { TransportId } from "./config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
@@ -29,13 +30,16 @@ export interface Attempt {
   readonly ms: number;
   readonly error?: AttemptError;
   readonly skippedBecause?: string;
+  /** After an ambiguous failure (timeout, lost connection): what checking the target found. */
+  readonly checked?: "landed" | "not found" | "never sent" | `could not check: ${string}`;
 }
 
 export interface DeliveryReport {
   readonly ok: boolean;
   readonly id: string;
   readonly to: string;
-  readonly status: ReceiptStatus | "failed";
+  /** `queued`: every transport failed and the envelope waits in the durable outbox for `flush()`. */
+  readonly status: ReceiptStatus | "queued" | "failed";
   readonly via?: TransportId;
   readonly receipt?: Receipt;
   readonly attempts: readonly Attempt[];
@@ -64,7 +68,21 @@ export interface DispatcherOptions {
   readonly retryMinTimeoutMs?: number;
   /** Skips a transport that just failed as unavailable or timed out; default: the registry's cool-down. */
   readonly circuitBreaker?: CircuitBreaker;
+  /** Where undeliverable envelopes wait; opened on first use. Without it they are reported `failed`. */
+  readonly outbox?: () => Promise<Outbox>;
 }
+
+export interface FlushOptions {
+  readonly signal?: AbortSignal;
+  /** Also retry envelopes whose backoff has not run out yet. */
+  readonly all?: boolean;
+  /** Deliver at most this many envelopes in this call. */
+  readonly limit?: number;
+}
+
+const FLUSH_BACKOFF_MS = 30_000;
+const CONFIRM_TIMEOUT_MS = 10_000;
+const MAX_FLUSH_BACKOFF_MS = 3_600_000;
 
 const ms = (since: number) => Math.round(performance.now() - since);
 const MAX_RETRY_AFTER_MS = 10_000;
@@ -81,6 +99,7 @@ export class Dispatcher {
   readonly #secrets: SecretSet | undefined;
   readonly #retryMinTimeoutMs: number;
   readonly #circuits: CircuitBreaker;
+  readonly #outbox: (() => Promise<Outbox>) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -89,6 +108,7 @@ export class Dispatcher {
     this.#secrets = options.secrets;
     this.#retryMinTimeoutMs = options.retryMinTimeoutMs ?? 250;
     this.#circuits = options.circuitBreaker ?? new CircuitBreaker(options.registry.circuitCooldownMs);
+    this.#outbox = options.outbox;
   }
 
   /** Validates the input (throws `ValidationError` / `UnknownInstanceError`), then delivers. */
@@ -98,8 +118,51 @@ export class Dispatcher {
     return this.deliver(envelope, instance, options);
   }
 
-  /** Delivers an already built envelope (e.g. one taken back from an outbox). */
+  /** Delivers an already built envelope; queues it in the outbox when every transport fails. */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
+    const report = await this.#tryAll(envelope, instance, options);
+    if (report.ok || report.status !== "failed" || !this.#outbox || report.attempts.some((a) => a.outcome === "fatal")) return report;
+    const outbox = await this.#outbox();
+    const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
+    outbox.enqueue(envelope, reasons);
+    this.#logger.warn({ envelopeId: envelope.id, to: instance.name, outbox: outbox.path }, "queued in the outbox");
+    return { ...report, status: "queued" };
+  }
+
+  /**
+   * Retries queued envelopes in arrival order per target. A target whose oldest envelope still
+   * fails keeps the rest queued behind it, so order is never broken; it is tried again after a backoff.
+   */
+  async flush(options: FlushOptions = {}): Promise<DeliveryReport[]> {
+    if (!this.#outbox) return [];
+    const outbox = await this.#outbox();
+    const now = new Date();
+    const blocked = new Set<string>();
+    const reports: DeliveryReport[] = [];
+    for (const queued of outbox.list(options.all ? {} : { dueBy: now })) {
+      options.signal?.throwIfAborted();
+      if (options.limit !== undefined && reports.length >= options.limit) break;
+      if (blocked.has(queued.target)) continue;
+      const instance = this.#registry.find(queued.target);
+      if (!instance) {
+        blocked.add(queued.target);
+        outbox.markFailed(queued.envelope.id, `no instance "${queued.target}" in the config`, new Date(now.getTime() + MAX_FLUSH_BACKOFF_MS));
+        continue;
+      }
+      const report = await this.#tryAll(queued.envelope, instance, options.signal ? { signal: options.signal } : {});
+      reports.push(report);
+      if (report.ok && report.via) {
+        outbox.markDelivered(queued.envelope.id, report.via, report.status);
+      } else {
+        blocked.add(queued.target);
+        const backoff = Math.min(FLUSH_BACKOFF_MS * 2 ** queued.attempts, MAX_FLUSH_BACKOFF_MS);
+        outbox.markFailed(queued.envelope.id, report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.outcome}`).join("; "), new Date(Date.now() + backoff));
+      }
+    }
+    return reports;
+  }
+
+  async #tryAll(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {
     const logger = this.#logger.child({ envelopeId: envelope.id, to: instance.name });
     const attempts: Attempt[] = [];
     const circuitSkipped: Transport[] = [];
@@ -196,7 +259,31 @@ export class Dispatcher {
       if (callerSignal?.aborted) throw callerSignal.reason;
       const described = this.#describe(error);
       logger.info({ transport: transport.id, tries, err: described }, "transport failed");
-      return { report: { transport: transport.id, outcome: described.class, tries, ms: ms(started), error: described } };
+      const failed: Attempt = { transport: transport.id, outcome: described.class, tries, ms: ms(started), error: described };
+      if (!transport.confirm || (described.class !== "timeout" && described.class !== "transient")) return { report: failed };
+      // The target may have taken it before the failure; sending it through another path could show it twice.
+      const check = await this.#confirm(transport, envelope, instance, logger);
+      if (check.receipt) {
+        logger.info({ transport: transport.id }, "landed despite the failure");
+        return { report: { ...failed, outcome: check.receipt.status, ms: ms(started), checked: "landed" }, receipt: check.receipt };
+      }
+      return { report: { ...failed, ms: ms(started), checked: check.checked } };
+    }
+  }
+
+  async #confirm(transport: Transport, envelope: Envelope, instance: Instance, logger: Logger): Promise<{ receipt?: Receipt; checked: NonNullable<Attempt["checked"]> }> {
+    const controller = new AbortController();
+    try {
+      const confirmation = await pTimeout(transport.confirm!(envelope, { instance, signal: controller.signal, logger }), {
+        milliseconds: CONFIRM_TIMEOUT_MS,
+        fallback: () => {
+          controller.abort(new Error("confirm timed out"));
+          throw new Error(`no answer in ${CONFIRM_TIMEOUT_MS} ms`);
+        },
+      });
+      return confirmation.landed ? { receipt: confirmation.receipt, checked: "landed" } : { checked: confirmation.reason };
+    } catch (error) {
+      return { checked: `could not check: ${this.#describe(error).message}` };
     }
   }
 

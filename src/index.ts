@@ -1,5 +1,6 @@
 export { createInterInstance, type InterInstance, type InterInstanceOptions } from "./client.js";
-export { Dispatcher, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+export { Outbox, type QueuedEnvelope } from "./outbox.js";
+export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type Instance, type GatewayTarget } from "./config/registry.js";
@@ -17,7 +18,7 @@ export {
   failureClassOf,
   type FailureClass,
 } from "./errors.js";
-export { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
+export { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
 export { GatewayConnection, GatewayPool, type GatewayConnectionOptions, type RequestOptions } from "./gateway/connection.js";
 export { DeviceIdentityStore, defaultStateDir, type DeviceIdentity } from "./gateway/device-identity.js";
 export { classifyGatewayError } from "./gateway/classify.js";

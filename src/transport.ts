@@ -16,6 +16,11 @@ export interface Receipt {
   readonly detail: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** What a transport found when it looked for an envelope after an ambiguous failure. */
+export type Confirmation =
+  | { readonly landed: true; readonly receipt: Receipt }
+  | { readonly landed: false; readonly reason: "not found" | "never sent" };
+
 export type Applicability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export interface DeliveryContext {
@@ -32,6 +37,11 @@ export interface Transport {
   applies(instance: Instance, envelope: Envelope): Applicability;
   /** Delivers once; throws a classified `TransportError` on failure. */
   deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt>;
+  /**
+   * After a timeout or a lost connection the target may have taken the envelope anyway. Looks for
+   * it there. Throws when it cannot tell.
+   */
+  confirm?(envelope: Envelope, context: DeliveryContext): Promise<Confirmation>;
   close?(): Promise<void>;
 }
 

@@ -78,6 +78,11 @@ export const configSchema = z
       .default({ retries: 2, circuitCooldownMs: 30_000 }),
     /** Where the device identity and device tokens of this client live. */
     stateDir: z.string().min(1).optional(),
+    /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
+    outbox: z
+      .object({ enabled: z.boolean().default(true), path: z.string().min(1).optional() })
+      .strict()
+      .default({ enabled: true }),
   })
   .strict();
 

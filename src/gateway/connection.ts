@@ -28,6 +28,8 @@ export interface GatewayConnectionOptions {
 export interface RequestOptions {
   readonly signal?: AbortSignal | undefined;
   readonly timeoutMs?: number | undefined;
+  /** Called once the request frame has been written to the socket. */
+  readonly onSent?: (() => void) | undefined;
 }
 
 function abortReason(signal: AbortSignal): unknown {
@@ -87,6 +89,7 @@ export class GatewayConnection {
       return await client.request<T>(method, params, {
         timeoutMs: options.timeoutMs ?? null,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onSent ? { onSent: options.onSent } : {}),
       });
     } catch (error) {
       if (options.signal?.aborted) throw abortReason(options.signal);
@@ -118,6 +121,12 @@ export class GatewayConnection {
 
   get connected(): boolean {
     return this.#client !== undefined;
+  }
+
+  /** Drops the current socket (if any); the next request connects anew. */
+  async reset(): Promise<void> {
+    const client = this.#client;
+    if (client) this.#forget(client);
   }
 
   async close(): Promise<void> {

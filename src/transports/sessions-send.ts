@@ -1,12 +1,20 @@
 import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
   readonly runId?: string;
   readonly status?: string;
 }
+
+interface HistoryResult {
+  readonly messages?: readonly { readonly role?: string; readonly idempotencyKey?: string; readonly __openclaw?: { readonly idempotencyKey?: string } }[];
+  readonly pendingInputs?: unknown;
+}
+
+/** How many recent transcript rows a confirmation looks through. */
+const CONFIRM_HISTORY_LIMIT = 100;
 
 /**
  * The text a target session receives. The first line names the sender and the envelope id, and
@@ -24,6 +32,8 @@ export function formatSessionMessage(envelope: Envelope): string {
 export class SessionsSendTransport implements Transport {
   readonly id = "sessions_send";
   readonly #pool: GatewayPool;
+  /** Envelopes whose request left this host but got no answer: only those can have landed unseen. */
+  readonly #sentUnanswered = new Set<string>();
 
   constructor(pool: GatewayPool) {
     this.#pool = pool;
@@ -36,18 +46,49 @@ export class SessionsSendTransport implements Transport {
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
-    const { gateway, sessionKey } = context.instance;
-    if (!gateway?.token) throw new Error("sessions_send used without a gateway token");
-    const connection = this.#pool.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
-    const result = await connection.request<SessionsSendResult>(
-      "sessions.send",
-      { key: sessionKey, message: formatSessionMessage(envelope), idempotencyKey: envelope.id },
+    const connection = this.#connection(context.instance);
+    const { sessionKey } = context.instance;
+    try {
+      const result = await connection.request<SessionsSendResult>(
+        "sessions.send",
+        { key: sessionKey, message: formatSessionMessage(envelope), idempotencyKey: envelope.id },
+        { signal: context.signal, onSent: () => this.#sentUnanswered.add(envelope.id) },
+      );
+      this.#sentUnanswered.delete(envelope.id);
+      return {
+        status: "accepted",
+        detail: { runId: result.runId ?? envelope.id, gatewayStatus: result.status ?? "unknown", sessionKey },
+      };
+    } catch (error) {
+      // No answer in time: the socket is suspect, so the next request (a retry, a confirmation) gets a fresh one.
+      if (context.signal.aborted) await connection.reset();
+      throw error;
+    }
+  }
+
+  /** Looks for the envelope's idempotency key in the target session's transcript and pending inputs. */
+  async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
+    if (!this.#sentUnanswered.delete(envelope.id)) return { landed: false, reason: "never sent" };
+    const { sessionKey } = context.instance;
+    const history = await this.#connection(context.instance).request<HistoryResult>(
+      "chat.history",
+      { sessionKey, limit: CONFIRM_HISTORY_LIMIT },
       { signal: context.signal },
     );
+    const userKey = `${envelope.id}:user`;
+    const inTranscript = (history.messages ?? []).some((m) => m.idempotencyKey === userKey || m.__openclaw?.idempotencyKey === userKey);
+    const pending = !inTranscript && JSON.stringify(history.pendingInputs ?? null).includes(envelope.id);
+    if (!inTranscript && !pending) return { landed: false, reason: "not found" };
     return {
-      status: "accepted",
-      detail: { runId: result.runId ?? envelope.id, gatewayStatus: result.status ?? "unknown", sessionKey },
+      landed: true,
+      receipt: { status: inTranscript ? "delivered" : "accepted", detail: { runId: envelope.id, gatewayStatus: inTranscript ? "in transcript" : "pending input", sessionKey } },
     };
+  }
+
+  #connection(instance: Instance) {
+    const gateway = instance.gateway;
+    if (!gateway?.token) throw new Error("sessions_send used without a gateway token");
+    return this.#pool.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
   }
 
   async close(): Promise<void> {

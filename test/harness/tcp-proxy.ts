@@ -7,12 +7,15 @@ export interface TcpProxy {
   readonly connections: number;
   /** Destroys every open connection (a dropped network). */
   dropAll(): void;
+  /** From now on, drop what the Gateway sends back on the connections open now; new ones pass. */
+  swallowResponses(): void;
   close(): Promise<void>;
 }
 
 /** A loopback TCP relay in front of a Gateway, to count and cut the connections a client makes. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const swallowing = new WeakSet<Socket>();
   let connections = 0;
   const server: Server = createServer((client) => {
     connections += 1;
@@ -28,7 +31,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     client.on("error", cleanup).on("close", cleanup);
     upstream.on("error", cleanup).on("close", cleanup);
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on("data", (chunk: Buffer) => {
+      if (!swallowing.has(upstream)) client.write(chunk);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
@@ -40,6 +45,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     dropAll: () => {
       for (const socket of open) socket.destroy();
+    },
+    swallowResponses: () => {
+      for (const socket of open) swallowing.add(socket);
     },
     close: () =>
       new Promise<void>((resolve) => {

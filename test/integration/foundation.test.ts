@@ -208,7 +208,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
     try {
       const started = Date.now();
       const report = await client.send({ to: "xiaom", body: "into the void" });
-      expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "timeout", tries: 1 });
+      expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "timeout", tries: 1, checked: "never sent" });
       expect(report.via).toBe("memory_file");
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(sockets.length).toBeGreaterThanOrEqual(1);

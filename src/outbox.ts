@@ -1,0 +1,147 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import { envelopeSchema, type Envelope } from "./envelope.js";
+
+/** An envelope that no transport could deliver yet. */
+export interface QueuedEnvelope {
+  /** Order of arrival; flushing keeps it per target. */
+  readonly seq: number;
+  readonly envelope: Envelope;
+  readonly target: string;
+  readonly queuedAt: string;
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly nextAttemptAt: string;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  target: string;
+  envelope: string;
+  queued_at: string;
+  attempts: number;
+  last_error: string;
+  next_attempt_at: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  target TEXT NOT NULL,
+  envelope TEXT NOT NULL,
+  queued_at TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  next_attempt_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+  id TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  via TEXT NOT NULL,
+  status TEXT NOT NULL,
+  delivered_at TEXT NOT NULL
+);
+`;
+
+function toQueued(row: Row): QueuedEnvelope {
+  return {
+    seq: row.seq,
+    envelope: envelopeSchema.parse(JSON.parse(row.envelope)),
+    target: row.target,
+    queuedAt: row.queued_at,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+  };
+}
+
+/**
+ * A durable queue of undelivered envelopes in SQLite (`node:sqlite`, as OpenClaw itself uses):
+ * write-ahead log, full fsync, one transaction per change, so a crash at any point leaves it
+ * readable and every envelope either queued or recorded as delivered.
+ */
+export class Outbox {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) the outbox at `path`. `node:sqlite` is loaded only here. */
+  static async open(path: string): Promise<Outbox> {
+    const { DatabaseSync } = await import("node:sqlite");
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+    db.exec(SCHEMA);
+    return new Outbox(path, db);
+  }
+
+  /** Queues an envelope; a second enqueue of the same id keeps the first (and its place). */
+  enqueue(envelope: Envelope, lastError: string, now: Date = new Date()): boolean {
+    const result = this.#db
+      .prepare("INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(envelope.id, envelope.to, JSON.stringify(envelope), now.toISOString(), lastError, now.toISOString());
+    return Number(result.changes) > 0;
+  }
+
+  /** Queued envelopes in arrival order; only those due by `dueBy` when given. */
+  list(options: { target?: string; dueBy?: Date } = {}): QueuedEnvelope[] {
+    const rows = this.#db
+      .prepare(
+        "SELECT * FROM outbox WHERE (? IS NULL OR target = ?) AND (? IS NULL OR next_attempt_at <= ?) ORDER BY seq",
+      )
+      .all(options.target ?? null, options.target ?? null, options.dueBy?.toISOString() ?? null, options.dueBy?.toISOString() ?? null) as unknown as Row[];
+    return rows.map(toQueued);
+  }
+
+  /** Removes the envelope from the queue and records where it went, in one transaction. */
+  markDelivered(id: string, via: string, status: string, now: Date = new Date()): void {
+    this.#transaction(() => {
+      const row = this.#db.prepare("SELECT target FROM outbox WHERE id = ?").get(id) as { target: string } | undefined;
+      this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
+      if (row) {
+        this.#db
+          .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at) VALUES (?, ?, ?, ?, ?)")
+          .run(id, row.target, via, status, now.toISOString());
+      }
+    });
+  }
+
+  /** Records a failed flush attempt and when to try again. */
+  markFailed(id: string, error: string, nextAttemptAt: Date): void {
+    this.#db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);
+  }
+
+  /** Drops an envelope that can never be delivered (e.g. its target was removed from the config). */
+  remove(id: string): void {
+    this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
+  }
+
+  deliveredVia(id: string): { via: string; status: string; deliveredAt: string } | undefined {
+    const row = this.#db.prepare("SELECT via, status, delivered_at FROM delivered WHERE id = ?").get(id) as
+      | { via: string; status: string; delivered_at: string }
+      | undefined;
+    return row ? { via: row.via, status: row.status, deliveredAt: row.delivered_at } : undefined;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      work();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}

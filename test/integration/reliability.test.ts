@@ -1,0 +1,105 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInterInstance } from "../../src/index.js";
+import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
+
+let mock: MockModelServer;
+let gateway: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-reliability-"));
+  mock = await startMockModel();
+  gateway = await startGateway({ modelBaseUrl: mock.url, name: "reliable" });
+});
+
+afterAll(async () => {
+  await gateway?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function shownCount(marker: string): Promise<number> {
+  return (await readHistory(gateway)).filter((m) => m.role === "user" && textOf(m.content).includes(marker)).length;
+}
+
+describe("ambiguous outcomes", () => {
+  it("a send whose answer is lost is found in the target session, not sent again through the fallback", async () => {
+    const proxy = await startTcpProxy(gateway.port);
+    const client = createInterInstance({
+      config: {
+        self: { name: "xiaoa" },
+        stateDir: join(scratch, "ambiguous"),
+        defaults: { retries: 0 },
+        instances: { xiaom: { gateway: { url: proxy.url, token: gateway.token }, workspace: gateway.workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 3000 } } },
+      },
+      log: { level: "silent" },
+    });
+    try {
+      expect((await client.send({ to: "xiaom", body: "connects first" })).via).toBe("sessions_send");
+      proxy.swallowResponses();
+      const marker = `answer-lost-${randomUUID()}`;
+      const report = await client.send({ to: "xiaom", body: marker });
+      expect(report.attempts).toHaveLength(1);
+      expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", checked: "landed" });
+      expect(report).toMatchObject({ ok: true, via: "sessions_send" });
+      expect((await readMemoryEntries(gateway.workspace)).filter((e) => e.body === marker)).toHaveLength(0);
+      await expect.poll(() => shownCount(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});
+
+function runOutboxClient(args: string[]): { kill: () => void; lines: string[]; done: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "..", "fixtures", "outbox-client.mjs"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  void done.then((code) => {
+    if (code !== 0 && code !== null) process.stderr.write(`outbox client ${args[0]} exited ${code}: ${stderr}\n`);
+  });
+  return { kill: () => child.kill("SIGKILL"), lines, done };
+}
+
+describe("durable outbox", () => {
+  it("envelopes queued while the target is down survive a SIGKILL mid-flush and arrive exactly once", async () => {
+    const stateDir = join(scratch, "crash-client");
+    const deadUrl = `ws://127.0.0.1:${await freePort()}`;
+    const count = 12;
+    const sender = runOutboxClient(["send", deadUrl, gateway.token, stateDir, String(count)]);
+    expect(await sender.done).toBe(0);
+    expect(sender.lines).toHaveLength(count);
+    expect(sender.lines.every((line) => line.endsWith(" queued"))).toBe(true);
+
+    // Flush against the live Gateway, killed with SIGKILL after a few deliveries.
+    const first = runOutboxClient(["flush", gateway.url, gateway.token, stateDir]);
+    await expect.poll(() => first.lines.length, { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(3);
+    first.kill();
+    await first.done;
+    expect(first.lines.length).toBeLessThan(count);
+
+    const second = runOutboxClient(["flush", gateway.url, gateway.token, stateDir]);
+    expect(await second.done).toBe(0);
+    expect(first.lines.length + second.lines.length).toBeGreaterThanOrEqual(count);
+
+    const history = async () => (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(textOf(m.content)));
+    await expect.poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 }).toBe(count);
+    const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(textOf(m.content))?.[1]);
+    expect(new Set(bodies).size).toBe(count);
+
+    const after = createInterInstance({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: { level: "silent" } });
+    expect(await after.queued()).toEqual([]);
+    await after.close();
+  });
+});

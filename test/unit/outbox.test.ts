@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  APPLIES,
+  createEnvelope,
+  createLogger,
+  Dispatcher,
+  FatalError,
+  InstanceRegistry,
+  Outbox,
+  parseConfig,
+  UnavailableError,
+  type DeliveryContext,
+  type Envelope,
+  type Receipt,
+  type Transport,
+} from "../../src/index.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "oii-outbox-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const envelope = (to: string, body: string, id: string) => createEnvelope({ from: "xiaoa", to, body, id });
+
+describe("Outbox", () => {
+  it("keeps envelopes across reopen, once per id, in arrival order", async () => {
+    const first = await Outbox.open(join(dir, "outbox.sqlite"));
+    expect(first.enqueue(envelope("xiaom", "one", "env-00000001"), "down")).toBe(true);
+    expect(first.enqueue(envelope("xiaom", "two", "env-00000002"), "down")).toBe(true);
+    expect(first.enqueue(envelope("xiaom", "one again", "env-00000001"), "down")).toBe(false);
+    first.close();
+    const reopened = await Outbox.open(join(dir, "outbox.sqlite"));
+    expect(reopened.list().map((q) => [q.envelope.id, q.envelope.body])).toEqual([
+      ["env-00000001", "one"],
+      ["env-00000002", "two"],
+    ]);
+    reopened.markDelivered("env-00000001", "sessions_send", "accepted");
+    expect(reopened.list().map((q) => q.envelope.id)).toEqual(["env-00000002"]);
+    expect(reopened.deliveredVia("env-00000001")).toMatchObject({ via: "sessions_send", status: "accepted" });
+    reopened.markFailed("env-00000002", "still down", new Date(Date.now() + 60_000));
+    expect(reopened.list({ dueBy: new Date() })).toEqual([]);
+    expect(reopened.list()[0]).toMatchObject({ attempts: 1, lastError: "still down" });
+    reopened.close();
+  });
+});
+
+class Switchable implements Transport {
+  readonly id = "sessions_send" as const;
+  up = false;
+  delivered: string[] = [];
+  applies() {
+    return APPLIES;
+  }
+  async deliver(env: Envelope, _context: DeliveryContext): Promise<Receipt> {
+    if (env.body.startsWith("poison")) throw new FatalError("rejected", { code: "INVALID_REQUEST" });
+    if (!this.up) throw new UnavailableError("down", { code: "UNREACHABLE" });
+    this.delivered.push(env.id);
+    return { status: "accepted", detail: {} };
+  }
+}
+
+function setup() {
+  const registry = new InstanceRegistry(
+    parseConfig({ self: { name: "xiaoa" }, defaults: { circuitCooldownMs: 0 }, instances: { xiaom: { transports: ["sessions_send"] }, xiaob: { transports: ["sessions_send"] } } }),
+    {},
+  );
+  const transport = new Switchable();
+  let outbox: Promise<Outbox> | undefined;
+  const open = () => (outbox ??= Outbox.open(join(dir, "outbox.sqlite")));
+  const logger = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+  return { transport, open, dispatcher: new Dispatcher({ registry, transports: [transport], logger, outbox: open }) };
+}
+
+describe("Dispatcher with an outbox", () => {
+  it("queues what no transport could deliver and says so", async () => {
+    const { dispatcher, open } = setup();
+    const report = await dispatcher.send({ to: "xiaom", body: "hello", id: "queued-0001" });
+    expect(report).toMatchObject({ ok: false, status: "queued" });
+    expect((await open()).list().map((q) => q.envelope.id)).toEqual(["queued-0001"]);
+  });
+
+  it("does not queue a message a transport refused as fatal", async () => {
+    const { dispatcher, open } = setup();
+    const report = await dispatcher.send({ to: "xiaom", body: "poison pill", id: "fatal-00001" });
+    expect(report.status).toBe("failed");
+    expect((await open()).list()).toEqual([]);
+  });
+
+  it("flushes in arrival order per target once the path is back", async () => {
+    const { dispatcher, transport, open } = setup();
+    for (const [to, id] of [["xiaom", "m-000001"], ["xiaob", "b-000001"], ["xiaom", "m-000002"], ["xiaom", "m-000003"]] as const) {
+      await dispatcher.send({ to, body: `to ${to}`, id });
+    }
+    expect(await dispatcher.flush()).toHaveLength(2); // one failure per target blocks the rest of that target
+    expect((await open()).list().every((q) => q.attempts === 1 || q.attempts === 0)).toBe(true);
+    transport.up = true;
+    const reports = await dispatcher.flush({ all: true });
+    expect(reports.every((r) => r.ok)).toBe(true);
+    expect(transport.delivered).toEqual(["m-000001", "b-000001", "m-000002", "m-000003"]);
+    expect((await open()).list()).toEqual([]);
+    expect(await dispatcher.flush({ all: true })).toEqual([]);
+  });
+});
