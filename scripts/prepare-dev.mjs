@@ -58,3 +58,4 @@ if (!linkOk) {
 }
 
 run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], root);
+run(process.execPath, [join(root, "scripts", "build-plugin.mjs")], root);

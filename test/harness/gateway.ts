@@ -17,6 +17,8 @@ export interface GatewayOptions {
   readonly extraConfig?: Record<string, unknown>;
   readonly readyTimeoutMs?: number;
   readonly name?: string;
+  /** Runs after the config is written and before the first start, e.g. to install a plugin. */
+  readonly beforeStart?: (gateway: { stateDir: string; env: NodeJS.ProcessEnv; token: string; port: number }) => Promise<void>;
 }
 
 export interface TestGateway {
@@ -167,6 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     clearTimeout(timer);
   };
 
+  await options.beforeStart?.({ stateDir, env, token, port });
   await start();
   return {
     name,

@@ -7,12 +7,27 @@ export interface MockModelRequest {
   readonly body: ChatCompletionRequest;
 }
 
-interface ChatMessage {
+export interface ChatMessage {
   role: string;
   content?: unknown;
 }
 
-interface ChatCompletionRequest {
+/** A scripted tool call: OpenClaw 2026.9 exposes plugin tools through its `tool_call` meta-tool. */
+export interface MockToolCall {
+  readonly tool: string;
+  readonly args: Record<string, unknown>;
+}
+
+/**
+ * The script: a user turn "给<name>发消息：<text>" makes the model call `instance_send`; the turn
+ * after a tool result answers "ACK tool". Everything else gets `mockReplyFor`.
+ */
+export function mockToolCallFor(lastUserText: string): MockToolCall | undefined {
+  const match = /给(\S+?)发消息[:：]\s*([^\n]+)/u.exec(lastUserText);
+  return match ? { tool: "instance_send", args: { to: match[1], message: match[2]?.trim() } } : undefined;
+}
+
+export interface ChatCompletionRequest {
   model?: string;
   stream?: boolean;
   messages?: ChatMessage[];
@@ -43,10 +58,10 @@ export function mockReplyFor(lastUserText: string): string {
   return tag ? `ACK ${tag}` : "ACK";
 }
 
-/** The newest user message that carries a reply tag; OpenClaw may append context after the real turn text. */
+/** The newest user turn, past the internal-context messages OpenClaw appends after it. */
 function lastUserText(body: ChatCompletionRequest): string {
   const users = (body.messages ?? []).filter((m) => m.role === "user").map((m) => textOf(m.content));
-  return users.findLast((text) => text.includes("REPLY:")) ?? users.at(-1) ?? "";
+  return users.findLast((text) => !text.startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>")) ?? "";
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -56,6 +71,24 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+function answerToolCall(res: ServerResponse, body: ChatCompletionRequest, call: MockToolCall): void {
+  const id = `chatcmpl-mock-${Date.now()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const model = body.model ?? "mock-1";
+  const toolCall = { index: 0, id: `call_${Date.now()}`, type: "function", function: { name: "tool_call", arguments: JSON.stringify({ id: call.tool, args: call.args }) } };
+  if (!body.stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ id, object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [toolCall] }, finish_reason: "tool_calls" }] }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  const chunk = (delta: object, finish: string | null, extra: object = {}) =>
+    `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
+  res.write(chunk({ role: "assistant", tool_calls: [toolCall] }, null));
+  res.write(chunk({}, "tool_calls", { usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  res.end("data: [DONE]\n\n");
 }
 
 function answer(res: ServerResponse, body: ChatCompletionRequest, text: string): void {
@@ -101,7 +134,15 @@ export async function startMockModel(): Promise<MockModelServer> {
       }
       const body = JSON.parse(await readBody(req)) as ChatCompletionRequest;
       requests.push({ receivedAt: Date.now(), body });
-      answer(res, body, mockReplyFor(lastUserText(body)));
+      const messages = body.messages ?? [];
+      const lastRealUser = messages.findLastIndex((m) => m.role === "user" && !textOf(m.content).startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"));
+      if (messages.slice(lastRealUser + 1).some((m) => m.role === "tool")) {
+        answer(res, body, "ACK tool");
+        return;
+      }
+      const call = mockToolCallFor(lastUserText(body));
+      if (call) answerToolCall(res, body, call);
+      else answer(res, body, mockReplyFor(lastUserText(body)));
     })().catch((error: unknown) => {
       res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: String(error) } }));

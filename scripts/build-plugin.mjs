@@ -1,0 +1,26 @@
+// After tsc: writes openclaw.plugin.json (its configSchema generated from the zod schema, so the
+// Gateway validates plugin config exactly as the library does) and ships SKILL.md as the plugin's skill.
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { configSchema } from "../dist/config/schema.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const { $schema: _ignored, ...schema } = z.toJSONSchema(configSchema, { io: "input", target: "draft-7" });
+
+const manifest = {
+  id: "inter-instance",
+  name: "Inter-instance messaging",
+  description: "Send messages between OpenClaw instances on different machines, with fallback transports and a durable outbox.",
+  version: pkg.version,
+  categories: ["other"],
+  activation: { onStartup: true },
+  contracts: { tools: ["instance_send", "instance_status"] },
+  skills: ["./dist/skills"],
+  configSchema: schema,
+};
+writeFileSync(join(root, "openclaw.plugin.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+mkdirSync(join(root, "dist", "skills", "openclaw-inter-instance"), { recursive: true });
+copyFileSync(join(root, "SKILL.md"), join(root, "dist", "skills", "openclaw-inter-instance", "SKILL.md"));

@@ -1,0 +1,124 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DeliveryReport } from "../../src/index.js";
+import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
+
+const run = promisify(execFile);
+const repoRoot = join(import.meta.dirname, "..", "..");
+
+let mock: MockModelServer;
+let gatewayA: TestGateway;
+let gatewayB: TestGateway;
+let scratch: string;
+
+async function shownOnB(marker: string): Promise<number> {
+  return (await readHistory(gatewayB)).filter((m) => m.role === "user" && textOf(m.content).includes(marker)).length;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-plugin-"));
+  mock = await startMockModel();
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom" });
+  // What a user does: pack the package and install the tarball into the Gateway's state.
+  const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", scratch], { cwd: repoRoot });
+  const tarball = join(scratch, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
+  gatewayA = await startGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaoa",
+    beforeStart: async ({ stateDir, env }) => {
+      const configPath = join(stateDir, "openclaw.json");
+      const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
+      config.plugins = {
+        entries: {
+          "inter-instance": {
+            config: {
+              self: { name: "xiaoa" },
+              stateDir: join(stateDir, "inter-instance"),
+              instances: {
+                xiaom: {
+                  aliases: ["小m", "mac-mini"],
+                  gateway: { url: gatewayB.url, token: gatewayB.token },
+                  workspace: gatewayB.workspace,
+                  transports: ["sessions_send", "memory_file"],
+                },
+              },
+            },
+          },
+        },
+      };
+      await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+      await run(process.execPath, [openclawEntry, "plugins", "install", `npm-pack:${tarball}`, "--force", "--accept-capabilities"], { env, timeout: 240_000 });
+    },
+  });
+}, 420_000);
+
+afterAll(async () => {
+  await gatewayA?.dispose();
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function invoke(tool: string, args: unknown): Promise<{ status: number; body: { ok: boolean; result?: { content: { text: string }[]; details: Record<string, unknown> } } }> {
+  const res = await fetch(`${gatewayA.httpUrl}/tools/invoke`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gatewayA.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ tool, args }),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+describe("loaded by a real Gateway from the packed tarball", () => {
+  it("is loaded with its tools, its skill and no diagnostics", async () => {
+    const inspect = await openclawCli(gatewayA, ["plugins", "inspect", "inter-instance", "--runtime", "--json"]);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    const report = JSON.parse(inspect.stdout.slice(inspect.stdout.indexOf("{"))) as {
+      plugin: { status: string; toolNames: string[] };
+      diagnostics: unknown[];
+    };
+    expect(report.plugin.status).toBe("loaded");
+    expect(report.plugin.toolNames).toEqual(expect.arrayContaining(["instance_send", "instance_status"]));
+    expect(report.diagnostics).toEqual([]);
+  });
+
+  it("instance_send over POST /tools/invoke on A delivers into B's session", async () => {
+    const marker = `via-plugin-${randomUUID()}`;
+    const { status, body } = await invoke("instance_send", { to: "小m", message: `你好 ${marker}` });
+    expect(status).toBe(200);
+    const report = body.result?.details.report as DeliveryReport;
+    expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
+    expect(body.result?.content[0]?.text).toMatch(/^Delivered to xiaom via sessions_send/u);
+    await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
+  });
+
+  it("answers bad arguments with a clear error instead of sending", async () => {
+    const { status, body } = await invoke("instance_send", { to: "小m" });
+    expect(status).toBe(200);
+    expect(body.result?.content[0]?.text).toMatch(/message/u);
+    expect(body.result?.details.ok).toBe(false);
+    const unknown = await invoke("instance_send", { to: "小z", message: "hi" });
+    expect(unknown.body.result?.content[0]?.text).toMatch(/No instance is called "小z"/u);
+  });
+
+  it("instance_status lists the instances", async () => {
+    const { body } = await invoke("instance_status", {});
+    expect(body.result?.content[0]?.text).toContain("xiaom [sessions_send > memory_file]");
+  });
+
+  it("an agent turn on A saying 给小m发消息 calls the tool and the message reaches B", async () => {
+    const marker = `agent-path-${randomUUID().slice(0, 8)}`;
+    const turn = await openclawCli(gatewayA, ["agent", "--session-key", "agent:main:main", "--message", `给小m发消息：你好 ${marker}`, "--json", "--timeout", "120"], 180_000);
+    expect(turn.code, turn.stderr + turn.stdout.slice(-2000)).toBe(0);
+    const toolResults = mock.requests.flatMap((r) => r.body.messages ?? []).filter((m) => m.role === "tool" && JSON.stringify(m.content).includes("instance_send"));
+    const recent = JSON.stringify(mock.requests.slice(-3).map((r) => (r.body.messages ?? []).slice(-2)), null, 1).slice(-4000);
+    expect(toolResults.length, `${turn.stdout.slice(0, 1500)}\n${recent}`).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
+  }, 240_000);
+});
