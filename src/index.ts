@@ -28,3 +28,4 @@ export { appendEntry, dailyNotePath, type AppendResult } from "./memory/append.j
 export { formatEntry, parseEntries, type MemoryEntry } from "./memory/entry.js";
 export { createLogger, REDACT_PATHS, type Logger } from "./logger.js";
 export { SecretSet, scrubSecrets } from "./redact.js";
+export { parsePhrase, splitCommand, type Intent } from "./phrase.js";
