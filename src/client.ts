@@ -11,6 +11,7 @@ import { createLogger } from "./logger.js";
 import { SecretSet } from "./redact.js";
 import type { Transport } from "./transport.js";
 import { MemoryFileTransport } from "./transports/memory-file.js";
+import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 
 export interface InterInstanceOptions {
@@ -49,7 +50,11 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
   const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
   let outbox: Promise<Outbox> | undefined;
   const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(config.outbox.path ?? join(stateDir, "outbox.sqlite"))) : undefined;
-  const builtIn: Transport[] = [new SessionsSendTransport(pool), new MemoryFileTransport()];
+  const builtIn: Transport[] = [
+    new SessionsSendTransport(pool),
+    new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
+    new MemoryFileTransport(),
+  ];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
   const dispatcher = new Dispatcher({

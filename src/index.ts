@@ -22,10 +22,13 @@ export { APPLIES, notApplicable, type Applicability, type Confirmation, type Del
 export { GatewayConnection, GatewayPool, type GatewayConnectionOptions, type RequestOptions } from "./gateway/connection.js";
 export { DeviceIdentityStore, defaultStateDir, type DeviceIdentity } from "./gateway/device-identity.js";
 export { classifyGatewayError } from "./gateway/classify.js";
-export { SessionsSendTransport, formatSessionMessage } from "./transports/sessions-send.js";
+export { SessionsSendTransport } from "./transports/sessions-send.js";
+export { formatSessionMessage } from "./session-message.js";
 export { MemoryFileTransport } from "./transports/memory-file.js";
 export { appendEntry, dailyNotePath, type AppendResult } from "./memory/append.js";
 export { formatEntry, parseEntries, type MemoryEntry } from "./memory/entry.js";
 export { createLogger, REDACT_PATHS, type Logger } from "./logger.js";
 export { SecretSet, scrubSecrets } from "./redact.js";
 export { parsePhrase, splitCommand, type Intent } from "./phrase.js";
+export { AgentCliTransport, AGENT_CLI_MAX_MESSAGE_BYTES, type AgentCliOptions } from "./transports/agent-cli.js";
+export { locateOpenclaw, type OpenclawCommand } from "./cli-runner/locate.js";

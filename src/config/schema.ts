@@ -78,6 +78,16 @@ export const configSchema = z
       .default({ retries: 2, circuitCooldownMs: 30_000 }),
     /** Where the device identity and device tokens of this client live. */
     stateDir: z.string().min(1).optional(),
+    /** How to run the `openclaw` CLI for the agent_cli transport. */
+    openclawCli: z
+      .object({
+        /** Path of the `openclaw` executable (or its `openclaw.mjs`); default: PATH, then the installed package. */
+        bin: z.string().min(1).optional(),
+        /** The CLI's own state dir (its device identity); default `<stateDir>/openclaw-cli`, kept apart from a local Gateway's. */
+        stateDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
     outbox: z
       .object({ enabled: z.boolean().default(true), path: z.string().min(1).optional() })

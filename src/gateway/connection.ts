@@ -1,5 +1,6 @@
 import { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
+import type { Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
@@ -249,6 +250,14 @@ export class GatewayPool {
       this.#connections.set(key, connection);
     }
     return connection;
+  }
+
+  /** The connection to an instance's Gateway; throws `UnavailableError` when it has no URL or token. */
+  forInstance(instance: Instance): GatewayConnection {
+    const gateway = instance.gateway;
+    if (!gateway) throw new UnavailableError(`No gateway.url is configured for ${instance.name}.`, { code: "NOT_CONFIGURED" });
+    if (!gateway.token) throw new UnavailableError(`No token for ${instance.name}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
+    return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
   }
 
   async closeAll(): Promise<void> {

@@ -1,27 +1,13 @@
 import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
+import { readTranscript } from "../gateway/transcript.js";
+import { findInTranscript, formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
   readonly runId?: string;
   readonly status?: string;
-}
-
-interface HistoryResult {
-  readonly messages?: readonly { readonly role?: string; readonly idempotencyKey?: string; readonly __openclaw?: { readonly idempotencyKey?: string } }[];
-  readonly pendingInputs?: unknown;
-}
-
-/** How many recent transcript rows a confirmation looks through. */
-const CONFIRM_HISTORY_LIMIT = 100;
-
-/**
- * The text a target session receives. The first line names the sender and the envelope id, and
- * keeps a body that starts with "/" from reading as a slash command of the target's owner.
- */
-export function formatSessionMessage(envelope: Envelope): string {
-  return `[Message from ${envelope.from} via openclaw-inter-instance, id ${envelope.id}]\n${envelope.body}`;
 }
 
 /**
@@ -70,25 +56,19 @@ export class SessionsSendTransport implements Transport {
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
     if (!this.#sentUnanswered.delete(envelope.id)) return { landed: false, reason: "never sent" };
     const { sessionKey } = context.instance;
-    const history = await this.#connection(context.instance).request<HistoryResult>(
-      "chat.history",
-      { sessionKey, limit: CONFIRM_HISTORY_LIMIT },
-      { signal: context.signal },
-    );
-    const userKey = `${envelope.id}:user`;
-    const inTranscript = (history.messages ?? []).some((m) => m.idempotencyKey === userKey || m.__openclaw?.idempotencyKey === userKey);
-    const pending = !inTranscript && JSON.stringify(history.pendingInputs ?? null).includes(envelope.id);
-    if (!inTranscript && !pending) return { landed: false, reason: "not found" };
+    const found = findInTranscript(await readTranscript(this.#connection(context.instance), sessionKey, context.signal), envelope.id);
+    if (!found) return { landed: false, reason: "not found" };
     return {
       landed: true,
-      receipt: { status: inTranscript ? "delivered" : "accepted", detail: { runId: envelope.id, gatewayStatus: inTranscript ? "in transcript" : "pending input", sessionKey } },
+      receipt: {
+        status: found === "transcript" ? "delivered" : "accepted",
+        detail: { runId: envelope.id, gatewayStatus: found === "transcript" ? "in transcript" : "pending input", sessionKey },
+      },
     };
   }
 
   #connection(instance: Instance) {
-    const gateway = instance.gateway;
-    if (!gateway?.token) throw new Error("sessions_send used without a gateway token");
-    return this.#pool.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
+    return this.#pool.forInstance(instance);
   }
 
   async close(): Promise<void> {

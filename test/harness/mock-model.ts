@@ -140,6 +140,10 @@ export async function startMockModel(): Promise<MockModelServer> {
         answer(res, body, "ACK tool");
         return;
       }
+      // "SLOW:<ms>" holds the answer back, for timeout tests; a client that gives up closes the socket.
+      const slowMs = Number(/SLOW:(\d{1,6})/u.exec(lastUserText(body))?.[1] ?? 0);
+      if (slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
+      if (res.destroyed) return;
       const call = mockToolCallFor(lastUserText(body));
       if (call) answerToolCall(res, body, call);
       else answer(res, body, mockReplyFor(lastUserText(body)));

@@ -1,0 +1,36 @@
+import type { GatewayConnection } from "./connection.js";
+
+/** A transcript row as `chat.history` returns it (only the fields this library reads). */
+export interface TranscriptRow {
+  readonly role?: string;
+  readonly content?: unknown;
+  readonly idempotencyKey?: string;
+  readonly __openclaw?: { readonly idempotencyKey?: string; readonly runId?: string; readonly seq?: number };
+}
+
+export interface Transcript {
+  readonly messages: readonly TranscriptRow[];
+  /** Inputs queued behind the active run; they enter `messages` only when their run starts. */
+  readonly pendingInputs: unknown;
+}
+
+/** How many recent rows a lookup reads. */
+const HISTORY_LIMIT = 100;
+
+export async function readTranscript(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<Transcript> {
+  const history = await connection.request<{ messages?: readonly TranscriptRow[]; pendingInputs?: unknown }>(
+    "chat.history",
+    { sessionKey, limit: HISTORY_LIMIT },
+    { signal },
+  );
+  return { messages: history.messages ?? [], pendingInputs: history.pendingInputs ?? null };
+}
+
+/** The plain text of a row's content: a string, or the text parts of an array. */
+export function rowText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((part: unknown) => (part && typeof part === "object" && "text" in part && typeof part.text === "string" ? part.text : ""))
+    .join("");
+}

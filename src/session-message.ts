@@ -1,0 +1,26 @@
+import type { Envelope } from "./envelope.js";
+import { rowText, type Transcript } from "./gateway/transcript.js";
+
+const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelopeId}]`;
+
+/**
+ * The text a target session receives. The first line names the sender and the envelope id, and
+ * keeps a body that starts with "/" from reading as a slash command of the target's owner.
+ */
+export function formatSessionMessage(envelope: Envelope): string {
+  return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}`;
+}
+
+/**
+ * Where an envelope sent into a session shows up: a user row carrying its idempotency key or its
+ * header line (transports that cannot set the key), or an input queued behind the active run.
+ */
+export function findInTranscript(transcript: Transcript, envelopeId: string): "transcript" | "pending" | undefined {
+  const userKey = `${envelopeId}:user`;
+  const header = marker(envelopeId);
+  const inTranscript = transcript.messages.some(
+    (row) => row.idempotencyKey === userKey || row.__openclaw?.idempotencyKey === userKey || (row.role === "user" && rowText(row.content).includes(header)),
+  );
+  if (inTranscript) return "transcript";
+  return JSON.stringify(transcript.pendingInputs).includes(envelopeId) ? "pending" : undefined;
+}

@@ -1,0 +1,149 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { locateOpenclaw, type OpenclawCommand } from "../cli-runner/locate.js";
+import type { Instance } from "../config/registry.js";
+import type { Envelope } from "../envelope.js";
+import { TransportTimeoutError, UnavailableError } from "../errors.js";
+import type { GatewayPool } from "../gateway/connection.js";
+import { readTranscript } from "../gateway/transcript.js";
+import { findInTranscript, formatSessionMessage } from "../session-message.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+
+/** `openclaw agent --message-file` reads at most this much. */
+export const AGENT_CLI_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** After SIGTERM the CLI aborts the remote run; give it this long before SIGKILL. */
+const KILL_GRACE_MS = 3_000;
+
+export interface AgentCliOptions {
+  readonly pool: GatewayPool;
+  /** `openclawCli.bin` from the config. */
+  readonly bin?: string | undefined;
+  /** The CLI's own state dir (device identity, no channels: starts fastest). */
+  readonly stateDir: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+interface AgentCliOutput {
+  readonly ok?: boolean;
+  readonly runId?: string;
+  readonly status?: string;
+  readonly error?: { readonly message?: string };
+  readonly result?: { readonly payloads?: readonly { readonly text?: string | null; readonly isError?: boolean }[] };
+}
+
+function parseOutput(stdout: string): AgentCliOutput | undefined {
+  const start = stdout.indexOf("{");
+  if (start < 0) return undefined;
+  try {
+    return JSON.parse(stdout.slice(start)) as AgentCliOutput;
+  } catch {
+    return undefined;
+  }
+}
+
+function classifyCliError(message: string, instance: Instance): Error {
+  const fix = (hint: string, code: string) => new UnavailableError(`openclaw agent failed: ${message.split("\n")[0]}`, { code, hint });
+  if (/unauthori[sz]ed|token mismatch/iu.test(message)) return fix(`Check the token for ${instance.name} (${instance.gateway?.tokenSource}).`, "AUTH_FAILED");
+  if (/pairing required|not paired/iu.test(message)) {
+    return fix(`Approve this CLI's device on ${instance.name}: run "openclaw devices approve --latest" there.`, "PAIRING_REQUIRED");
+  }
+  if (/not reachable|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/iu.test(message)) return fix(`Is the Gateway of ${instance.name} running at ${instance.gateway?.url}?`, "UNREACHABLE");
+  return fix("Run the same command by hand with --json to see the Gateway's answer.", "CLI_FAILED");
+}
+
+/**
+ * Runs one agent turn on the target through `openclaw agent`: the body goes through
+ * `--message-file` (never through argv or a shell), the URL and token through the environment
+ * (never argv, where `ps` shows them). Slow (a CLI start plus a whole turn) but needs nothing on
+ * the target beyond its Gateway.
+ */
+export class AgentCliTransport implements Transport {
+  readonly id = "agent_cli";
+  readonly #options: AgentCliOptions;
+  #command: Promise<OpenclawCommand | undefined> | undefined;
+
+  constructor(options: AgentCliOptions) {
+    this.#options = options;
+  }
+
+  applies(instance: Instance, envelope: Envelope): Applicability {
+    if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
+    if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
+    const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
+    if (bytes > AGENT_CLI_MAX_MESSAGE_BYTES) return notApplicable(`the message is ${bytes} bytes; --message-file takes at most ${AGENT_CLI_MAX_MESSAGE_BYTES}`);
+    return APPLIES;
+  }
+
+  /** The CLI this transport would run, or undefined when none is installed. */
+  locate(): Promise<OpenclawCommand | undefined> {
+    return (this.#command ??= locateOpenclaw(this.#options.bin, this.#options.env));
+  }
+
+  async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+    const { instance, signal } = context;
+    const command = await this.locate();
+    if (!command) {
+      throw new UnavailableError("The openclaw CLI was not found.", {
+        code: "BINARY_MISSING",
+        hint: 'Install it (npm install -g openclaw) or set openclawCli.bin in the config to its path.',
+      });
+    }
+    const dir = await mkdtemp(join(tmpdir(), "openclaw-inter-instance-"));
+    try {
+      const messageFile = join(dir, "message.txt");
+      await writeFile(messageFile, formatSessionMessage(envelope), { mode: 0o600 });
+      const timeoutSeconds = Math.max(1, Math.ceil(instance.timeouts.agent_cli / 1000));
+      const args = [...command.prefix, "agent", "--session-key", instance.sessionKey, "--message-file", messageFile, "--json", "--timeout", String(timeoutSeconds)];
+      const result = await execa(command.file, args, {
+        env: this.#environment(instance),
+        extendEnv: false,
+        cancelSignal: signal,
+        forceKillAfterDelay: KILL_GRACE_MS,
+        reject: false,
+        stdin: "ignore",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (result.isCanceled) throw signal.reason instanceof Error ? signal.reason : new TransportTimeoutError("openclaw agent was cancelled.", { code: "CANCELLED" });
+      if (result.failed && result.exitCode === undefined) {
+        throw new UnavailableError(`openclaw agent could not run: ${result.shortMessage}`, { code: "SPAWN_FAILED", hint: `Check ${command.file} (found via ${command.source}).` });
+      }
+      const output = parseOutput(result.stdout);
+      if (output?.status === "timeout") {
+        throw new TransportTimeoutError(`The agent turn on ${instance.name} ran past ${timeoutSeconds} s and was aborted there.`, {
+          code: "RUN_TIMEOUT",
+          hint: `Raise timeouts.agent_cli for ${instance.name}; the seed measured 60–120 s per turn.`,
+        });
+      }
+      if (result.exitCode !== 0 || !output || output.ok === false) {
+        throw classifyCliError(output?.error?.message ?? (result.stderr || result.stdout || `exit code ${result.exitCode}`), instance);
+      }
+      const reply = (output.result?.payloads ?? []).map((payload) => payload.text ?? "").join("\n");
+      return { status: "delivered", detail: { runId: output.runId ?? "", sessionKey: instance.sessionKey, reply } };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The CLI sets its own idempotency key, so the lookup is by the envelope's header line. */
+  async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
+    const connection = this.#options.pool.forInstance(context.instance);
+    const found = findInTranscript(await readTranscript(connection, context.instance.sessionKey, context.signal), envelope.id);
+    if (!found) return { landed: false, reason: "not found" };
+    return { landed: true, receipt: { status: found === "transcript" ? "delivered" : "accepted", detail: { sessionKey: context.instance.sessionKey, gatewayStatus: `${found} (checked after the CLI failed)` } } };
+  }
+
+  #environment(instance: Instance): NodeJS.ProcessEnv {
+    const inherited = this.#options.env ?? process.env;
+    const env: NodeJS.ProcessEnv = {};
+    // Only what a CLI needs to start; the caller's OPENCLAW_* settings must not redirect it.
+    for (const name of ["PATH", "HOME", "USERPROFILE", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "NODE_EXTRA_CA_CERTS"]) {
+      if (inherited[name] !== undefined) env[name] = inherited[name];
+    }
+    env.OPENCLAW_STATE_DIR = this.#options.stateDir;
+    env.OPENCLAW_GATEWAY_URL = instance.gateway?.url;
+    env.OPENCLAW_GATEWAY_TOKEN = instance.gateway?.token;
+    return env;
+  }
+}

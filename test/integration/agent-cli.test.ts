@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInterInstance, formatSessionMessage, type ConfigInput, type TransportId } from "../../src/index.js";
+import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
+import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-agent-cli-"));
+  mock = await startMockModel();
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli" });
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function configFor(options: { token?: string; bin?: string; transports?: TransportId[] } = {}): ConfigInput {
+  return {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "client-state"),
+    openclawCli: { bin: options.bin ?? openclawEntry },
+    instances: {
+      xiaom: {
+        aliases: ["小m"],
+        gateway: { url: gatewayB.url, token: options.token ?? gatewayB.token },
+        workspace: gatewayB.workspace,
+        transports: options.transports ?? ["agent_cli", "memory_file"],
+      },
+    },
+  };
+}
+
+describe("agent_cli transport against a real Gateway", () => {
+  it("runs a turn on the target with a hostile body passed as a file: byte-exact, once, nothing executed, reply returned", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const marker = randomUUID();
+      const body = `${hostileBody(sentinelPath(scratch), marker)}\nREPLY:cli`;
+      const report = await client.send({ to: "小m", body });
+      expect(report).toMatchObject({ ok: true, via: "agent_cli", status: "delivered" });
+      expect(report.receipt?.detail.reply).toBe("ACK cli");
+
+      const rows = (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+      expect(rows).toHaveLength(1);
+      expect(textOf(rows[0]?.content)).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(existsSync(sentinelPath(scratch))).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a wrong token is unavailable with the fix named, and the next transport takes over", async () => {
+    const client = createInterInstance({ config: configFor({ token: "wrong-token-value" }), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: `wrong token ${randomUUID()}` });
+      expect(report).toMatchObject({ ok: true, via: "memory_file", status: "written" });
+      expect(report.attempts[0]).toMatchObject({ transport: "agent_cli", outcome: "unavailable", error: { code: "AUTH_FAILED" } });
+      expect(JSON.stringify(report)).not.toContain("wrong-token-value");
+      expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.id === report.id)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a missing openclaw binary is unavailable with the install hint", async () => {
+    const client = createInterInstance({ config: configFor({ bin: join(scratch, "no-such-dir", "openclaw") }), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "binary missing" });
+      expect(report.attempts[0]).toMatchObject({ transport: "agent_cli", outcome: "unavailable", error: { code: "SPAWN_FAILED" } });
+      expect(report.via).toBe("memory_file");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("agent_cli when the turn outlives the attempt", () => {
+  it("kills the CLI, finds the message already in the target session, and does not send it again", async () => {
+    const config = configFor();
+    const client = createInterInstance({
+      config: { ...config, instances: { xiaom: { ...config.instances.xiaom, timeouts: { agent_cli: 12_000 } } } },
+      log: { level: "silent" },
+    });
+    try {
+      const marker = randomUUID();
+      const report = await client.send({ to: "xiaom", body: `slow turn ${marker} SLOW:40000` });
+      // Still running or aborted there: either way the target has it, pending or in the transcript.
+      expect(report.attempts[0]).toMatchObject({ transport: "agent_cli", checked: "landed", error: { class: "timeout" } });
+      expect(["accepted", "delivered"]).toContain(report.attempts[0]?.outcome);
+      expect(report).toMatchObject({ ok: true, via: "agent_cli" });
+      expect(report.attempts).toHaveLength(1);
+      const rowsWithMarker = async () => (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker)).length;
+      await expect.poll(rowsWithMarker, { timeout: 60_000, interval: 1000 }).toBe(1);
+      expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.id === report.id)).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+});
