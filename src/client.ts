@@ -11,6 +11,7 @@ import { createLogger } from "./logger.js";
 import { SecretSet } from "./redact.js";
 import type { Transport } from "./transport.js";
 import { MemoryFileTransport } from "./transports/memory-file.js";
+import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 
@@ -44,7 +45,10 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
   const config = parseConfig(options.config);
   const registry = new InstanceRegistry(config, env);
   const secrets = new SecretSet();
-  for (const instance of registry.list()) secrets.add(instance.gateway?.token);
+  for (const instance of registry.list()) {
+    secrets.add(instance.gateway?.token);
+    secrets.add(instance.a2a?.token);
+  }
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
   const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
@@ -54,6 +58,7 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     new SessionsSendTransport(pool),
     new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
     new MemoryFileTransport(),
+    new A2aTransport(registry.self, env),
   ];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];

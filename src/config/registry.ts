@@ -10,12 +10,21 @@ export interface GatewayTarget {
   readonly tlsFingerprint: string | undefined;
 }
 
+export interface A2aTarget {
+  /** The JSON-RPC endpoint, always ending in `/a2a/v1`. */
+  readonly endpoint: string;
+  readonly token: string | undefined;
+  readonly tokenSource: string;
+  readonly peer: string | undefined;
+}
+
 /** One configured instance with every default filled in. */
 export interface Instance {
   readonly name: string;
   readonly displayName: string;
   readonly aliases: readonly string[];
   readonly gateway: GatewayTarget | undefined;
+  readonly a2a: A2aTarget | undefined;
   readonly sessionKey: string;
   readonly workspace: string | undefined;
   readonly timeZone: string;
@@ -36,9 +45,27 @@ function resolveGateway(instance: Config["instances"][string], env: NodeJS.Proce
   if (!gateway) return undefined;
   return {
     url: gateway.url,
-    token: gateway.token ?? (gateway.tokenEnv ? env[gateway.tokenEnv] || undefined : undefined),
+    token: secretFrom(gateway.token, gateway.tokenEnv, env),
     tokenSource: gateway.tokenEnv ? `environment variable ${gateway.tokenEnv}` : "gateway.token in the config",
     tlsFingerprint: gateway.tlsFingerprint,
+  };
+}
+
+function secretFrom(value: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  return value ?? (envName ? env[envName] || undefined : undefined);
+}
+
+function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEnv): A2aTarget | undefined {
+  const a2a = instance.a2a;
+  if (!a2a) return undefined;
+  const url = new URL(a2a.url);
+  const path = url.pathname.replace(/\/+$/u, "");
+  url.pathname = path.endsWith("/a2a/v1") ? path : `${path}/a2a/v1`;
+  return {
+    endpoint: url.toString(),
+    token: secretFrom(a2a.token, a2a.tokenEnv, env),
+    tokenSource: a2a.tokenEnv ? `environment variable ${a2a.tokenEnv}` : "a2a.token in the config",
+    peer: a2a.peer,
   };
 }
 
@@ -62,6 +89,7 @@ export class InstanceRegistry {
         displayName: raw.displayName ?? name,
         aliases: raw.aliases,
         gateway: resolveGateway(raw, env),
+        a2a: resolveA2a(raw, env),
         sessionKey: raw.sessionKey,
         workspace: raw.workspace,
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,

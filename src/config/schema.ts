@@ -47,11 +47,28 @@ const gatewaySchema = z
     path: ["token"],
   });
 
+const a2aSchema = z
+  .object({
+    /** The target's A2A endpoint, `http(s)://host:port/a2a/v1`, or just the Gateway origin. */
+    url: z
+      .string()
+      .refine((value) => URL.canParse(value) && /^https?:$/u.test(new URL(value).protocol), "must be an http:// or https:// URL"),
+    /** The bearer the target expects from this side: its `channels.a2a.peers.<name>.token`. */
+    token: z.string().min(1).optional(),
+    tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
+    /** The name the target knows this side by in `channels.a2a.peers` (only for reading its transcript back). */
+    peer: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/u, "A2A peer names are lower case letters, digits, . _ -").optional(),
+  })
+  .strict()
+  .refine((a2a) => (a2a.token === undefined) !== (a2a.tokenEnv === undefined), { message: "set exactly one of token or tokenEnv", path: ["token"] });
+
 const instanceSchema = z
   .object({
     aliases: z.array(z.string().trim().min(1)).default([]),
     displayName: z.string().min(1).optional(),
     gateway: gatewaySchema.optional(),
+    /** The target's bundled A2A channel (`channels.a2a` on its Gateway). */
+    a2a: a2aSchema.optional(),
     sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
     workspace: z.string().min(1).optional(),
     timeZone: z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Shanghai").optional(),

@@ -11,14 +11,14 @@ function isPrivateIPv6(host: string): boolean {
 }
 
 /**
- * The reference Gateway client refuses plaintext ws:// to public hosts. Checking first gives a
+ * The reference Gateway client refuses plaintext ws:// (and we refuse http://) to public hosts. Checking first gives a
  * typed error with the fix and guarantees that no socket is opened. Loopback, private and CGNAT
  * addresses, `.local` and `*.ts.net` names stay allowed, as in OpenClaw's own policy; any other
  * host needs `OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1`.
  */
 export function isPlaintextAllowed(rawUrl: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const url = new URL(rawUrl);
-  if (url.protocol !== "ws:") return true;
+  if (url.protocol !== "ws:" && url.protocol !== "http:") return true;
   const host = url.hostname.replace(/^\[|\]$/gu, "").replace(/\.+$/u, "").toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") || host.endsWith(".ts.net")) return true;
   const family = isIP(host);

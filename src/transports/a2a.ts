@@ -1,0 +1,123 @@
+import type { A2aTarget, Instance } from "../config/registry.js";
+import type { Envelope } from "../envelope.js";
+import { TransientError, UnavailableError } from "../errors.js";
+import { isPlaintextAllowed } from "../gateway/url-policy.js";
+import { formatSessionMessage } from "../session-message.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+
+/** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
+export const A2A_MAX_TEXT_BYTES = 64 * 1024;
+
+export type A2aTaskState = "TASK_STATE_WORKING" | "TASK_STATE_COMPLETED" | "TASK_STATE_FAILED" | "TASK_STATE_REJECTED" | (string & {});
+
+export interface A2aTask {
+  readonly id: string;
+  readonly contextId?: string;
+  readonly status?: { readonly state?: A2aTaskState; readonly message?: { readonly parts?: readonly { readonly text?: string }[] } };
+  readonly artifacts?: readonly { readonly parts?: readonly { readonly text?: string }[] }[];
+}
+
+interface JsonRpcAnswer<T> {
+  readonly result?: T;
+  readonly error?: { readonly code?: number; readonly message?: string };
+}
+
+/** The conversation this sender keeps on the target: one session per sending instance. */
+export function a2aContextId(self: string): string {
+  return `openclaw-inter-instance:${self.replace(/[^A-Za-z0-9._:-]/gu, "-")}`.slice(0, 128);
+}
+
+/** The text of a task's artifacts (the agent's reply), or of its status message. */
+export function a2aTaskText(task: A2aTask): string {
+  const parts = (task.artifacts ?? []).flatMap((artifact) => artifact.parts ?? []);
+  const source = parts.length > 0 ? parts : (task.status?.message?.parts ?? []);
+  return source.map((part) => part.text ?? "").join("");
+}
+
+/** One JSON-RPC call to the target's `/a2a/v1`, with every failure classified. */
+export async function a2aCall<T>(target: A2aTarget, method: string, params: unknown, signal: AbortSignal): Promise<T> {
+  if (!target.token) throw new UnavailableError(`No A2A token: ${target.tokenSource} is not set.`, { code: "NO_TOKEN" });
+  let response: Response;
+  try {
+    response = await fetch(target.endpoint, {
+      method: "POST",
+      headers: { authorization: `Bearer ${target.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: crypto.randomUUID(), method, params }),
+      signal,
+    });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw new UnavailableError(`A2A endpoint ${target.endpoint} is not reachable.`, { code: "UNREACHABLE", cause: error, hint: "Is the target's Gateway running and reachable from here?" });
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new UnavailableError(`A2A endpoint ${target.endpoint} refused the bearer token.`, {
+      code: "AUTH_FAILED",
+      hint: `The token (${target.tokenSource}) must equal channels.a2a.peers.<this side>.token on the target.`,
+    });
+  }
+  if (response.status === 404) {
+    throw new UnavailableError(`No A2A endpoint at ${target.endpoint}.`, {
+      code: "A2A_DISABLED",
+      hint: "Enable it on the target: channels.a2a.enabled = true with a peer for this side (right after a Gateway start the route appears only once channels are up).",
+    });
+  }
+  if (response.status === 429 || response.status >= 500) throw new TransientError(`A2A endpoint answered HTTP ${response.status}.`, { code: "BUSY" });
+  if (!response.ok) throw new UnavailableError(`A2A endpoint answered HTTP ${response.status}.`, { code: "HTTP_ERROR" });
+  const answer = (await response.json()) as JsonRpcAnswer<T>;
+  if (answer.error) {
+    const message = answer.error.message ?? "unknown error";
+    if (/rate limit/iu.test(message)) throw new TransientError(`A2A: ${message}`, { code: "RATE_LIMITED", retryAfterMs: 2_000 });
+    throw new UnavailableError(`A2A ${method} failed: ${message} (${answer.error.code ?? "no code"})`, { code: "A2A_ERROR" });
+  }
+  if (answer.result === undefined) throw new UnavailableError(`A2A ${method} answered without a result.`, { code: "A2A_ERROR" });
+  return answer.result;
+}
+
+/**
+ * Sends through the target Gateway's bundled A2A channel: authenticated by a peer token (not the
+ * Gateway token), so it works where the operator RPC is closed. Returns as soon as the target has
+ * the task (`returnImmediately`); the agent's reply can be polled with `GetTask`.
+ */
+export class A2aTransport implements Transport {
+  readonly id = "a2a";
+  readonly #self: string;
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(self: string, env: NodeJS.ProcessEnv = process.env) {
+    this.#self = self;
+    this.#env = env;
+  }
+
+  applies(instance: Instance, envelope: Envelope): Applicability {
+    if (!instance.a2a) return notApplicable("no a2a.url is configured for this instance");
+    if (!instance.a2a.token) return notApplicable(`no A2A token: ${instance.a2a.tokenSource} is not set`);
+    if (!isPlaintextAllowed(instance.a2a.endpoint, this.#env)) return notApplicable(`refusing plaintext http:// to a public host (${instance.a2a.endpoint}); use https://`);
+    if (envelope.body.includes("\r")) return notApplicable("the body has carriage returns, which the A2A channel turns into plain line feeds");
+    const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
+    if (bytes > A2A_MAX_TEXT_BYTES) return notApplicable(`the message is ${bytes} bytes; the A2A channel takes at most ${A2A_MAX_TEXT_BYTES} (it would truncate)`);
+    return APPLIES;
+  }
+
+  async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+    const target = context.instance.a2a;
+    if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
+    const contextId = a2aContextId(this.#self);
+    const { task } = await a2aCall<{ task: A2aTask }>(
+      target,
+      "SendMessage",
+      {
+        message: { messageId: envelope.id, role: "ROLE_USER", contextId, parts: [{ text: formatSessionMessage(envelope) }] },
+        configuration: { returnImmediately: true },
+      },
+      context.signal,
+    );
+    const state = task.status?.state ?? "unknown";
+    if (state === "TASK_STATE_REJECTED" || state === "TASK_STATE_FAILED") {
+      // Not transient: the target's policy refused it. Another transport may still be allowed.
+      throw new UnavailableError(`The target's A2A channel refused the task: ${a2aTaskText(task) || state}`, { code: "A2A_REJECTED" });
+    }
+    const detail = { taskId: task.id, contextId: task.contextId ?? contextId, taskState: state };
+    return state === "TASK_STATE_COMPLETED" ? { status: "delivered", detail: { ...detail, reply: a2aTaskText(task) } } : { status: "accepted", detail };
+  }
+}
+

@@ -1,0 +1,139 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { a2aCall, a2aContextId, a2aTaskText, createInterInstance, type A2aTask, type ConfigInput } from "../../src/index.js";
+import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
+import { startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+
+const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-a2a-"));
+  mock = await startMockModel();
+  gatewayB = await startGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaom-a2a",
+    extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: PEER_TOKEN } } } } },
+  });
+  // The A2A routes appear only once the Gateway's channels are up.
+  const deadline = Date.now() + 60_000;
+  while ((await fetch(`${gatewayB.httpUrl}/.well-known/agent-card.json`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error("the A2A Agent Card never appeared");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function configFor(token = PEER_TOKEN): ConfigInput {
+  return {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "client-state"),
+    instances: {
+      xiaom: { aliases: ["小m"], a2a: { url: gatewayB.httpUrl, token, peer: "xiaoa" }, workspace: gatewayB.workspace, transports: ["a2a", "memory_file"] },
+    },
+  };
+}
+
+const sessionKey = `agent:main:a2a:default:direct:xiaoa:${a2aContextId("xiaoa")}`.toLowerCase();
+
+async function userRowsWith(marker: string) {
+  return (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+}
+
+describe("a2a transport against a real Gateway with channels.a2a enabled", () => {
+  it("hands a hostile body to the target's agent once, byte-exact, and the reply can be polled", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const marker = randomUUID();
+      const body = `${hostileBody(sentinelPath(scratch), marker).replaceAll("\r\n", "\n")}\nREPLY:a2a`;
+      const report = await client.send({ to: "小m", body });
+      expect(report).toMatchObject({ ok: true, via: "a2a" });
+      expect(["accepted", "delivered"]).toContain(report.status);
+      const taskId = String(report.receipt?.detail.taskId);
+      const endpoint = client.registry.resolve("xiaom").a2a!;
+      await expect
+        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000))).status?.state, { timeout: 60_000, interval: 500 })
+        .toBe("TASK_STATE_COMPLETED");
+      const done = await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000));
+      expect(a2aTaskText(done)).toBe("ACK a2a");
+      const rows = await userRowsWith(marker);
+      expect(rows).toHaveLength(1);
+      expect(textOf(rows[0]?.content)).toContain(body);
+      expect(existsSync(sentinelPath(scratch))).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a wrong peer token is unavailable with the fix, and the memory file takes over", async () => {
+    const client = createInterInstance({ config: configFor("not-the-peer-token"), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "wrong peer token" });
+      expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "unavailable", error: { code: "AUTH_FAILED" } });
+      expect(report).toMatchObject({ ok: true, via: "memory_file" });
+      expect(JSON.stringify(report)).not.toContain("not-the-peer-token");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a body with a carriage return skips a2a (the channel would rewrite it) and goes by the next transport byte-exact", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const body = `windows line\r\nendings ${randomUUID()}`;
+      const report = await client.send({ to: "xiaom", body });
+      expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "skipped" });
+      expect((await readMemoryEntries(gatewayB.workspace)).find((entry) => entry.id === report.id)?.body).toBe(body);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a body over the channel's 64 KiB text limit skips a2a before sending instead of being truncated", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "x".repeat(70 * 1024) });
+      expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "skipped" });
+      expect(report.attempts[0]?.skippedBecause).toMatch(/65536/u);
+      expect(report.via).toBe("memory_file");
+      expect((await readMemoryEntries(gatewayB.workspace)).find((entry) => entry.id === report.id)?.body).toHaveLength(70 * 1024);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a resend of the same envelope id is dropped by the target's inbound de-duplication: one turn, not two", async () => {
+    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    try {
+      const marker = randomUUID();
+      const first = await client.send({ to: "xiaom", body: `repeat ${marker}` });
+      const endpoint = client.registry.resolve("xiaom").a2a!;
+      await expect
+        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: String(first.receipt?.detail.taskId) }, AbortSignal.timeout(10_000))).status?.state, { timeout: 60_000, interval: 500 })
+        .toBe("TASK_STATE_COMPLETED");
+      const second = await client.send({ to: "xiaom", body: `repeat ${marker}`, id: first.id });
+      expect(second.via).toBe("a2a");
+      // A turn for the repeat would show within a few seconds, as the first one did.
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      expect(await userRowsWith(marker)).toHaveLength(1);
+      // Every later request of this session would carry the marker in its history; none may follow the first.
+      const turns = mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(marker));
+      expect(turns).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
