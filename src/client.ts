@@ -10,6 +10,7 @@ import { GatewayPool } from "./gateway/connection.js";
 import { createLogger } from "./logger.js";
 import { SecretSet } from "./redact.js";
 import type { Transport } from "./transport.js";
+import { MessageToolTransport } from "./transports/message-tool.js";
 import { MemoryFileTransport } from "./transports/memory-file.js";
 import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
@@ -48,6 +49,7 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
   for (const instance of registry.list()) {
     secrets.add(instance.gateway?.token);
     secrets.add(instance.a2a?.token);
+    secrets.add(instance.messageTool?.gateway?.token);
   }
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
@@ -59,6 +61,7 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
     new MemoryFileTransport(),
     new A2aTransport(registry.self, env),
+    new MessageToolTransport(pool),
   ];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];

@@ -3,7 +3,7 @@ export { Outbox, type QueuedEnvelope } from "./outbox.js";
 export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
-export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget } from "./config/registry.js";
+export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget } from "./config/registry.js";
 export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type TransportId } from "./config/schema.js";
 export { createEnvelope, envelopeSchema, MAX_BODY_BYTES, type Envelope, type EnvelopeInput } from "./envelope.js";
 export {
@@ -33,3 +33,4 @@ export { parsePhrase, splitCommand, type Intent } from "./phrase.js";
 export { AgentCliTransport, AGENT_CLI_MAX_MESSAGE_BYTES, type AgentCliOptions } from "./transports/agent-cli.js";
 export { locateOpenclaw, type OpenclawCommand } from "./cli-runner/locate.js";
 export { A2aTransport, A2A_MAX_TEXT_BYTES, a2aCall, a2aContextId, a2aTaskText, type A2aTask, type A2aTaskState } from "./transports/a2a.js";
+export { MessageToolTransport } from "./transports/message-tool.js";

@@ -18,6 +18,15 @@ export interface A2aTarget {
   readonly peer: string | undefined;
 }
 
+export interface MessageToolTarget {
+  readonly channel: string;
+  readonly to: string;
+  readonly accountId: string | undefined;
+  readonly recipient: "human" | "bot";
+  /** The Gateway whose channel sends it. */
+  readonly gateway: GatewayTarget | undefined;
+}
+
 /** One configured instance with every default filled in. */
 export interface Instance {
   readonly name: string;
@@ -25,6 +34,7 @@ export interface Instance {
   readonly aliases: readonly string[];
   readonly gateway: GatewayTarget | undefined;
   readonly a2a: A2aTarget | undefined;
+  readonly messageTool: MessageToolTarget | undefined;
   readonly sessionKey: string;
   readonly workspace: string | undefined;
   readonly timeZone: string;
@@ -40,8 +50,7 @@ export function normalizeName(name: string): string {
   return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
 }
 
-function resolveGateway(instance: Config["instances"][string], env: NodeJS.ProcessEnv): GatewayTarget | undefined {
-  const gateway = instance.gateway;
+function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv): GatewayTarget | undefined {
   if (!gateway) return undefined;
   return {
     url: gateway.url,
@@ -88,8 +97,15 @@ export class InstanceRegistry {
         name,
         displayName: raw.displayName ?? name,
         aliases: raw.aliases,
-        gateway: resolveGateway(raw, env),
+        gateway: resolveGateway(raw.gateway, env),
         a2a: resolveA2a(raw, env),
+        messageTool: raw.messageTool && {
+          channel: raw.messageTool.channel,
+          to: raw.messageTool.to,
+          accountId: raw.messageTool.accountId,
+          recipient: raw.messageTool.recipient,
+          gateway: resolveGateway(raw.messageTool.gateway ?? raw.gateway, env),
+        },
         sessionKey: raw.sessionKey,
         workspace: raw.workspace,
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,

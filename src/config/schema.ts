@@ -62,6 +62,20 @@ const a2aSchema = z
   .strict()
   .refine((a2a) => (a2a.token === undefined) !== (a2a.tokenEnv === undefined), { message: "set exactly one of token or tokenEnv", path: ["token"] });
 
+const messageToolSchema = z
+  .object({
+    /** A channel configured on that Gateway: telegram, discord, slack, a2a, … */
+    channel: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/u, "must be a channel id such as telegram"),
+    /** The recipient as the channel names it (chat id, @user, #channel, peer name). */
+    to: z.string().trim().min(1).max(256),
+    accountId: z.string().min(1).optional(),
+    /** Telegram and most chat platforms refuse bot-to-bot messages; this transport is for people. */
+    recipient: z.enum(["human", "bot"]).default("human"),
+    /** The Gateway whose channel sends it; default the instance's own `gateway`. */
+    gateway: gatewaySchema.optional(),
+  })
+  .strict();
+
 const instanceSchema = z
   .object({
     aliases: z.array(z.string().trim().min(1)).default([]),
@@ -69,6 +83,8 @@ const instanceSchema = z
     gateway: gatewaySchema.optional(),
     /** The target's bundled A2A channel (`channels.a2a` on its Gateway). */
     a2a: a2aSchema.optional(),
+    /** A person reachable through a chat channel: the last rung, bot to human only. */
+    messageTool: messageToolSchema.optional(),
     sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
     workspace: z.string().min(1).optional(),
     timeZone: z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Shanghai").optional(),

@@ -114,6 +114,13 @@ function classifyErrorFrame(error: GatewayErrorShape, context: GatewayErrorConte
       cause: error,
     });
   }
+  if (/token missing|unknown channel|channel is required|no configured channels|no url configured for outbound/iu.test(text)) {
+    return new UnavailableError(`Gateway ${context.url} cannot send on that channel: ${text.split("\n")[0]}`, {
+      code: "CHANNEL_NOT_CONFIGURED",
+      hint: "Configure the channel on that Gateway (`openclaw channels add`, `openclaw channels list --all`), or change messageTool.channel.",
+      cause: error,
+    });
+  }
   if (error.retryable === true || code === "UNAVAILABLE") {
     return new TransientError(`Gateway ${context.url} is busy: ${text}`, {
       code: code || "UNAVAILABLE",

@@ -1,6 +1,6 @@
 import { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
-import type { Instance } from "../config/registry.js";
+import type { GatewayTarget, Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
@@ -254,9 +254,12 @@ export class GatewayPool {
 
   /** The connection to an instance's Gateway; throws `UnavailableError` when it has no URL or token. */
   forInstance(instance: Instance): GatewayConnection {
-    const gateway = instance.gateway;
-    if (!gateway) throw new UnavailableError(`No gateway.url is configured for ${instance.name}.`, { code: "NOT_CONFIGURED" });
-    if (!gateway.token) throw new UnavailableError(`No token for ${instance.name}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
+    if (!instance.gateway) throw new UnavailableError(`No gateway.url is configured for ${instance.name}.`, { code: "NOT_CONFIGURED" });
+    return this.forTarget(instance.gateway);
+  }
+
+  forTarget(gateway: GatewayTarget): GatewayConnection {
+    if (!gateway.token) throw new UnavailableError(`No token for ${gateway.url}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
     return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
   }
 

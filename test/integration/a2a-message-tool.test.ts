@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 
 const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
+const LOOP_TOKEN = `loop-${randomBytes(12).toString("hex")}`;
 let mock: MockModelServer;
 let gatewayB: TestGateway;
 let scratch: string;
@@ -22,6 +23,13 @@ beforeAll(async () => {
     modelBaseUrl: mock.url,
     name: "xiaom-a2a",
     extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: PEER_TOKEN } } } } },
+    // A peer that is B itself: B's `send` on the a2a channel is then a real channel send that needs no network.
+    beforeStart: async ({ stateDir, port }) => {
+      const path = join(stateDir, "openclaw.json");
+      const config = JSON.parse(await readFile(path, "utf8")) as { channels: { a2a: { peers: Record<string, unknown> } } };
+      config.channels.a2a.peers.loop = { token: LOOP_TOKEN, url: `http://127.0.0.1:${port}/a2a/v1`, outboundToken: LOOP_TOKEN };
+      await writeFile(path, JSON.stringify(config, null, 2));
+    },
   });
   // The A2A routes appear only once the Gateway's channels are up.
   const deadline = Date.now() + 60_000;
@@ -132,6 +140,62 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
       // Every later request of this session would carry the marker in its history; none may follow the first.
       const turns = mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(marker));
       expect(turns).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("message_tool through a real Gateway's send RPC", () => {
+  function messageToolConfig(messageTool: Record<string, unknown>): ConfigInput {
+    return {
+      self: { name: "xiaoa" },
+      stateDir: join(scratch, "client-state"),
+      instances: {
+        xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, messageTool, workspace: gatewayB.workspace, transports: ["message_tool", "memory_file"] },
+      },
+    };
+  }
+
+  it("sends on a configured channel once, also when the same envelope is sent again", async () => {
+    const client = createInterInstance({ config: messageToolConfig({ channel: "a2a", to: "loop" }), log: { level: "silent" } });
+    try {
+      const marker = randomUUID();
+      const body = `for the human ${marker} $(touch ${sentinelPath(scratch)})`;
+      const report = await client.send({ to: "xiaom", body });
+      expect(report).toMatchObject({ ok: true, via: "message_tool", status: "delivered", receipt: { detail: { channel: "a2a", to: "loop" } } });
+      const again = await client.send({ to: "xiaom", body, id: report.id });
+      expect(again.via).toBe("message_tool");
+      const loopSession = "agent:main:a2a:default:direct:loop:ctx-oc-loop";
+      const rows = async () => (await readHistory(gatewayB, loopSession)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+      await expect.poll(async () => (await rows()).length, { timeout: 60_000, interval: 1000 }).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      expect(await rows()).toHaveLength(1);
+      expect(textOf((await rows())[0]?.content)).toContain(body);
+      expect(existsSync(sentinelPath(scratch))).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a channel the Gateway does not have is unavailable with the fix, and the next transport takes over", async () => {
+    const client = createInterInstance({ config: messageToolConfig({ channel: "telegram", to: "123456789" }), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "no telegram here" });
+      expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "unavailable", error: { code: "CHANNEL_NOT_CONFIGURED" } });
+      expect(report.attempts[0]?.error?.hint).toMatch(/channels add/u);
+      expect(report.via).toBe("memory_file");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses a bot recipient before sending, with the reason", async () => {
+    const client = createInterInstance({ config: messageToolConfig({ channel: "telegram", to: "@xiaom_bot", recipient: "bot" }), log: { level: "silent" } });
+    try {
+      const report = await client.send({ to: "xiaom", body: "bot to bot" });
+      expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "skipped", tries: 0 });
+      expect(report.attempts[0]?.skippedBecause).toMatch(/403/u);
     } finally {
       await client.close();
     }
