@@ -3,7 +3,7 @@ import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
-import { Dispatcher, type DeliveryReport, type FlushOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
@@ -32,6 +32,8 @@ export interface InterInstance {
   readonly dispatcher: Dispatcher;
   /** Sends a message to an instance by name or alias; resolves with the report of every attempt. */
   send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
+  /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
+  probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
   /** Retries the envelopes waiting in the outbox, oldest first per target. */
   flush(options?: FlushOptions): Promise<DeliveryReport[]>;
   /** The envelopes waiting in the outbox. */
@@ -77,6 +79,7 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     registry,
     dispatcher,
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
+    probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     flush: (flushOptions) => dispatcher.flush(flushOptions),
     queued: async () => (openOutbox ? (await openOutbox()).list() : []),
     close: async () => {

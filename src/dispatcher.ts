@@ -72,6 +72,22 @@ export interface DispatcherOptions {
   readonly outbox?: () => Promise<Outbox>;
 }
 
+/** What one transport's probe found. */
+export interface ProbeResult {
+  readonly transport: TransportId;
+  readonly ok: boolean;
+  readonly ms: number;
+  /** What was checked, when it passed. */
+  readonly detail?: string;
+  readonly error?: AttemptError;
+  readonly skippedBecause?: string;
+}
+
+export interface ProbeOptions {
+  readonly signal?: AbortSignal;
+  readonly transports?: readonly TransportId[];
+}
+
 export interface FlushOptions {
   readonly signal?: AbortSignal;
   /** Also retry envelopes whose backoff has not run out yet. */
@@ -81,8 +97,12 @@ export interface FlushOptions {
 }
 
 const FLUSH_BACKOFF_MS = 30_000;
+const PROBE_TIMEOUT_MS = 10_000;
 const CONFIRM_TIMEOUT_MS = 10_000;
 const MAX_FLUSH_BACKOFF_MS = 3_600_000;
+
+/** Probes run `applies` with a stand-in message: they ask about the path, not about a body. */
+const PROBE_ENVELOPE = createEnvelope({ to: "probe", from: "probe", body: "probe", id: "probe-0000" });
 
 const ms = (since: number) => Math.round(performance.now() - since);
 const MAX_RETRY_AFTER_MS = 10_000;
@@ -160,6 +180,46 @@ export class Dispatcher {
       }
     }
     return reports;
+  }
+
+  /**
+   * Asks each of an instance's transports whether it could deliver now, without sending. A dead
+   * path opens its circuit, so the next message skips it at once instead of waiting out its timeout.
+   */
+  async probe(target: string, options: ProbeOptions = {}): Promise<ProbeResult[]> {
+    const instance = this.#registry.resolve(target);
+    const results: ProbeResult[] = [];
+    for (const id of options.transports ?? instance.transports) {
+      options.signal?.throwIfAborted();
+      const transport = this.#transports.get(id);
+      const applicability = transport ? transport.applies(instance, PROBE_ENVELOPE) : { ok: false as const, reason: `no ${id} transport is registered` };
+      if (!transport?.probe || !applicability.ok) {
+        results.push({ transport: id, ok: false, ms: 0, skippedBecause: applicability.ok ? "this transport has no probe" : applicability.reason });
+        continue;
+      }
+      const started = performance.now();
+      const controller = new AbortController();
+      const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
+      const timeoutMs = Math.min(PROBE_TIMEOUT_MS, instance.timeouts[id]);
+      try {
+        const detail = await pTimeout(transport.probe(instance, signal), {
+          milliseconds: timeoutMs,
+          fallback: () => {
+            const error = new TransportTimeoutError(`${id} probe got no answer within ${timeoutMs} ms.`, { code: "TIMEOUT" });
+            controller.abort(error);
+            throw error;
+          },
+        });
+        this.#circuits.record(instance.name, id, { ok: true });
+        results.push({ transport: id, ok: true, ms: ms(started), detail });
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const described = this.#describe(error);
+        this.#circuits.record(instance.name, id, { ok: false, failureClass: described.class, code: `probe failed: ${described.code}` });
+        results.push({ transport: id, ok: false, ms: ms(started), error: described });
+      }
+    }
+    return results;
   }
 
   async #tryAll(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {

@@ -1,6 +1,8 @@
 export { createInterInstance, type InterInstance, type InterInstanceOptions } from "./client.js";
 export { Outbox, type QueuedEnvelope } from "./outbox.js";
-export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions, type SendInput, type SendOptions } from "./dispatcher.js";
+export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions,
+  type ProbeOptions,
+  type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget } from "./config/registry.js";

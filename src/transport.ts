@@ -42,6 +42,12 @@ export interface Transport {
    * it there. Throws when it cannot tell.
    */
   confirm?(envelope: Envelope, context: DeliveryContext): Promise<Confirmation>;
+  /**
+   * Cheaply answers "could you deliver to this instance right now?" (reachable, auth accepted,
+   * binary present, directory writable) without sending anything. Resolves with what was checked;
+   * throws a classified `TransportError` with the fix when the path is dead.
+   */
+  probe?(instance: Instance, signal: AbortSignal): Promise<string>;
   close?(): Promise<void>;
 }
 

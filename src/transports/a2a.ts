@@ -98,6 +98,18 @@ export class A2aTransport implements Transport {
     return APPLIES;
   }
 
+  /** A `GetTask` for an id that cannot exist: "Task not found" proves the endpoint is up and takes our token. */
+  async probe(instance: Instance, signal: AbortSignal): Promise<string> {
+    const target = instance.a2a;
+    if (!target) throw new UnavailableError("a2a has no url", { code: "NOT_CONFIGURED" });
+    try {
+      await a2aCall(target, "GetTask", { id: "openclaw-inter-instance-probe" }, signal);
+    } catch (error) {
+      if (!(error instanceof UnavailableError && error.code === "A2A_ERROR" && /task not found/iu.test(error.message))) throw error;
+    }
+    return `A2A endpoint ${target.endpoint} answered and accepted the peer token`;
+  }
+
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const target = context.instance.a2a;
     if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });

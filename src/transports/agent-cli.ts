@@ -126,6 +126,13 @@ export class AgentCliTransport implements Transport {
     }
   }
 
+  async probe(instance: Instance, signal: AbortSignal): Promise<string> {
+    const command = await this.locate();
+    if (!command) throw new UnavailableError("The openclaw CLI was not found.", { code: "BINARY_MISSING", hint: "Install it (npm install -g openclaw) or set openclawCli.bin in the config." });
+    await this.#options.pool.forInstance(instance).connect(signal);
+    return `openclaw CLI found via ${command.source} (${[command.file, ...command.prefix].join(" ")}); Gateway ${instance.gateway?.url} answered`;
+  }
+
   /** The CLI sets its own idempotency key, so the lookup is by the envelope's header line. */
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
     const connection = this.#options.pool.forInstance(context.instance);

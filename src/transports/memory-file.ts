@@ -1,4 +1,8 @@
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { Instance } from "../config/registry.js";
+import { UnavailableError } from "../errors.js";
 import type { Envelope } from "../envelope.js";
 import { appendEntry } from "../memory/append.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
@@ -16,6 +20,23 @@ export class MemoryFileTransport implements Transport {
 
   applies(instance: Instance): Applicability {
     return instance.workspace ? APPLIES : notApplicable("no workspace is configured for this instance");
+  }
+
+  /** Mirrors what an append needs: the workspace exists, and its memory dir (or the workspace, to create it) is writable. */
+  async probe(instance: Instance): Promise<string> {
+    const workspace = instance.workspace;
+    if (!workspace) throw new UnavailableError("no workspace", { code: "NOT_CONFIGURED" });
+    if (!(await stat(workspace).catch(() => undefined))?.isDirectory()) {
+      throw new UnavailableError(`Workspace ${workspace} does not exist.`, { code: "WORKSPACE_MISSING", hint: "Set workspace of this instance to the target agent's workspace (by default <state dir>/workspace)." });
+    }
+    const memoryDir = join(workspace, "memory");
+    const dir = (await stat(memoryDir).catch(() => undefined)) ? memoryDir : workspace;
+    try {
+      await access(dir, constants.W_OK);
+    } catch (error) {
+      throw new UnavailableError(`Cannot write to ${dir}.`, { code: "NOT_WRITABLE", cause: error, hint: `Make ${dir} writable by this user (or mount the target's workspace here).` });
+    }
+    return `${dir} is writable`;
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {

@@ -35,6 +35,13 @@ export class MessageToolTransport implements Transport {
     return APPLIES;
   }
 
+  async probe(instance: Instance, signal: AbortSignal): Promise<string> {
+    const gateway = instance.messageTool?.gateway;
+    if (!gateway) throw new UnavailableError("message_tool has no gateway", { code: "NOT_CONFIGURED" });
+    await this.#pool.forTarget(gateway).connect(signal);
+    return `Gateway ${gateway.url} answered; it sends on ${instance.messageTool?.channel}`;
+  }
+
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const target = context.instance.messageTool;
     const gateway = target?.gateway;

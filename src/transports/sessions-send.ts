@@ -67,6 +67,11 @@ export class SessionsSendTransport implements Transport {
     };
   }
 
+  async probe(instance: Instance, signal: AbortSignal): Promise<string> {
+    await readTranscript(this.#connection(instance), instance.sessionKey, signal);
+    return `Gateway ${instance.gateway?.url} answered and let this device read ${instance.sessionKey}`;
+  }
+
   #connection(instance: Instance) {
     return this.#pool.forInstance(instance);
   }

@@ -147,7 +147,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
 });
 
 describe("message_tool through a real Gateway's send RPC", () => {
-  function messageToolConfig(messageTool: Record<string, unknown>): ConfigInput {
+  function messageToolConfig(messageTool: NonNullable<ConfigInput["instances"][string]["messageTool"]>): ConfigInput {
     return {
       self: { name: "xiaoa" },
       stateDir: join(scratch, "client-state"),

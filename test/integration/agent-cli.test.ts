@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInterInstance, formatSessionMessage, type ConfigInput, type TransportId } from "../../src/index.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
-import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 
@@ -106,6 +106,48 @@ describe("agent_cli when the turn outlives the attempt", () => {
       expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.id === report.id)).toBe(false);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("capability probes against a real Gateway", () => {
+  it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
+    const healthy = createInterInstance({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: { level: "silent" } });
+    try {
+      // The Gateway creates its workspace at the first turn; this test may run before any.
+      await mkdir(gatewayB.workspace, { recursive: true });
+      const results = await healthy.probe("xiaom");
+      expect(results.map((r) => [r.transport, r.ok])).toEqual([
+        ["sessions_send", true],
+        ["agent_cli", true],
+        ["memory_file", true],
+      ]);
+    } finally {
+      await healthy.close();
+    }
+
+    const closedPort = await freePort();
+    const base = configFor();
+    const dead = createInterInstance({
+      config: { ...base, instances: { xiaom: { ...base.instances.xiaom, gateway: { url: `ws://127.0.0.1:${closedPort}`, token: gatewayB.token }, transports: ["sessions_send", "agent_cli", "memory_file"] } } },
+      log: { level: "silent" },
+    });
+    try {
+      const results = await dead.probe("xiaom");
+      expect(results.map((r) => [r.transport, r.ok, r.error?.class])).toEqual([
+        ["sessions_send", false, "unavailable"],
+        ["agent_cli", false, "unavailable"],
+        ["memory_file", true, undefined],
+      ]);
+      const report = await dead.send({ to: "xiaom", body: `after probe ${randomUUID()}` });
+      expect(report.attempts.map((a) => [a.transport, a.outcome, a.tries])).toEqual([
+        ["sessions_send", "skipped", 0],
+        ["agent_cli", "skipped", 0],
+        ["memory_file", "written", 1],
+      ]);
+      expect(report.attempts[0]?.skippedBecause).toMatch(/probe failed/u);
+    } finally {
+      await dead.close();
     }
   });
 });

@@ -207,3 +207,62 @@ describe("Dispatcher", () => {
     });
   });
 });
+
+describe("Dispatcher.probe", () => {
+  class ProbedTransport extends FakeTransport {
+    probes = 0;
+    constructor(
+      id: TransportId,
+      behaviour: Behaviour,
+      private readonly probeResult: () => Promise<string>,
+    ) {
+      super(id, behaviour);
+    }
+    probe(): Promise<string> {
+      this.probes += 1;
+      return this.probeResult();
+    }
+  }
+
+  it("reports each transport's probe, and a failed probe makes the next message skip that transport", async () => {
+    const dead = new ProbedTransport("sessions_send", ok(), async () => {
+      throw new UnavailableError("Gateway not reachable", { code: "UNREACHABLE" });
+    });
+    const alive = new ProbedTransport("memory_file", ok("written"), async () => "workspace writable");
+    const dispatcher = dispatcherWith([dead, alive], ["sessions_send", "memory_file", "a2a"]);
+    const results = await dispatcher.probe("小m");
+    expect(results).toMatchObject([
+      { transport: "sessions_send", ok: false, error: { class: "unavailable", code: "UNREACHABLE" } },
+      { transport: "memory_file", ok: true, detail: "workspace writable" },
+      { transport: "a2a", ok: false, skippedBecause: "no a2a transport is registered" },
+    ]);
+    const report = await dispatcher.send({ to: "xiaom", body: "after the probe" });
+    expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", tries: 0 });
+    expect(report.attempts[0]?.skippedBecause).toMatch(/probe failed: UNREACHABLE/u);
+    expect(dead.calls).toBe(0);
+    expect(report.via).toBe("memory_file");
+  });
+
+  it("a probe that hangs is cut at its timeout and counts as dead", async () => {
+    const hanging = new ProbedTransport("sessions_send", ok(), () => new Promise<string>(() => {}));
+    const dispatcher = dispatcherWith([hanging], ["sessions_send"], { timeouts: { sessions_send: 50 } });
+    const [result] = await dispatcher.probe("xiaom");
+    expect(result).toMatchObject({ transport: "sessions_send", ok: false, error: { class: "timeout" } });
+  });
+
+  it("a passing probe closes a circuit a failed send had opened", async () => {
+    let healthy = false;
+    const flaky = new ProbedTransport("sessions_send", async () => {
+      if (!healthy) throw new UnavailableError("down", { code: "UNREACHABLE" });
+      return { status: "accepted", detail: {} };
+    }, async () => "up again");
+    const dispatcher = dispatcherWith([flaky], ["sessions_send"]);
+    expect((await dispatcher.send({ to: "xiaom", body: "one" })).ok).toBe(false);
+    expect((await dispatcher.send({ to: "xiaom", body: "two" })).attempts.at(-1)).toMatchObject({ outcome: "unavailable" });
+    healthy = true;
+    await dispatcher.probe("xiaom");
+    const report = await dispatcher.send({ to: "xiaom", body: "three" });
+    expect(report.attempts).toHaveLength(1);
+    expect(report).toMatchObject({ ok: true, via: "sessions_send" });
+  });
+});
