@@ -1,4 +1,5 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
+import { ask, type AskOptions, type AskResult } from "./ask.js";
 import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
@@ -32,6 +33,8 @@ export interface InterInstance {
   readonly dispatcher: Dispatcher;
   /** Sends a message to an instance by name or alias; resolves with the report of every attempt. */
   send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
+  /** Sends a message and waits for the target agent's answer to it. */
+  ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
   /** Retries the envelopes waiting in the outbox, oldest first per target. */
@@ -79,6 +82,7 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     registry,
     dispatcher,
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
+    ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     flush: (flushOptions) => dispatcher.flush(flushOptions),
     queued: async () => (openOutbox ? (await openOutbox()).list() : []),

@@ -57,6 +57,8 @@ export interface SendOptions {
   readonly signal?: AbortSignal;
   /** Override the instance's transport order for this message. */
   readonly transports?: readonly TransportId[];
+  /** Put it in the outbox when every transport fails (default true; `ask` turns it off: nobody would wait for the answer). */
+  readonly queue?: boolean;
 }
 
 export interface DispatcherOptions {
@@ -131,6 +133,11 @@ export class Dispatcher {
     this.#outbox = options.outbox;
   }
 
+  /** The registered transport with this id. */
+  transport(id: TransportId): Transport | undefined {
+    return this.#transports.get(id);
+  }
+
   /** Validates the input (throws `ValidationError` / `UnknownInstanceError`), then delivers. */
   async send(input: SendInput, options: SendOptions = {}): Promise<DeliveryReport> {
     const instance = this.#registry.resolve(input.to);
@@ -141,7 +148,7 @@ export class Dispatcher {
   /** Delivers an already built envelope; queues it in the outbox when every transport fails. */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const report = await this.#tryAll(envelope, instance, options);
-    if (report.ok || report.status !== "failed" || !this.#outbox || report.attempts.some((a) => a.outcome === "fatal")) return report;
+    if (report.ok || report.status !== "failed" || !this.#outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const outbox = await this.#outbox();
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
     outbox.enqueue(envelope, reasons);

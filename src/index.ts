@@ -36,3 +36,4 @@ export { AgentCliTransport, AGENT_CLI_MAX_MESSAGE_BYTES, type AgentCliOptions } 
 export { locateOpenclaw, type OpenclawCommand } from "./cli-runner/locate.js";
 export { A2aTransport, A2A_MAX_TEXT_BYTES, a2aCall, a2aContextId, a2aTaskText, type A2aTask, type A2aTaskState } from "./transports/a2a.js";
 export { MessageToolTransport } from "./transports/message-tool.js";
+export { DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type AskResult } from "./ask.js";

@@ -12,6 +12,24 @@ export function formatSessionMessage(envelope: Envelope): string {
 }
 
 /**
+ * The agent's answer to an envelope: the text of the first assistant row after the envelope's
+ * user row (turns in one session run one at a time, so that row is this envelope's turn).
+ */
+export function replyInTranscript(transcript: Transcript, envelopeId: string): string | undefined {
+  const userKey = `${envelopeId}:user`;
+  const header = marker(envelopeId);
+  const index = transcript.messages.findIndex(
+    (row) => row.idempotencyKey === userKey || row.__openclaw?.idempotencyKey === userKey || (row.role === "user" && rowText(row.content).includes(header)),
+  );
+  if (index < 0) return undefined;
+  for (const row of transcript.messages.slice(index + 1)) {
+    if (row.role === "user") return undefined;
+    if (row.role === "assistant" && rowText(row.content).trim() !== "") return rowText(row.content);
+  }
+  return undefined;
+}
+
+/**
  * Where an envelope sent into a session shows up: a user row carrying its idempotency key or its
  * header line (transports that cannot set the key), or an input queued behind the active run.
  */

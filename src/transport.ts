@@ -48,6 +48,11 @@ export interface Transport {
    * throws a classified `TransportError` with the fix when the path is dead.
    */
   probe?(instance: Instance, signal: AbortSignal): Promise<string>;
+  /**
+   * For `ask`: waits for the target agent's answer to an envelope this transport delivered, until
+   * `context.signal` aborts. Transports that cannot see a reply (a file, a human channel) leave it out.
+   */
+  awaitReply?(envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string>;
   close?(): Promise<void>;
 }
 

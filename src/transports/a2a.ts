@@ -1,9 +1,12 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { A2aTarget, Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import { TransientError, UnavailableError } from "../errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
 import { formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+
+const A2A_POLL_MS = 500;
 
 /** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
 export const A2A_MAX_TEXT_BYTES = 64 * 1024;
@@ -96,6 +99,22 @@ export class A2aTransport implements Transport {
     const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
     if (bytes > A2A_MAX_TEXT_BYTES) return notApplicable(`the message is ${bytes} bytes; the A2A channel takes at most ${A2A_MAX_TEXT_BYTES} (it would truncate)`);
     return APPLIES;
+  }
+
+  /** Polls `GetTask` until the task ends; the reply is the text of its artifacts. */
+  async awaitReply(_envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string> {
+    const target = context.instance.a2a;
+    if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
+    if (receipt.status === "delivered" && typeof receipt.detail.reply === "string") return receipt.detail.reply;
+    for (;;) {
+      const task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+      const state = task.status?.state;
+      if (state === "TASK_STATE_COMPLETED") return a2aTaskText(task);
+      if (state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED") {
+        throw new UnavailableError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
+      }
+      await delay(A2A_POLL_MS, undefined, { signal: context.signal });
+    }
   }
 
   /** A `GetTask` for an id that cannot exist: "Task not found" proves the endpoint is up and takes our token. */

@@ -126,6 +126,12 @@ export class AgentCliTransport implements Transport {
     }
   }
 
+  /** The CLI waits for the whole turn, so the reply came with the receipt. */
+  async awaitReply(_envelope: Envelope, receipt: Receipt): Promise<string> {
+    if (typeof receipt.detail.reply === "string") return receipt.detail.reply;
+    throw new UnavailableError("openclaw agent returned no reply text.", { code: "NO_REPLY" });
+  }
+
   async probe(instance: Instance, signal: AbortSignal): Promise<string> {
     const command = await this.locate();
     if (!command) throw new UnavailableError("The openclaw CLI was not found.", { code: "BINARY_MISSING", hint: "Install it (npm install -g openclaw) or set openclawCli.bin in the config." });

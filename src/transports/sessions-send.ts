@@ -2,13 +2,22 @@ import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readTranscript } from "../gateway/transcript.js";
-import { findInTranscript, formatSessionMessage } from "../session-message.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { findInTranscript, formatSessionMessage, replyInTranscript } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
   readonly runId?: string;
   readonly status?: string;
 }
+
+interface AgentWaitResult {
+  readonly status?: "ok" | "error" | "timeout" | "pending";
+  readonly terminalReply?: { readonly disposition?: string; readonly text?: string };
+}
+
+/** How long one `agent.wait` long-poll lasts before the transcript is looked at again. */
+const REPLY_POLL_MS = 5_000;
 
 /**
  * Delivers into a session of the target's Gateway through its `sessions.send` RPC, over a kept-open
@@ -65,6 +74,23 @@ export class SessionsSendTransport implements Transport {
         detail: { runId: envelope.id, gatewayStatus: found === "transcript" ? "in transcript" : "pending input", sessionKey },
       },
     };
+  }
+
+  /**
+   * `agent.wait` on the run (its id is the envelope id) gives the reply directly; a send that was
+   * queued behind another turn is answered by a follow-up run, found in the transcript instead.
+   */
+  async awaitReply(envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string> {
+    const connection = this.#connection(context.instance);
+    const runId = String(receipt.detail.runId ?? envelope.id);
+    for (;;) {
+      context.signal.throwIfAborted();
+      const wait = await connection.request<AgentWaitResult>("agent.wait", { runId, timeoutMs: REPLY_POLL_MS }, { signal: context.signal });
+      if (wait.terminalReply?.disposition === "visible" && typeof wait.terminalReply.text === "string") return wait.terminalReply.text;
+      const reply = replyInTranscript(await readTranscript(connection, context.instance.sessionKey, context.signal), envelope.id);
+      if (reply !== undefined) return reply;
+      if (wait.status !== "timeout") await delay(REPLY_POLL_MS / 10, undefined, { signal: context.signal });
+    }
   }
 
   async probe(instance: Instance, signal: AbortSignal): Promise<string> {
