@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { appendEntry, createEnvelope, createInterInstance, parseEntries, type ConfigInput, type InterInstance } from "../dist/index.js";
+import { appendEntry, createEnvelope, createMessenger, parseEntries, type ConfigInput, type Messenger } from "../dist/index.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { latencyChart } from "./chart.ts";
@@ -51,7 +51,7 @@ async function sample(name: string, count: number, work: (i: number) => Promise<
   return summary;
 }
 
-async function expectOk(link: InterInstance, body: string, via: string): Promise<void> {
+async function expectOk(link: Messenger, body: string, via: string): Promise<void> {
   const report = await link.send({ to: "xiaom", body });
   if (!report.ok || report.via !== via) throw new Error(`expected delivery via ${via}, got ${JSON.stringify(report.attempts)}`);
 }
@@ -91,7 +91,7 @@ try {
   await mkdir(workspace, { recursive: true });
 
   // 1. Warm library sessions_send vs spawning the CLI per message.
-  const warm = createInterInstance({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  const warm = createMessenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(warm, "warm-up", "sessions_send");
   const lib = await sample("1 library sessions_send (warm WS)", N.warm, (i) => expectOk(warm, `bench warm ${i}`, "sessions_send"));
   const cliHome = join(scratch, "cli-client");
@@ -133,7 +133,7 @@ try {
   await warm.close();
 
   // 3. Fallback when the top transport is dead.
-  const memoryOnly = createInterInstance({
+  const memoryOnly = createMessenger({
     config: { ...config(gateway.url, gateway.token, workspace, 0), instances: { xiaom: { workspace, transports: ["memory_file"] } } },
     log: { level: "silent" },
   });
@@ -141,24 +141,24 @@ try {
   await memoryOnly.close();
 
   const refusedUrl = `ws://127.0.0.1:${await freePort()}`;
-  const refusedNoCircuit = createInterInstance({ config: config(refusedUrl, gateway.token, workspace, 0), log: { level: "silent" } });
+  const refusedNoCircuit = createMessenger({ config: config(refusedUrl, gateway.token, workspace, 0), log: { level: "silent" } });
   const refused = await sample("3 top refusing (ECONNREFUSED) → memory_file", N.fallback, (i) => expectOk(refusedNoCircuit, `refused ${i}`, "memory_file"));
   await refusedNoCircuit.close();
 
-  const refusedCircuit = createInterInstance({ config: config(refusedUrl, gateway.token, workspace, 600_000), log: { level: "silent" } });
+  const refusedCircuit = createMessenger({ config: config(refusedUrl, gateway.token, workspace, 600_000), log: { level: "silent" } });
   await expectOk(refusedCircuit, "opens the circuit", "memory_file");
   const refusedOpen = await sample("3 top refusing, circuit open", N.fallback, (i) => expectOk(refusedCircuit, `refused open ${i}`, "memory_file"));
   await refusedCircuit.close();
 
   const silent = await silentListener();
-  const hanging = createInterInstance({ config: config(silent.url, gateway.token, workspace, 600_000, N.hangTimeoutMs), log: { level: "silent" } });
+  const hanging = createMessenger({ config: config(silent.url, gateway.token, workspace, 600_000, N.hangTimeoutMs), log: { level: "silent" } });
   const hangFirst = await sample("3 top hanging, first message (waits out a timeout)", 1, () => expectOk(hanging, "hang first", "memory_file"));
   const hangOpen = await sample("3 top hanging, circuit open", N.fallback, (i) => expectOk(hanging, `hang open ${i}`, "memory_file"));
   await hanging.close();
 
   // A naive sequential dispatcher waits the seed's 30 s node timeout on every message. Run it up to
   // a cap to show it is still waiting there, and project the rest.
-  const naive = createInterInstance({
+  const naive = createMessenger({
     config: { ...config(silent.url, gateway.token, workspace, 0, SEED_NODE_TIMEOUT_MS), instances: { xiaom: { gateway: { url: silent.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: SEED_NODE_TIMEOUT_MS } } } },
     log: { level: "silent" },
   });
@@ -184,7 +184,7 @@ try {
   });
 
   // 4. Throughput over one connection.
-  const through = createInterInstance({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  const through = createMessenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(through, "throughput warm-up", "sessions_send");
   const sequentialMs = await timed(async () => {
     for (let i = 0; i < N.throughput; i += 1) await expectOk(through, `seq ${i}`, "sessions_send");

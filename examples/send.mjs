@@ -1,8 +1,8 @@
 // Send one message to another OpenClaw instance and print the delivery report.
 //   XIAOM_URL=ws://127.0.0.1:18789 XIAOM_TOKEN=… XIAOM_WORKSPACE=~/.openclaw/workspace node examples/send.mjs "部署完成"
-import { createInterInstance } from "openclaw-inter-instance";
+import { createMessenger } from "openclaw-inter-instance";
 
-const link = createInterInstance({
+const link = createMessenger({
   config: {
     self: { name: "xiaoa" },
     instances: {

@@ -17,7 +17,7 @@ import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 
-export interface InterInstanceOptions {
+export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
   readonly config: ConfigInput | Config;
   /** Log level and sink (default: info, to stderr). Tokens are redacted from every line. */
@@ -28,7 +28,7 @@ export interface InterInstanceOptions {
   readonly retryMinTimeoutMs?: number;
 }
 
-export interface InterInstance {
+export interface Messenger {
   readonly registry: InstanceRegistry;
   readonly dispatcher: Dispatcher;
   /** Sends a message to an instance by name or alias; resolves with the report of every attempt. */
@@ -37,16 +37,19 @@ export interface InterInstance {
   ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
-  /** Retries the envelopes waiting in the outbox, oldest first per target. */
-  flush(options?: FlushOptions): Promise<DeliveryReport[]>;
-  /** The envelopes waiting in the outbox. */
-  queued(): Promise<QueuedEnvelope[]>;
+  /** The durable queue of envelopes no transport could deliver. */
+  readonly outbox: {
+    /** The envelopes waiting, oldest first. */
+    list(): Promise<QueuedEnvelope[]>;
+    /** Retries them in arrival order per target. */
+    flush(options?: FlushOptions): Promise<DeliveryReport[]>;
+  };
   /** Closes kept-open connections and the outbox. */
   close(): Promise<void>;
 }
 
 /** Builds the registry, the Gateway connection pool, the transports and the dispatcher. */
-export function createInterInstance(options: InterInstanceOptions): InterInstance {
+export function createMessenger(options: MessengerOptions): Messenger {
   const env = options.env ?? process.env;
   const config = parseConfig(options.config);
   const registry = new InstanceRegistry(config, env);
@@ -84,8 +87,10 @@ export function createInterInstance(options: InterInstanceOptions): InterInstanc
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
-    flush: (flushOptions) => dispatcher.flush(flushOptions),
-    queued: async () => (openOutbox ? (await openOutbox()).list() : []),
+    outbox: {
+      list: async () => (openOutbox ? (await openOutbox()).list() : []),
+      flush: (flushOptions) => dispatcher.flush(flushOptions),
+    },
     close: async () => {
       await dispatcher.close();
       (await outbox?.catch(() => undefined))?.close();

@@ -1,4 +1,4 @@
-export { createInterInstance, type InterInstance, type InterInstanceOptions } from "./client.js";
+export { createMessenger, type Messenger, type MessengerOptions } from "./client.js";
 export { Outbox, type QueuedEnvelope } from "./outbox.js";
 export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions,
   type ProbeOptions,

@@ -1,5 +1,5 @@
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
-import { createInterInstance, type InterInstance } from "../client.js";
+import { createMessenger, type Messenger } from "../client.js";
 import { parseConfig } from "../config/parse.js";
 import { instanceSend, instanceStatus, SEND_PARAMETERS, STATUS_PARAMETERS } from "./tools.js";
 
@@ -14,8 +14,8 @@ export default definePluginEntry({
   name: "Inter-instance messaging",
   description: "Send messages to OpenClaw instances on other machines, with fallback and a durable outbox.",
   register(api) {
-    let link: InterInstance | undefined;
-    const getLink = () => (link ??= createInterInstance({ config: parseConfig(api.pluginConfig ?? {}) }));
+    let link: Messenger | undefined;
+    const getLink = () => (link ??= createMessenger({ config: parseConfig(api.pluginConfig ?? {}) }));
     api.registerTool({
       name: "instance_send",
       label: "Message another OpenClaw instance",

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import type { DeliveryReport } from "../dispatcher.js";
-import type { InterInstance } from "../client.js";
+import type { Messenger } from "../client.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
 export interface ToolResult {
@@ -42,7 +42,7 @@ export function errorResult(error: unknown): ToolResult {
 }
 
 /** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. */
-export async function instanceSend(link: () => InterInstance, params: unknown): Promise<ToolResult> {
+export async function instanceSend(link: () => Messenger, params: unknown): Promise<ToolResult> {
   const parsed = sendArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
   try {
@@ -54,8 +54,8 @@ export async function instanceSend(link: () => InterInstance, params: unknown): 
 }
 
 /** `instance_status`: the configured instances, their transports, and what waits in the outbox. */
-export async function instanceStatus(getLink: () => InterInstance): Promise<ToolResult> {
-  let link: InterInstance;
+export async function instanceStatus(getLink: () => Messenger): Promise<ToolResult> {
+  let link: Messenger;
   try {
     link = getLink();
   } catch (error) {
@@ -68,7 +68,7 @@ export async function instanceStatus(getLink: () => InterInstance): Promise<Tool
     gateway: instance.gateway?.url ?? null,
     workspace: instance.workspace ?? null,
   }));
-  const queued = (await link.queued()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
+  const queued = (await link.outbox.list()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
   const text = `${instances.length} instance(s): ${instances.map((i) => `${i.name} [${i.transports.join(" > ")}]`).join(", ")}. ${queued.length} message(s) waiting in the outbox.`;
   return { content: [{ type: "text", text }], details: { instances, queued } };
 }

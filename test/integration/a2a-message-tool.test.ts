@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { a2aCall, a2aContextId, a2aTaskText, createInterInstance, type A2aTask, type ConfigInput } from "../../src/index.js";
+import { a2aCall, a2aContextId, a2aTaskText, createMessenger, type A2aTask, type ConfigInput } from "../../src/index.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
@@ -63,7 +63,7 @@ async function userRowsWith(marker: string) {
 
 describe("a2a transport against a real Gateway with channels.a2a enabled", () => {
   it("hands a hostile body to the target's agent once, byte-exact, and the reply can be polled", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const marker = randomUUID();
       const body = `${hostileBody(sentinelPath(scratch), marker).replaceAll("\r\n", "\n")}\nREPLY:a2a`;
@@ -87,7 +87,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a wrong peer token is unavailable with the fix, and the memory file takes over", async () => {
-    const client = createInterInstance({ config: configFor("not-the-peer-token"), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor("not-the-peer-token"), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "wrong peer token" });
       expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "unavailable", error: { code: "AUTH_FAILED" } });
@@ -99,7 +99,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a body with a carriage return skips a2a (the channel would rewrite it) and goes by the next transport byte-exact", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const body = `windows line\r\nendings ${randomUUID()}`;
       const report = await client.send({ to: "xiaom", body });
@@ -111,7 +111,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a body over the channel's 64 KiB text limit skips a2a before sending instead of being truncated", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "x".repeat(70 * 1024) });
       expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "skipped" });
@@ -124,7 +124,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a resend of the same envelope id is dropped by the target's inbound de-duplication: one turn, not two", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const marker = randomUUID();
       const first = await client.send({ to: "xiaom", body: `repeat ${marker}` });
@@ -158,7 +158,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   }
 
   it("sends on a configured channel once, also when the same envelope is sent again", async () => {
-    const client = createInterInstance({ config: messageToolConfig({ channel: "a2a", to: "loop" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "a2a", to: "loop" }), log: { level: "silent" } });
     try {
       const marker = randomUUID();
       const body = `for the human ${marker} $(touch ${sentinelPath(scratch)})`;
@@ -179,7 +179,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   });
 
   it("a channel the Gateway does not have is unavailable with the fix, and the next transport takes over", async () => {
-    const client = createInterInstance({ config: messageToolConfig({ channel: "telegram", to: "123456789" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "123456789" }), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "no telegram here" });
       expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "unavailable", error: { code: "CHANNEL_NOT_CONFIGURED" } });
@@ -191,7 +191,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   });
 
   it("refuses a bot recipient before sending, with the reason", async () => {
-    const client = createInterInstance({ config: messageToolConfig({ channel: "telegram", to: "@xiaom_bot", recipient: "bot" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "@xiaom_bot", recipient: "bot" }), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "bot to bot" });
       expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "skipped", tries: 0 });

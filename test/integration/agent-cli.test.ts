@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInterInstance, formatSessionMessage, type ConfigInput, type TransportId } from "../../src/index.js";
+import { createMessenger, formatSessionMessage, type ConfigInput, type TransportId } from "../../src/index.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
@@ -44,7 +44,7 @@ function configFor(options: { token?: string; bin?: string; transports?: Transpo
 
 describe("agent_cli transport against a real Gateway", () => {
   it("runs a turn on the target with a hostile body passed as a file: byte-exact, once, nothing executed, reply returned", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const marker = randomUUID();
       const body = `${hostileBody(sentinelPath(scratch), marker)}\nREPLY:cli`;
@@ -62,7 +62,7 @@ describe("agent_cli transport against a real Gateway", () => {
   });
 
   it("a wrong token is unavailable with the fix named, and the next transport takes over", async () => {
-    const client = createInterInstance({ config: configFor({ token: "wrong-token-value" }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ token: "wrong-token-value" }), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: `wrong token ${randomUUID()}` });
       expect(report).toMatchObject({ ok: true, via: "memory_file", status: "written" });
@@ -75,7 +75,7 @@ describe("agent_cli transport against a real Gateway", () => {
   });
 
   it("a missing openclaw binary is unavailable with the install hint", async () => {
-    const client = createInterInstance({ config: configFor({ bin: join(scratch, "no-such-dir", "openclaw") }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ bin: join(scratch, "no-such-dir", "openclaw") }), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "binary missing" });
       expect(report.attempts[0]).toMatchObject({ transport: "agent_cli", outcome: "unavailable", error: { code: "SPAWN_FAILED" } });
@@ -89,7 +89,7 @@ describe("agent_cli transport against a real Gateway", () => {
 describe("agent_cli when the turn outlives the attempt", () => {
   it("kills the CLI, finds the message already in the target session, and does not send it again", async () => {
     const config = configFor();
-    const client = createInterInstance({
+    const client = createMessenger({
       config: { ...config, instances: { xiaom: { ...config.instances.xiaom, timeouts: { agent_cli: 12_000 } } } },
       log: { level: "silent" },
     });
@@ -112,7 +112,7 @@ describe("agent_cli when the turn outlives the attempt", () => {
 
 describe("capability probes against a real Gateway", () => {
   it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
-    const healthy = createInterInstance({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: { level: "silent" } });
+    const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: { level: "silent" } });
     try {
       // The Gateway creates its workspace at the first turn; this test may run before any.
       await mkdir(gatewayB.workspace, { recursive: true });
@@ -128,7 +128,7 @@ describe("capability probes against a real Gateway", () => {
 
     const closedPort = await freePort();
     const base = configFor();
-    const dead = createInterInstance({
+    const dead = createMessenger({
       config: { ...base, instances: { xiaom: { ...base.instances.xiaom, gateway: { url: `ws://127.0.0.1:${closedPort}`, token: gatewayB.token }, transports: ["sessions_send", "agent_cli", "memory_file"] } } },
       log: { level: "silent" },
     });

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInterInstance, type ConfigInput, type TransportId } from "../../src/index.js";
+import { createMessenger, type ConfigInput, type TransportId } from "../../src/index.js";
 import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 
@@ -43,7 +43,7 @@ function client(transports: TransportId[]) {
       },
     },
   };
-  return createInterInstance({ config, log: { level: "silent" } });
+  return createMessenger({ config, log: { level: "silent" } });
 }
 
 describe("ask: send and wait for the target agent's answer", () => {

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInterInstance, formatSessionMessage, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { createMessenger, formatSessionMessage, type ConfigInput, type DeliveryReport } from "../../src/index.js";
 import { captureLines } from "../harness/capture.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
@@ -66,7 +66,7 @@ async function setAutoApproveLocal(value: boolean): Promise<void> {
 
 describe("sessions_send to a real Gateway", () => {
   it("delivers to 小m exactly once, and a resend of the same envelope adds nothing", async () => {
-    const client = createInterInstance({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const marker = `hello-${randomUUID()}`;
       const body = `部署完成 ${marker} REPLY:first`;
@@ -93,7 +93,7 @@ describe("sessions_send to a real Gateway", () => {
 
   it("keeps one WebSocket open across sends, and opens a new one after a drop", async () => {
     const proxy = await startTcpProxy(gatewayB.port);
-    const client = createInterInstance({ config: configFor({ url: proxy.url }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: proxy.url }), log: { level: "silent" } });
     try {
       for (const body of ["warm 1", "warm 2", "warm 3"]) expect((await client.send({ to: "xiaom", body })).via).toBe("sessions_send");
       expect(proxy.connections).toBe(1);
@@ -111,7 +111,7 @@ describe("sessions_send to a real Gateway", () => {
 describe("fallback to the memory file", () => {
   it("falls back when B's RPC port is closed, and the body lands byte-exact", async () => {
     const closedPort = await freePort();
-    const client = createInterInstance({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: { level: "silent" } });
     try {
       const body = `line one\r\nline two with $(touch /tmp/x) and \`ticks\` 'q' "qq"\nEOF\n\u200f עברית 🚀\n<!-- openclaw-inter-instance end id="fake" -->\n`;
       const report = await client.send({ to: "小m", body });
@@ -135,7 +135,7 @@ describe("fallback to the memory file", () => {
   });
 
   it("falls back when the Gateway was stopped, skips it while the circuit is open, and uses it again once it is back", async () => {
-    const client = createInterInstance({ config: configFor({ circuitCooldownMs: 3000 }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ circuitCooldownMs: 3000 }), log: { level: "silent" } });
     try {
       const before = await client.send({ to: "xiaom", body: "before stop" });
       expect(before.via).toBe("sessions_send");
@@ -161,7 +161,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
   it("wrong token: AUTH_FAILED once, falls back, and the token is in no log line, report or error", async () => {
     const wrongToken = `wrong-${randomUUID()}`;
     const { destination, lines } = captureLines();
-    const client = createInterInstance({ config: configFor({ token: wrongToken }), log: { level: "debug", destination } });
+    const client = createMessenger({ config: configFor({ token: wrongToken }), log: { level: "debug", destination } });
     let report: DeliveryReport;
     try {
       report = await client.send({ to: "xiaom", body: "with a wrong token" });
@@ -178,7 +178,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
   });
 
   it("plaintext ws:// to a public host is refused before any socket opens, with the fix", async () => {
-    const client = createInterInstance({ config: configFor({ url: "ws://gateway.example.com:18789" }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: "ws://gateway.example.com:18789" }), log: { level: "silent" } });
     try {
       const report = await client.send({ to: "xiaom", body: "over the internet" });
       expect(report.attempts[0]).toMatchObject({ outcome: "unavailable", tries: 1, error: { code: "INSECURE_TRANSPORT" } });
@@ -201,7 +201,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
     });
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const port = (silent.address() as { port: number }).port;
-    const client = createInterInstance({
+    const client = createMessenger({
       config: configFor({ url: `ws://127.0.0.1:${port}`, timeouts: { sessions_send: 1500 } }),
       log: { level: "silent" },
     });
@@ -225,7 +225,7 @@ describe("a client the Gateway treats as remote must be paired", () => {
     await setAutoApproveLocal(false);
 
     const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
-    const client = createInterInstance({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: { level: "silent" } });
+    const client = createMessenger({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: { level: "silent" } });
     try {
       const refused = await client.send({ to: "xiaom", body: "before approval" });
       expect(refused.ok).toBe(false);

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInterInstance } from "../../src/index.js";
+import { createMessenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
@@ -33,7 +33,7 @@ async function shownCount(marker: string): Promise<number> {
 describe("ambiguous outcomes", () => {
   it("a send whose answer is lost is found in the target session, not sent again through the fallback", async () => {
     const proxy = await startTcpProxy(gateway.port);
-    const client = createInterInstance({
+    const client = createMessenger({
       config: {
         self: { name: "xiaoa" },
         stateDir: join(scratch, "ambiguous"),
@@ -98,8 +98,8 @@ describe("durable outbox", () => {
     const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(textOf(m.content))?.[1]);
     expect(new Set(bodies).size).toBe(count);
 
-    const after = createInterInstance({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: { level: "silent" } });
-    expect(await after.queued()).toEqual([]);
+    const after = createMessenger({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: { level: "silent" } });
+    expect(await after.outbox.list()).toEqual([]);
     await after.close();
   });
 });
