@@ -54,11 +54,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
   const config = parseConfig(options.config);
   const registry = new InstanceRegistry(config, env);
   const secrets = new SecretSet();
-  for (const instance of registry.list()) {
-    secrets.add(instance.gateway?.token);
-    secrets.add(instance.a2a?.token);
-    secrets.add(instance.messageTool?.gateway?.token);
-  }
+  for (const secret of registry.secrets()) secrets.add(secret);
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
   const pool = new GatewayPool(new DeviceIdentityStore(stateDir));

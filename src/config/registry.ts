@@ -147,6 +147,11 @@ export class InstanceRegistry {
     return [...this.#instances.values()];
   }
 
+  /** Every token the config holds or points at, for redaction. */
+  secrets(): string[] {
+    return this.list().flatMap((i) => [i.gateway?.token, i.a2a?.token, i.messageTool?.gateway?.token].filter((t): t is string => typeof t === "string"));
+  }
+
   labels(): string[] {
     return this.list().flatMap((instance) => [instance.name, ...instance.aliases]);
   }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
-import type { DeliveryReport } from "../dispatcher.js";
 import type { Messenger } from "../client.js";
+import { describeReport } from "../report-text.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
 export interface ToolResult {
@@ -24,17 +24,6 @@ export const SEND_PARAMETERS = {
 
 export const STATUS_PARAMETERS = { type: "object", additionalProperties: false, properties: {} } as const;
 
-function summary(report: DeliveryReport): string {
-  if (report.ok) return `Delivered to ${report.to} via ${report.via} (${report.status}).`;
-  const reasons = report.attempts
-    .filter((a) => a.error || a.skippedBecause)
-    .map((a) => `${a.transport}: ${a.error ? `${a.error.code}${a.error.hint ? ` (${a.error.hint})` : ""}` : `skipped, ${a.skippedBecause}`}`)
-    .join("; ");
-  return report.status === "queued"
-    ? `Not delivered to ${report.to} yet; queued in the outbox and retried later. ${reasons}`
-    : `Not delivered to ${report.to}. ${reasons}`;
-}
-
 export function errorResult(error: unknown): ToolResult {
   const message = error instanceof Error ? error.message : String(error);
   const hint = error && typeof error === "object" && "hint" in error && typeof error.hint === "string" ? ` ${error.hint}` : "";
@@ -47,7 +36,7 @@ export async function instanceSend(link: () => Messenger, params: unknown): Prom
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
   try {
     const report = await link().send({ to: parsed.data.to, body: parsed.data.message });
-    return { content: [{ type: "text", text: summary(report) }], details: { report } };
+    return { content: [{ type: "text", text: describeReport(report) }], details: { report } };
   } catch (error) {
     return errorResult(error);
   }

@@ -1,0 +1,154 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { createMessenger, type Messenger } from "../client.js";
+import { loadConfigFile } from "../config/parse.js";
+import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
+import { parsePhrase } from "../phrase.js";
+import { describeAsk, describeProbe, describeReport } from "../report-text.js";
+import { SecretSet } from "../redact.js";
+
+/** Exit codes: 0 delivered (or the command succeeded), 1 not delivered, 2 bad input (nothing was sent). */
+export const EXIT = { ok: 0, notDelivered: 1, badInput: 2 } as const;
+
+interface GlobalOptions {
+  readonly config?: string;
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+}
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdin: () => Promise<string>;
+}
+
+function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+  return env.OPENCLAW_INTER_INSTANCE_CONFIG ?? join(env.OPENCLAW_STATE_DIR ?? join(homedir(), ".openclaw"), "inter-instance.json");
+}
+
+class BadInput extends Error {}
+
+async function readBody(words: readonly string[], io: CliIo): Promise<string> {
+  if (words.length === 1 && words[0] === "-") return (await io.stdin()).replace(/\n$/u, "");
+  return words.join(" ");
+}
+
+/** Runs the CLI with the given argv (without node and the script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let messenger: Messenger | undefined;
+  const secrets = new SecretSet();
+  let exitCode: number = EXIT.ok;
+  const print = (value: unknown, text: string) => io.stdout(`${secrets.scrub(program.opts<GlobalOptions>().json ? JSON.stringify(value, null, 2) : text)}\n`);
+  const open = async (): Promise<Messenger> => {
+    const options = program.opts<GlobalOptions>();
+    const config = await loadConfigFile(options.config ?? defaultConfigPath(io.env));
+    messenger = createMessenger({ config, env: io.env, log: { level: options.verbose ? "debug" : "warn" } });
+    for (const secret of messenger.registry.secrets()) secrets.add(secret);
+    return messenger;
+  };
+
+  const program = new Command("openclaw-inter-instance")
+    .description("Talk to OpenClaw instances on other machines: send, ask, check, and manage the outbox.")
+    .option("-c, --config <path>", "instance registry (JSON); default $OPENCLAW_INTER_INSTANCE_CONFIG or ~/.openclaw/inter-instance.json")
+    .option("--json", "print machine-readable JSON")
+    .option("-v, --verbose", "log every attempt to stderr")
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
+    .showHelpAfterError();
+
+  program
+    .command("send")
+    .description('deliver a message; "-" reads it from stdin')
+    .argument("<to>", "instance name or alias, e.g. xiaom or 小m")
+    .argument("<message...>", "the text")
+    .action(async (to: string, words: string[]) => {
+      const report = await (await open()).send({ to, body: await readBody(words, io) });
+      print(report, describeReport(report));
+      exitCode = report.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  program
+    .command("ask")
+    .description("send a message and wait for the other agent's answer")
+    .argument("<to>", "instance name or alias")
+    .argument("<message...>", 'the question; "-" reads it from stdin')
+    .addOption(new Option("-t, --timeout <seconds>", "how long to wait for the answer").default(120).argParser((v) => positiveSeconds(v)))
+    .action(async (to: string, words: string[], options: { timeout: number }) => {
+      const result = await (await open()).ask({ to, body: await readBody(words, io) }, { timeoutMs: options.timeout * 1000 });
+      print(result, describeAsk(result));
+      exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  program
+    .command("say")
+    .description('act on a phrase, e.g. "给小m发消息：部署完成" or "tell xiaom: deploy done"')
+    .argument("<phrase...>", "the phrase")
+    .action(async (words: string[]) => {
+      const link = await open();
+      const intent = parsePhrase(words.join(" "), link.registry);
+      if (intent.action === "unknown") {
+        throw new BadInput(`${intent.reason}${intent.suggestions?.length ? `; did you mean ${intent.suggestions.join(", ")}?` : ""}`);
+      }
+      if (intent.action !== "send") throw new BadInput(`"${intent.action}" phrases are not supported by this CLI yet; use send or ask`);
+      const report = await link.send({ to: intent.target, body: intent.body });
+      print({ intent, report }, describeReport(report));
+      exitCode = report.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  program
+    .command("doctor")
+    .description("check every transport of each instance (or one) without sending anything")
+    .argument("[instance]", "only this instance")
+    .action(async (target: string | undefined) => {
+      const link = await open();
+      const names = target ? [link.registry.resolve(target).name] : link.registry.list().map((i) => i.name);
+      const checks = [];
+      for (const name of names) checks.push({ instance: name, transports: await link.probe(name) });
+      const usable = checks.every((c) => c.transports.some((t) => t.ok));
+      print({ ok: usable, checks }, checks.map((c) => [`${c.instance}:`, ...describeProbe(c.transports)].join("\n")).join("\n"));
+      exitCode = usable ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  const outbox = program.command("outbox").description("the messages waiting because no transport could deliver them");
+  outbox
+    .command("list")
+    .description("list waiting messages, oldest first")
+    .action(async () => {
+      const queued = await (await open()).outbox.list();
+      print(queued, queued.length === 0 ? "The outbox is empty." : queued.map((q) => `${q.queuedAt}  ${q.target}  ${q.envelope.id}  tries=${q.attempts}  ${q.lastError ?? ""}`).join("\n"));
+    });
+  outbox
+    .command("flush")
+    .description("retry waiting messages now, in order per target")
+    .action(async () => {
+      const reports = await (await open()).outbox.flush({ all: true });
+      print(reports, reports.length === 0 ? "Nothing to flush." : reports.map(describeReport).join("\n"));
+      exitCode = reports.every((r) => r.ok) ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    const bad = error instanceof ValidationError || error instanceof UnknownInstanceError || error instanceof BadInput;
+    const hint = error instanceof InterInstanceError && error.hint ? `\n${error.hint}` : "";
+    const message = error instanceof Error ? error.message : String(error);
+    if (program.opts<GlobalOptions>().json) {
+      io.stdout(`${secrets.scrub(JSON.stringify({ ok: false, error: { code: error instanceof InterInstanceError ? error.code : bad ? "INVALID_INPUT" : "ERROR", message, hint: hint.trim() || undefined } }, null, 2))}\n`);
+    }
+    io.stderr(`${secrets.scrub(`error: ${message}${hint}`)}\n`);
+    return bad ? EXIT.badInput : EXIT.notDelivered;
+  } finally {
+    await messenger?.close();
+  }
+}
+
+function positiveSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
+  return seconds;
+}
+

@@ -1,0 +1,142 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/index.js";
+import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "bin.js");
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+let goodConfig: string;
+let deadConfig: string;
+const outputs: string[] = [];
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-cli-"));
+  mock = await startMockModel();
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli-bin" });
+  const write = async (name: string, config: ConfigInput) => {
+    const path = join(scratch, name);
+    await writeFile(path, JSON.stringify(config));
+    return path;
+  };
+  goodConfig = await write("good.json", {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "state-good"),
+    instances: { xiaom: { aliases: ["小m"], gateway: { url: gatewayB.url, tokenEnv: "XIAOM_TOKEN" }, workspace: gatewayB.workspace, transports: ["sessions_send", "memory_file"] } },
+  });
+  deadConfig = await write("dead.json", {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "state-dead"),
+    instances: { xiaom: { aliases: ["小m"], gateway: { url: `ws://127.0.0.1:${await freePort()}`, tokenEnv: "XIAOM_TOKEN" }, transports: ["sessions_send"] } },
+  });
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function cli(args: string[], options: { input?: string } = {}) {
+  const result = await execa(process.execPath, [bin, ...args], {
+    reject: false,
+    env: { XIAOM_TOKEN: gatewayB.token },
+    ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
+  });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+describe("the built CLI against a real Gateway", () => {
+  it("send: exit 0 and the report; the message is in the target session", async () => {
+    const marker = randomUUID();
+    const result = await cli(["--config", goodConfig, "--json", "send", "小m", "部署完成", marker]);
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout) as DeliveryReport;
+    expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 60_000 }).toBe(true);
+  });
+
+  it("send -: the body comes from stdin byte-exact, hostile characters included", async () => {
+    const body = `from stdin ${randomUUID()}\n$(touch /tmp/never) \`id\` 'q' "qq"\nEOF`;
+    const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", "-"], { input: `${body}\n` });
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout) as DeliveryReport;
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).endsWith(`\n${body}`)), { timeout: 60_000 }).toBe(true);
+    expect(report.ok).toBe(true);
+  });
+
+  it("ask: prints the other agent's answer", async () => {
+    const result = await cli(["-c", goodConfig, "ask", "xiaom", "are you done? REPLY:cli-ask", "--timeout", "60"]);
+    expect(result.stdout.trim()).toBe("ACK cli-ask");
+    expect(result.exitCode).toBe(0);
+  });
+
+  it("say: acts on a Chinese phrase", async () => {
+    const marker = randomUUID();
+    const result = await cli(["-c", goodConfig, "--json", "say", `给小m发消息：你好 ${marker}`]);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ intent: { action: "send", target: "xiaom", body: `你好 ${marker}` }, report: { ok: true } });
+  });
+
+  it("doctor: all checks pass on a healthy setup, and fail with the fix on a dead one", async () => {
+    const healthy = await cli(["-c", goodConfig, "--json", "doctor"]);
+    expect(healthy.exitCode).toBe(0);
+    expect(JSON.parse(healthy.stdout)).toMatchObject({ ok: true, checks: [{ instance: "xiaom", transports: [{ transport: "sessions_send", ok: true }, { transport: "memory_file", ok: true }] }] });
+    const dead = await cli(["-c", deadConfig, "doctor"]);
+    expect(dead.exitCode).toBe(1);
+    expect(dead.stdout).toMatch(/FAIL {2}sessions_send: Gateway ws:\/\/127\.0\.0\.1:\d+ is not reachable/u);
+    expect(dead.stdout).toMatch(/fix: /u);
+  });
+
+  it("not delivered: exit 1, queued in the outbox, listed by outbox list", async () => {
+    const result = await cli(["-c", deadConfig, "--json", "send", "xiaom", "while you were down"]);
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout) as DeliveryReport;
+    expect(report.status).toBe("queued");
+    const list = await cli(["-c", deadConfig, "--json", "outbox", "list"]);
+    expect(list.exitCode).toBe(0);
+    expect((JSON.parse(list.stdout) as QueuedEnvelope[]).map((q) => q.envelope.id)).toEqual([report.id]);
+    const flush = await cli(["-c", deadConfig, "outbox", "flush"]);
+    expect(flush.exitCode).toBe(1);
+  });
+
+  it("bad input: exit 2 with the reason, and nothing is sent", async () => {
+    const before = (await readMemoryEntries(gatewayB.workspace)).length;
+    const unknown = await cli(["-c", goodConfig, "send", "小n", "hi"]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('No instance is called "小n"');
+    expect(unknown.stderr).toContain("小m");
+
+    const badConfigPath = join(scratch, "bad.json");
+    await writeFile(badConfigPath, JSON.stringify({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "http://nope", token: "t" } } } }));
+    const badConfig = await cli(["-c", badConfigPath, "send", "xiaom", "hi"]);
+    expect(badConfig.exitCode).toBe(2);
+    expect(badConfig.stderr).toContain("instances.xiaom.gateway.url");
+
+    expect((await cli(["-c", goodConfig, "ask", "xiaom", "q", "--timeout", "soon"])).exitCode).toBe(2);
+    expect((await cli(["-c", goodConfig, "send", "xiaom"])).exitCode).toBe(2);
+    expect((await cli(["-c", goodConfig, "launch-rockets"])).exitCode).toBe(2);
+    expect((await cli(["-c", goodConfig, "say", "今天天气怎么样"])).exitCode).toBe(2);
+    expect((await cli(["-c", join(scratch, "missing.json"), "send", "xiaom", "hi"])).exitCode).toBe(2);
+    expect((await readMemoryEntries(gatewayB.workspace)).length).toBe(before);
+  });
+
+  it("--help exits 0 and lists the commands", async () => {
+    const help = await cli(["--help"]);
+    expect(help.exitCode).toBe(0);
+    for (const command of ["send", "ask", "say", "doctor", "outbox"]) expect(help.stdout).toContain(command);
+  });
+
+  it("never prints the token", () => {
+    expect(outputs.join("\n")).not.toContain(gatewayB.token);
+  });
+});
