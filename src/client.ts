@@ -9,6 +9,7 @@ import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
 import { createLogger } from "./logger.js";
+import { fileReceipts, type FileReceipt } from "./receipts.js";
 import { SecretSet } from "./redact.js";
 import type { Transport } from "./transport.js";
 import { MessageToolTransport } from "./transports/message-tool.js";
@@ -43,7 +44,11 @@ export interface Messenger {
     list(): Promise<QueuedEnvelope[]>;
     /** Retries them in arrival order per target. */
     flush(options?: FlushOptions): Promise<DeliveryReport[]>;
+    /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */
+    unseen(): Promise<FileReceipt[]>;
   };
+  /** The receiver's receipt for a message delivered into its memory file: written, surfaced or seen. */
+  receipt(delivery: { readonly to: string; readonly id: string }): Promise<FileReceipt>;
   /** Closes kept-open connections and the outbox. */
   close(): Promise<void>;
 }
@@ -86,7 +91,19 @@ export function createMessenger(options: MessengerOptions): Messenger {
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
       flush: (flushOptions) => dispatcher.flush(flushOptions),
+      unseen: async () => {
+        if (!openOutbox) return [];
+        const byTarget = Map.groupBy((await openOutbox()).written(), (row) => row.target);
+        const receipts = await Promise.all(
+          [...byTarget].flatMap(([target, rows]) => {
+            const instance = registry.find(target);
+            return instance ? [fileReceipts(instance, rows.map((row) => row.id))] : [];
+          }),
+        );
+        return receipts.flat().filter((receipt) => receipt.state !== "seen");
+      },
     },
+    receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
     close: async () => {
       await dispatcher.close();
       (await outbox?.catch(() => undefined))?.close();

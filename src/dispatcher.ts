@@ -148,6 +148,8 @@ export class Dispatcher {
   /** Delivers an already built envelope; queues it in the outbox when every transport fails. */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const report = await this.#tryAll(envelope, instance, options);
+    // A file write is passive until the receiver reports it seen; remember it so `unseen()` can ask.
+    if (report.ok && report.status === "written" && report.via && this.#outbox) (await this.#outbox()).recordDelivery(envelope.id, instance.name, report.via, report.status);
     if (report.ok || report.status !== "failed" || !this.#outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const outbox = await this.#outbox();
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");

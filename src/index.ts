@@ -37,3 +37,7 @@ export { locateOpenclaw, type OpenclawCommand } from "./cli-runner/locate.js";
 export { A2aTransport, A2A_MAX_TEXT_BYTES, a2aCall, a2aContextId, a2aTaskText, type A2aTask, type A2aTaskState } from "./transports/a2a.js";
 export { MessageToolTransport } from "./transports/message-tool.js";
 export { DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type AskResult } from "./ask.js";
+export { PASSIVE_DELIVERY_NOTE, type FileReceipt } from "./receipts.js";
+export { InboxWatcher, type InboxWatcherOptions } from "./inbox/watcher.js";
+export { InboxLedger, readReceipts, readPresence, type InboxRecord, type InboxState, type InboxPresence } from "./inbox/ledger.js";
+export { MemoryScanner } from "./inbox/scanner.js";

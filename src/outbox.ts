@@ -113,6 +113,17 @@ export class Outbox {
     });
   }
 
+  /** Records a delivery that never waited in the queue (a memory-file write whose receipt is still to come). */
+  recordDelivery(id: string, target: string, via: string, status: string, now: Date = new Date()): void {
+    this.#db.prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at) VALUES (?, ?, ?, ?, ?)").run(id, target, via, status, now.toISOString());
+  }
+
+  /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */
+  written(): { id: string; target: string; deliveredAt: string }[] {
+    const rows = this.#db.prepare("SELECT id, target, delivered_at FROM delivered WHERE status = 'written' ORDER BY delivered_at").all() as { id: string; target: string; delivered_at: string }[];
+    return rows.map((row) => ({ id: row.id, target: row.target, deliveredAt: row.delivered_at }));
+  }
+
   /** Records a failed flush attempt and when to try again. */
   markFailed(id: string, error: string, nextAttemptAt: Date): void {
     this.#db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);

@@ -121,6 +121,19 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** The receiving side (plugin only): entries other instances write into this Gateway's memory file reach its agent. */
+    inbox: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** The session whose next turn shows the message. */
+        sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
+        /** Wake the agent at once (a heartbeat) instead of waiting for its next turn. */
+        wake: z.boolean().default(true),
+        /** Polling interval besides file-change events. */
+        pollMs: z.number().int().min(200).max(600_000).default(2_000),
+      })
+      .strict()
+      .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 2_000 }),
     /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
     outbox: z
       .object({ enabled: z.boolean().default(true), path: z.string().min(1).optional() })

@@ -1,9 +1,13 @@
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 import { createMessenger, type Messenger } from "../client.js";
 import { parseConfig } from "../config/parse.js";
+import type { Config } from "../config/schema.js";
+import { InboxLedger } from "../inbox/ledger.js";
+import { PLUGIN_ID } from "./id.js";
+import { createInboxService } from "./inbox-service.js";
 import { instanceSend, instanceStatus, SEND_PARAMETERS, STATUS_PARAMETERS } from "./tools.js";
 
-export const PLUGIN_ID = "inter-instance";
+export { PLUGIN_ID };
 
 /**
  * The OpenClaw plugin: agent tools over the library. `register()` runs more than once (discovery
@@ -15,7 +19,25 @@ export default definePluginEntry({
   description: "Send messages to OpenClaw instances on other machines, with fallback and a durable outbox.",
   register(api) {
     let link: Messenger | undefined;
-    const getLink = () => (link ??= createMessenger({ config: parseConfig(api.pluginConfig ?? {}) }));
+    let config: Config | undefined;
+    const getConfig = () => (config ??= parseConfig(api.pluginConfig ?? {}));
+    const getLink = () => (link ??= createMessenger({ config: getConfig() }));
+    api.registerService(createInboxService(api, getConfig));
+    // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
+    // register() may run in several registries; the hook keeps no state of its own and reads the
+    // ledger of the workspace the turn runs in.
+    api.on("agent_turn_prepare", async (event, ctx) => {
+      const ids = event.queuedInjections.flatMap((injection) => {
+        const metadata = injection.metadata;
+        if (injection.pluginId !== PLUGIN_ID || !metadata || typeof metadata !== "object" || Array.isArray(metadata)) return [];
+        return typeof metadata.envelopeId === "string" ? [metadata.envelopeId] : [];
+      });
+      if (ids.length === 0 || !ctx.workspaceDir) return;
+      const ledger = new InboxLedger(ctx.workspaceDir);
+      await ledger.load();
+      for (const id of ids) await ledger.record(id, "seen");
+      api.logger.info(`inter-instance inbox: ${ids.length} message(s) in the prompt of ${ctx.sessionKey ?? "a turn"}`);
+    });
     api.registerTool({
       name: "instance_send",
       label: "Message another OpenClaw instance",

@@ -3,6 +3,7 @@ import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
+import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../receipts.js";
 import type { Envelope } from "../envelope.js";
 import { appendEntry } from "../memory/append.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
@@ -36,13 +37,15 @@ export class MemoryFileTransport implements Transport {
     } catch (error) {
       throw new UnavailableError(`Cannot write to ${dir}.`, { code: "NOT_WRITABLE", cause: error, hint: `Make ${dir} writable by this user (or mount the target's workspace here).` });
     }
-    return `${dir} is writable`;
+    const receiver = await receiverOf(workspace);
+    return `${dir} is writable; ${receiver === "plugin" ? "the receiver's plugin surfaces new entries to its agent" : `passive: ${PASSIVE_DELIVERY_NOTE}`}`;
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const workspace = context.instance.workspace;
     if (!workspace) throw new Error("memory_file used without a workspace");
     const result = await appendEntry(envelope, { workspace, timeZone: context.instance.timeZone, signal: context.signal });
-    return { status: "written", detail: { path: result.path, duplicate: result.duplicate } };
+    const receiver = await receiverOf(workspace);
+    return { status: "written", detail: { path: result.path, duplicate: result.duplicate, receiver, ...(receiver === "passive" ? { note: PASSIVE_DELIVERY_NOTE } : {}) } };
   }
 }

@@ -1,0 +1,95 @@
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { MemoryEntry } from "../memory/entry.js";
+import { InboxLedger } from "./ledger.js";
+import { MemoryScanner } from "./scanner.js";
+
+export interface InboxWatcherOptions {
+  readonly workspace: string;
+  readonly sessionKey: string;
+  /** Hands one new entry to the agent; resolves true once it is queued there, false to retry on the next scan. */
+  readonly surface: (entry: MemoryEntry) => Promise<boolean>;
+  /**
+   * Queue again, after a restart, entries surfaced but never seen (the host keeps pending
+   * injections only in memory). Only safe when "seen" receipts are recorded; otherwise a restart
+   * would show every old message again.
+   */
+  readonly resurfaceUnseen?: boolean;
+  /** Polling complements fs.watch, which misses events on some file systems (network mounts). */
+  readonly pollMs?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The receiving side of the memory-file transport: notices entries appended to the daily notes,
+ * surfaces each envelope id once (across restarts, via the ledger), and records receipts.
+ */
+export class InboxWatcher {
+  readonly ledger: InboxLedger;
+  readonly #options: InboxWatcherOptions;
+  readonly #scanner: MemoryScanner;
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  /** Ids queued by this process: a pending injection is not queued twice. */
+  readonly #surfacedHere = new Set<string>();
+  /** Entries the host could not take yet; the scanner returns each entry once, so they wait here. */
+  readonly #retry = new Map<string, MemoryEntry>();
+
+  constructor(options: InboxWatcherOptions) {
+    this.#options = options;
+    this.ledger = new InboxLedger(options.workspace);
+    this.#scanner = new MemoryScanner(options.workspace);
+  }
+
+  async start(): Promise<void> {
+    await this.ledger.load();
+    const memoryDir = join(this.#options.workspace, "memory");
+    await mkdir(memoryDir, { recursive: true });
+    await this.ledger.announce({ since: new Date().toISOString(), sessionKey: this.#options.sessionKey });
+    this.#watcher = watch(memoryDir, () => void this.check());
+    this.#watcher.on("error", (error) => this.#options.onError?.(error));
+    this.#timer = setInterval(() => void this.check(), this.#options.pollMs ?? 2_000);
+    this.#timer.unref();
+    await this.check();
+  }
+
+  /** Scans now; calls that arrive during a scan fold into one more scan after it. */
+  check(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          for (const entry of [...this.#retry.values(), ...(await this.#scanner.scan())]) {
+            const state = this.ledger.state(entry.id);
+            if (state === "seen" || this.#surfacedHere.has(entry.id) || (state === "surfaced" && !this.#options.resurfaceUnseen)) continue;
+            if (!(await this.#options.surface(entry))) {
+              this.#retry.set(entry.id, entry);
+              continue;
+            }
+            this.#retry.delete(entry.id);
+            this.#surfacedHere.add(entry.id);
+            await this.ledger.record(entry.id, "surfaced", entry.from);
+          }
+        } catch (error) {
+          this.#options.onError?.(error);
+        }
+      } while (this.#again);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#watcher?.close();
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running;
+  }
+}
