@@ -17,7 +17,7 @@ const manifest = {
   version: pkg.version,
   categories: ["other"],
   activation: { onStartup: true },
-  contracts: { tools: ["instance_send", "instance_status"] },
+  contracts: { tools: ["instance_send", "instance_ask", "instance_status"] },
   skills: ["./dist/skills"],
   configSchema: schema,
 };

@@ -15,7 +15,6 @@ export interface A2aTarget {
   readonly endpoint: string;
   readonly token: string | undefined;
   readonly tokenSource: string;
-  readonly peer: string | undefined;
 }
 
 export interface MessageToolTarget {
@@ -74,7 +73,6 @@ function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEn
     endpoint: url.toString(),
     token: secretFrom(a2a.token, a2a.tokenEnv, env),
     tokenSource: a2a.tokenEnv ? `environment variable ${a2a.tokenEnv}` : "a2a.token in the config",
-    peer: a2a.peer,
   };
 }
 

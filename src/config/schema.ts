@@ -32,35 +32,36 @@ function isTimeZone(value: string): boolean {
 const transportIdSchema = z.enum(TRANSPORT_IDS);
 const timeoutsSchema = z.partialRecord(transportIdSchema, z.number().int().positive().max(3_600_000));
 
+/** A credential given inline or by the name of the environment variable that holds it: exactly one. */
+const secretFields = {
+  token: z.string().min(1).optional(),
+  tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
+};
+const exactlyOneSecret: [(value: { token?: string | undefined; tokenEnv?: string | undefined }) => boolean, { message: string; path: string[] }] = [
+  (value) => (value.token === undefined) !== (value.tokenEnv === undefined),
+  { message: "set exactly one of token or tokenEnv", path: ["token"] },
+];
+
+const urlWithScheme = (scheme: RegExp, message: string) => z.string().refine((value) => URL.canParse(value) && scheme.test(new URL(value).protocol), message);
+
 const gatewaySchema = z
   .object({
-    url: z
-      .string()
-      .refine((value) => URL.canParse(value) && /^wss?:$/u.test(new URL(value).protocol), "must be a ws:// or wss:// URL"),
-    token: z.string().min(1).optional(),
-    tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
+    url: urlWithScheme(/^wss?:$/u, "must be a ws:// or wss:// URL"),
+    ...secretFields,
     tlsFingerprint: z.string().min(1).optional(),
   })
   .strict()
-  .refine((gateway) => (gateway.token === undefined) !== (gateway.tokenEnv === undefined), {
-    message: "set exactly one of token or tokenEnv",
-    path: ["token"],
-  });
+  .refine(...exactlyOneSecret);
 
 const a2aSchema = z
   .object({
     /** The target's A2A endpoint, `http(s)://host:port/a2a/v1`, or just the Gateway origin. */
-    url: z
-      .string()
-      .refine((value) => URL.canParse(value) && /^https?:$/u.test(new URL(value).protocol), "must be an http:// or https:// URL"),
-    /** The bearer the target expects from this side: its `channels.a2a.peers.<name>.token`. */
-    token: z.string().min(1).optional(),
-    tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
-    /** The name the target knows this side by in `channels.a2a.peers` (only for reading its transcript back). */
-    peer: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/u, "A2A peer names are lower case letters, digits, . _ -").optional(),
+    url: urlWithScheme(/^https?:$/u, "must be an http:// or https:// URL"),
+    /** The bearer the target expects from this side (`token`/`tokenEnv`): its `channels.a2a.peers.<name>.token`. */
+    ...secretFields,
   })
   .strict()
-  .refine((a2a) => (a2a.token === undefined) !== (a2a.tokenEnv === undefined), { message: "set exactly one of token or tokenEnv", path: ["token"] });
+  .refine(...exactlyOneSecret);
 
 const messageToolSchema = z
   .object({

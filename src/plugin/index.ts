@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 import { createInboxService } from "./inbox-service.js";
-import { instanceSend, instanceStatus, SEND_PARAMETERS, STATUS_PARAMETERS } from "./tools.js";
+import { ASK_PARAMETERS, instanceAsk, instanceSend, instanceStatus, SEND_PARAMETERS, STATUS_PARAMETERS } from "./tools.js";
 
 export { PLUGIN_ID };
 
@@ -47,11 +47,19 @@ export default definePluginEntry({
       execute: (_toolCallId: string, params: unknown) => instanceSend(getLink, params),
     });
     api.registerTool({
+      name: "instance_ask",
+      label: "Ask another OpenClaw instance",
+      description:
+        "Send a question to an agent on another machine's Gateway and wait for its answer (sessions_send, a2a or agent_cli). Returns the answer text and the delivery report.",
+      parameters: ASK_PARAMETERS,
+      execute: (_toolCallId: string, params: unknown) => instanceAsk(getLink, params),
+    });
+    api.registerTool({
       name: "instance_status",
       label: "Inter-instance status",
-      description: "List the configured OpenClaw instances, their transports, and messages waiting in the outbox.",
+      description: "List the configured OpenClaw instances, their transports and messages waiting in the outbox; with check=true also probe every transport (doctor).",
       parameters: STATUS_PARAMETERS,
-      execute: () => instanceStatus(getLink),
+      execute: (_toolCallId: string, params: unknown) => instanceStatus(getLink, params),
     });
   },
 });

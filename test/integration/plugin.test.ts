@@ -86,7 +86,7 @@ describe("loaded by a real Gateway from the packed tarball", () => {
       diagnostics: unknown[];
     };
     expect(report.plugin.status).toBe("loaded");
-    expect(report.plugin.toolNames).toEqual(expect.arrayContaining(["instance_send", "instance_status"]));
+    expect(report.plugin.toolNames).toEqual(expect.arrayContaining(["instance_send", "instance_ask", "instance_status"]));
     expect(report.diagnostics).toEqual([]);
   });
 
@@ -109,9 +109,17 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(unknown.body.result?.content[0]?.text).toMatch(/No instance is called "小z"/u);
   });
 
-  it("instance_status lists the instances", async () => {
+  it("instance_status lists the instances, and with check=true probes them", async () => {
     const { body } = await invoke("instance_status", {});
     expect(body.result?.content[0]?.text).toContain("xiaom [sessions_send > memory_file]");
+    const checked = await invoke("instance_status", { check: true });
+    expect(checked.body.result?.details.checks).toEqual([{ instance: "xiaom", transports: [expect.objectContaining({ transport: "sessions_send", ok: true }), expect.objectContaining({ transport: "memory_file" })] }]);
+  });
+
+  it("instance_ask over POST /tools/invoke returns B's answer", async () => {
+    const { body } = await invoke("instance_ask", { to: "小m", message: "状态？ REPLY:plugin-ask", timeout: 60 });
+    expect(body.result?.content[0]?.text).toBe("xiaom answered: ACK plugin-ask");
+    expect(body.result?.details).toMatchObject({ ok: true, status: "answered", reply: "ACK plugin-ask" });
   });
 
   it("an agent turn on A saying 给小m发消息 calls the tool and the message reaches B", async () => {

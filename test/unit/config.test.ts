@@ -47,9 +47,8 @@ describe("parseConfig", () => {
   it("checks the A2A target and completes its endpoint", () => {
     expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "ws://x", token: "t" } } } })).toEqual(["instances.xiaom.a2a.url"]);
     expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "http://x" } } } })).toEqual(["instances.xiaom.a2a.token"]);
-    expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "http://x", token: "t", peer: "Bad Name" } } } })).toEqual(["instances.xiaom.a2a.peer"]);
     const registry = new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { a2a: { url: "http://127.0.0.1:18789", tokenEnv: "A2A_TOKEN" } } } }), { A2A_TOKEN: "peer" });
-    expect(registry.resolve("xiaom").a2a).toEqual({ endpoint: "http://127.0.0.1:18789/a2a/v1", token: "peer", tokenSource: "environment variable A2A_TOKEN", peer: undefined });
+    expect(registry.resolve("xiaom").a2a).toEqual({ endpoint: "http://127.0.0.1:18789/a2a/v1", token: "peer", tokenSource: "environment variable A2A_TOKEN" });
     const full = new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { a2a: { url: "https://gw.example/a2a/v1/", token: "t" } } } }), {});
     expect(full.resolve("xiaom").a2a?.endpoint).toBe("https://gw.example/a2a/v1");
   });
