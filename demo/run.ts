@@ -38,7 +38,7 @@ try {
       stateDir: join(scratch, "state"),
       defaults: { circuitCooldownMs: 0 },
       instances: {
-        xiaom: { aliases: ["小m", "mac-mini"], gateway: { url: route.url, token: xiaom.token }, workspace: xiaom.workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 3000 } },
+        xiaom: { aliases: ["小m", "mac-mini"], gateway: { url: route.url, token: xiaom.token }, workspace: xiaom.workspace, transports: ["sessions_send", "memory_file"] },
         xiaoa: { aliases: ["小a"], gateway: { url: xiaoa.url, token: xiaoa.token }, workspace: xiaoa.workspace },
       },
     },

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import which from "which";
 
 /** How to start the `openclaw` CLI: a file to execute and the arguments that come before ours. */
@@ -11,12 +13,23 @@ export interface OpenclawCommand {
 
 const require = createRequire(import.meta.url);
 
+/** The `openclaw` bin of the installed package (its exports hide the file, so go through the package root). */
 function installedPackageEntry(): string | undefined {
+  let dir: string;
   try {
-    return require.resolve("openclaw/openclaw.mjs");
+    dir = dirname(require.resolve("openclaw"));
   } catch {
     return undefined;
   }
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (!existsSync(manifest)) continue;
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { name?: string; bin?: string | Record<string, string> };
+    if (pkg.name !== "openclaw") continue;
+    const bin = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.openclaw;
+    return bin ? join(dir, bin) : undefined;
+  }
+  return undefined;
 }
 
 function nodeCanRunOpenclaw(): boolean {

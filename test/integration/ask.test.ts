@@ -98,6 +98,15 @@ describe("ask: send and wait for the target agent's answer", () => {
     }
   });
 
+  it("examples/ask.mjs runs as written and prints the answer", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const { stdout } = await promisify(execFile)(process.execPath, ["examples/ask.mjs", "部署完成了吗？ REPLY:example"], {
+      env: { ...process.env, XIAOM_URL: gatewayB.url, XIAOM_TOKEN: gatewayB.token, OPENCLAW_INTER_INSTANCE_HOME: join(scratch, "example-client") },
+    });
+    expect(stdout.trim()).toBe("ACK example");
+  });
+
   it("refuses when no configured transport can bring an answer back", async () => {
     const messenger = client(["memory_file"]);
     try {
