@@ -1,4 +1,5 @@
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
+import { parseConfig } from "../config/parse.js";
 import type { Config } from "../config/schema.js";
 import { InboxWatcher } from "../inbox/watcher.js";
 import { PLUGIN_ID } from "./id.js";
@@ -8,7 +9,7 @@ export const INBOX_SERVICE_ID = "inter-instance-inbox";
 
 /** "Seen" receipts come from the agent_turn_prepare hook, which OpenClaw runs for this plugin only with conversation access. */
 export function seenReceiptsAllowed(config: unknown): boolean {
-  const entry = (config as { plugins?: { entries?: Record<string, { hooks?: { allowConversationAccess?: boolean } }> } } | undefined)?.plugins?.entries?.[PLUGIN_ID];
+  const entry = (config as PluginEntries | undefined)?.plugins?.entries?.[PLUGIN_ID];
   return entry?.hooks?.allowConversationAccess === true;
 }
 
@@ -22,33 +23,34 @@ export function inboxInjectionText(entry: MemoryEntry): string {
  * wrote, queues each once into the agent's next turn through OpenClaw's durable next-turn
  * injection (de-duplicated by envelope id), and asks for a heartbeat so that turn comes now.
  */
-export function createInboxService(api: OpenClawPluginApi, getConfig: () => Config): OpenClawPluginService {
+const RETRY_WAKE_INTERVAL_MS = 5_000;
+
+type PluginEntries = { plugins?: { entries?: Record<string, { config?: unknown; hooks?: { allowConversationAccess?: boolean } }> } };
+
+/** This plugin's registry as the committed Gateway config has it now (a reload restarts the service with it). */
+function registryFrom(config: unknown, fallback: unknown): Config {
+  return parseConfig((config as PluginEntries | undefined)?.plugins?.entries?.[PLUGIN_ID]?.config ?? fallback ?? {});
+}
+
+export function createInboxService(api: OpenClawPluginApi): OpenClawPluginService {
   let watcher: InboxWatcher | undefined;
-  // One heartbeat run at a time: messages that arrive during it are drained by the next one.
-  let waking: Promise<void> | undefined;
-  let wakeAgain = false;
-  const wake = (reason: string): void => {
-    if (waking) {
-      wakeAgain = true;
-      return;
-    }
-    waking = (async () => {
-      do {
-        wakeAgain = false;
-        const result = await api.runtime.system.runHeartbeatOnce({ reason, sessionKey: getConfig().inbox.sessionKey, heartbeat: { target: "none" } });
-        api.logger.info(`inter-instance inbox: heartbeat ${result.status}${"reason" in result ? ` (${result.reason})` : ""}`);
-      } while (wakeAgain);
-    })()
-      .catch((error: unknown) => api.logger.warn(`inter-instance inbox: heartbeat failed: ${String(error)}`))
-      .finally(() => {
-        waking = undefined;
-      });
+  let sessionKey = "agent:main:main";
+  // A queued entry always asks for a heartbeat (the host coalesces bursts). An entry that could not
+  // be queued yet (no session) asks at most every few seconds, so its retries are no heartbeat storm.
+  let lastRetryWakeAt = 0;
+  const wake = (reason: string, retry: boolean): void => {
+    if (retry && Date.now() - lastRetryWakeAt < RETRY_WAKE_INTERVAL_MS) return;
+    if (retry) lastRetryWakeAt = Date.now();
+    api.runtime.system.requestHeartbeat({ source: "other", intent: "immediate", reason, sessionKey });
   };
   const service: OpenClawPluginService = {
     id: INBOX_SERVICE_ID,
+    // A changed registry (e.g. inbox.wake) restarts the service with the committed config.
+    reload: { configPrefixes: [`plugins.entries.${PLUGIN_ID}.config`] },
     async start(ctx) {
-      const { inbox } = getConfig();
+      const { inbox } = registryFrom(ctx.config, api.pluginConfig);
       if (!inbox.enabled) return;
+      sessionKey = inbox.sessionKey;
       const workspace = ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(ctx.config, "main");
       watcher = new InboxWatcher({
         workspace,
@@ -65,13 +67,17 @@ export function createInboxService(api: OpenClawPluginApi, getConfig: () => Conf
             metadata: { envelopeId: entry.id, from: entry.from },
           });
           // No id: the session does not exist yet. A heartbeat creates it; the next scan queues again.
-          if (inbox.wake) wake(`message from ${entry.from}`);
-          if (!queued.id) return false;
+          if (!queued.id) {
+            if (inbox.wake) wake(`waiting to deliver a message from ${entry.from}`, true);
+            return false;
+          }
           ctx.logger.info(`inter-instance inbox: message ${entry.id} from ${entry.from} queued for ${inbox.sessionKey}`);
+          if (inbox.wake) wake(`message from ${entry.from}`, false);
           return true;
         },
       });
       await watcher.start();
+      ctx.logger.info(`inter-instance inbox: watching ${workspace} for ${inbox.sessionKey} (wake ${inbox.wake ? "on" : "off"})`);
     },
     async stop() {
       await watcher?.stop();

@@ -1,7 +1,6 @@
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 import { createMessenger, type Messenger } from "../client.js";
 import { parseConfig } from "../config/parse.js";
-import type { Config } from "../config/schema.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 import { createInboxService } from "./inbox-service.js";
@@ -19,10 +18,8 @@ export default definePluginEntry({
   description: "Send messages to OpenClaw instances on other machines, with fallback and a durable outbox.",
   register(api) {
     let link: Messenger | undefined;
-    let config: Config | undefined;
-    const getConfig = () => (config ??= parseConfig(api.pluginConfig ?? {}));
-    const getLink = () => (link ??= createMessenger({ config: getConfig() }));
-    api.registerService(createInboxService(api, getConfig));
+    const getLink = () => (link ??= createMessenger({ config: parseConfig(api.pluginConfig ?? {}) }));
+    api.registerService(createInboxService(api));
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnvelope, createMessenger, formatEntry, type DeliveryReport } from "../../src/index.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
+import { gatewayRequest, openclawCli, readHistory, textOf } from "../harness/oracle.js";
 
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -42,6 +42,8 @@ beforeAll(async () => {
             hooks: { allowConversationAccess: true },
             config: {
               self: { name: "xiaoa" },
+              // Off at first, so the normal-turn and Gateway-wake paths can be seen on their own; a test turns it on.
+              inbox: { wake: false, pollMs: 500 },
               stateDir: join(stateDir, "inter-instance"),
               instances: {
                 xiaom: {
@@ -151,21 +153,61 @@ describe("the receiving side: file messages reach the agent once, with a receipt
   }
   const requestsWith = (marker: string) => mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(marker));
 
-  it("a heartbeat turn on A carries the body, later turns do not repeat it, and the receipt says seen", async () => {
+  const laterTurns = async (count: number) => {
+    for (let n = 1; n <= count; n += 1) {
+      const turn = await openclawCli(gatewayA, ["agent", "--session-key", "agent:main:main", "--message", `later turn ${n} REPLY:later${n}`, "--json", "--timeout", "120"], 180_000);
+      expect(turn.code).toBe(0);
+    }
+  };
+
+  it("wake off: A's next normal turn carries the body, once", async () => {
+    const sender = await senderToA();
+    try {
+      const marker = `normal-turn-${randomUUID()}`;
+      const report = await sender.send({ to: "xiaoa", body: `部署完成 ${marker}` });
+      expect(report).toMatchObject({ ok: true, via: "memory_file", status: "written", receipt: { detail: { receiver: "plugin" } } });
+      await expect.poll(async () => (await sender.receipt({ to: "xiaoa", id: report.id })).state, { timeout: 30_000 }).toBe("surfaced");
+      expect(requestsWith(marker)).toHaveLength(0);
+      await laterTurns(1);
+      expect(requestsWith(marker)).toHaveLength(1);
+      expect(JSON.stringify(requestsWith(marker)[0]?.body.messages)).toContain("later turn 1");
+      await laterTurns(3);
+      expect(requestsWith(marker)).toHaveLength(1);
+      await expect.poll(async () => (await sender.receipt({ to: "xiaoa", id: report.id })).state, { timeout: 30_000 }).toBe("seen");
+    } finally {
+      await sender.close();
+    }
+  }, 300_000);
+
+  it("wake off: a heartbeat triggered through the Gateway's wake RPC carries the body, once", async () => {
+    const sender = await senderToA();
+    try {
+      const marker = `gateway-wake-${randomUUID()}`;
+      const report = await sender.send({ to: "xiaoa", body: `心跳 ${marker}` });
+      await expect.poll(async () => (await sender.receipt({ to: "xiaoa", id: report.id })).state, { timeout: 30_000 }).toBe("surfaced");
+      await gatewayRequest(gatewayA, "wake", { mode: "now", text: "inbox check", sessionKey: "agent:main:main" });
+      await expect.poll(() => requestsWith(marker).length, { timeout: 90_000, interval: 1000 }).toBe(1);
+      await laterTurns(3);
+      expect(requestsWith(marker)).toHaveLength(1);
+    } finally {
+      await sender.close();
+    }
+  }, 300_000);
+
+  it("wake on (config hot-reloaded): the plugin's own heartbeat carries the body within seconds; the receipt reaches the sender as seen", async () => {
+    const set = await openclawCli(gatewayA, ["config", "set", "plugins.entries.inter-instance.config.inbox.wake", "true", "--strict-json"]);
+    expect(set.code, set.stderr).toBe(0);
+    await expect.poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), { timeout: 60_000, interval: 500 }).toBe(true);
     const sender = await senderToA();
     try {
       const marker = `inbox-${randomUUID()}`;
       const report = await sender.send({ to: "xiaoa", body: `部署完成 ${marker}` });
-      expect(report).toMatchObject({ ok: true, via: "memory_file", status: "written", receipt: { detail: { receiver: "plugin" } } });
-      await expect.poll(() => requestsWith(marker).length, { timeout: 90_000, interval: 1000 }).toBeGreaterThanOrEqual(1);
-      for (const n of [1, 2, 3]) {
-        const turn = await openclawCli(gatewayA, ["agent", "--session-key", "agent:main:main", "--message", `later turn ${n} REPLY:later${n}`, "--json", "--timeout", "120"], 180_000);
-        expect(turn.code).toBe(0);
-      }
+      await expect.poll(() => requestsWith(marker).length, { timeout: 60_000, interval: 1000 }).toBe(1);
+      await laterTurns(3);
       // Shown in exactly one model request, not carried into the later turns' history.
       expect(requestsWith(marker)).toHaveLength(1);
       await expect.poll(async () => (await sender.receipt({ to: "xiaoa", id: report.id })).state, { timeout: 30_000 }).toBe("seen");
-      expect(await sender.outbox.unseen()).toEqual([]);
+      expect((await sender.outbox.unseen()).filter((r) => r.target === "xiaoa")).toEqual([]);
     } finally {
       await sender.close();
     }
@@ -202,7 +244,7 @@ describe("the receiving side: file messages reach the agent once, with a receipt
       expect(String(report.receipt?.detail.note)).toMatch(/plugins install/u);
       const [probe] = await sender.probe("xiaob");
       expect(probe?.detail).toMatch(/^.*passive: /u);
-      expect(await sender.outbox.unseen()).toEqual([expect.objectContaining({ id: report.id, state: "written", receiver: "passive" })]);
+      expect((await sender.outbox.unseen()).filter((r) => r.target === "xiaob")).toEqual([expect.objectContaining({ id: report.id, state: "written", receiver: "passive" })]);
     } finally {
       await sender.close();
     }
