@@ -11,6 +11,13 @@ export function formatSessionMessage(envelope: Envelope): string {
   return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}`;
 }
 
+/** Why a Gateway chat message cannot carry this body byte-exact, if it cannot: checked before sending. */
+export function chatMessageRefusal(envelope: Envelope): string | undefined {
+  if (envelope.body.includes("\u0000")) return "the body has NUL bytes, which the Gateway refuses in chat messages";
+  if (/\s$/u.test(envelope.body)) return "the body ends in whitespace, which the Gateway trims from chat messages";
+  return undefined;
+}
+
 /**
  * The agent's answer to an envelope: the text of the first assistant row after the envelope's
  * user row (turns in one session run one at a time, so that row is this envelope's turn).

@@ -8,7 +8,7 @@ import type { Envelope } from "../envelope.js";
 import { TransportTimeoutError, UnavailableError } from "../errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readTranscript } from "../gateway/transcript.js";
-import { findInTranscript, formatSessionMessage } from "../session-message.js";
+import { chatMessageRefusal, findInTranscript, formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 /** `openclaw agent --message-file` reads at most this much. */
@@ -71,6 +71,8 @@ export class AgentCliTransport implements Transport {
   applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
     if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
+    const refusal = chatMessageRefusal(envelope);
+    if (refusal) return notApplicable(refusal);
     const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
     if (bytes > AGENT_CLI_MAX_MESSAGE_BYTES) return notApplicable(`the message is ${bytes} bytes; --message-file takes at most ${AGENT_CLI_MAX_MESSAGE_BYTES}`);
     return APPLIES;

@@ -3,7 +3,7 @@ import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readTranscript } from "../gateway/transcript.js";
 import { setTimeout as delay } from "node:timers/promises";
-import { findInTranscript, formatSessionMessage, replyInTranscript } from "../session-message.js";
+import { chatMessageRefusal, findInTranscript, formatSessionMessage, replyInTranscript } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
@@ -34,10 +34,11 @@ export class SessionsSendTransport implements Transport {
     this.#pool = pool;
   }
 
-  applies(instance: Instance): Applicability {
+  applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
     if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
-    return APPLIES;
+    const refusal = chatMessageRefusal(envelope);
+    return refusal ? notApplicable(refusal) : APPLIES;
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {

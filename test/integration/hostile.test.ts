@@ -1,0 +1,111 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMessenger, formatSessionMessage, ValidationError, type ConfigInput, type TransportId } from "../../src/index.js";
+import { hostileBodies } from "../fixtures/hostile-bodies.js";
+import { startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+let sentinel: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-hostile-"));
+  sentinel = join(scratch, "SENTINEL");
+  mock = await startMockModel();
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-hostile" });
+  await mkdir(gatewayB.workspace, { recursive: true });
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function messenger(transports: TransportId[]) {
+  const config: ConfigInput = {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "client"),
+    instances: { xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, workspace: gatewayB.workspace, transports } },
+  };
+  return createMessenger({ config, log: { level: "silent" } });
+}
+
+describe("hostile bodies arrive byte-exact and run nothing", () => {
+  it("has at least 50 bodies", () => {
+    expect(hostileBodies("x").length).toBeGreaterThanOrEqual(50);
+  });
+
+  it("memory_file: every body is in the note exactly as sent", async () => {
+    const link = messenger(["memory_file"]);
+    try {
+      const sent = new Map<string, string>();
+      for (const { body } of hostileBodies(sentinel)) {
+        const report = await link.send({ to: "xiaom", body });
+        expect(report.via).toBe("memory_file");
+        sent.set(report.id, body);
+      }
+      const entries = new Map((await readMemoryEntries(gatewayB.workspace)).map((entry) => [entry.id, entry.body]));
+      for (const [id, body] of sent) expect(entries.get(id), JSON.stringify(body.slice(0, 60))).toBe(body);
+      expect(existsSync(sentinel)).toBe(false);
+    } finally {
+      await link.close();
+    }
+  });
+
+  // Each message here is an agent turn; the first 20 bodies (the shell, quoting, heredoc, line-ending
+  // and bidi cases) keep the run short. All of them go through the memory file above.
+  it("sessions_send: the first 20 bodies are in the target transcript exactly as sent, once", async () => {
+    const link = messenger(["sessions_send"]);
+    try {
+      const sent: { id: string; body: string }[] = [];
+      for (const { body } of hostileBodies(sentinel).slice(0, 20)) {
+        const report = await link.send({ to: "xiaom", body });
+        if (body.includes("\u0000") || /\s$/u.test(body)) {
+          // Refused before sending, with the reason; the next transport (the memory file) carries it byte-exact.
+          expect(report.attempts[0]?.skippedBecause).toMatch(/NUL bytes|trims/u);
+          continue;
+        }
+        expect(report.via, JSON.stringify(report.attempts)).toBe("sessions_send");
+        sent.push({ id: report.id, body });
+      }
+      const expected = sent.map(({ id, body }) => formatSessionMessage({ id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      // Queued turns enter the transcript when their run starts.
+      const userTexts = async () => (await readHistory(gatewayB, "agent:main:main", 1000)).filter((row) => row.role === "user").map((row) => textOf(row.content));
+      const arrived = async () => {
+        const texts = await userTexts();
+        return sent.filter(({ id }) => texts.some((t) => t.includes(id))).length;
+      };
+      await expect.poll(arrived, { timeout: 180_000, interval: 2000 }).toBe(sent.length);
+      // A burst is collected: the Gateway may run several queued messages as one turn, so one user
+      // row can hold several of them. Each must still appear verbatim, header and body, exactly once.
+      const transcript = (await userTexts()).join("\u0000");
+      const occurrences = (text: string) => transcript.split(text).length - 1;
+      const mismatches = expected.filter((text) => occurrences(text) !== 1).map((text) => `${occurrences(text)}x ${JSON.stringify(text.slice(0, 120))}`);
+      expect(mismatches).toEqual([]);
+      expect(existsSync(sentinel)).toBe(false);
+    } finally {
+      await link.close();
+    }
+  }, 300_000);
+
+  it("bodies that cannot be represented are refused before anything is sent", async () => {
+    const link = messenger(["sessions_send", "memory_file"]);
+    try {
+      for (const body of ["lone surrogate \uD800 here", "", "x".repeat(1024 * 1024 + 1)]) {
+        await expect(link.send({ to: "xiaom", body })).rejects.toBeInstanceOf(ValidationError);
+      }
+      for (const to of ["../xiaom", "xiaom; rm -rf /", "'xiaom'", "xiao m/.."]) {
+        await expect(link.send({ to, body: "hi" })).rejects.toMatchObject({ code: "UNKNOWN_INSTANCE" });
+      }
+    } finally {
+      await link.close();
+    }
+  });
+});
