@@ -107,7 +107,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const checks = [];
       for (const name of names) checks.push({ instance: name, transports: await link.probe(name) });
       const usable = checks.every((c) => c.transports.some((t) => t.ok));
-      print({ ok: usable, checks }, checks.map((c) => [`${c.instance}:`, ...describeProbe(c.transports)].join("\n")).join("\n"));
+      const unseen = (await link.outbox.unseen()).filter((r) => names.includes(r.target));
+      const lines = checks.map((c) => [`${c.instance}:`, ...describeProbe(c.transports)].join("\n"));
+      for (const r of unseen) lines.push(`  unseen: ${r.id} written to ${r.target}'s memory file, ${r.state}${r.receiver === "passive" ? " (passive: no plugin there)" : ""}`);
+      print({ ok: usable, checks, unseen }, lines.join("\n"));
       exitCode = usable ? EXIT.ok : EXIT.notDelivered;
     });
 
