@@ -1,5 +1,7 @@
 import type { Envelope } from "./envelope.js";
-import { rowText, type Transcript } from "./gateway/transcript.js";
+import type { GatewayConnection } from "./gateway/connection.js";
+import { readTranscript, rowText, type Transcript } from "./gateway/transcript.js";
+import type { Confirmation } from "./transport.js";
 
 const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelopeId}]`;
 
@@ -48,4 +50,23 @@ export function findInTranscript(transcript: Transcript, envelopeId: string): "t
   );
   if (inTranscript) return "transcript";
   return JSON.stringify(transcript.pendingInputs).includes(envelopeId) ? "pending" : undefined;
+}
+
+/** Looks for an envelope sent into a session: delivered when in the transcript, accepted when still queued. */
+export async function confirmInSession(
+  connection: GatewayConnection,
+  sessionKey: string,
+  envelopeId: string,
+  signal: AbortSignal,
+  detail: Readonly<Record<string, string>> = {},
+): Promise<Confirmation> {
+  const found = findInTranscript(await readTranscript(connection, sessionKey, signal), envelopeId);
+  if (!found) return { landed: false, reason: "not found" };
+  return {
+    landed: true,
+    receipt: {
+      status: found === "transcript" ? "delivered" : "accepted",
+      detail: { ...detail, gatewayStatus: found === "transcript" ? "in transcript" : "pending input", sessionKey },
+    },
+  };
 }

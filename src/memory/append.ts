@@ -137,6 +137,14 @@ async function serializeLocally<T>(key: string, work: () => Promise<T>): Promise
   }
 }
 
+export function workspaceMissingError(workspace: string, cause?: unknown): UnavailableError {
+  return new UnavailableError(`Workspace ${workspace} does not exist.`, {
+    code: "WORKSPACE_MISSING",
+    hint: "Set workspace of this instance to the target agent's workspace (by default <state dir>/workspace).",
+    cause,
+  });
+}
+
 export interface AppendOptions {
   readonly workspace: string;
   readonly timeZone: string;
@@ -162,11 +170,7 @@ async function appendLocked(envelope: Envelope, options: AppendOptions): Promise
     const workspace = await stat(options.workspace);
     if (!workspace.isDirectory()) throw new Error("not a directory");
   } catch (cause) {
-    throw new UnavailableError(`Workspace ${options.workspace} does not exist.`, {
-      code: "WORKSPACE_MISSING",
-      hint: "Set workspace of this instance to the target agent's workspace (by default <state dir>/workspace).",
-      cause,
-    });
+    throw workspaceMissingError(options.workspace, cause);
   }
   options.signal?.throwIfAborted();
   let release: (() => Promise<void>) | undefined;

@@ -7,8 +7,7 @@ import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import { TransportTimeoutError, UnavailableError } from "../errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
-import { readTranscript } from "../gateway/transcript.js";
-import { chatMessageRefusal, findInTranscript, formatSessionMessage } from "../session-message.js";
+import { chatMessageRefusal, confirmInSession, formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 /** `openclaw agent --message-file` reads at most this much. */
@@ -143,10 +142,7 @@ export class AgentCliTransport implements Transport {
 
   /** The CLI sets its own idempotency key, so the lookup is by the envelope's header line. */
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
-    const connection = this.#options.pool.forInstance(context.instance);
-    const found = findInTranscript(await readTranscript(connection, context.instance.sessionKey, context.signal), envelope.id);
-    if (!found) return { landed: false, reason: "not found" };
-    return { landed: true, receipt: { status: found === "transcript" ? "delivered" : "accepted", detail: { sessionKey: context.instance.sessionKey, gatewayStatus: `${found} (checked after the CLI failed)` } } };
+    return confirmInSession(this.#options.pool.forInstance(context.instance), context.instance.sessionKey, envelope.id, context.signal);
   }
 
   #environment(instance: Instance): NodeJS.ProcessEnv {

@@ -5,7 +5,7 @@ import type { Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
 import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../receipts.js";
 import type { Envelope } from "../envelope.js";
-import { appendEntry } from "../memory/append.js";
+import { appendEntry, workspaceMissingError } from "../memory/append.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 /**
@@ -28,7 +28,7 @@ export class MemoryFileTransport implements Transport {
     const workspace = instance.workspace;
     if (!workspace) throw new UnavailableError("no workspace", { code: "NOT_CONFIGURED" });
     if (!(await stat(workspace).catch(() => undefined))?.isDirectory()) {
-      throw new UnavailableError(`Workspace ${workspace} does not exist.`, { code: "WORKSPACE_MISSING", hint: "Set workspace of this instance to the target agent's workspace (by default <state dir>/workspace)." });
+      throw workspaceMissingError(workspace);
     }
     const memoryDir = join(workspace, "memory");
     const dir = (await stat(memoryDir).catch(() => undefined)) ? memoryDir : workspace;

@@ -3,7 +3,7 @@ import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readTranscript } from "../gateway/transcript.js";
 import { setTimeout as delay } from "node:timers/promises";
-import { chatMessageRefusal, findInTranscript, formatSessionMessage, replyInTranscript } from "../session-message.js";
+import { chatMessageRefusal, confirmInSession, formatSessionMessage, replyInTranscript } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
@@ -65,16 +65,7 @@ export class SessionsSendTransport implements Transport {
   /** Looks for the envelope's idempotency key in the target session's transcript and pending inputs. */
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
     if (!this.#sentUnanswered.delete(envelope.id)) return { landed: false, reason: "never sent" };
-    const { sessionKey } = context.instance;
-    const found = findInTranscript(await readTranscript(this.#connection(context.instance), sessionKey, context.signal), envelope.id);
-    if (!found) return { landed: false, reason: "not found" };
-    return {
-      landed: true,
-      receipt: {
-        status: found === "transcript" ? "delivered" : "accepted",
-        detail: { runId: envelope.id, gatewayStatus: found === "transcript" ? "in transcript" : "pending input", sessionKey },
-      },
-    };
+    return confirmInSession(this.#connection(context.instance), context.instance.sessionKey, envelope.id, context.signal, { runId: envelope.id });
   }
 
   /**
