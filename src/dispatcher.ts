@@ -43,6 +43,8 @@ export interface DeliveryReport {
   readonly via?: TransportId;
   readonly receipt?: Receipt;
   readonly attempts: readonly Attempt[];
+  /** Set when this id was delivered before: nothing was sent again, the earlier delivery is reported. */
+  readonly repeatOf?: { readonly deliveredAt: string };
 }
 
 export interface SendInput {
@@ -145,13 +147,31 @@ export class Dispatcher {
     return this.deliver(envelope, instance, options);
   }
 
-  /** Delivers an already built envelope; queues it in the outbox when every transport fails. */
+  /**
+   * Delivers an already built envelope; queues it in the outbox when every transport fails. An id
+   * this sender already delivered to the same target is not sent again: the earlier delivery is
+   * reported (`repeatOf`). Not every target de-duplicates, and a fallback transport never could.
+   */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
+    const outbox = this.#outbox && (await this.#outbox());
+    const earlier = outbox?.delivery(envelope.id, instance.name);
+    if (earlier) {
+      this.#logger.info({ envelopeId: envelope.id, to: instance.name, via: earlier.via }, "delivered before; not sent again");
+      const status = earlier.status as ReceiptStatus;
+      return {
+        ok: true,
+        id: envelope.id,
+        to: instance.name,
+        status,
+        via: earlier.via as TransportId,
+        receipt: earlier.receipt ?? { status, detail: {} },
+        attempts: [],
+        repeatOf: { deliveredAt: earlier.deliveredAt },
+      };
+    }
     const report = await this.#tryAll(envelope, instance, options);
-    // A file write is passive until the receiver reports it seen; remember it so `unseen()` can ask.
-    if (report.ok && report.status === "written" && report.via && this.#outbox) (await this.#outbox()).recordDelivery(envelope.id, instance.name, report.via, report.status);
-    if (report.ok || report.status !== "failed" || !this.#outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
-    const outbox = await this.#outbox();
+    if (report.ok && report.via && report.receipt) outbox?.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt);
+    if (report.ok || report.status !== "failed" || !outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
     outbox.enqueue(envelope, reasons);
     this.#logger.warn({ envelopeId: envelope.id, to: instance.name, outbox: outbox.path }, "queued in the outbox");
@@ -181,7 +201,7 @@ export class Dispatcher {
       const report = await this.#tryAll(queued.envelope, instance, options.signal ? { signal: options.signal } : {});
       reports.push(report);
       if (report.ok && report.via) {
-        outbox.markDelivered(queued.envelope.id, report.via, report.status);
+        outbox.markDelivered(queued.envelope.id, report.via, report.status, report.receipt);
       } else {
         blocked.add(queued.target);
         const backoff = Math.min(FLUSH_BACKOFF_MS * 2 ** queued.attempts, MAX_FLUSH_BACKOFF_MS);

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { envelopeSchema, type Envelope } from "./envelope.js";
+import type { Receipt } from "./transport.js";
 
 /** An envelope that no transport could deliver yet. */
 export interface QueuedEnvelope {
@@ -38,13 +39,33 @@ CREATE TABLE IF NOT EXISTS outbox (
   next_attempt_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS delivered (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
   target TEXT NOT NULL,
   via TEXT NOT NULL,
   status TEXT NOT NULL,
-  delivered_at TEXT NOT NULL
+  delivered_at TEXT NOT NULL,
+  receipt TEXT,
+  PRIMARY KEY (id, target)
 );
 `;
+
+/** Outboxes made before receipts were kept keyed deliveries by id alone; move their rows over. */
+const MIGRATE_DELIVERED = `
+ALTER TABLE delivered RENAME TO delivered_v1;
+CREATE TABLE delivered (id TEXT NOT NULL, target TEXT NOT NULL, via TEXT NOT NULL, status TEXT NOT NULL, delivered_at TEXT NOT NULL, receipt TEXT, PRIMARY KEY (id, target));
+INSERT INTO delivered (id, target, via, status, delivered_at) SELECT id, target, via, status, delivered_at FROM delivered_v1;
+DROP TABLE delivered_v1;
+`;
+
+/** What this sender recorded about an envelope it delivered. */
+export interface DeliveryRecord {
+  readonly target: string;
+  readonly via: string;
+  readonly status: string;
+  readonly deliveredAt: string;
+  /** The transport's receipt (absent in records written before receipts were kept). */
+  readonly receipt?: Receipt;
+}
 
 function toQueued(row: Row): QueuedEnvelope {
   return {
@@ -79,6 +100,8 @@ export class Outbox {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
+    const columns = db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[];
+    if (!columns.some((column) => column.name === "receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
     return new Outbox(path, db);
   }
 
@@ -101,21 +124,34 @@ export class Outbox {
   }
 
   /** Removes the envelope from the queue and records where it went, in one transaction. */
-  markDelivered(id: string, via: string, status: string, now: Date = new Date()): void {
+  markDelivered(id: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
     this.#transaction(() => {
       const row = this.#db.prepare("SELECT target FROM outbox WHERE id = ?").get(id) as { target: string } | undefined;
       this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
-      if (row) {
-        this.#db
-          .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at) VALUES (?, ?, ?, ?, ?)")
-          .run(id, row.target, via, status, now.toISOString());
-      }
+      if (row) this.recordDelivery(id, row.target, via, status, receipt, now);
     });
   }
 
-  /** Records a delivery that never waited in the queue (a memory-file write whose receipt is still to come). */
-  recordDelivery(id: string, target: string, via: string, status: string, now: Date = new Date()): void {
-    this.#db.prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at) VALUES (?, ?, ?, ?, ?)").run(id, target, via, status, now.toISOString());
+  /** Records a delivery, so a resend of the same id is answered from here instead of sent again. */
+  recordDelivery(id: string, target: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
+    this.#db
+      .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(id, target, via, status, now.toISOString(), receipt ? JSON.stringify(receipt) : null);
+  }
+
+  /** The record of an earlier delivery of this envelope id to this target, if this sender made one. */
+  delivery(id: string, target: string): DeliveryRecord | undefined {
+    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt FROM delivered WHERE id = ? AND target = ?").get(id, target) as
+      | { target: string; via: string; status: string; delivered_at: string; receipt: string | null }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      target: row.target,
+      via: row.via,
+      status: row.status,
+      deliveredAt: row.delivered_at,
+      ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}),
+    };
   }
 
   /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */
@@ -132,13 +168,6 @@ export class Outbox {
   /** Drops an envelope that can never be delivered (e.g. its target was removed from the config). */
   remove(id: string): void {
     this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
-  }
-
-  deliveredVia(id: string): { via: string; status: string; deliveredAt: string } | undefined {
-    const row = this.#db.prepare("SELECT via, status, delivered_at FROM delivered WHERE id = ?").get(id) as
-      | { via: string; status: string; delivered_at: string }
-      | undefined;
-    return row ? { via: row.via, status: row.status, deliveredAt: row.delivered_at } : undefined;
   }
 
   close(): void {

@@ -6,7 +6,13 @@ import { isPlaintextAllowed } from "../gateway/url-policy.js";
 import { formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
-const A2A_POLL_MS = 500;
+/**
+ * The channel answers at most `rateLimitPerMinute` (default 30) requests per peer, polls included,
+ * so polls start at 1 s and slow down to 4 s; a rate-limited poll waits and tries again.
+ */
+const A2A_FIRST_POLL_MS = 1_000;
+const A2A_MAX_POLL_MS = 4_000;
+const A2A_RATE_LIMITED_WAIT_MS = 5_000;
 
 /** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
 export const A2A_MAX_TEXT_BYTES = 64 * 1024;
@@ -69,7 +75,13 @@ export async function a2aCall<T>(target: A2aTarget, method: string, params: unkn
   const answer = (await response.json()) as JsonRpcAnswer<T>;
   if (answer.error) {
     const message = answer.error.message ?? "unknown error";
-    if (/rate limit/iu.test(message)) throw new TransientError(`A2A: ${message}`, { code: "RATE_LIMITED", retryAfterMs: 2_000 });
+    if (/rate limit/iu.test(message)) {
+      throw new TransientError(`A2A: ${message}`, {
+        code: "RATE_LIMITED",
+        retryAfterMs: 2_000,
+        hint: "The target takes channels.a2a.rateLimitPerMinute requests per peer (default 30); raise it there, or send less often.",
+      });
+    }
     throw new UnavailableError(`A2A ${method} failed: ${message} (${answer.error.code ?? "no code"})`, { code: "A2A_ERROR" });
   }
   if (answer.result === undefined) throw new UnavailableError(`A2A ${method} answered without a result.`, { code: "A2A_ERROR" });
@@ -106,14 +118,21 @@ export class A2aTransport implements Transport {
     const target = context.instance.a2a;
     if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
     if (receipt.status === "delivered" && typeof receipt.detail.reply === "string") return receipt.detail.reply;
-    for (;;) {
-      const task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+    for (let wait = A2A_FIRST_POLL_MS; ; wait = Math.min(wait * 1.5, A2A_MAX_POLL_MS)) {
+      let task: A2aTask;
+      try {
+        task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+      } catch (error) {
+        if (!(error instanceof TransientError && error.code === "RATE_LIMITED")) throw error;
+        await delay(A2A_RATE_LIMITED_WAIT_MS, undefined, { signal: context.signal });
+        continue;
+      }
       const state = task.status?.state;
       if (state === "TASK_STATE_COMPLETED") return a2aTaskText(task);
       if (state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED") {
         throw new UnavailableError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
       }
-      await delay(A2A_POLL_MS, undefined, { signal: context.signal });
+      await delay(wait, undefined, { signal: context.signal });
     }
   }
 

@@ -45,7 +45,7 @@ beforeAll(async () => {
   const { task } = await a2aCall<{ task: A2aTask }>(target, "SendMessage", { message: { role: "ROLE_USER", parts: [{ text: "warm-up" }] } }, AbortSignal.timeout(150_000));
   for (let state = task.status?.state; state === "TASK_STATE_WORKING"; ) {
     if (Date.now() > deadline + 90_000) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, A2A_POLL_MS));
     state = (await a2aCall<A2aTask>(target, "GetTask", { id: task.id }, AbortSignal.timeout(10_000))).status?.state;
   }
 });
@@ -55,6 +55,9 @@ afterAll(async () => {
   await mock?.close();
   await rm(scratch, { recursive: true, force: true });
 });
+
+/** The channel answers at most 30 requests a minute per peer (polls included): stay well under it. */
+const A2A_POLL_MS = 2_500;
 
 function configFor(token = PEER_TOKEN): ConfigInput {
   return {
@@ -84,7 +87,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
       const taskId = String(report.receipt?.detail.taskId);
       const endpoint = client.registry.resolve("xiaom").a2a!;
       await expect
-        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000))).status?.state, { timeout: 90_000, interval: 500 })
+        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000))).status?.state, { timeout: 90_000, interval: A2A_POLL_MS })
         .not.toBe("TASK_STATE_WORKING");
       const done = await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000));
       expect(done.status?.state, a2aTaskText(done)).toBe("TASK_STATE_COMPLETED");
@@ -135,18 +138,30 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
     }
   });
 
-  it("a resend of the same envelope id is dropped by the target's inbound de-duplication: one turn, not two", async () => {
+  it("a resend of a delivered envelope id is answered from the sender's record and never reaches the target twice", async () => {
     const client = createMessenger({ config: configFor(), log: { level: "silent" } });
     try {
       const marker = randomUUID();
       const first = await client.send({ to: "xiaom", body: `repeat ${marker}` });
+      expect(first.via).toBe("a2a");
       const endpoint = client.registry.resolve("xiaom").a2a!;
       await expect
-        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: String(first.receipt?.detail.taskId) }, AbortSignal.timeout(10_000))).status?.state, { timeout: 60_000, interval: 500 })
+        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: String(first.receipt?.detail.taskId) }, AbortSignal.timeout(10_000))).status?.state, { timeout: 60_000, interval: A2A_POLL_MS })
         .toBe("TASK_STATE_COMPLETED");
       const second = await client.send({ to: "xiaom", body: `repeat ${marker}`, id: first.id });
-      expect(second.via).toBe("a2a");
-      // A turn for the repeat would show within a few seconds, as the first one did.
+      expect(second).toMatchObject({ ok: true, via: "a2a", attempts: [], repeatOf: { deliveredAt: expect.any(String) } });
+      expect(second.receipt?.detail.taskId).toBe(first.receipt?.detail.taskId);
+      // A sender that lost its record (another machine, wiped state) resends over a2a only: the target's
+      // inbound de-duplication keeps it to one turn, whatever the resend answers.
+      const amnesiac = createMessenger({ config: { ...configFor(), stateDir: join(scratch, "amnesiac-state") }, log: { level: "silent" } });
+      try {
+        const third = await amnesiac.send({ to: "xiaom", body: `repeat ${marker}`, id: first.id }, { transports: ["a2a"], queue: false });
+        expect(third.repeatOf).toBeUndefined();
+        expect(third.attempts.map((attempt) => attempt.transport)).toEqual(["a2a"]);
+      } finally {
+        await amnesiac.close();
+      }
+      // A turn for a repeat would show within a few seconds, as the first one did.
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       expect(await userRowsWith(marker)).toHaveLength(1);
       // Every later request of this session would carry the marker in its history; none may follow the first.
@@ -176,8 +191,14 @@ describe("message_tool through a real Gateway's send RPC", () => {
       const body = `for the human ${marker} $(touch ${sentinelPath(scratch)})`;
       const report = await client.send({ to: "xiaom", body });
       expect(report).toMatchObject({ ok: true, via: "message_tool", status: "delivered", receipt: { detail: { channel: "a2a", to: "loop" } } });
-      const again = await client.send({ to: "xiaom", body, id: report.id });
-      expect(again.via).toBe("message_tool");
+      expect((await client.send({ to: "xiaom", body, id: report.id })).repeatOf).toBeDefined();
+      // Without the sender's record the resend reaches the Gateway, whose idempotency key keeps it to one message.
+      const forgetful = createMessenger({ config: { ...messageToolConfig({ channel: "a2a", to: "loop" }), outbox: { enabled: false } }, log: { level: "silent" } });
+      try {
+        expect((await forgetful.send({ to: "xiaom", body, id: report.id })).via).toBe("message_tool");
+      } finally {
+        await forgetful.close();
+      }
       const loopSession = "agent:main:a2a:default:direct:loop:ctx-oc-loop";
       const rows = async () => (await readHistory(gatewayB, loopSession)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
       await expect.poll(async () => (await rows()).length, { timeout: 60_000, interval: 1000 }).toBe(1);

@@ -27,6 +27,16 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
+/** A sender that keeps no delivery record, so a resend reaches the transport and the target's own de-duplication. */
+async function withoutRecord<T>(work: (client: ReturnType<typeof createMessenger>) => Promise<T>, config: ConfigInput = configFor()): Promise<T> {
+  const client = createMessenger({ config: { ...config, outbox: { enabled: false } }, log: { level: "silent" } });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
 function configFor(overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number } = {}): ConfigInput {
   return {
     self: { name: "xiaoa" },
@@ -77,8 +87,12 @@ describe("sessions_send to a real Gateway", () => {
       const run = await waitForRun(gatewayB, String(report.receipt?.detail.runId));
       expect(run).toEqual({ status: "ok", text: "ACK first" });
 
-      const again = await client.send({ to: "XIAOM", body, id: report.id });
+      const repeat = await client.send({ to: "XIAOM", body, id: report.id });
+      expect(repeat).toMatchObject({ ok: true, attempts: [], repeatOf: { deliveredAt: expect.any(String) } });
+      // A sender without the record (no outbox) does send again: the Gateway's idempotency key keeps it to one run.
+      const again = await withoutRecord((forgetful) => forgetful.send({ to: "XIAOM", body, id: report.id }));
       expect(again.ok).toBe(true);
+      expect(again.repeatOf).toBeUndefined();
       expect(again.receipt?.detail.gatewayStatus).toBe("ok");
 
       const history = await readHistory(gatewayB);
@@ -126,7 +140,8 @@ describe("fallback to the memory file", () => {
       expect(entries[0]?.body).toBe(body);
       expect(entries[0]?.from).toBe("xiaoa");
 
-      const again = await client.send({ to: "小m", body, id: report.id });
+      expect((await client.send({ to: "小m", body, id: report.id })).repeatOf).toBeDefined();
+      const again = await withoutRecord((forgetful) => forgetful.send({ to: "小m", body, id: report.id }), configFor({ url: `ws://127.0.0.1:${closedPort}` }));
       expect(again.receipt?.detail.duplicate).toBe(true);
       expect((await readMemoryEntries(gatewayB.workspace)).filter((e) => e.id === report.id)).toHaveLength(1);
     } finally {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,6 +12,7 @@ import {
   InstanceRegistry,
   notApplicable,
   parseConfig,
+  Outbox,
   TransientError,
   UnavailableError,
   ValidationError,
@@ -49,17 +53,24 @@ const fail = (error: Error): Behaviour => async () => {
 function dispatcherWith(
   transports: FakeTransport[],
   order: TransportId[],
-  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker } = {},
+  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker; outbox?: () => Promise<Outbox> } = {},
 ) {
   const registry = new InstanceRegistry(
     parseConfig({
       self: { name: "xiaoa" },
       defaults: { retries: extra.retries ?? 2 },
-      instances: { xiaom: { aliases: ["小m"], transports: order, ...(extra.timeouts ? { timeouts: extra.timeouts } : {}) } },
+      instances: { xiaom: { aliases: ["小m"], transports: order, ...(extra.timeouts ? { timeouts: extra.timeouts } : {}) }, xiaob: { transports: order } },
     }),
     {},
   );
-  return new Dispatcher({ registry, transports, logger: silent, retryMinTimeoutMs: 1, ...(extra.circuitBreaker ? { circuitBreaker: extra.circuitBreaker } : {}) });
+  return new Dispatcher({
+    registry,
+    transports,
+    logger: silent,
+    retryMinTimeoutMs: 1,
+    ...(extra.circuitBreaker ? { circuitBreaker: extra.circuitBreaker } : {}),
+    ...(extra.outbox ? { outbox: extra.outbox } : {}),
+  });
 }
 
 describe("Dispatcher", () => {
@@ -163,6 +174,51 @@ describe("Dispatcher", () => {
     setTimeout(() => controller.abort(new Error("caller gave up")), 20);
     await expect(pending).rejects.toThrow("caller gave up");
     expect(hanging.signals[0]?.aborted).toBe(true);
+  });
+
+  it("answers a resend of a delivered id from its record, for the same target only, also after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oii-repeat-"));
+    const path = join(dir, "outbox.sqlite");
+    try {
+      const transport = new FakeTransport("sessions_send", async (call) => ({ status: "accepted", detail: { call } }));
+      const outbox = await Outbox.open(path);
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
+      const first = await dispatcher.send({ to: "xiaom", body: "hi", id: "env-repeat-1" });
+      const again = await dispatcher.send({ to: "小m", body: "hi", id: "env-repeat-1" });
+      expect(transport.calls).toBe(1);
+      expect(again).toMatchObject({ ok: true, via: "sessions_send", attempts: [], receipt: { detail: { call: 1 } }, repeatOf: { deliveredAt: expect.any(String) } });
+      expect(first.repeatOf).toBeUndefined();
+      // The id names one message to one target; the same id to another target is another delivery.
+      await dispatcher.send({ to: "xiaob", body: "hi", id: "env-repeat-1" });
+      expect(transport.calls).toBe(2);
+      outbox.close();
+      const reopened = await Outbox.open(path);
+      const afterRestart = await dispatcherWith([transport], ["sessions_send"], { outbox: async () => reopened }).send({ to: "xiaom", body: "hi", id: "env-repeat-1" });
+      expect(afterRestart.repeatOf).toBeDefined();
+      expect(transport.calls).toBe(2);
+      reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("records nothing for a failed send, so the next try really sends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oii-repeat-"));
+    try {
+      const outbox = await Outbox.open(join(dir, "outbox.sqlite"));
+      const flaky = new FakeTransport("sessions_send", async (call) => {
+        if (call === 1) throw new UnavailableError("down", { code: "UNREACHABLE" });
+        return { status: "accepted", detail: {} };
+      });
+      const dispatcher = dispatcherWith([flaky], ["sessions_send"], { outbox: async () => outbox, circuitBreaker: new CircuitBreaker(0) });
+      expect((await dispatcher.send({ to: "xiaom", body: "hi", id: "env-repeat-2" }, { queue: false })).ok).toBe(false);
+      const second = await dispatcher.send({ to: "xiaom", body: "hi", id: "env-repeat-2" });
+      expect(second).toMatchObject({ ok: true, attempts: [{ outcome: "accepted" }] });
+      expect(flaky.calls).toBe(2);
+      outbox.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe("circuit breaker", () => {

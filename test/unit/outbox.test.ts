@@ -30,6 +30,21 @@ afterEach(async () => {
 const envelope = (to: string, body: string, id: string) => createEnvelope({ from: "xiaoa", to, body, id });
 
 describe("Outbox", () => {
+  it("moves deliveries recorded by an older outbox (keyed by id alone) into the current table", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    const path = join(dir, "old.sqlite");
+    const old = new DatabaseSync(path);
+    old.exec("CREATE TABLE delivered (id TEXT PRIMARY KEY, target TEXT NOT NULL, via TEXT NOT NULL, status TEXT NOT NULL, delivered_at TEXT NOT NULL)");
+    old.prepare("INSERT INTO delivered VALUES (?, ?, ?, ?, ?)").run("env-old-1", "xiaom", "memory_file", "written", "2026-11-01T00:00:00.000Z");
+    old.close();
+    const outbox = await Outbox.open(path);
+    expect(outbox.delivery("env-old-1", "xiaom")).toEqual({ target: "xiaom", via: "memory_file", status: "written", deliveredAt: "2026-11-01T00:00:00.000Z" });
+    expect(outbox.written()).toHaveLength(1);
+    outbox.recordDelivery("env-old-1", "xiaob", "sessions_send", "accepted", { status: "accepted", detail: {} });
+    expect(outbox.delivery("env-old-1", "xiaom")?.via).toBe("memory_file");
+    outbox.close();
+  });
+
   it("keeps envelopes across reopen, once per id, in arrival order", async () => {
     const first = await Outbox.open(join(dir, "outbox.sqlite"));
     expect(first.enqueue(envelope("xiaom", "one", "env-00000001"), "down")).toBe(true);
@@ -41,9 +56,9 @@ describe("Outbox", () => {
       ["env-00000001", "one"],
       ["env-00000002", "two"],
     ]);
-    reopened.markDelivered("env-00000001", "sessions_send", "accepted");
+    reopened.markDelivered("env-00000001", "sessions_send", "accepted", { status: "accepted", detail: { runId: "r1" } });
     expect(reopened.list().map((q) => q.envelope.id)).toEqual(["env-00000002"]);
-    expect(reopened.deliveredVia("env-00000001")).toMatchObject({ via: "sessions_send", status: "accepted" });
+    expect(reopened.delivery("env-00000001", "xiaom")).toMatchObject({ via: "sessions_send", status: "accepted", receipt: { detail: { runId: "r1" } } });
     reopened.markFailed("env-00000002", "still down", new Date(Date.now() + 60_000));
     expect(reopened.list({ dueBy: new Date() })).toEqual([]);
     expect(reopened.list()[0]).toMatchObject({ attempts: 1, lastError: "still down" });
