@@ -17,6 +17,8 @@ import { MemoryFileTransport } from "./transports/memory-file.js";
 import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
+import { NodesTransport } from "./transports/nodes.js";
+import { exec, type ExecInput, type ExecResult } from "./exec.js";
 
 export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
@@ -36,6 +38,8 @@ export interface Messenger {
   send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
   /** Sends a message and waits for the target agent's answer to it. */
   ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
+  /** Runs an argv on the instance's machine through its paired node (no shell); proxy variables unset unless `keepProxy`. */
+  exec(input: ExecInput, options?: { signal?: AbortSignal }): Promise<ExecResult>;
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
   /** The durable queue of envelopes no transport could deliver. */
@@ -65,8 +69,10 @@ export function createMessenger(options: MessengerOptions): Messenger {
   const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
   let outbox: Promise<Outbox> | undefined;
   const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(config.outbox.path ?? join(stateDir, "outbox.sqlite"))) : undefined;
+  const nodes = new NodesTransport(pool);
   const builtIn: Transport[] = [
     new SessionsSendTransport(pool),
+    nodes,
     new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
     new MemoryFileTransport(),
     new A2aTransport(registry.self, env),
@@ -87,6 +93,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     dispatcher,
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
+    exec: (input, execOptions) => exec({ registry, nodeOf: (name) => nodes.host(registry.resolve(name)) }, input, execOptions),
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),

@@ -5,7 +5,7 @@ export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type At
   type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
-export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget } from "./config/registry.js";
+export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget, type NodeTarget } from "./config/registry.js";
 export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type TransportId } from "./config/schema.js";
 export { createEnvelope, envelopeSchema, MAX_BODY_BYTES, type Envelope, type EnvelopeInput } from "./envelope.js";
 export {
@@ -41,3 +41,7 @@ export { PASSIVE_DELIVERY_NOTE, type FileReceipt } from "./receipts.js";
 export { InboxWatcher, type InboxWatcherOptions } from "./inbox/watcher.js";
 export { InboxLedger, readReceipts, readPresence, type InboxRecord, type InboxState, type InboxPresence } from "./inbox/ledger.js";
 export { MemoryScanner } from "./inbox/scanner.js";
+export { NodesTransport, NODE_RECEIVER_NOTE } from "./transports/nodes.js";
+export { NodeHost, type NodeInfo, type RunOptions, type RunOutput, type WriteFileOptions, type WriteFileOutcome } from "./nodes/node-host.js";
+export { incomingDir, incomingPath } from "./nodes/incoming.js";
+export { DEFAULT_EXEC_TIMEOUT_MS, PROXY_VARIABLES, withoutProxy, type ExecInput, type ExecResult } from "./exec.js";

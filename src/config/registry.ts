@@ -26,6 +26,15 @@ export interface MessageToolTarget {
   readonly gateway: GatewayTarget | undefined;
 }
 
+export interface NodeTarget {
+  /** The Gateway the node host is paired to. */
+  readonly gateway: GatewayTarget;
+  readonly id: string | undefined;
+  readonly name: string | undefined;
+  /** The target agent's workspace on the node's machine. */
+  readonly workspace: string | undefined;
+}
+
 /** One configured instance with every default filled in. */
 export interface Instance {
   readonly name: string;
@@ -34,6 +43,7 @@ export interface Instance {
   readonly gateway: GatewayTarget | undefined;
   readonly a2a: A2aTarget | undefined;
   readonly messageTool: MessageToolTarget | undefined;
+  readonly node: NodeTarget | undefined;
   readonly sessionKey: string;
   readonly workspace: string | undefined;
   readonly timeZone: string;
@@ -49,12 +59,12 @@ export function normalizeName(name: string): string {
   return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
 }
 
-function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv): GatewayTarget | undefined {
+function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv, field = "gateway"): GatewayTarget | undefined {
   if (!gateway) return undefined;
   return {
     url: gateway.url,
     token: secretFrom(gateway.token, gateway.tokenEnv, env),
-    tokenSource: gateway.tokenEnv ? `environment variable ${gateway.tokenEnv}` : "gateway.token in the config",
+    tokenSource: gateway.tokenEnv ? `environment variable ${gateway.tokenEnv}` : `${field}.token in the config`,
     tlsFingerprint: gateway.tlsFingerprint,
   };
 }
@@ -104,6 +114,12 @@ export class InstanceRegistry {
           recipient: raw.messageTool.recipient,
           gateway: resolveGateway(raw.messageTool.gateway ?? raw.gateway, env),
         },
+        node: raw.node && {
+          gateway: resolveGateway(raw.node.gateway, env, "node.gateway")!,
+          id: raw.node.id,
+          name: raw.node.name,
+          workspace: raw.node.workspace ?? raw.workspace,
+        },
         sessionKey: raw.sessionKey,
         workspace: raw.workspace,
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
@@ -147,7 +163,7 @@ export class InstanceRegistry {
 
   /** Every token the config holds or points at, for redaction. */
   secrets(): string[] {
-    return this.list().flatMap((i) => [i.gateway?.token, i.a2a?.token, i.messageTool?.gateway?.token].filter((t): t is string => typeof t === "string"));
+    return this.list().flatMap((i) => [i.gateway?.token, i.a2a?.token, i.messageTool?.gateway?.token, i.node?.gateway.token].filter((t): t is string => typeof t === "string"));
   }
 
   labels(): string[] {

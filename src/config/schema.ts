@@ -77,6 +77,20 @@ const messageToolSchema = z
   })
   .strict();
 
+const nodeSchema = z
+  .object({
+    /** The Gateway the target machine's node host is paired to: usually this side's own Gateway. */
+    gateway: gatewaySchema,
+    /** The node's device id (64 hex digits, `openclaw nodes list`); or give its display name. */
+    id: z.string().regex(/^[0-9a-f]{64}$/u, "must be the node's 64-hex device id").optional(),
+    /** The node's display name (`openclaw node run --display-name`); resolved to its id at each use. */
+    name: z.string().trim().min(1).max(128).optional(),
+    /** The target agent's workspace as a path on the node's machine; default the instance's `workspace`. */
+    workspace: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((value) => value.id !== undefined || value.name !== undefined, { message: "set the node's id or its name", path: ["id"] });
+
 const instanceSchema = z
   .object({
     aliases: z.array(z.string().trim().min(1)).default([]),
@@ -86,6 +100,8 @@ const instanceSchema = z
     a2a: a2aSchema.optional(),
     /** A person reachable through a chat channel: the last rung, bot to human only. */
     messageTool: messageToolSchema.optional(),
+    /** A node host on the target machine, paired to `node.gateway`: remote exec, file writes, message delivery. */
+    node: nodeSchema.optional(),
     sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
     workspace: z.string().min(1).optional(),
     timeZone: z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Shanghai").optional(),

@@ -69,6 +69,7 @@ export class GatewayConnection {
   #ready: Promise<GatewayClient> | undefined;
   #client: GatewayClient | undefined;
   #pendingClient: GatewayClient | undefined;
+  #methods: ReadonlySet<string> = new Set();
   readonly #limit: LimitFunction;
 
   constructor(options: GatewayConnectionOptions) {
@@ -103,6 +104,12 @@ export class GatewayConnection {
   /** Connects (if not yet) and resolves once the Gateway said hello. */
   async connect(signal?: AbortSignal): Promise<void> {
     await this.#connectUnless(signal);
+  }
+
+  /** The RPC methods the Gateway announced in its hello (`features.methods`); connects first. */
+  async methods(signal?: AbortSignal): Promise<ReadonlySet<string>> {
+    await this.#connectUnless(signal);
+    return this.#methods;
   }
 
   /** Waits for the connection; an abort during the handshake also tears the half-open socket down. */
@@ -204,9 +211,10 @@ export class GatewayConnection {
           logDebug: () => {},
           logError: () => {},
         },
-        onHelloOk: () => {
+        onHelloOk: (hello) => {
           if (settled) return;
           settled = true;
+          this.#methods = new Set(hello.features?.methods ?? []);
           clearTimeout(timer);
           this.#client = client;
           this.#pendingClient = undefined;

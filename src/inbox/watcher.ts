@@ -2,12 +2,15 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { MemoryEntry } from "../memory/entry.js";
+import { mergeIncoming } from "./incoming-merge.js";
 import { InboxLedger } from "./ledger.js";
 import { MemoryScanner } from "./scanner.js";
 
 export interface InboxWatcherOptions {
   readonly workspace: string;
   readonly sessionKey: string;
+  /** For the daily note that envelopes dropped by a node go into (default: this machine's zone). */
+  readonly timeZone?: string;
   /** Hands one new entry to the agent; resolves true once it is queued there, false to retry on the next scan. */
   readonly surface: (entry: MemoryEntry) => Promise<boolean>;
   /**
@@ -65,6 +68,8 @@ export class InboxWatcher {
     this.#running = (async () => {
       do {
         this.#again = false;
+        // Drops from a node first, so the scan below finds them in the note.
+        await mergeIncoming(this.#options.workspace, this.#options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone).catch((error: unknown) => this.#options.onError?.(error));
         try {
           for (const entry of [...this.#retry.values(), ...(await this.#scanner.scan())]) {
             const state = this.ledger.state(entry.id);

@@ -33,7 +33,7 @@ export async function gatewayRequest<T>(gateway: TestGateway, method: string, pa
       clientName: "gateway-client",
       mode: "backend",
       role: "operator",
-      scopes: ["operator.read", "operator.write", "operator.admin"],
+      scopes: ["operator.read", "operator.write", "operator.admin", "operator.pairing"],
       hostDeps: { logDebug: () => {}, logError: () => {} },
       onHelloOk: () => {
         clearTimeout(timer);

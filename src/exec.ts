@@ -1,0 +1,76 @@
+import { z } from "zod";
+import type { InstanceRegistry } from "./config/registry.js";
+import { toValidationError } from "./config/parse.js";
+import { InterInstanceError } from "./errors.js";
+import type { NodeHost, RunOutput } from "./nodes/node-host.js";
+
+/** Proxy variables the seed's checklist says to drop for commands on the other machine (git over HTTPS behind a dead proxy hangs). */
+export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;
+
+/** The seed's budget for one remote command. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
+const noNul = (what: string) => z.string().refine((value) => !value.includes("\0"), `${what} cannot contain NUL bytes`);
+
+const execInputSchema = z
+  .object({
+    /** Instance name or alias. */
+    to: z.string().trim().min(1),
+    /** The program and its arguments, each one argv element: nothing is parsed by a shell. */
+    argv: z.array(noNul("an argument")).min(1, "give at least the program to run").max(4096),
+    /** Absolute working directory on the target machine. */
+    cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
+    env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
+    timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+    /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */
+    keepProxy: z.boolean().default(false),
+  })
+  .strict()
+  .refine((value) => value.argv[0]?.length, { message: "the program name cannot be empty", path: ["argv", 0] });
+
+export type ExecInput = z.input<typeof execInputSchema>;
+
+export interface ExecResult extends RunOutput {
+  /** Exit code 0, not timed out. */
+  readonly ok: boolean;
+  readonly to: string;
+  readonly argv: readonly string[];
+  readonly ms: number;
+}
+
+export interface ExecDependencies {
+  readonly registry: InstanceRegistry;
+  readonly nodeOf: (instanceName: string) => NodeHost | undefined;
+}
+
+/** Proxy variables removed with `env -u`: the node's env parameter can only add variables, not remove them. */
+export function withoutProxy(argv: readonly string[]): string[] {
+  return ["env", ...PROXY_VARIABLES.flatMap((name) => ["-u", name]), "--", ...argv];
+}
+
+/**
+ * Runs one argv on the target machine through its paired node. The command is never a shell
+ * string: quotes, `$(…)` and backticks in arguments reach the program as written.
+ */
+export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecInput, options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
+  const parsed = execInputSchema.safeParse(input);
+  if (!parsed.success) throw toValidationError("exec", parsed.error);
+  const { to, argv, cwd, env, timeoutMs, keepProxy } = parsed.data;
+  const instance = registry.resolve(to);
+  const host = nodeOf(instance.name);
+  if (!host) {
+    throw new InterInstanceError(`${instance.name} has no node configured: remote exec needs a node host on that machine.`, {
+      code: "NO_NODE",
+      hint: `Add instances.${instance.name}.node = { gateway: { url, token }, name: "<node display name>" }.`,
+    });
+  }
+  const started = performance.now();
+  const output = await host.run(keepProxy ? argv : withoutProxy(argv), {
+    timeoutMs: timeoutMs ?? instance.timeouts.nodes ?? DEFAULT_EXEC_TIMEOUT_MS,
+    ...(cwd ? { cwd } : {}),
+    ...(env ? { env } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { ...output, ok: output.exitCode === 0 && !output.timedOut, to: instance.name, argv, ms: Math.round(performance.now() - started) };
+}

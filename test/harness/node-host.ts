@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openclawEntry, type TestGateway } from "./gateway.js";
+import { gatewayRequest } from "./oracle.js";
+
+export interface TestNodeHost {
+  readonly displayName: string;
+  readonly nodeId: string;
+  readonly logFile: string;
+  stop(): Promise<void>;
+  /** Starts the node host again; it reconnects with the same identity (no new approval). */
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+interface ListedNode {
+  nodeId: string;
+  displayName?: string;
+  connected?: boolean;
+  pendingRequestId?: string;
+  commands?: string[];
+}
+
+/**
+ * Node policy a Gateway needs before a node host first connects, so one approval covers
+ * `system.run` and `file.write`: `gateway.nodes.commands.allow` and the file-transfer write policy.
+ * The generated config is merged shallowly, so the `gateway` block is patched in place.
+ */
+export async function allowNodeFileWrites(stateDir: string, allowWritePaths: readonly string[]): Promise<void> {
+  const path = join(stateDir, "openclaw.json");
+  const config = JSON.parse(await readFile(path, "utf8")) as { gateway: Record<string, unknown>; plugins?: { entries?: Record<string, unknown> } };
+  config.gateway.nodes = { commands: { allow: ["file.write"] } };
+  config.plugins = {
+    ...config.plugins,
+    entries: { ...config.plugins?.entries, "file-transfer": { config: { policyVersion: 2, nodes: { "*": { ask: "off", allowWritePaths } } } } },
+  };
+  await writeFile(path, JSON.stringify(config, null, 2));
+}
+
+async function waitForNode(gateway: TestGateway, displayName: string, accept: (node: ListedNode) => boolean, timeoutMs: number): Promise<ListedNode> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { nodes } = await gatewayRequest<{ nodes: ListedNode[] }>(gateway, "node.list", {});
+    const node = nodes.find((candidate) => candidate.displayName === displayName);
+    if (node && accept(node)) return node;
+    if (Date.now() > deadline) throw new Error(`node ${displayName} did not reach the expected state: ${JSON.stringify(node)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Runs a real headless `openclaw node run` paired to `gateway` on loopback, with its own state dir
+ * and home, and approves its command surface once (what `openclaw nodes approve` does).
+ */
+export async function startNodeHost(gateway: TestGateway, options: { displayName: string; env?: NodeJS.ProcessEnv }): Promise<TestNodeHost> {
+  const dir = await mkdtemp(join(tmpdir(), `oii-node-${options.displayName}-`));
+  await mkdir(join(dir, "state"));
+  await mkdir(join(dir, "home"));
+  const logFile = join(dir, "node.log");
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const log = createWriteStream(logFile, { flags: "a" });
+    child = spawn(process.execPath, [openclawEntry, "node", "run", "--host", "127.0.0.1", "--port", String(gateway.port), "--display-name", options.displayName], {
+      cwd: dir,
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST"))),
+        ...options.env,
+        OPENCLAW_STATE_DIR: join(dir, "state"),
+        HOME: join(dir, "home"),
+        OPENCLAW_GATEWAY_TOKEN: gateway.token,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const spawned = child;
+    children.add(spawned);
+    spawned.once("exit", () => children.delete(spawned));
+    await waitForNode(gateway, options.displayName, (node) => node.connected === true, 90_000);
+  };
+  const stop = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+    running.kill("SIGTERM");
+    const timer = setTimeout(() => running.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+    await waitForNode(gateway, options.displayName, (node) => node.connected !== true, 30_000);
+  };
+  await start();
+  const pending = await waitForNode(gateway, options.displayName, (node) => Boolean(node.pendingRequestId) || (node.commands ?? []).includes("system.run"), 90_000);
+  if (pending.pendingRequestId) await gatewayRequest(gateway, "node.pair.approve", { requestId: pending.pendingRequestId });
+  const approved = await waitForNode(gateway, options.displayName, (node) => (node.commands ?? []).includes("system.run"), 30_000);
+  return {
+    displayName: options.displayName,
+    nodeId: approved.nodeId,
+    logFile,
+    stop,
+    start,
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMessenger, incomingDir, PROXY_VARIABLES, InboxWatcher, ValidationError, type ConfigInput, type MemoryEntry, type TransportId } from "../../src/index.js";
+import { hostileBodies } from "../fixtures/hostile-bodies.js";
+import { startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
+import { readMemoryEntries } from "../harness/oracle.js";
+
+// Topology of the seed: Xiaom's machine runs a node host paired to Xiaoa's Gateway; Xiaoa reaches
+// Xiaom through its own Gateway. Here both "machines" are this one, on loopback.
+let mock: MockModelServer;
+let gatewayA: TestGateway;
+let node: TestNodeHost;
+let scratch: string;
+let xiaomWorkspace: string;
+let sentinel: string;
+const DEAD_PROXY = "http://127.0.0.1:9";
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-nodes-"));
+  xiaomWorkspace = join(scratch, "xiaom-workspace");
+  sentinel = join(scratch, "SENTINEL");
+  await mkdir(xiaomWorkspace, { recursive: true });
+  mock = await startMockModel();
+  gatewayA = await startGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaoa-nodes",
+    beforeStart: ({ stateDir }) => allowNodeFileWrites(stateDir, [`${xiaomWorkspace}/.openclaw-inter-instance/**`]),
+  });
+  // The node host inherits a dead proxy, as on the seed's Mac mini: exec must not use it by default.
+  node = await startNodeHost(gatewayA, { displayName: "xiaom-mac", env: { HTTPS_PROXY: DEAD_PROXY, http_proxy: DEAD_PROXY } });
+}, 240_000);
+
+afterAll(async () => {
+  await node?.dispose();
+  await gatewayA?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function configFor(options: { name?: string; workspace?: string; transports?: TransportId[] } = {}): ConfigInput {
+  return {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, "client"),
+    instances: {
+      xiaom: {
+        aliases: ["小m"],
+        node: { gateway: { url: gatewayA.url, token: gatewayA.token }, name: options.name ?? "xiaom-mac", workspace: options.workspace ?? xiaomWorkspace },
+        workspace: xiaomWorkspace,
+        transports: options.transports ?? ["nodes", "memory_file"],
+      },
+    },
+  };
+}
+
+async function withMessenger<T>(config: ConfigInput, work: (client: ReturnType<typeof createMessenger>) => Promise<T>): Promise<T> {
+  const client = createMessenger({ config, log: { level: "silent" } });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+describe("exec on a paired node (node.invoke system.run)", () => {
+  it("returns stdout, stderr and the exit code of an argv", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.exec({ to: "小m", argv: ["sh", "-c", "echo out; echo err >&2; exit 3"] });
+      expect(result).toMatchObject({ ok: false, exitCode: 3, stdout: "out\n", stderr: "err\n", timedOut: false, truncated: false, to: "xiaom" });
+    });
+  });
+
+  it("passes hostile arguments to the program as written, and runs none of them", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const argument = `$(touch ${sentinel}) \`touch ${sentinel}\` 'single' "double" ; touch ${sentinel} | EOF\n`;
+      const result = await client.exec({ to: "xiaom", argv: ["printf", "%s", argument] });
+      expect(result).toMatchObject({ ok: true, exitCode: 0, stdout: argument });
+      expect(existsSync(sentinel)).toBe(false);
+    });
+  });
+
+  it("unsets the node host's proxy variables unless asked to keep them; cwd and env reach the command", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const clean = await client.exec({ to: "xiaom", argv: ["env"], cwd: scratch, env: { GREETING: "你好 $(x)" } });
+      const names = clean.stdout.split("\n").map((line) => line.split("=")[0]);
+      for (const name of PROXY_VARIABLES) expect(names).not.toContain(name);
+      expect(clean.stdout).toContain("GREETING=你好 $(x)\n");
+      expect((await client.exec({ to: "xiaom", argv: ["pwd"], cwd: scratch })).stdout).toBe(`${scratch}\n`);
+      const kept = await client.exec({ to: "xiaom", argv: ["env"], keepProxy: true });
+      expect(kept.stdout).toContain(`HTTPS_PROXY=${DEAD_PROXY}\n`);
+      expect(kept.stdout).toContain(`http_proxy=${DEAD_PROXY}\n`);
+    });
+  });
+
+  it("kills a command at its timeout, and says so", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.exec({ to: "xiaom", argv: ["sleep", "20"], timeoutMs: 1_000 });
+      expect(result).toMatchObject({ ok: false, timedOut: true });
+      expect(result.ms).toBeLessThan(15_000);
+    });
+  });
+
+  it("marks output the node cut at its cap as truncated", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.exec({ to: "xiaom", argv: ["head", "-c", "1000000", "/dev/zero"] });
+      expect(result.truncated).toBe(true);
+      expect(result.stdout.length).toBeLessThan(1_000_000);
+    });
+  });
+
+  it("answers bad input with a typed error before anything runs", async () => {
+    await withMessenger(configFor(), async (client) => {
+      await expect(client.exec({ to: "xiaom", argv: [] })).rejects.toBeInstanceOf(ValidationError);
+      await expect(client.exec({ to: "xiaom", argv: ["ls"], cwd: "relative/dir" })).rejects.toThrow(/cwd must be an absolute path/u);
+      await expect(client.exec({ to: "xiaom", argv: ["ls\0"] })).rejects.toThrow(/NUL/u);
+    });
+  });
+
+  it("a node that is not paired is unavailable with the fix in the error", async () => {
+    await withMessenger(configFor({ name: "no-such-node" }), async (client) => {
+      await expect(client.exec({ to: "xiaom", argv: ["true"] })).rejects.toMatchObject({ code: "NODE_NOT_PAIRED", hint: expect.stringContaining("openclaw node run") });
+    });
+  });
+});
+
+describe("messages through the node (file.write into the target's incoming folder)", () => {
+  it("delivers every hostile body byte-exact; the receiving side merges them into the daily note; nothing runs", async () => {
+    const bodies = hostileBodies(sentinel);
+    const sent = new Map<string, string>();
+    await withMessenger(configFor(), async (client) => {
+      for (const { body } of bodies) {
+        const report = await client.send({ to: "xiaom", body });
+        expect(report, JSON.stringify(report.attempts)).toMatchObject({ ok: true, via: "nodes", status: "accepted" });
+        sent.set(report.id, body);
+      }
+    });
+    const surfaced: MemoryEntry[] = [];
+    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async (entry) => (surfaced.push(entry), true) });
+    await watcher.start();
+    await watcher.stop();
+    const entries = new Map((await readMemoryEntries(xiaomWorkspace)).map((entry) => [entry.id, entry.body]));
+    for (const [id, body] of sent) expect(entries.get(id), JSON.stringify(body.slice(0, 60))).toBe(body);
+    expect(surfaced.filter((entry) => sent.has(entry.id))).toHaveLength(sent.size);
+    expect((await readdir(incomingDir(xiaomWorkspace))).filter((name) => name.endsWith(".json"))).toEqual([]);
+    expect(existsSync(sentinel)).toBe(false);
+  });
+
+  it("a resend of the same envelope is dropped by the node (the file exists), and merged once", async () => {
+    const first = await withMessenger(configFor(), (client) => client.send({ to: "xiaom", body: "only once" }));
+    const again = await withMessenger({ ...configFor(), outbox: { enabled: false } }, (client) => client.send({ to: "xiaom", body: "only once", id: first.id }));
+    expect(again).toMatchObject({ ok: true, via: "nodes", receipt: { detail: { duplicate: true } } });
+    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async () => true });
+    await watcher.start();
+    await watcher.stop();
+    expect((await readMemoryEntries(xiaomWorkspace)).filter((entry) => entry.id === first.id)).toHaveLength(1);
+  });
+
+  it("a path outside the Gateway's file policy is unavailable with the setting to change, and the next transport takes over", async () => {
+    const elsewhere = join(scratch, "not-allowed");
+    await mkdir(elsewhere, { recursive: true });
+    await withMessenger(configFor({ workspace: elsewhere }), async (client) => {
+      const report = await client.send({ to: "xiaom", body: "policy" });
+      expect(report.attempts[0]).toMatchObject({ transport: "nodes", outcome: "unavailable", error: { code: "FILE_POLICY_DENIED", hint: expect.stringContaining("allowWritePaths") } });
+      expect(report.via).toBe("memory_file");
+    });
+  });
+
+  it("probe: passes on the live node; after the node host stops, the probe fails NODE_OFFLINE and the next message skips nodes", async () => {
+    await withMessenger(configFor(), async (client) => {
+      expect(await client.probe("xiaom", { transports: ["nodes"] })).toEqual([expect.objectContaining({ transport: "nodes", ok: true })]);
+      await node.stop();
+      try {
+        expect(await client.probe("xiaom", { transports: ["nodes"] })).toEqual([expect.objectContaining({ ok: false, error: expect.objectContaining({ code: "NODE_OFFLINE" }) })]);
+        const report = await client.send({ to: "xiaom", body: "while offline" });
+        expect(report.attempts[0]).toMatchObject({ transport: "nodes", outcome: "skipped", skippedBecause: expect.stringContaining("NODE_OFFLINE") });
+        expect(report.via).toBe("memory_file");
+      } finally {
+        await node.start();
+      }
+    });
+  });
+});
