@@ -19,6 +19,7 @@ import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
 import { exec, type ExecInput, type ExecResult } from "./exec.js";
+import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
 
 export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
@@ -40,6 +41,12 @@ export interface Messenger {
   ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
   /** Runs an argv on the instance's machine through its paired node (no shell); proxy variables unset unless `keepProxy`. */
   exec(input: ExecInput, options?: { signal?: AbortSignal }): Promise<ExecResult>;
+  readonly sync: {
+    /** Clones or fast-forwards a git checkout on the instance's machine over HTTPS; optionally repoints a symlink and verifies it. */
+    repo(input: SyncRepoInput): Promise<SyncRepoResult>;
+    /** Copies local files there through its node, each checked by SHA-256. */
+    files(input: SyncFilesInput, options?: { signal?: AbortSignal }): Promise<SyncFilesResult>;
+  };
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
   /** The durable queue of envelopes no transport could deliver. */
@@ -88,12 +95,15 @@ export function createMessenger(options: MessengerOptions): Messenger {
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
   });
+  const execDeps = { registry, nodeOf: (name: string) => nodes.host(registry.resolve(name)) };
+  const syncDeps: SyncDependencies = { exec: (input) => exec(execDeps, input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
   return {
     registry,
     dispatcher,
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
-    exec: (input, execOptions) => exec({ registry, nodeOf: (name) => nodes.host(registry.resolve(name)) }, input, execOptions),
+    exec: (input, execOptions) => exec(execDeps, input, execOptions),
+    sync: { repo: (input) => syncRepo(syncDeps, input), files: (input, syncOptions) => syncFiles(syncDeps, input, syncOptions) },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),

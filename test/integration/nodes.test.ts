@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readMemoryEntries } from "../harness/oracle.js";
+import { startGitServer, type TestGitServer } from "../harness/git-server.js";
 
 // Topology of the seed: Xiaom's machine runs a node host paired to Xiaoa's Gateway; Xiaoa reaches
 // Xiaom through its own Gateway. Here both "machines" are this one, on loopback.
@@ -29,7 +30,7 @@ beforeAll(async () => {
   gatewayA = await startGateway({
     modelBaseUrl: mock.url,
     name: "xiaoa-nodes",
-    beforeStart: ({ stateDir }) => allowNodeFileWrites(stateDir, [`${xiaomWorkspace}/.openclaw-inter-instance/**`]),
+    beforeStart: ({ stateDir }) => allowNodeFileWrites(stateDir, [`${xiaomWorkspace}/.openclaw-inter-instance/**`, `${scratch}/synced/**`]),
   });
   // The node host inherits a dead proxy, as on the seed's Mac mini: exec must not use it by default.
   node = await startNodeHost(gatewayA, { displayName: "xiaom-mac", env: { HTTPS_PROXY: DEAD_PROXY, http_proxy: DEAD_PROXY } });
@@ -181,6 +182,72 @@ describe("messages through the node (file.write into the target's incoming folde
       } finally {
         await node.start();
       }
+    });
+  });
+});
+
+describe("sync to the remote machine", () => {
+  let gitServer: TestGitServer;
+  beforeAll(async () => {
+    gitServer = await startGitServer(join(scratch, "git"));
+  });
+  afterAll(async () => {
+    await gitServer?.close();
+  });
+
+  it("clones over HTTP with the node host's dead proxy unset, points the link at it (readlink-checked), then fast-forwards", async () => {
+    const first = await gitServer.commit({ "README.md": "v1\n" }, "v1");
+    const dir = join(scratch, "checkouts", "app");
+    const link = join(scratch, "current");
+    await withMessenger(configFor(), async (client) => {
+      const cloned = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir, link });
+      expect(cloned, JSON.stringify(cloned.steps)).toMatchObject({ ok: true, action: "cloned", commit: first, link: { path: link, target: dir } });
+      expect(await readlink(link)).toBe(dir);
+      const second = await gitServer.commit({ "README.md": "v2\n" }, "v2");
+      const updated = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir, link });
+      expect(updated).toMatchObject({ ok: true, action: "updated", commit: second, link: { previous: dir } });
+      expect(await readFile(join(dir, "README.md"), "utf8")).toBe("v2\n");
+    });
+  });
+
+  it("the proxy is what would break it: the same git over the kept proxy fails", async () => {
+    await withMessenger(configFor(), async (client) => {
+      const viaProxy = await client.exec({ to: "xiaom", argv: ["git", "ls-remote", gitServer.url], keepProxy: true, env: { GIT_TERMINAL_PROMPT: "0" } });
+      expect(viaProxy.ok).toBe(false);
+      expect(viaProxy.stderr).toMatch(/127\.0\.0\.1 port 9|proxy|Failed to connect/iu);
+      expect((await client.exec({ to: "xiaom", argv: ["git", "ls-remote", gitServer.url] })).ok).toBe(true);
+    });
+  });
+
+  it("a real directory where the link should be: the readlink check catches it and nothing is reported linked", async () => {
+    const dir = join(scratch, "checkouts", "second");
+    const link = join(scratch, "links", "current");
+    await mkdir(link, { recursive: true });
+    await writeFile(join(link, "keep.txt"), "mine");
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir, link });
+      expect(result).toMatchObject({ ok: false, link: { path: link, target: "" } });
+      expect(result.error).toMatch(/points at nothing/u);
+      expect(await readFile(join(link, "keep.txt"), "utf8")).toBe("mine");
+    });
+  });
+
+  it("refuses SSH and credential-bearing URLs before anything runs", async () => {
+    await withMessenger(configFor(), async (client) => {
+      await expect(client.sync.repo({ to: "xiaom", repo: "git@github.com:me/app.git", dir: "/srv/app" })).rejects.toThrow(/HTTPS URL/u);
+      await expect(client.sync.repo({ to: "xiaom", repo: "https://me:secret@example.com/app.git", dir: "/srv/app" })).rejects.toThrow(/credentials/u);
+      await expect(client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: "relative" })).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  it("copies files through file.write, each checked by SHA-256", async () => {
+    const local = join(scratch, "local.bin");
+    const bytes = Buffer.from([0, 1, 2, 255, 10, 13, 36, 40]);
+    await writeFile(local, bytes);
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.sync.files({ to: "xiaom", files: [{ from: local, to: join(scratch, "synced", "deep", "copy.bin") }] });
+      expect(result.files[0]).toMatchObject({ size: bytes.length });
+      expect(await readFile(join(scratch, "synced", "deep", "copy.bin"))).toEqual(bytes);
     });
   });
 });
