@@ -1,5 +1,7 @@
 import type { AskResult } from "./ask.js";
 import type { DeliveryReport, ProbeResult } from "./dispatcher.js";
+import type { ExecResult } from "./exec.js";
+import type { SyncFilesResult, SyncRepoResult } from "./sync.js";
 
 /** One line for a person (or an agent) about a delivery. */
 export function describeReport(report: DeliveryReport): string {
@@ -25,4 +27,23 @@ export function describeProbe(results: readonly ProbeResult[]): string[] {
     if (r.skippedBecause) return `  --    ${r.transport}: ${r.skippedBecause}`;
     return `  FAIL  ${r.transport}: ${r.error?.message ?? ""}${r.error?.hint ? `\n        fix: ${r.error.hint}` : ""}`;
   });
+}
+
+/** A remote command's outcome: the exit, then its output as it came. */
+export function describeExec(result: ExecResult): string {
+  const status = result.timedOut ? "timed out" : result.exitCode === undefined ? `did not start: ${result.error ?? "unknown error"}` : `exit ${result.exitCode}`;
+  const parts = [`${result.argv.join(" ")} on ${result.to}: ${status}${result.truncated ? " (output truncated by the node)" : ""}`];
+  if (result.stdout) parts.push(result.stdout.replace(/\n$/u, ""));
+  if (result.stderr) parts.push(`stderr:\n${result.stderr.replace(/\n$/u, "")}`);
+  return parts.join("\n");
+}
+
+export function describeSyncRepo(result: SyncRepoResult): string {
+  if (!result.ok) return `Sync to ${result.to}:${result.dir} failed: ${result.error ?? "unknown"}${result.link?.rolledBack ? ` (${result.link.path} restored to ${result.link.previous})` : ""}`;
+  const link = result.link ? `; ${result.link.path} -> ${result.link.target} (readlink checked)` : "";
+  return `${result.action === "cloned" ? "Cloned" : "Updated"} ${result.to}:${result.dir} at ${result.commit}${link}.`;
+}
+
+export function describeSyncFiles(result: SyncFilesResult): string {
+  return result.files.map((file) => `${file.from} -> ${result.to}:${file.to} (${file.size} bytes, sha256 ${file.sha256.slice(0, 12)}…)`).join("\n");
 }

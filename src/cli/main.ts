@@ -1,11 +1,12 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createMessenger, type Messenger } from "../client.js";
 import { loadConfigFile } from "../config/parse.js";
 import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
 import { parsePhrase } from "../phrase.js";
-import { describeAsk, describeProbe, describeReport } from "../report-text.js";
+import { act } from "../act.js";
+import { describeAsk, describeExec, describeProbe, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 import { SecretSet } from "../redact.js";
 
 /** Exit codes: 0 delivered (or the command succeeded), 1 not delivered, 2 bad input (nothing was sent). */
@@ -91,10 +92,63 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (intent.action === "unknown") {
         throw new BadInput(`${intent.reason}${intent.suggestions?.length ? `; did you mean ${intent.suggestions.join(", ")}?` : ""}`);
       }
-      if (intent.action !== "send") throw new BadInput(`"${intent.action}" phrases are not supported by this CLI yet; use send or ask`);
-      const report = await link.send({ to: intent.target, body: intent.body });
-      print({ intent, report }, describeReport(report));
-      exitCode = report.ok ? EXIT.ok : EXIT.notDelivered;
+      const result = await act(link, intent);
+      print({ intent, ...result }, result.text);
+      exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  program
+    .command("exec")
+    .description("run a program on the instance's machine through its paired node (argv, no shell; proxy variables unset)")
+    .argument("<to>", "instance name or alias")
+    .argument("<argv...>", "the program and its arguments; put -- before them if they start with -")
+    .option("--cwd <dir>", "absolute working directory there")
+    .addOption(new Option("-t, --timeout <seconds>", "kill it after this long (default: the instance's nodes timeout, 30 s)").argParser((v) => positiveSeconds(v)))
+    .option("-e, --env <NAME=value...>", "extra environment variables")
+    .option("--keep-proxy", "keep the node host's HTTP(S)_PROXY / ALL_PROXY")
+    .action(async (to: string, argvWords: string[], options: { cwd?: string; timeout?: number; env?: string[]; keepProxy?: boolean }) => {
+      const env = Object.fromEntries(
+        (options.env ?? []).map((pair) => {
+          const at = pair.indexOf("=");
+          if (at <= 0) throw new BadInput(`--env takes NAME=value, not "${pair}"`);
+          return [pair.slice(0, at), pair.slice(at + 1)];
+        }),
+      );
+      const result = await (await open()).exec({
+        to,
+        argv: argvWords,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.timeout ? { timeoutMs: options.timeout * 1000 } : {}),
+        ...(options.env ? { env } : {}),
+        keepProxy: options.keepProxy === true,
+      });
+      print(result, describeExec(result));
+      exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+
+  const sync = program.command("sync").description("bring a git checkout or files to the instance's machine");
+  sync
+    .command("repo")
+    .description("clone or fast-forward a checkout over HTTPS there; --link repoints a symlink (ln -sfn) and checks it with readlink")
+    .argument("<to>", "instance name or alias")
+    .argument("<url>", "the repository's https:// URL")
+    .argument("<dir>", "absolute path of the checkout there")
+    .option("--ref <branch>", "branch or tag")
+    .option("--link <path>", "symlink to point at the checkout")
+    .action(async (to: string, repo: string, dir: string, options: { ref?: string; link?: string }) => {
+      const result = await (await open()).sync.repo({ to, repo, dir, ...(options.ref ? { ref: options.ref } : {}), ...(options.link ? { link: options.link } : {}) });
+      print(result, describeSyncRepo(result));
+      exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
+    });
+  sync
+    .command("files")
+    .description("copy a local file there through the node (file.write, SHA-256 checked)")
+    .argument("<to>", "instance name or alias")
+    .argument("<local>", "local file")
+    .argument("<remote>", "absolute path there")
+    .action(async (to: string, local: string, remote: string) => {
+      const result = await (await open()).sync.files({ to, files: [{ from: resolve(local), to: remote }] });
+      print(result, describeSyncFiles(result));
     });
 
   program

@@ -4,7 +4,7 @@ import { parseConfig } from "../config/parse.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 import { createInboxService } from "./inbox-service.js";
-import { ASK_PARAMETERS, instanceAsk, instanceSend, instanceStatus, SEND_PARAMETERS, STATUS_PARAMETERS } from "./tools.js";
+import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
 export { PLUGIN_ID };
 
@@ -58,5 +58,28 @@ export default definePluginEntry({
       parameters: STATUS_PARAMETERS,
       execute: (_toolCallId: string, params: unknown) => instanceStatus(getLink, params),
     });
+    // Commands and file writes on another machine: optional, so an operator opts in with tools.allow.
+    api.registerTool(
+      {
+        name: "instance_exec",
+        label: "Run a command on another instance's machine",
+        description:
+          "Run a program (argv array, no shell) on another OpenClaw instance's machine through the node host paired there; returns exit code, stdout and stderr. Proxy variables are unset unless keepProxy.",
+        parameters: EXEC_PARAMETERS,
+        execute: (_toolCallId: string, params: unknown) => instanceExec(getLink, params),
+      },
+      { optional: true },
+    );
+    api.registerTool(
+      {
+        name: "instance_sync",
+        label: "Sync to another instance's machine",
+        description:
+          "Bring a git repository (https URL; cloned or fast-forwarded, optional symlink repointed and checked with readlink) or local files (SHA-256 checked) to another OpenClaw instance's machine.",
+        parameters: SYNC_PARAMETERS,
+        execute: (_toolCallId: string, params: unknown) => instanceSync(getLink, params),
+      },
+      { optional: true },
+    );
   },
 });

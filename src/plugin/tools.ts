@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import type { Messenger } from "../client.js";
-import { describeAsk, describeProbe, describeReport } from "../report-text.js";
+import { describeAsk, describeExec, describeProbe, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
 export interface ToolResult {
@@ -20,11 +20,35 @@ const askArgs = z
   .strict();
 const statusArgs = z.object({ check: z.boolean().default(false).describe("Also probe every transport of every instance (takes up to 10 s per dead path)") }).strict();
 
+const execArgs = z
+  .object({
+    to: target,
+    argv: z.array(z.string()).min(1).describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
+    cwd: z.string().optional().describe("Absolute working directory on that machine"),
+    timeout: z.number().int().min(1).max(3600).optional().describe("Seconds before the command is killed (default 30)"),
+    keepProxy: z.boolean().default(false).describe("Keep HTTP(S)_PROXY of the node host (default: unset, as the checklist advises)"),
+  })
+  .strict();
+const syncArgs = z
+  .object({
+    to: target,
+    repo: z.string().optional().describe("https:// URL of a git repository to clone or fast-forward there"),
+    dir: z.string().optional().describe("With repo: absolute path of the checkout there"),
+    ref: z.string().optional().describe("With repo: branch or tag"),
+    link: z.string().optional().describe("With repo: symlink to point at the checkout (ln -sfn, checked with readlink)"),
+    files: z.array(z.object({ from: z.string(), to: z.string() }).strict()).optional().describe("Local files to copy there: absolute local path -> absolute remote path"),
+  })
+  .strict()
+  .refine((value) => (value.repo !== undefined) !== (value.files !== undefined), { message: "give either repo (with dir) or files", path: ["repo"] })
+  .refine((value) => value.repo === undefined || value.dir !== undefined, { message: "repo needs dir", path: ["dir"] });
+
 /** Tool parameters as JSON Schema, generated from the same zod schemas that validate them. */
 const parametersOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
 export const SEND_PARAMETERS = parametersOf(sendArgs);
 export const ASK_PARAMETERS = parametersOf(askArgs);
 export const STATUS_PARAMETERS = parametersOf(statusArgs);
+export const EXEC_PARAMETERS = parametersOf(execArgs);
+export const SYNC_PARAMETERS = parametersOf(syncArgs);
 
 export function errorResult(error: unknown): ToolResult {
   const message = error instanceof Error ? error.message : String(error);
@@ -72,6 +96,7 @@ export async function instanceStatus(getLink: () => Messenger, params: unknown =
     transports: instance.transports,
     gateway: instance.gateway?.url ?? null,
     workspace: instance.workspace ?? null,
+    node: instance.node ? { gateway: instance.node.gateway.url, node: instance.node.name ?? instance.node.id, workspace: instance.node.workspace ?? null } : null,
   }));
   const queued = (await link.outbox.list()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
   const checks = parsed.data.check ? await Promise.all(instances.map(async (i) => ({ instance: i.name, transports: await link.probe(i.name) }))) : undefined;
@@ -80,4 +105,34 @@ export async function instanceStatus(getLink: () => Messenger, params: unknown =
     ...(checks ?? []).flatMap((c) => [`${c.instance}:`, ...describeProbe(c.transports)]),
   ];
   return { content: [{ type: "text", text: lines.join("\n") }], details: { instances, queued, ...(checks ? { checks } : {}) } };
+}
+
+/** `instance_exec` (optional tool): run an argv on another instance's machine through its node. */
+export async function instanceExec(link: () => Messenger, params: unknown): Promise<ToolResult> {
+  const parsed = execArgs.safeParse(params);
+  if (!parsed.success) return errorResult(toValidationError("instance_exec arguments", parsed.error));
+  const { to, argv, cwd, timeout, keepProxy } = parsed.data;
+  try {
+    const result = await link().exec({ to, argv, keepProxy, ...(cwd ? { cwd } : {}), ...(timeout ? { timeoutMs: timeout * 1000 } : {}) });
+    return { content: [{ type: "text", text: describeExec(result) }], details: { ...result } };
+  } catch (error) {
+    return errorResult(error);
+  }
+}
+
+/** `instance_sync` (optional tool): a git checkout (with a verified symlink) or files to another instance's machine. */
+export async function instanceSync(link: () => Messenger, params: unknown): Promise<ToolResult> {
+  const parsed = syncArgs.safeParse(params);
+  if (!parsed.success) return errorResult(toValidationError("instance_sync arguments", parsed.error));
+  const { to, repo, dir, ref, link: symlink, files } = parsed.data;
+  try {
+    if (repo !== undefined && dir !== undefined) {
+      const result = await link().sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}) });
+      return { content: [{ type: "text", text: describeSyncRepo(result) }], details: { ...result } };
+    }
+    const result = await link().sync.files({ to, files: files ?? [] });
+    return { content: [{ type: "text", text: describeSyncFiles(result) }], details: { ...result } };
+  } catch (error) {
+    return errorResult(error);
+  }
 }

@@ -2,7 +2,10 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceExec, instanceSync } from "../../src/plugin/tools.js";
 import { createMessenger, incomingDir, PROXY_VARIABLES, InboxWatcher, ValidationError, type ConfigInput, type MemoryEntry, type TransportId } from "../../src/index.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
@@ -249,5 +252,49 @@ describe("sync to the remote machine", () => {
       expect(result.files[0]).toMatchObject({ size: bytes.length });
       expect(await readFile(join(scratch, "synced", "deep", "copy.bin"))).toEqual(bytes);
     });
+  });
+});
+
+describe("exec and sync from the CLI and the agent tools", () => {
+  const bin = join(fileURLToPath(import.meta.url), "..", "..", "..", "dist", "cli", "bin.js");
+  let configPath: string;
+  beforeAll(async () => {
+    configPath = join(scratch, "inter-instance.json");
+    await writeFile(configPath, JSON.stringify(configFor()));
+  });
+  const cli = (args: string[]) => execa(process.execPath, [bin, "--config", configPath, ...args], { reject: false, stdin: "ignore" });
+
+  it("exec: the program's output, and the exit code says whether it succeeded", async () => {
+    const good = await cli(["exec", "小m", "--", "printf", "%s", "$(touch nothing)"]);
+    expect(good).toMatchObject({ exitCode: 0 });
+    expect(good.stdout).toContain("$(touch nothing)");
+    const bad = await cli(["--json", "exec", "xiaom", "--", "sh", "-c", "exit 4"]);
+    expect(bad.exitCode).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ exitCode: 4, ok: false });
+    expect((await cli(["exec", "xiaom", "--cwd", "relative", "--", "true"])).exitCode).toBe(2);
+  });
+
+  it("say: a Chinese exec phrase runs on the node", async () => {
+    const result = await cli(["--json", "say", "在小m上执行：echo", "跨机器 ok"]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ action: "exec", result: { stdout: "跨机器 ok\n" } });
+  });
+
+  it("sync files from the CLI; the tools validate their arguments and run the same code", async () => {
+    const local = join(scratch, "cli-local.txt");
+    await writeFile(local, "from the cli\n");
+    const remote = join(scratch, "synced", "cli", "copy.txt");
+    expect((await cli(["sync", "files", "xiaom", local, remote])).exitCode).toBe(0);
+    expect(await readFile(remote, "utf8")).toBe("from the cli\n");
+
+    const link = createMessenger({ config: configFor(), log: { level: "silent" } });
+    try {
+      const ran = await instanceExec(() => link, { to: "小m", argv: ["echo", "tool"] });
+      expect(ran.details).toMatchObject({ ok: true, stdout: "tool\n" });
+      expect((await instanceExec(() => link, { to: "xiaom", argv: "echo tool" })).details).toMatchObject({ ok: false });
+      expect((await instanceSync(() => link, { to: "xiaom", repo: "https://example.com/x.git" })).content[0]?.text).toMatch(/repo needs dir/u);
+    } finally {
+      await link.close();
+    }
   });
 });

@@ -92,6 +92,13 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(report.diagnostics).toEqual([]);
   });
 
+  it("instance_exec and instance_sync are optional: not callable until an operator allows them", async () => {
+    const { body } = await invoke("instance_exec", { to: "小m", argv: ["true"] });
+    expect(body.ok).toBe(false);
+    const manifest = JSON.parse(await readFile(join(repoRoot, "openclaw.plugin.json"), "utf8")) as { toolMetadata: Record<string, { optional: boolean }> };
+    expect(manifest.toolMetadata).toEqual({ instance_exec: { optional: true }, instance_sync: { optional: true } });
+  });
+
   it("instance_send over POST /tools/invoke on A delivers into B's session", async () => {
     const marker = `via-plugin-${randomUUID()}`;
     const { status, body } = await invoke("instance_send", { to: "小m", message: `你好 ${marker}` });
