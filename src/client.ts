@@ -19,7 +19,7 @@ import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
 import { exec, type ExecInput, type ExecResult } from "./exec.js";
-import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
+import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
 
 export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
@@ -45,7 +45,7 @@ export interface Messenger {
     /** Clones or fast-forwards a git checkout on the instance's machine over HTTPS; optionally repoints a symlink and verifies it. */
     repo(input: SyncRepoInput): Promise<SyncRepoResult>;
     /** Copies local files there through its node, each checked by SHA-256. */
-    files(input: SyncFilesInput, options?: { signal?: AbortSignal }): Promise<SyncFilesResult>;
+    files(input: SyncFilesInput, options?: { signal?: AbortSignal; onProgress?: (progress: SyncProgress) => void }): Promise<SyncFilesResult>;
   };
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;

@@ -45,4 +45,4 @@ export { NodesTransport, NODE_RECEIVER_NOTE } from "./transports/nodes.js";
 export { NodeHost, type NodeInfo, type RunOptions, type RunOutput, type WriteFileOptions, type WriteFileOutcome } from "./nodes/node-host.js";
 export { incomingDir, incomingPath } from "./nodes/incoming.js";
 export { DEFAULT_EXEC_TIMEOUT_MS, PROXY_VARIABLES, withoutProxy, type ExecInput, type ExecResult } from "./exec.js";
-export { syncFiles, syncRepo, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult, type SyncStep } from "./sync.js";
+export { httpsAlternative, syncFiles, syncRepo, type SyncProgress, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult, type SyncStep } from "./sync.js";

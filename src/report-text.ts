@@ -41,7 +41,7 @@ export function describeExec(result: ExecResult): string {
 export function describeSyncRepo(result: SyncRepoResult): string {
   if (!result.ok) return `Sync to ${result.to}:${result.dir} failed: ${result.error ?? "unknown"}${result.link?.rolledBack ? ` (${result.link.path} restored to ${result.link.previous})` : ""}`;
   const link = result.link ? `; ${result.link.path} -> ${result.link.target} (readlink checked)` : "";
-  return `${result.action === "cloned" ? "Cloned" : "Updated"} ${result.to}:${result.dir} at ${result.commit}${link}.`;
+  return `${result.action === "cloned" ? "Checked out" : "Already had"} ${result.commit} in ${result.to}:${result.dir}${link}.`;
 }
 
 export function describeSyncFiles(result: SyncFilesResult): string {

@@ -129,14 +129,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const sync = program.command("sync").description("bring a git checkout or files to the instance's machine");
   sync
     .command("repo")
-    .description("clone or fast-forward a checkout over HTTPS there; --link repoints a symlink (ln -sfn) and checks it with readlink")
+    .description("check a commit out over HTTPS into <dir>/<commit> there; --link repoints a symlink (ln -sfn), checked with readlink, put back on failure")
     .argument("<to>", "instance name or alias")
     .argument("<url>", "the repository's https:// URL")
-    .argument("<dir>", "absolute path of the checkout there")
+    .argument("<dir>", "absolute path there under which each commit gets its own checkout")
     .option("--ref <branch>", "branch or tag")
     .option("--link <path>", "symlink to point at the checkout")
-    .action(async (to: string, repo: string, dir: string, options: { ref?: string; link?: string }) => {
-      const result = await (await open()).sync.repo({ to, repo, dir, ...(options.ref ? { ref: options.ref } : {}), ...(options.link ? { link: options.link } : {}) });
+    .option("--expect <file...>", "files that must exist in the checkout before the link moves")
+    .action(async (to: string, repo: string, dir: string, options: { ref?: string; link?: string; expect?: string[] }) => {
+      const result = await (await open()).sync.repo({ to, repo, dir, ...(options.ref ? { ref: options.ref } : {}), ...(options.link ? { link: options.link } : {}), ...(options.expect ? { expect: options.expect } : {}) });
       print(result, describeSyncRepo(result));
       exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
     });

@@ -33,7 +33,8 @@ const syncArgs = z
   .object({
     to: target,
     repo: z.string().optional().describe("https:// URL of a git repository to clone or fast-forward there"),
-    dir: z.string().optional().describe("With repo: absolute path of the checkout there"),
+    dir: z.string().optional().describe("With repo: absolute path there under which each commit gets its own checkout"),
+    expect: z.array(z.string()).optional().describe("With repo: files that must exist in the checkout before the link moves"),
     ref: z.string().optional().describe("With repo: branch or tag"),
     link: z.string().optional().describe("With repo: symlink to point at the checkout (ln -sfn, checked with readlink)"),
     files: z.array(z.object({ from: z.string(), to: z.string() }).strict()).optional().describe("Local files to copy there: absolute local path -> absolute remote path"),
@@ -124,10 +125,10 @@ export async function instanceExec(link: () => Messenger, params: unknown): Prom
 export async function instanceSync(link: () => Messenger, params: unknown): Promise<ToolResult> {
   const parsed = syncArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_sync arguments", parsed.error));
-  const { to, repo, dir, ref, link: symlink, files } = parsed.data;
+  const { to, repo, dir, ref, link: symlink, files, expect } = parsed.data;
   try {
     if (repo !== undefined && dir !== undefined) {
-      const result = await link().sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}) });
+      const result = await link().sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}), ...(expect ? { expect } : {}) });
       return { content: [{ type: "text", text: describeSyncRepo(result) }], details: { ...result } };
     }
     const result = await link().sync.files({ to, files: files ?? [] });

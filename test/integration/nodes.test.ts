@@ -198,19 +198,34 @@ describe("sync to the remote machine", () => {
     await gitServer?.close();
   });
 
-  it("clones over HTTP with the node host's dead proxy unset, points the link at it (readlink-checked), then fast-forwards", async () => {
+  it("checks each commit out into its own directory over HTTP with the node host's dead proxy unset, and moves the readlink-checked link", async () => {
     const first = await gitServer.commit({ "README.md": "v1\n" }, "v1");
-    const dir = join(scratch, "checkouts", "app");
+    const releases = join(scratch, "releases");
     const link = join(scratch, "current");
     await withMessenger(configFor(), async (client) => {
-      const cloned = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir, link });
-      expect(cloned, JSON.stringify(cloned.steps)).toMatchObject({ ok: true, action: "cloned", commit: first, link: { path: link, target: dir } });
-      expect(await readlink(link)).toBe(dir);
+      const v1 = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: releases, link, expect: ["README.md"] });
+      expect(v1, JSON.stringify(v1.steps)).toMatchObject({ ok: true, action: "cloned", commit: first, dir: join(releases, first), link: { path: link, target: join(releases, first) } });
+      expect(await readlink(link)).toBe(join(releases, first));
+      const again = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: releases, link });
+      expect(again).toMatchObject({ ok: true, action: "unchanged", commit: first });
+
       const second = await gitServer.commit({ "README.md": "v2\n" }, "v2");
-      const updated = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir, link });
-      expect(updated).toMatchObject({ ok: true, action: "updated", commit: second, link: { previous: dir } });
-      expect(await readFile(join(dir, "README.md"), "utf8")).toBe("v2\n");
+      const v2 = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: releases, link, expect: ["README.md"] });
+      expect(v2).toMatchObject({ ok: true, action: "cloned", commit: second, link: { previous: join(releases, first), target: join(releases, second) } });
+      expect(await readFile(join(link, "README.md"), "utf8")).toBe("v2\n");
+      expect(await readFile(join(releases, first, "README.md"), "utf8")).toBe("v1\n");
     });
+  });
+
+  it("a checkout that fails verification leaves the old link in place", async () => {
+    const link = join(scratch, "current");
+    const before = await readlink(link);
+    await gitServer.commit({ "other.txt": "no package.json here\n" }, "v3");
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: join(scratch, "releases"), link, expect: ["package.json"] });
+      expect(result).toMatchObject({ ok: false, error: expect.stringContaining("lacks package.json") });
+    });
+    expect(await readlink(link)).toBe(before);
   });
 
   it("the proxy is what would break it: the same git over the kept proxy fails", async () => {
@@ -223,7 +238,7 @@ describe("sync to the remote machine", () => {
   });
 
   it("a real directory where the link should be: the readlink check catches it and nothing is reported linked", async () => {
-    const dir = join(scratch, "checkouts", "second");
+    const dir = join(scratch, "releases-2");
     const link = join(scratch, "links", "current");
     await mkdir(link, { recursive: true });
     await writeFile(join(link, "keep.txt"), "mine");
