@@ -18,7 +18,7 @@ import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
-import { exec, type ExecInput, type ExecResult } from "./exec.js";
+import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
 import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
 
 export interface MessengerOptions {
@@ -41,6 +41,8 @@ export interface Messenger {
   ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
   /** Runs an argv on the instance's machine through its paired node (no shell); proxy variables unset unless `keepProxy`. */
   exec(input: ExecInput, options?: { signal?: AbortSignal }): Promise<ExecResult>;
+  /** Runs argv steps in order there, stopping at the first failure (which step is reported). */
+  execSteps(input: ExecStepsInput, options?: { signal?: AbortSignal }): Promise<ExecStepsResult>;
   readonly sync: {
     /** Clones or fast-forwards a git checkout on the instance's machine over HTTPS; optionally repoints a symlink and verifies it. */
     repo(input: SyncRepoInput): Promise<SyncRepoResult>;
@@ -103,6 +105,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     send: (input, sendOptions) => dispatcher.send(input, sendOptions),
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
     exec: (input, execOptions) => exec(execDeps, input, execOptions),
+    execSteps: (input, execOptions) => execSteps(execDeps, input, execOptions),
     sync: { repo: (input) => syncRepo(syncDeps, input), files: (input, syncOptions) => syncFiles(syncDeps, input, syncOptions) },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {

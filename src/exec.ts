@@ -74,3 +74,40 @@ export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecIn
   });
   return { ...output, ok: output.exitCode === 0 && !output.timedOut, to: instance.name, argv, ms: Math.round(performance.now() - started) };
 }
+
+const stepsInputSchema = z
+  .object({
+    to: z.string().trim().min(1),
+    /** Each step one argv; the seed's advice to split a complex command into simple ones. */
+    steps: z.array(z.array(noNul("an argument")).min(1)).min(1).max(100),
+    cwd: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+    keepProxy: z.boolean().default(false),
+  })
+  .strict();
+
+export type ExecStepsInput = z.input<typeof stepsInputSchema>;
+
+export interface ExecStepsResult {
+  readonly ok: boolean;
+  readonly to: string;
+  /** The steps that ran, in order; the last one is the failure when `ok` is false. */
+  readonly steps: readonly ExecResult[];
+  /** Index of the step that failed; the steps after it did not run. */
+  readonly failedStep?: number;
+}
+
+/** Runs argv steps one after another on the target, stopping at the first that fails. */
+export async function execSteps(deps: ExecDependencies, input: ExecStepsInput, options: { signal?: AbortSignal } = {}): Promise<ExecStepsResult> {
+  const parsed = stepsInputSchema.safeParse(input);
+  if (!parsed.success) throw toValidationError("exec steps", parsed.error);
+  const { steps, ...shared } = parsed.data;
+  const results: ExecResult[] = [];
+  for (const [index, argv] of steps.entries()) {
+    const result = await exec(deps, { ...shared, argv }, options);
+    results.push(result);
+    if (!result.ok) return { ok: false, to: result.to, steps: results, failedStep: index };
+  }
+  return { ok: true, to: results[0]?.to ?? shared.to, steps: results };
+}

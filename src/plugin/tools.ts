@@ -23,12 +23,14 @@ const statusArgs = z.object({ check: z.boolean().default(false).describe("Also p
 const execArgs = z
   .object({
     to: target,
-    argv: z.array(z.string()).min(1).describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
+    argv: z.array(z.string()).min(1).optional().describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
+    steps: z.array(z.array(z.string()).min(1)).min(1).optional().describe("Instead of argv: several argv run in order, stopping at the first that fails"),
     cwd: z.string().optional().describe("Absolute working directory on that machine"),
     timeout: z.number().int().min(1).max(3600).optional().describe("Seconds before the command is killed (default 30)"),
     keepProxy: z.boolean().default(false).describe("Keep HTTP(S)_PROXY of the node host (default: unset, as the checklist advises)"),
   })
-  .strict();
+  .strict()
+  .refine((value) => (value.argv !== undefined) !== (value.steps !== undefined), { message: "give either argv or steps", path: ["argv"] });
 const syncArgs = z
   .object({
     to: target,
@@ -112,9 +114,15 @@ export async function instanceStatus(getLink: () => Messenger, params: unknown =
 export async function instanceExec(link: () => Messenger, params: unknown): Promise<ToolResult> {
   const parsed = execArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_exec arguments", parsed.error));
-  const { to, argv, cwd, timeout, keepProxy } = parsed.data;
+  const { to, argv, steps, cwd, timeout, keepProxy } = parsed.data;
+  const shared = { to, keepProxy, ...(cwd ? { cwd } : {}), ...(timeout ? { timeoutMs: timeout * 1000 } : {}) };
   try {
-    const result = await link().exec({ to, argv, keepProxy, ...(cwd ? { cwd } : {}), ...(timeout ? { timeoutMs: timeout * 1000 } : {}) });
+    if (steps) {
+      const result = await link().execSteps({ ...shared, steps });
+      const text = [...result.steps.map(describeExec), ...(result.failedStep === undefined ? [] : [`Stopped at step ${result.failedStep + 1} of ${steps.length}.`])].join("\n");
+      return { content: [{ type: "text", text }], details: { ...result } };
+    }
+    const result = await link().exec({ ...shared, argv: argv ?? [] });
     return { content: [{ type: "text", text: describeExec(result) }], details: { ...result } };
   } catch (error) {
     return errorResult(error);

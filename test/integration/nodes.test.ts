@@ -100,6 +100,19 @@ describe("exec on a paired node (node.invoke system.run)", () => {
     });
   });
 
+  it("runs steps in order and stops at the failing middle step, saying which", async () => {
+    const marker = join(scratch, "third-step-ran");
+    await withMessenger(configFor(), async (client) => {
+      const result = await client.execSteps({ to: "xiaom", steps: [["echo", "one"], ["sh", "-c", "echo two >&2; exit 5"], ["touch", marker]] });
+      expect(result).toMatchObject({ ok: false, failedStep: 1 });
+      expect(result.steps.map((step) => step.exitCode)).toEqual([0, 5]);
+      expect(result.steps[1]?.stderr).toBe("two\n");
+      expect(existsSync(marker)).toBe(false);
+      const tool = await instanceExec(() => client, { to: "xiaom", steps: [["true"], ["false"], ["true"]] });
+      expect(tool.content[0]?.text).toContain("Stopped at step 2 of 3.");
+    });
+  });
+
   it("kills a command at its timeout, and says so", async () => {
     await withMessenger(configFor(), async (client) => {
       const result = await client.exec({ to: "xiaom", argv: ["sleep", "20"], timeoutMs: 1_000 });
