@@ -19,6 +19,7 @@ import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
 import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
+import { doctor, type DoctorReport } from "./doctor.js";
 import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
 
 export interface MessengerOptions {
@@ -49,6 +50,8 @@ export interface Messenger {
     /** Copies local files there through its node, each checked by SHA-256. */
     files(input: SyncFilesInput, options?: { signal?: AbortSignal; onProgress?: (progress: SyncProgress) => void }): Promise<SyncFilesResult>;
   };
+  /** The troubleshooting checklist for every instance (or one): each check passes or says what to fix. */
+  doctor(options?: { instance?: string }): Promise<DoctorReport>;
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
   /** The durable queue of envelopes no transport could deliver. */
@@ -106,6 +109,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
     exec: (input, execOptions) => exec(execDeps, input, execOptions),
     execSteps: (input, execOptions) => execSteps(execDeps, input, execOptions),
+    doctor: (doctorOptions) => doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(execDeps, input) }, doctorOptions),
     sync: { repo: (input) => syncRepo(syncDeps, input), files: (input, syncOptions) => syncFiles(syncDeps, input, syncOptions) },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {

@@ -46,3 +46,4 @@ export { NodeHost, type NodeInfo, type RunOptions, type RunOutput, type WriteFil
 export { incomingDir, incomingPath } from "./nodes/incoming.js";
 export { DEFAULT_EXEC_TIMEOUT_MS, PROXY_VARIABLES, withoutProxy, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
 export { httpsAlternative, syncFiles, syncRepo, type SyncProgress, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult, type SyncStep } from "./sync.js";
+export { doctor, MIN_TIMEOUTS_MS, type CheckStatus, type DoctorCheck, type DoctorReport } from "./doctor.js";

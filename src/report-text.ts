@@ -1,5 +1,6 @@
 import type { AskResult } from "./ask.js";
 import type { DeliveryReport, ProbeResult } from "./dispatcher.js";
+import type { DoctorCheck } from "./doctor.js";
 import type { ExecResult } from "./exec.js";
 import type { SyncFilesResult, SyncRepoResult } from "./sync.js";
 
@@ -46,4 +47,11 @@ export function describeSyncRepo(result: SyncRepoResult): string {
 
 export function describeSyncFiles(result: SyncFilesResult): string {
   return result.files.map((file) => `${file.from} -> ${result.to}:${file.to} (${file.size} bytes, sha256 ${file.sha256.slice(0, 12)}…)`).join("\n");
+}
+
+const MARK = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "--  " } as const;
+
+/** The doctor's checklist, one line per check and the fix under what is not right. */
+export function describeChecks(checks: readonly DoctorCheck[]): string[] {
+  return checks.map((check) => `  ${MARK[check.status]}  ${check.check}: ${check.summary}${check.fix && check.status !== "pass" ? `\n        fix: ${check.fix}` : ""}`);
 }

@@ -6,7 +6,7 @@ import { loadConfigFile } from "../config/parse.js";
 import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
 import { parsePhrase } from "../phrase.js";
 import { act } from "../act.js";
-import { describeAsk, describeExec, describeProbe, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
+import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 import { SecretSet } from "../redact.js";
 
 /** Exit codes: 0 delivered (or the command succeeded), 1 not delivered, 2 bad input (nothing was sent). */
@@ -158,15 +158,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument("[instance]", "only this instance")
     .action(async (target: string | undefined) => {
       const link = await open();
-      const names = target ? [link.registry.resolve(target).name] : link.registry.list().map((i) => i.name);
-      const checks = [];
-      for (const name of names) checks.push({ instance: name, transports: await link.probe(name) });
-      const usable = checks.every((c) => c.transports.some((t) => t.ok));
-      const unseen = (await link.outbox.unseen()).filter((r) => names.includes(r.target));
-      const lines = checks.map((c) => [`${c.instance}:`, ...describeProbe(c.transports)].join("\n"));
+      const report = await link.doctor(target ? { instance: target } : {});
+      const names = new Set(report.checks.map((check) => check.instance));
+      const unseen = (await link.outbox.unseen()).filter((r) => names.has(r.target));
+      const lines = [...names].flatMap((name) => [`${name}:`, ...describeChecks(report.checks.filter((check) => check.instance === name))]);
       for (const r of unseen) lines.push(`  unseen: ${r.id} written to ${r.target}'s memory file, ${r.state}${r.receiver === "passive" ? " (passive: no plugin there)" : ""}`);
-      print({ ok: usable, checks, unseen }, lines.join("\n"));
-      exitCode = usable ? EXIT.ok : EXIT.notDelivered;
+      print({ ...report, unseen }, lines.join("\n"));
+      exitCode = report.ok ? EXIT.ok : EXIT.notDelivered;
     });
 
   const outbox = program.command("outbox").description("the messages waiting because no transport could deliver them");

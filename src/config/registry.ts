@@ -44,6 +44,8 @@ export interface Instance {
   readonly a2a: A2aTarget | undefined;
   readonly messageTool: MessageToolTarget | undefined;
   readonly node: NodeTarget | undefined;
+  /** Checkouts and symlinks on the target that `doctor` checks. */
+  readonly doctor: { readonly repos: readonly string[]; readonly links: readonly string[] };
   readonly sessionKey: string;
   readonly workspace: string | undefined;
   readonly timeZone: string;
@@ -120,6 +122,7 @@ export class InstanceRegistry {
           name: raw.node.name,
           workspace: raw.node.workspace ?? raw.workspace,
         },
+        doctor: raw.doctor,
         sessionKey: raw.sessionKey,
         workspace: raw.workspace,
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,

@@ -104,6 +104,14 @@ const instanceSchema = z
     node: nodeSchema.optional(),
     sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
     workspace: z.string().min(1).optional(),
+    /** What `doctor` also checks on the target machine (through its node): git checkouts and symlinks the agent relies on. */
+    doctor: z
+      .object({
+        repos: z.array(z.string().startsWith("/", "must be an absolute path on the target")).default([]),
+        links: z.array(z.string().startsWith("/", "must be an absolute path on the target")).default([]),
+      })
+      .strict()
+      .default({ repos: [], links: [] }),
     timeZone: z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Shanghai").optional(),
     transports: z.array(transportIdSchema).min(1).optional(),
     timeouts: timeoutsSchema.optional(),

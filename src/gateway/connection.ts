@@ -70,6 +70,7 @@ export class GatewayConnection {
   #client: GatewayClient | undefined;
   #pendingClient: GatewayClient | undefined;
   #methods: ReadonlySet<string> = new Set();
+  #scopes: readonly string[] | undefined;
   readonly #limit: LimitFunction;
 
   constructor(options: GatewayConnectionOptions) {
@@ -110,6 +111,12 @@ export class GatewayConnection {
   async methods(signal?: AbortSignal): Promise<ReadonlySet<string>> {
     await this.#connectUnless(signal);
     return this.#methods;
+  }
+
+  /** The operator scopes the Gateway granted this device (hello `auth.scopes`); undefined if it did not say. */
+  async grantedScopes(signal?: AbortSignal): Promise<readonly string[] | undefined> {
+    await this.#connectUnless(signal);
+    return this.#scopes;
   }
 
   /** Waits for the connection; an abort during the handshake also tears the half-open socket down. */
@@ -215,6 +222,7 @@ export class GatewayConnection {
           if (settled) return;
           settled = true;
           this.#methods = new Set(hello.features?.methods ?? []);
+          this.#scopes = hello.auth?.scopes;
           clearTimeout(timer);
           this.#client = client;
           this.#pendingClient = undefined;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import type { Messenger } from "../client.js";
-import { describeAsk, describeExec, describeProbe, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
+import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
 export interface ToolResult {
@@ -18,7 +18,7 @@ const askArgs = z
     timeout: z.number().int().min(1).max(600).default(120).describe("Seconds to wait for the answer (default 120)"),
   })
   .strict();
-const statusArgs = z.object({ check: z.boolean().default(false).describe("Also probe every transport of every instance (takes up to 10 s per dead path)") }).strict();
+const statusArgs = z.object({ check: z.boolean().default(false).describe("Also run the doctor checklist: every transport, RPC scope, node, proxy, git remotes, timeouts, symlinks (up to 10 s per dead path)") }).strict();
 
 const execArgs = z
   .object({
@@ -102,12 +102,12 @@ export async function instanceStatus(getLink: () => Messenger, params: unknown =
     node: instance.node ? { gateway: instance.node.gateway.url, node: instance.node.name ?? instance.node.id, workspace: instance.node.workspace ?? null } : null,
   }));
   const queued = (await link.outbox.list()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
-  const checks = parsed.data.check ? await Promise.all(instances.map(async (i) => ({ instance: i.name, transports: await link.probe(i.name) }))) : undefined;
+  const doctor = parsed.data.check ? await link.doctor() : undefined;
   const lines = [
     `${instances.length} instance(s): ${instances.map((i) => `${i.name} [${i.transports.join(" > ")}]`).join(", ")}. ${queued.length} message(s) waiting in the outbox.`,
-    ...(checks ?? []).flatMap((c) => [`${c.instance}:`, ...describeProbe(c.transports)]),
+    ...(doctor ? [`doctor: ${doctor.ok ? "all checks pass" : "some checks fail"}`, ...describeChecks(doctor.checks)] : []),
   ];
-  return { content: [{ type: "text", text: lines.join("\n") }], details: { instances, queued, ...(checks ? { checks } : {}) } };
+  return { content: [{ type: "text", text: lines.join("\n") }], details: { instances, queued, ...(doctor ? { doctor } : {}) } };
 }
 
 /** `instance_exec` (optional tool): run an argv on another instance's machine through its node. */

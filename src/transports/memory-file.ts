@@ -1,5 +1,4 @@
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
@@ -31,9 +30,16 @@ export class MemoryFileTransport implements Transport {
       throw workspaceMissingError(workspace);
     }
     const memoryDir = join(workspace, "memory");
-    const dir = (await stat(memoryDir).catch(() => undefined)) ? memoryDir : workspace;
+    const existing = await stat(memoryDir).catch(() => undefined);
+    if (existing && !existing.isDirectory()) {
+      throw new UnavailableError(`${memoryDir} is not a directory.`, { code: "NOT_WRITABLE", hint: `Move the file ${memoryDir} away; the daily notes live in that directory.` });
+    }
+    const dir = existing ? memoryDir : workspace;
+    // Writing proves more than access(W_OK), which a root process always passes (read-only mounts, full disks).
+    const probe = join(dir, `.openclaw-inter-instance-probe-${process.pid}`);
     try {
-      await access(dir, constants.W_OK);
+      await writeFile(probe, "");
+      await unlink(probe);
     } catch (error) {
       throw new UnavailableError(`Cannot write to ${dir}.`, { code: "NOT_WRITABLE", cause: error, hint: `Make ${dir} writable by this user (or mount the target's workspace here).` });
     }

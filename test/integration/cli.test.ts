@@ -90,10 +90,16 @@ describe("the built CLI against a real Gateway", () => {
   it("doctor: all checks pass on a healthy setup, and fail with the fix on a dead one", async () => {
     const healthy = await cli(["-c", goodConfig, "--json", "doctor"]);
     expect(healthy.exitCode).toBe(0);
-    expect(JSON.parse(healthy.stdout)).toMatchObject({ ok: true, unseen: [], checks: [{ instance: "xiaom", transports: [{ transport: "sessions_send", ok: true }, { transport: "memory_file", ok: true }] }] });
+    const checks = (JSON.parse(healthy.stdout) as { ok: boolean; unseen: unknown[]; checks: { check: string; status: string }[] });
+    expect(checks).toMatchObject({ ok: true, unseen: [] });
+    expect(checks.checks.filter((check) => check.status !== "skip").map((check) => [check.check, check.status])).toEqual([
+      ["transport:sessions_send", "pass"],
+      ["transport:memory_file", "pass"],
+      ["rpc-scope", "pass"],
+    ]);
     const dead = await cli(["-c", deadConfig, "doctor"]);
     expect(dead.exitCode).toBe(1);
-    expect(dead.stdout).toMatch(/FAIL {2}sessions_send: Gateway ws:\/\/127\.0\.0\.1:\d+ is not reachable/u);
+    expect(dead.stdout).toMatch(/FAIL {2}transport:sessions_send: Gateway ws:\/\/127\.0\.0\.1:\d+ is not reachable/u);
     expect(dead.stdout).toMatch(/fix: /u);
   });
 

@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -324,5 +325,71 @@ describe("exec and sync from the CLI and the agent tools", () => {
     } finally {
       await link.close();
     }
+  });
+});
+
+describe("doctor: the troubleshooting checklist", () => {
+  it("on a healthy setup every check passes, except the proxy the node host deliberately has", async () => {
+    const checkout = join(scratch, "doctor-checkout");
+    execFileSync("git", ["init", "--quiet", checkout]);
+    execFileSync("git", ["-C", checkout, "remote", "add", "origin", "https://example.com/team/app.git"]);
+    const link = join(scratch, "doctor-link");
+    await symlink(checkout, link);
+    const config = configFor();
+    config.instances.xiaom = { ...config.instances.xiaom, gateway: { url: gatewayA.url, token: gatewayA.token }, transports: ["sessions_send", "nodes", "memory_file"], doctor: { repos: [checkout], links: [link] } };
+    await withMessenger(config, async (client) => {
+      const report = await client.doctor();
+      expect(report.checks.filter((check) => check.status === "fail")).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(Object.fromEntries(report.checks.map((check) => [check.check, check.status]))).toMatchObject({
+        "transport:sessions_send": "pass",
+        "transport:nodes": "pass",
+        "transport:memory_file": "pass",
+        "rpc-scope": "pass",
+        node: "pass",
+        proxy: "warn",
+        "git-remote": "pass",
+        symlink: "pass",
+      });
+      expect(report.checks.find((check) => check.check === "proxy")?.fix).toMatch(/NO_PROXY/u);
+    });
+  });
+
+  it("on broken setups each check fails with its fix", async () => {
+    const sshCheckout = join(scratch, "doctor-ssh");
+    execFileSync("git", ["init", "--quiet", sshCheckout]);
+    execFileSync("git", ["-C", sshCheckout, "remote", "add", "origin", "git@github.com:team/app.git"]);
+    const dangling = join(scratch, "doctor-dangling");
+    await symlink(join(scratch, "no-such-release"), dangling);
+    const blocked = join(scratch, "blocked-workspace");
+    await mkdir(blocked, { recursive: true });
+    await writeFile(join(blocked, "memory"), "a file where the memory directory should be");
+    const config = configFor();
+    config.instances.xiaom = {
+      ...config.instances.xiaom,
+      gateway: { url: gatewayA.url, token: "wrong-token" },
+      workspace: blocked,
+      transports: ["sessions_send", "nodes", "agent_cli", "memory_file"],
+      timeouts: { agent_cli: 5_000 },
+      doctor: { repos: [sshCheckout], links: [dangling] },
+    };
+    await withMessenger(config, async (client) => {
+      const report = await client.doctor();
+      expect(report.ok).toBe(false);
+      const byCheck = new Map(report.checks.map((check) => [check.check, check]));
+      expect(byCheck.get("transport:sessions_send")).toMatchObject({ status: "fail", fix: expect.stringMatching(/token/iu) });
+      expect(byCheck.get("transport:memory_file")).toMatchObject({ status: "fail", fix: expect.stringContaining("memory") });
+      expect(byCheck.get("git-remote")).toMatchObject({ status: "fail", fix: `git -C ${sshCheckout} remote set-url origin https://github.com/team/app.git` });
+      expect(byCheck.get("symlink")).toMatchObject({ status: "fail", fix: expect.stringContaining("ln -sfn") });
+      expect(byCheck.get("timeout:agent_cli")).toMatchObject({ status: "fail", fix: expect.stringContaining("timeouts.agent_cli") });
+
+      await node.stop();
+      try {
+        const offline = await client.doctor();
+        expect(offline.checks.find((check) => check.check === "node")).toMatchObject({ status: "fail", fix: expect.stringContaining("node run") });
+      } finally {
+        await node.start();
+      }
+    });
   });
 });

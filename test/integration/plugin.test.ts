@@ -118,11 +118,16 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(unknown.body.result?.content[0]?.text).toMatch(/No instance is called "小z"/u);
   });
 
-  it("instance_status lists the instances, and with check=true probes them", async () => {
+  it("instance_status lists the instances, and with check=true runs the doctor checklist", async () => {
     const { body } = await invoke("instance_status", {});
     expect(body.result?.content[0]?.text).toContain("xiaom [sessions_send > memory_file]");
     const checked = await invoke("instance_status", { check: true });
-    expect(checked.body.result?.details.checks).toEqual([{ instance: "xiaom", transports: [expect.objectContaining({ transport: "sessions_send", ok: true }), expect.objectContaining({ transport: "memory_file" })] }]);
+    expect(checked.body.result?.details.doctor).toMatchObject({
+      checks: expect.arrayContaining([
+        expect.objectContaining({ instance: "xiaom", check: "transport:sessions_send", status: "pass" }),
+        expect.objectContaining({ instance: "xiaom", check: "transport:memory_file" }),
+      ]),
+    });
   });
 
   it("instance_ask over POST /tools/invoke returns B's answer", async () => {
