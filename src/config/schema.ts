@@ -161,9 +161,14 @@ export const configSchema = z
       .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 2_000 }),
     /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
     outbox: z
-      .object({ enabled: z.boolean().default(true), path: z.string().min(1).optional() })
+      .object({
+        enabled: z.boolean().default(true),
+        path: z.string().min(1).optional(),
+        /** Inside the plugin: how often waiting envelopes are retried (each also backs off on its own). 0: never. */
+        retryMs: z.number().int().min(0).max(86_400_000).default(60_000),
+      })
       .strict()
-      .default({ enabled: true }),
+      .default({ enabled: true, retryMs: 60_000 }),
   })
   .strict();
 

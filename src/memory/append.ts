@@ -1,4 +1,5 @@
-import { mkdir, open, stat, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, open, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
 import type { Envelope } from "../envelope.js";
@@ -176,6 +177,9 @@ async function appendLocked(envelope: Envelope, options: AppendOptions): Promise
   let release: (() => Promise<void>) | undefined;
   try {
     await mkdir(dirname(path), { recursive: true });
+    // The lock retries every failure to create its directory, EACCES included: check first, so a
+    // directory this user may not write fails at once instead of at the transport's timeout.
+    await access(dirname(path), constants.W_OK);
     release = await lockfile.lock(path, {
       realpath: false,
       lockfilePath: `${path}.lock`,

@@ -4,6 +4,7 @@ import { parseConfig } from "../config/parse.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 import { createInboxService } from "./inbox-service.js";
+import { createOutboxService } from "./outbox-service.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
 export { PLUGIN_ID };
@@ -20,6 +21,12 @@ export default definePluginEntry({
     let link: Messenger | undefined;
     const getLink = () => (link ??= createMessenger({ config: parseConfig(api.pluginConfig ?? {}) }));
     api.registerService(createInboxService(api));
+    api.registerService(
+      createOutboxService(getLink, () => {
+        const config = parseConfig(api.pluginConfig ?? {});
+        return config.outbox.enabled && Object.keys(config.instances).length > 0 ? config.outbox.retryMs : 0;
+      }),
+    );
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.

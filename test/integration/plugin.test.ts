@@ -92,9 +92,11 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(report.diagnostics).toEqual([]);
   });
 
-  it("instance_exec and instance_sync are optional: not callable until an operator allows them", async () => {
-    const { body } = await invoke("instance_exec", { to: "小m", argv: ["true"] });
-    expect(body.ok).toBe(false);
+  it("instance_exec and instance_sync are optional: not in an agent's tools until an operator allows them", async () => {
+    const effective = JSON.stringify(await gatewayRequest(gatewayA, "tools.effective", { sessionKey: "agent:main:main" }));
+    expect(effective).toContain('"instance_send"');
+    expect(effective).not.toContain('"instance_exec"');
+    expect(effective).not.toContain('"instance_sync"');
     const manifest = JSON.parse(await readFile(join(repoRoot, "openclaw.plugin.json"), "utf8")) as { toolMetadata: Record<string, { optional: boolean }> };
     expect(manifest.toolMetadata).toEqual({ instance_exec: { optional: true }, instance_sync: { optional: true } });
   });
