@@ -67,6 +67,16 @@ function assertNode24(): void {
   }
 }
 
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+export async function stopProcess(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 const children = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
@@ -159,15 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     await waitForReady(`http://127.0.0.1:${port}`, spawned, logFile, options.readyTimeoutMs ?? 90_000);
   };
 
-  const stop = async (): Promise<void> => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-    running.kill("SIGTERM");
-    const timer = setTimeout(() => running.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => stopProcess(child, 10_000);
 
   await options.beforeStart?.({ stateDir, env, token, port });
   await start();

@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openclawEntry, type TestGateway } from "./gateway.js";
+import { openclawEntry, stopProcess, type TestGateway } from "./gateway.js";
 import { gatewayRequest } from "./oracle.js";
 
 export interface TestNodeHost {
@@ -87,13 +87,7 @@ export async function startNodeHost(gateway: TestGateway, options: { displayName
     await waitForNode(gateway, options.displayName, (node) => node.connected === true, 90_000);
   };
   const stop = async () => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-    running.kill("SIGTERM");
-    const timer = setTimeout(() => running.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await stopProcess(child, 5_000);
     await waitForNode(gateway, options.displayName, (node) => node.connected !== true, 30_000);
   };
   await start();

@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { a2aCall, a2aContextId, a2aTaskText, createMessenger, type A2aTask, type ConfigInput } from "../../src/index.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
-import { startGateway, type TestGateway } from "../harness/gateway.js";
+import { startA2aGateway } from "../harness/a2a-gateway.js";
+import type { TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 
@@ -19,18 +20,7 @@ let scratch: string;
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-a2a-"));
   mock = await startMockModel();
-  gatewayB = await startGateway({
-    modelBaseUrl: mock.url,
-    name: "xiaom-a2a",
-    extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: PEER_TOKEN } } } } },
-    // A peer that is B itself: B's `send` on the a2a channel is then a real channel send that needs no network.
-    beforeStart: async ({ stateDir, port }) => {
-      const path = join(stateDir, "openclaw.json");
-      const config = JSON.parse(await readFile(path, "utf8")) as { channels: { a2a: { peers: Record<string, unknown> } } };
-      config.channels.a2a.peers.loop = { token: LOOP_TOKEN, url: `http://127.0.0.1:${port}/a2a/v1`, outboundToken: LOOP_TOKEN };
-      await writeFile(path, JSON.stringify(config, null, 2));
-    },
-  });
+  gatewayB = await startA2aGateway({ modelBaseUrl: mock.url, name: "xiaom-a2a", peerToken: PEER_TOKEN, loopToken: LOOP_TOKEN });
   // The Gateway creates its workspace at the first turn; the fallback tests must not depend on one.
   await mkdir(gatewayB.workspace, { recursive: true });
   // The A2A routes appear only once the Gateway's channels are up.

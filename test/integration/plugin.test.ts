@@ -92,15 +92,6 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(report.diagnostics).toEqual([]);
   });
 
-  it("instance_exec and instance_sync are optional: not in an agent's tools until an operator allows them", async () => {
-    const effective = JSON.stringify(await gatewayRequest(gatewayA, "tools.effective", { sessionKey: "agent:main:main" }));
-    expect(effective).toContain('"instance_send"');
-    expect(effective).not.toContain('"instance_exec"');
-    expect(effective).not.toContain('"instance_sync"');
-    const manifest = JSON.parse(await readFile(join(repoRoot, "openclaw.plugin.json"), "utf8")) as { toolMetadata: Record<string, { optional: boolean }> };
-    expect(manifest.toolMetadata).toEqual({ instance_exec: { optional: true }, instance_sync: { optional: true } });
-  });
-
   it("instance_send over POST /tools/invoke on A delivers into B's session", async () => {
     const marker = `via-plugin-${randomUUID()}`;
     const { status, body } = await invoke("instance_send", { to: "小m", message: `你好 ${marker}` });
@@ -147,6 +138,16 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(toolResults.length, `${turn.stdout.slice(0, 1500)}\n${recent}`).toBeGreaterThanOrEqual(1);
     await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
   }, 240_000);
+
+  it("instance_exec and instance_sync are optional: not in an agent's tools until an operator allows them", async () => {
+    // After the agent turn above: tools.effective needs the session to exist.
+    const effective = JSON.stringify(await gatewayRequest(gatewayA, "tools.effective", { sessionKey: "agent:main:main" }));
+    expect(effective).toContain('"instance_send"');
+    expect(effective).not.toContain('"instance_exec"');
+    expect(effective).not.toContain('"instance_sync"');
+    const manifest = JSON.parse(await readFile(join(repoRoot, "openclaw.plugin.json"), "utf8")) as { toolMetadata: Record<string, { optional: boolean }> };
+    expect(manifest.toolMetadata).toEqual({ instance_exec: { optional: true }, instance_sync: { optional: true } });
+  });
 });
 
 describe("the receiving side: file messages reach the agent once, with a receipt", () => {

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { a2aContextId, createMessenger, incomingPath, TRANSPORT_IDS, UnavailableError, APPLIES, type ConfigInput, type Transport, type TransportId } from "../../src/index.js";
-import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startA2aGateway } from "../harness/a2a-gateway.js";
+import { openclawEntry, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
@@ -24,17 +25,12 @@ let scratch: string;
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-walk-"));
   mock = await startMockModel();
-  gatewayB = await startGateway({
+  gatewayB = await startA2aGateway({
     modelBaseUrl: mock.url,
     name: "xiaom-walk",
-    extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: PEER_TOKEN } } } } },
-    beforeStart: async ({ stateDir, port }) => {
-      const path = join(stateDir, "openclaw.json");
-      const config = JSON.parse(await readFile(path, "utf8")) as { channels: { a2a: { peers: Record<string, unknown> } } };
-      config.channels.a2a.peers.loop = { token: LOOP_TOKEN, url: `http://127.0.0.1:${port}/a2a/v1`, outboundToken: LOOP_TOKEN };
-      await writeFile(path, JSON.stringify(config, null, 2));
-      await allowNodeFileWrites(stateDir, [`${join(stateDir, "workspace")}/.openclaw-inter-instance/**`]);
-    },
+    peerToken: PEER_TOKEN,
+    loopToken: LOOP_TOKEN,
+    beforeStart: ({ stateDir }) => allowNodeFileWrites(stateDir, [`${join(stateDir, "workspace")}/.openclaw-inter-instance/**`]),
   });
   await mkdir(gatewayB.workspace, { recursive: true });
   node = await startNodeHost(gatewayB, { displayName: "xiaom-walk-node" });
