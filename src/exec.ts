@@ -7,9 +7,6 @@ import type { NodeHost, RunOutput } from "./nodes/node-host.js";
 /** Proxy variables the seed's checklist says to drop for commands on the other machine (git over HTTPS behind a dead proxy hangs). */
 export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;
 
-/** The seed's budget for one remote command. */
-export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
-
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
 const noNul = (what: string) => z.string().refine((value) => !value.includes("\0"), `${what} cannot contain NUL bytes`);
 
@@ -67,7 +64,8 @@ export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecIn
   }
   const started = performance.now();
   const output = await host.run(keepProxy ? argv : withoutProxy(argv), {
-    timeoutMs: timeoutMs ?? instance.timeouts.nodes ?? DEFAULT_EXEC_TIMEOUT_MS,
+    // The instance's nodes timeout: the seed's 30 s unless configured.
+    timeoutMs: timeoutMs ?? instance.timeouts.nodes,
     ...(cwd ? { cwd } : {}),
     ...(env ? { env } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

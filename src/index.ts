@@ -44,6 +44,6 @@ export { MemoryScanner } from "./inbox/scanner.js";
 export { NodesTransport, NODE_RECEIVER_NOTE } from "./transports/nodes.js";
 export { NodeHost, type NodeInfo, type RunOptions, type RunOutput, type WriteFileOptions, type WriteFileOutcome } from "./nodes/node-host.js";
 export { incomingDir, incomingPath } from "./nodes/incoming.js";
-export { DEFAULT_EXEC_TIMEOUT_MS, PROXY_VARIABLES, withoutProxy, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
+export { PROXY_VARIABLES, withoutProxy, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
 export { httpsAlternative, syncFiles, syncRepo, type SyncProgress, type SyncFilesInput, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult, type SyncStep } from "./sync.js";
 export { doctor, MIN_TIMEOUTS_MS, type CheckStatus, type DoctorCheck, type DoctorReport } from "./doctor.js";

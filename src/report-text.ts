@@ -1,5 +1,5 @@
 import type { AskResult } from "./ask.js";
-import type { DeliveryReport, ProbeResult } from "./dispatcher.js";
+import type { DeliveryReport } from "./dispatcher.js";
 import type { DoctorCheck } from "./doctor.js";
 import type { ExecResult } from "./exec.js";
 import type { SyncFilesResult, SyncRepoResult } from "./sync.js";
@@ -20,14 +20,6 @@ export function describeAsk(result: AskResult): string {
   if (result.ok) return result.reply ?? "";
   if (result.status === "not delivered") return describeReport(result.report);
   return `Delivered to ${result.report.to} via ${result.report.via}, but no answer: ${result.error?.message ?? "unknown"}${result.error?.hint ? ` ${result.error.hint}` : ""}`;
-}
-
-export function describeProbe(results: readonly ProbeResult[]): string[] {
-  return results.map((r) => {
-    if (r.ok) return `  ok    ${r.transport}: ${r.detail ?? ""}`;
-    if (r.skippedBecause) return `  --    ${r.transport}: ${r.skippedBecause}`;
-    return `  FAIL  ${r.transport}: ${r.error?.message ?? ""}${r.error?.hint ? `\n        fix: ${r.error.hint}` : ""}`;
-  });
 }
 
 /** A remote command's outcome: the exit, then its output as it came. */
