@@ -71,7 +71,10 @@ describe("memory-file appends under concurrency", () => {
 
   it("a writer killed with SIGKILL mid-run leaves only whole entries, and the next writer carries on", async () => {
     const victim = runWriter("victim", 4, 100_000);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Kill it mid-run: once it has written something (a fixed delay raced process start-up under load).
+    await expect
+      .poll(async () => parseEntries(await noteText().catch(() => Buffer.alloc(0))).entries.length, { timeout: 60_000, interval: 100 })
+      .toBeGreaterThan(50);
     victim.child.kill("SIGKILL");
     await victim.done.catch(() => undefined);
     const afterCrash = parseEntries(await noteText());
