@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { appendEntry, createEnvelope, createMessenger, parseEntries, type ConfigInput, type Messenger } from "../dist/index.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
+import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
 import { latencyChart } from "./chart.ts";
 import { ratio, summarize, timed, type Series } from "./stats.ts";
 
@@ -84,6 +85,7 @@ async function silentListener(): Promise<{ server: Server; url: string }> {
 
 const mock = await startMockModel();
 let gateway: TestGateway | undefined;
+let node: TestNodeHost | undefined;
 try {
   log("starting a Gateway and the mock model");
   gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench" });
@@ -199,7 +201,32 @@ try {
   const pipeRate = (N.throughput / pipelinedMs) * 1000;
   extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk };
   rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send` });
+
+  // 7. Remote exec through a paired node: the library's warm node.invoke vs spawning the CLI per command.
+  log("pairing a node host for the exec scenario");
+  node = await startNodeHost(gateway, { displayName: "bench-node" });
+  const execLink = createMessenger({
+    config: { self: { name: "bench-a" }, stateDir: join(scratch, "client"), instances: { xiaom: { node: { gateway: { url: gateway.url, token: gateway.token }, name: "bench-node" } } } },
+    log: { level: "silent" },
+  });
+  const execOnce = async (i: number) => {
+    const result = await execLink.exec({ to: "xiaom", argv: ["echo", `bench ${i}`] });
+    if (!result.ok) throw new Error(`exec failed: ${JSON.stringify(result)}`);
+  };
+  await execOnce(-1);
+  const execLib = await sample("7 library exec (node.invoke, warm WS)", N.warm, execOnce);
+  const nodeId = node.nodeId;
+  const execCli = await sample("7 CLI spawn: openclaw gateway call node.invoke", N.cli, (i) =>
+    run(
+      process.execPath,
+      [openclawEntry, "gateway", "call", "node.invoke", "--url", gateway!.url, "--token", gateway!.token, "--json", "--params", JSON.stringify({ nodeId, command: "system.run", params: { command: ["echo", `bench cli ${i}`] }, idempotencyKey: randomUUID() })],
+      { env: { ...process.env, HOME: cliHome, OPENCLAW_STATE_DIR: join(cliHome, "state") } },
+    ),
+  );
+  await execLink.close();
+  rows.push({ scenario: "7. remote exec on a node", a: "CLI spawn per command", b: "library exec, warm WebSocket", ratio: `${ratio(execCli, execLib)}×`, note: `echo through node.invoke system.run; CLI n=${execCli.n}` });
 } finally {
+  await node?.dispose();
   await gateway?.dispose();
   await mock.close();
 }

@@ -3,8 +3,8 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openclawEntry, stopProcess, type TestGateway } from "./gateway.js";
-import { gatewayRequest } from "./oracle.js";
+import { openclawEntry, stopProcess, type TestGateway } from "./gateway.ts";
+import { gatewayRequest } from "./rpc.ts";
 
 export interface TestNodeHost {
   readonly displayName: string;

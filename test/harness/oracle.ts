@@ -1,9 +1,11 @@
-import { GatewayClient } from "@openclaw/gateway-client";
 import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEntries, type MemoryEntry } from "../../src/memory/entry.js";
 import { openclawEntry, type TestGateway } from "./gateway.js";
+import { gatewayRequest } from "./rpc.ts";
+
+export { gatewayRequest };
 
 /**
  * Test oracles that read a Gateway back without going through the library's own client: OpenClaw's
@@ -21,37 +23,6 @@ export function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) return content.map((part) => (part && typeof part === "object" && "text" in part ? String(part.text) : "")).join("");
   return "";
-}
-
-/** One RPC to the Gateway as its loopback backend helper (no device identity needed there). */
-export async function gatewayRequest<T>(gateway: TestGateway, method: string, params: unknown, timeoutMs = 30_000): Promise<T> {
-  const client = await new Promise<GatewayClient>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`oracle connect to ${gateway.url} timed out`)), 15_000);
-    const c: GatewayClient = new GatewayClient({
-      url: gateway.url,
-      token: gateway.token,
-      clientName: "gateway-client",
-      mode: "backend",
-      role: "operator",
-      scopes: ["operator.read", "operator.write", "operator.admin", "operator.pairing"],
-      hostDeps: { logDebug: () => {}, logError: () => {} },
-      onHelloOk: () => {
-        clearTimeout(timer);
-        resolve(c);
-      },
-      onConnectError: (error) => {
-        clearTimeout(timer);
-        c.stop();
-        reject(error);
-      },
-    });
-    c.start();
-  });
-  try {
-    return await client.request<T>(method, params, { timeoutMs });
-  } finally {
-    await client.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
-  }
 }
 
 export async function readHistory(gateway: TestGateway, sessionKey = "agent:main:main", limit = 200): Promise<HistoryMessage[]> {

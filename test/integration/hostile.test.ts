@@ -59,13 +59,15 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
     }
   });
 
-  // Each message here is an agent turn; the first 20 bodies (the shell, quoting, heredoc, line-ending
-  // and bidi cases) keep the run short. All of them go through the memory file above.
+  // Each message here is an agent turn. The first 20 bodies (the shell, quoting, heredoc, line-ending
+  // and bidi cases): a longer burst into one busy session overflows OpenClaw's session queue (cap 20),
+  // which can drop or summarize queued messages (see README, known limits). All 52 go through the
+  // memory file above and through the node in nodes.test.ts.
   it("sessions_send: the first 20 bodies are in the target transcript exactly as sent, once", async () => {
     const link = messenger(["sessions_send"]);
     try {
-      const sent: { id: string; body: string }[] = [];
-      for (const { body } of hostileBodies(sentinel).slice(0, 20)) {
+      const sent: { id: string; body: string; name: string }[] = [];
+      for (const { name, body } of hostileBodies(sentinel).slice(0, 20)) {
         const report = await link.send({ to: "xiaom", body });
         if (body.includes("\u0000") || /\s$/u.test(body)) {
           // Refused before sending, with the reason; the next transport (the memory file) carries it byte-exact.
@@ -73,7 +75,7 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
           continue;
         }
         expect(report.via, JSON.stringify(report.attempts)).toBe("sessions_send");
-        sent.push({ id: report.id, body });
+        sent.push({ id: report.id, body, name });
       }
       const expected = sent.map(({ id, body }) => formatSessionMessage({ id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       // Queued turns enter the transcript when their run starts.
@@ -82,7 +84,9 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
         const texts = await userTexts();
         return sent.filter(({ id }) => texts.some((t) => t.includes(id))).length;
       };
-      await expect.poll(arrived, { timeout: 180_000, interval: 2000 }).toBe(sent.length);
+      await expect.poll(arrived, { timeout: 180_000, interval: 2000 }).toBe(sent.length).catch(() => undefined);
+      const texts = await userTexts();
+      expect(sent.filter(({ id }) => !texts.some((t) => t.includes(id))).map(({ name }) => name)).toEqual([]);
       // A burst is collected: the Gateway may run several queued messages as one turn, so one user
       // row can hold several of them. Each must still appear verbatim, header and body, exactly once.
       const transcript = (await userTexts()).join("\u0000");
