@@ -13,7 +13,7 @@ it("npm run bench runs at all (--smoke) and writes results.json, results.md and 
     await promisify(execFile)(process.execPath, ["bench/run.ts", "--smoke", "--out", out], { cwd: join(import.meta.dirname, "..", ".."), timeout: 240_000 });
     const results = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as { smoke: boolean; rows: { scenario: string }[]; memory: { lost: number; torn: number } };
     expect(results.smoke).toBe(true);
-    expect(new Set(results.rows.map((row) => row.scenario.split(".")[0]))).toEqual(new Set(["1", "2", "3", "4", "5", "6"]));
+    expect(new Set(results.rows.map((row) => row.scenario.split(".")[0]))).toEqual(new Set(["1", "2", "3", "4", "5", "6", "7"]));
     expect(results.memory).toMatchObject({ lost: 0, torn: 0 });
     expect(await readFile(join(out, "results.md"), "utf8")).toContain("| scenario |");
     expect(await readFile(join(out, "latency.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/u);
