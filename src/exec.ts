@@ -10,21 +10,26 @@ export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
 const noNul = (what: string) => z.string().refine((value) => !value.includes("\0"), `${what} cannot contain NUL bytes`);
 
-const execInputSchema = z
-  .object({
-    /** Instance name or alias. */
-    to: z.string().trim().min(1),
-    /** The program and its arguments, each one argv element: nothing is parsed by a shell. */
-    argv: z.array(noNul("an argument")).min(1, "give at least the program to run").max(4096),
-    /** Absolute working directory on the target machine. */
-    cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
-    env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
-    timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */
-    keepProxy: z.boolean().default(false),
-  })
-  .strict()
-  .refine((value) => value.argv[0]?.length, { message: "the program name cannot be empty", path: ["argv", 0] });
+/** What a single command and a list of steps share: where, with what environment, how long. */
+const runFields = {
+  /** Instance name or alias. */
+  to: z.string().trim().min(1),
+  /** Absolute working directory on the target machine. */
+  cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
+  env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
+  timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+  /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */
+  keepProxy: z.boolean().default(false),
+};
+
+/** The program and its arguments, each one argv element: nothing is parsed by a shell. */
+const argvSchema = z
+  .array(noNul("an argument"))
+  .min(1, "give at least the program to run")
+  .max(4096)
+  .refine((argv) => argv[0]?.length, { message: "the program name cannot be empty", path: [0] });
+
+const execInputSchema = z.object({ ...runFields, argv: argvSchema }).strict();
 
 export type ExecInput = z.input<typeof execInputSchema>;
 
@@ -75,13 +80,9 @@ export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecIn
 
 const stepsInputSchema = z
   .object({
-    to: z.string().trim().min(1),
+    ...runFields,
     /** Each step one argv; the seed's advice to split a complex command into simple ones. */
-    steps: z.array(z.array(noNul("an argument")).min(1)).min(1).max(100),
-    cwd: z.string().optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-    keepProxy: z.boolean().default(false),
+    steps: z.array(argvSchema).min(1).max(100),
   })
   .strict();
 
