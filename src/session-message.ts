@@ -13,10 +13,23 @@ export function formatSessionMessage(envelope: Envelope): string {
   return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}`;
 }
 
-/** Why a Gateway chat message cannot carry this body byte-exact, if it cannot: checked before sending. */
+/** The control characters a Gateway strips from chat messages (it keeps tab, LF and CR). */
+const STRIPPED_CONTROL = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/u;
+
+const codePoint = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
+/**
+ * Why a Gateway chat message cannot carry this body byte-exact, if it cannot: checked before
+ * sending. The Gateway refuses NUL, normalizes to NFC, strips control characters (2026.9.x
+ * `sanitizeChatSendMessageInput`) and trims trailing whitespace.
+ */
 export function chatMessageRefusal(envelope: Envelope): string | undefined {
-  if (envelope.body.includes("\u0000")) return "the body has NUL bytes, which the Gateway refuses in chat messages";
-  if (/\s$/u.test(envelope.body)) return "the body ends in whitespace, which the Gateway trims from chat messages";
+  const { body } = envelope;
+  if (body.includes("\u0000")) return "the body has NUL bytes, which the Gateway refuses in chat messages";
+  const control = STRIPPED_CONTROL.exec(body)?.[0];
+  if (control) return `the body has control characters (${codePoint(control)}), which the Gateway strips from chat messages`;
+  if (body.normalize("NFC") !== body) return "the body is not in Unicode NFC form, and the Gateway normalizes chat messages to NFC";
+  if (/\s$/u.test(body)) return "the body ends in whitespace, which the Gateway trims from chat messages";
   return undefined;
 }
 

@@ -47,6 +47,8 @@ export interface Instance {
   /** Checkouts and symlinks on the target that `doctor` checks. */
   readonly doctor: { readonly repos: readonly string[]; readonly links: readonly string[] };
   readonly sessionKey: string;
+  /** Most messages left waiting in the target session's queue (see `maxQueued` in the config). */
+  readonly maxQueued: number;
   readonly workspace: string | undefined;
   readonly timeZone: string;
   readonly transports: readonly TransportId[];
@@ -124,6 +126,7 @@ export class InstanceRegistry {
         },
         doctor: raw.doctor,
         sessionKey: raw.sessionKey,
+        maxQueued: raw.maxQueued,
         workspace: raw.workspace,
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
         transports: raw.transports ?? defaultOrder,

@@ -103,6 +103,11 @@ const instanceSchema = z
     /** A node host on the target machine, paired to `node.gateway`: remote exec, file writes, message delivery. */
     node: nodeSchema.optional(),
     sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
+    /**
+     * At most this many messages may wait in the target session's queue when `sessions_send` adds
+     * one; keep it under the target's `messages.queue.cap` (20 by default), past which the Gateway drops messages.
+     */
+    maxQueued: z.number().int().min(1).max(10_000).default(10),
     workspace: z.string().min(1).optional(),
     /** What `doctor` also checks on the target machine (through its node): git checkouts and symlinks the agent relies on. */
     doctor: z

@@ -26,6 +26,13 @@ export async function readTranscript(connection: GatewayConnection, sessionKey: 
   return { messages: history.messages ?? [], pendingInputs: history.pendingInputs ?? null };
 }
 
+/** How many inputs wait in the session's queue, from any sender (`total` counts all, whatever the `limit`). */
+export async function readQueuedCount(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<number> {
+  const history = await connection.request<{ pendingInputs?: { total?: unknown } }>("chat.history", { sessionKey, limit: 1 }, { signal });
+  const total = history.pendingInputs?.total;
+  return typeof total === "number" ? total : 0;
+}
+
 /** The plain text of a row's content: a string, or the text parts of an array. */
 export function rowText(content: unknown): string {
   if (typeof content === "string") return content;

@@ -1,9 +1,10 @@
 import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
-import { readTranscript } from "../gateway/transcript.js";
+import { readQueuedCount, readTranscript } from "../gateway/transcript.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { chatMessageRefusal, confirmInSession, formatSessionMessage, replyInTranscript } from "../session-message.js";
+import { SessionQueueGate } from "./session-queue-gate.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
@@ -22,13 +23,15 @@ const REPLY_POLL_MS = 5_000;
 /**
  * Delivers into a session of the target's Gateway through its `sessions.send` RPC, over a kept-open
  * WebSocket. The envelope id is the idempotency key: the Gateway answers a repeat with
- * `in_flight` or `ok` and shows the message once.
+ * `in_flight` or `ok` and shows the message once. Sends into one session are paced so that at most
+ * `maxQueued` wait in its queue, below the cap past which the Gateway drops them.
  */
 export class SessionsSendTransport implements Transport {
   readonly id = "sessions_send";
   readonly #pool: GatewayPool;
   /** Envelopes whose request left this host but got no answer: only those can have landed unseen. */
   readonly #sentUnanswered = new Set<string>();
+  readonly #gate = new SessionQueueGate();
 
   constructor(pool: GatewayPool) {
     this.#pool = pool;
@@ -43,7 +46,8 @@ export class SessionsSendTransport implements Transport {
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const connection = this.#connection(context.instance);
-    const { sessionKey } = context.instance;
+    const { sessionKey, maxQueued } = context.instance;
+    const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, maxQueued, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
     try {
       const result = await connection.request<SessionsSendResult>(
         "sessions.send",
@@ -56,6 +60,7 @@ export class SessionsSendTransport implements Transport {
         detail: { runId: result.runId ?? envelope.id, gatewayStatus: result.status ?? "unknown", sessionKey },
       };
     } catch (error) {
+      if (!this.#sentUnanswered.has(envelope.id)) giveBackPlace();
       // No answer in time: the socket is suspect, so the next request (a retry, a confirmation) gets a fresh one.
       if (context.signal.aborted) await connection.reset();
       throw error;

@@ -17,6 +17,8 @@ export interface GatewayOptions {
   readonly extraConfig?: Record<string, unknown>;
   readonly readyTimeoutMs?: number;
   readonly name?: string;
+  /** The mock model's context window in tokens (32,000 unless set); a turn that does not fit never reaches the transcript. */
+  readonly contextWindow?: number;
   /** Runs after the config is written and before the first start, e.g. to install a plugin. */
   readonly beforeStart?: (gateway: { stateDir: string; env: NodeJS.ProcessEnv; token: string; port: number }) => Promise<void>;
 }
@@ -101,7 +103,7 @@ async function waitForReady(httpUrl: string, child: ChildProcess, logFile: strin
   throw new Error(`Gateway at ${httpUrl} not ready after ${timeoutMs} ms. Log tail:\n${log.slice(-3000)}`);
 }
 
-function gatewayConfig(port: number, token: string, modelBaseUrl: string, extra: Record<string, unknown>): Record<string, unknown> {
+function gatewayConfig(port: number, token: string, modelBaseUrl: string, extra: Record<string, unknown>, contextWindow = 32_000): Record<string, unknown> {
   const base: Record<string, unknown> = {
     gateway: { mode: "local", port, bind: "loopback", auth: { mode: "token", token } },
     agents: { defaults: { model: { primary: "mock/mock-1" } } },
@@ -119,7 +121,7 @@ function gatewayConfig(port: number, token: string, modelBaseUrl: string, extra:
               reasoning: false,
               input: ["text"],
               cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
-              contextWindow: 32000,
+              contextWindow,
               maxTokens: 1024,
             },
           ],
@@ -141,7 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   await mkdir(homeDir, { recursive: true });
   const port = await freePort();
   const token = `tok-${name}-${randomBytes(12).toString("hex")}`;
-  const config = gatewayConfig(port, token, options.modelBaseUrl, options.extraConfig ?? {});
+  const config = gatewayConfig(port, token, options.modelBaseUrl, options.extraConfig ?? {}, options.contextWindow);
   await writeFile(join(stateDir, "openclaw.json"), `${JSON.stringify(config, null, 2)}\n`);
   const logFile = join(dir, "gateway.log");
   const env: NodeJS.ProcessEnv = {

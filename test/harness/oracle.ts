@@ -16,7 +16,7 @@ export interface HistoryMessage {
   readonly role: string;
   readonly content: unknown;
   readonly idempotencyKey?: string;
-  readonly __openclaw?: { readonly runId?: string; readonly seq?: number };
+  readonly __openclaw?: { readonly runId?: string; readonly seq?: number; readonly id?: string; readonly truncated?: boolean };
 }
 
 export function textOf(content: unknown): string {
@@ -28,6 +28,24 @@ export function textOf(content: unknown): string {
 export async function readHistory(gateway: TestGateway, sessionKey = "agent:main:main", limit = 200): Promise<HistoryMessage[]> {
   const result = await gatewayRequest<{ messages: HistoryMessage[] }>(gateway, "chat.history", { sessionKey, limit });
   return result.messages;
+}
+
+/**
+ * The text of every user row, whole: `chat.history` cuts long rows for display (about 8,000
+ * characters), `chat.message.get` reads one back whole up to its own cap of 1,000,000.
+ */
+export async function readUserTexts(gateway: TestGateway, sessionKey = "agent:main:main", limit = 1000): Promise<string[]> {
+  const texts: string[] = [];
+  for (const row of await readHistory(gateway, sessionKey, limit)) {
+    if (row.role !== "user") continue;
+    if (!row.__openclaw?.truncated || !row.__openclaw.id) {
+      texts.push(textOf(row.content));
+      continue;
+    }
+    const whole = await gatewayRequest<{ message?: HistoryMessage }>(gateway, "chat.message.get", { sessionKey, messageId: row.__openclaw.id }, 60_000);
+    texts.push(textOf(whole.message?.content));
+  }
+  return texts;
 }
 
 /** Waits for a run to end and returns the agent's visible reply, if any. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { gatewayRequest, readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 
 let mock: MockModelServer;
@@ -102,4 +102,60 @@ describe("durable outbox", () => {
     expect(await after.outbox.list()).toEqual([]);
     await after.close();
   });
+});
+
+describe("bursts into one busy session", () => {
+  const count = 50;
+
+  /** Sends `count` messages at once into a session of their own; returns the ids in send order. */
+  async function burst(sessionKey: string, maxQueued: number): Promise<string[]> {
+    await gatewayRequest(gateway, "sessions.create", { key: sessionKey });
+    const client = createMessenger({
+      config: {
+        self: { name: "xiaoa" },
+        stateDir: join(scratch, `burst-${maxQueued}`),
+        instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, maxQueued, transports: ["sessions_send"], timeouts: { sessions_send: 180_000 } } },
+      },
+      log: { level: "silent" },
+    });
+    try {
+      const reports = await Promise.all(Array.from({ length: count }, (_, i) => client.send({ to: "xiaom", body: `burst ${i}` })));
+      expect(reports.filter((r) => r.via !== "sessions_send")).toEqual([]);
+      return reports.map((r) => r.id);
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** Which sent ids are in the session's user rows, in transcript order (a collected turn can hold several). */
+  async function arrivedInOrder(sessionKey: string, ids: readonly string[]): Promise<string[]> {
+    const rows = (await readHistory(gateway, sessionKey, 1000)).filter((m) => m.role === "user").map((m) => textOf(m.content));
+    return rows.flatMap((row) =>
+      ids
+        .filter((id) => row.includes(`id ${id}]`))
+        .sort((a, b) => row.indexOf(a) - row.indexOf(b)),
+    );
+  }
+
+  const queueIdle = async (sessionKey: string) =>
+    (await gatewayRequest<{ pendingInputs?: { total?: number } }>(gateway, "chat.history", { sessionKey, limit: 1 })).pendingInputs?.total ?? 0;
+
+  it("50 sends at once, paced under the target's queue cap: every one in the transcript, once, in order", async () => {
+    const sessionKey = "agent:main:burst-paced";
+    const ids = await burst(sessionKey, 10);
+    await expect.poll(async () => (await arrivedInOrder(sessionKey, ids)).length, { timeout: 180_000, interval: 2000 }).toBe(count);
+    await expect.poll(() => queueIdle(sessionKey), { timeout: 60_000, interval: 1000 }).toBe(0);
+    expect(await arrivedInOrder(sessionKey, ids)).toEqual(ids);
+  }, 300_000);
+
+  // The control: the same burst with pacing turned off overflows OpenClaw's queue (cap 20), which
+  // folds the oldest messages into a summary. This is what the pacing above prevents.
+  it("without pacing, the same burst loses messages inside the target Gateway", async () => {
+    const sessionKey = "agent:main:burst-unpaced";
+    const ids = await burst(sessionKey, 10_000);
+    await expect.poll(() => queueIdle(sessionKey), { timeout: 180_000, interval: 1000 }).toBe(0);
+    const rows = (await readHistory(gateway, sessionKey, 1000)).map((m) => textOf(m.content));
+    expect(rows.some((row) => row.includes("[Queue overflow]"))).toBe(true);
+    expect((await arrivedInOrder(sessionKey, ids)).length).toBeLessThan(count);
+  }, 300_000);
 });
