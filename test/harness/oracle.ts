@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEntries, type MemoryEntry } from "../../src/memory/entry.js";
 import { openclawEntry, type TestGateway } from "./gateway.js";
+import type { MockModelRequest } from "./mock-model.js";
 import { gatewayRequest } from "./rpc.ts";
 
 export { gatewayRequest };
@@ -46,6 +47,22 @@ export async function readUserTexts(gateway: TestGateway, sessionKey = "agent:ma
     texts.push(textOf(whole.message?.content));
   }
   return texts;
+}
+
+/**
+ * The session messages (header line, then body) that did not reach the agent verbatim exactly
+ * once: each header must be in the transcript once (a collected turn may hold several messages in
+ * one row), and the whole text in what the model was given, since chat.history normalizes rows for
+ * display. Empty when every one arrived.
+ */
+export async function notVerbatimOnce(gateway: TestGateway, modelRequests: readonly MockModelRequest[], texts: readonly string[], sessionKey?: string): Promise<string[]> {
+  const transcript = (await readUserTexts(gateway, sessionKey)).join("\u0000");
+  const headerCount = (text: string) => transcript.split(text.slice(0, text.indexOf("\n"))).length - 1;
+  const seenByModel = (text: string) => modelRequests.some((request) => (request.body.messages ?? []).some((m) => m.role === "user" && textOf(m.content).includes(text)));
+  return texts
+    .map((text) => ({ text, count: headerCount(text), seen: seenByModel(text) }))
+    .filter(({ count, seen }) => count !== 1 || !seen)
+    .map(({ text, count, seen }) => `${count}x in transcript, model ${seen ? "saw it" : "did not see it"}: ${JSON.stringify(text.slice(0, 120))}`);
 }
 
 /** Waits for a run to end and returns the agent's visible reply, if any. */

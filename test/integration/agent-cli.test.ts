@@ -4,11 +4,14 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, formatSessionMessage, type ConfigInput, type TransportId } from "../../src/index.js";
+import pLimit from "p-limit";
+import { createMessenger, formatSessionMessage, type ConfigInput, type Envelope, type TransportId } from "../../src/index.js";
+import { chatMessageRefusal } from "../../src/session-message.js";
+import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { notVerbatimOnce, readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 
 let mock: MockModelServer;
 let gatewayB: TestGateway;
@@ -17,7 +20,7 @@ let scratch: string;
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-agent-cli-"));
   mock = await startMockModel();
-  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli" });
+  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli", contextWindow: 2_000_000 });
 });
 
 afterAll(async () => {
@@ -60,6 +63,24 @@ describe("agent_cli transport against a real Gateway", () => {
       await client.close();
     }
   });
+
+  it("every hostile body the CLI can carry reaches the target agent exactly as sent, once; the rest are refused with the reason", async () => {
+    const sentinel = sentinelPath(scratch);
+    const client = createMessenger({ config: configFor({ transports: ["agent_cli"] }), log: { level: "silent" } });
+    try {
+      const threeAtATime = pLimit(3);
+      const sent = await Promise.all(hostileBodies(sentinel).map(({ body }) => threeAtATime(async () => ({ body, report: await client.send({ to: "xiaom", body }) }))));
+      const refused = sent.filter(({ body }) => chatMessageRefusal({ body } as Envelope));
+      for (const { report } of refused) expect(report.attempts[0]?.skippedBecause).toMatch(/NUL bytes|control characters|NFC|trims/u);
+      const carried = sent.filter((entry) => !refused.includes(entry));
+      expect(carried.filter(({ report }) => report.via !== "agent_cli").map(({ report }) => report.attempts)).toEqual([]);
+      const expected = carried.map(({ body, report }) => formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(await notVerbatimOnce(gatewayB, mock.requests, expected)).toEqual([]);
+      expect(existsSync(sentinel)).toBe(false);
+    } finally {
+      await client.close();
+    }
+  }, 600_000);
 
   it("a wrong token is unavailable with the fix named, and the next transport takes over", async () => {
     const client = createMessenger({ config: configFor({ token: "wrong-token-value" }), log: { level: "silent" } });
