@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["./test/harness/no-secret-leaks.ts"],
     // Integration files start real Gateways (about 1 GB and 15–25 s each); two at a time fit 2 cores.
     maxWorkers: 2,
     testTimeout: 120_000,

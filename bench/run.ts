@@ -13,6 +13,7 @@ import { appendEntry, createEnvelope, createMessenger, parseEntries, type Config
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
+import { gatewayRequest } from "../test/harness/rpc.ts";
 import { latencyChart } from "./chart.ts";
 import { ratio, summarize, timed, type Series } from "./stats.ts";
 
@@ -188,13 +189,25 @@ try {
     note: `naive run capped at ${N.naiveCapMs / 1000} s and was ${naiveOutcome}; projected ${(naiveProjected / 1000).toFixed(1)} s per message = 30 s timeout + memory_file`,
   });
 
-  // 4. Throughput over one connection.
+  // 4. Throughput over one connection. Each run starts once the agent has worked off the turns the
+  // earlier messages queued, so one run's backlog does not slow the next.
+  const queueDrained = async (capMs: number): Promise<number> => {
+    const deadline = Date.now() + capMs;
+    for (;;) {
+      const history = await gatewayRequest<{ pendingInputs?: { total?: number } }>(gateway!, "chat.history", { sessionKey: "agent:main:main", limit: 1 });
+      const queued = history.pendingInputs?.total ?? 0;
+      if (queued === 0 || Date.now() > deadline) return queued;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  };
   const through = createMessenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(through, "throughput warm-up", "sessions_send");
+  const backlog: number[] = [await queueDrained(90_000)];
   const sequentialMs = await timed(async () => {
     for (let i = 0; i < N.throughput; i += 1) await expectOk(through, `seq ${i}`, "sessions_send");
   });
   let pipelinedOk = 0;
+  backlog.push(await queueDrained(30_000));
   const pipelinedMs = await timed(async () => {
     const reports = await Promise.all(Array.from({ length: N.throughput }, (_, i) => through.send({ to: "xiaom", body: `pipe ${i}` })));
     pipelinedOk = reports.filter((r) => r.ok && r.via === "sessions_send").length;
@@ -202,8 +215,8 @@ try {
   await through.close();
   const seqRate = (N.throughput / sequentialMs) * 1000;
   const pipeRate = (N.throughput / pipelinedMs) * 1000;
-  extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk };
-  rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send` });
+  extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk, queuedAtStart: { sequential: backlog[0], pipelined: backlog[1] } };
+  rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send; turns still queued at the start: ${backlog.join(" and ")}` });
 
   // 7. Remote exec through a paired node: the library's warm node.invoke vs spawning the CLI per command.
   log("pairing a node host for the exec scenario");

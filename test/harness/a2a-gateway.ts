@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.js";
+import { watchSecret } from "./secrets-watch.js";
 
 /**
  * A Gateway with the bundled A2A channel on: a peer `xiaoa` (the sender, by `peerToken`), and a
@@ -9,6 +10,8 @@ import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.j
  */
 export function startA2aGateway(options: GatewayOptions & { readonly peerToken: string; readonly loopToken: string }): Promise<TestGateway> {
   const { peerToken, loopToken, beforeStart, ...rest } = options;
+  watchSecret(peerToken);
+  watchSecret(loopToken);
   return startGateway({
     ...rest,
     extraConfig: { ...rest.extraConfig, channels: { a2a: { enabled: true, peers: { xiaoa: { token: peerToken } } } } },

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { watchSecret } from "./secrets-watch.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const openclawEntry = join(repoRoot, "test", "openclaw-host", "node_modules", "openclaw", "openclaw.mjs");
@@ -143,6 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   await mkdir(homeDir, { recursive: true });
   const port = await freePort();
   const token = `tok-${name}-${randomBytes(12).toString("hex")}`;
+  watchSecret(token);
   const config = gatewayConfig(port, token, options.modelBaseUrl, options.extraConfig ?? {}, options.contextWindow);
   await writeFile(join(stateDir, "openclaw.json"), `${JSON.stringify(config, null, 2)}\n`);
   const logFile = join(dir, "gateway.log");

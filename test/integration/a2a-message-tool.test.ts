@@ -10,6 +10,7 @@ import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
 const LOOP_TOKEN = `loop-${randomBytes(12).toString("hex")}`;
@@ -67,7 +68,7 @@ async function userRowsWith(marker: string) {
 
 describe("a2a transport against a real Gateway with channels.a2a enabled", () => {
   it("hands a hostile body to the target's agent once, byte-exact, and the reply can be polled", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const marker = randomUUID();
       const body = `${hostileBody(sentinelPath(scratch), marker).replaceAll("\r\n", "\n")}\nREPLY:a2a`;
@@ -92,7 +93,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a wrong peer token is unavailable with the fix, and the memory file takes over", async () => {
-    const client = createMessenger({ config: configFor("not-the-peer-token"), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor("not-the-peer-token"), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "wrong peer token" });
       expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "unavailable", error: { code: "AUTH_FAILED" } });
@@ -104,7 +105,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a body with a carriage return skips a2a (the channel would rewrite it) and goes by the next transport byte-exact", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const body = `windows line\r\nendings ${randomUUID()}`;
       const report = await client.send({ to: "xiaom", body });
@@ -116,7 +117,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a body over the channel's 64 KiB text limit skips a2a before sending instead of being truncated", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "x".repeat(70 * 1024) });
       expect(report.attempts[0]).toMatchObject({ transport: "a2a", outcome: "skipped" });
@@ -129,7 +130,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
   });
 
   it("a resend of a delivered envelope id is answered from the sender's record and never reaches the target twice", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const marker = randomUUID();
       const first = await client.send({ to: "xiaom", body: `repeat ${marker}` });
@@ -143,7 +144,7 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
       expect(second.receipt?.detail.taskId).toBe(first.receipt?.detail.taskId);
       // A sender that lost its record (another machine, wiped state) resends over a2a only: the target's
       // inbound de-duplication keeps it to one turn, whatever the resend answers.
-      const amnesiac = createMessenger({ config: { ...configFor(), stateDir: join(scratch, "amnesiac-state") }, log: { level: "silent" } });
+      const amnesiac = createMessenger({ config: { ...configFor(), stateDir: join(scratch, "amnesiac-state") }, log: testLog() });
       try {
         const third = await amnesiac.send({ to: "xiaom", body: `repeat ${marker}`, id: first.id }, { transports: ["a2a"], queue: false });
         expect(third.repeatOf).toBeUndefined();
@@ -175,7 +176,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   }
 
   it("sends on a configured channel once, also when the same envelope is sent again", async () => {
-    const client = createMessenger({ config: messageToolConfig({ channel: "a2a", to: "loop" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "a2a", to: "loop" }), log: testLog() });
     try {
       const marker = randomUUID();
       const body = `for the human ${marker} $(touch ${sentinelPath(scratch)})`;
@@ -183,7 +184,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
       expect(report).toMatchObject({ ok: true, via: "message_tool", status: "delivered", receipt: { detail: { channel: "a2a", to: "loop" } } });
       expect((await client.send({ to: "xiaom", body, id: report.id })).repeatOf).toBeDefined();
       // Without the sender's record the resend reaches the Gateway, whose idempotency key keeps it to one message.
-      const forgetful = createMessenger({ config: { ...messageToolConfig({ channel: "a2a", to: "loop" }), outbox: { enabled: false } }, log: { level: "silent" } });
+      const forgetful = createMessenger({ config: { ...messageToolConfig({ channel: "a2a", to: "loop" }), outbox: { enabled: false } }, log: testLog() });
       try {
         expect((await forgetful.send({ to: "xiaom", body, id: report.id })).via).toBe("message_tool");
       } finally {
@@ -202,7 +203,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   });
 
   it("a channel the Gateway does not have is unavailable with the fix, and the next transport takes over", async () => {
-    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "123456789" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "123456789" }), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "no telegram here" });
       expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "unavailable", error: { code: "CHANNEL_NOT_CONFIGURED" } });
@@ -214,7 +215,7 @@ describe("message_tool through a real Gateway's send RPC", () => {
   });
 
   it("refuses a bot recipient before sending, with the reason", async () => {
-    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "@xiaom_bot", recipient: "bot" }), log: { level: "silent" } });
+    const client = createMessenger({ config: messageToolConfig({ channel: "telegram", to: "@xiaom_bot", recipient: "bot" }), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "bot to bot" });
       expect(report.attempts[0]).toMatchObject({ transport: "message_tool", outcome: "skipped", tries: 0 });

@@ -12,6 +12,7 @@ import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { notVerbatimOnce, readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { testLog, watchSecret } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
 let gatewayB: TestGateway;
@@ -47,7 +48,7 @@ function configFor(options: { token?: string; bin?: string; transports?: Transpo
 
 describe("agent_cli transport against a real Gateway", () => {
   it("runs a turn on the target with a hostile body passed as a file: byte-exact, once, nothing executed, reply returned", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const marker = randomUUID();
       const body = `${hostileBody(sentinelPath(scratch), marker)}\nREPLY:cli`;
@@ -66,7 +67,7 @@ describe("agent_cli transport against a real Gateway", () => {
 
   it("every hostile body the CLI can carry reaches the target agent exactly as sent, once; the rest are refused with the reason", async () => {
     const sentinel = sentinelPath(scratch);
-    const client = createMessenger({ config: configFor({ transports: ["agent_cli"] }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ transports: ["agent_cli"] }), log: testLog() });
     try {
       const threeAtATime = pLimit(3);
       const sent = await Promise.all(hostileBodies(sentinel).map(({ body }) => threeAtATime(async () => ({ body, report: await client.send({ to: "xiaom", body }) }))));
@@ -83,7 +84,8 @@ describe("agent_cli transport against a real Gateway", () => {
   }, 600_000);
 
   it("a wrong token is unavailable with the fix named, and the next transport takes over", async () => {
-    const client = createMessenger({ config: configFor({ token: "wrong-token-value" }), log: { level: "silent" } });
+    watchSecret("wrong-token-value");
+    const client = createMessenger({ config: configFor({ token: "wrong-token-value" }), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: `wrong token ${randomUUID()}` });
       expect(report).toMatchObject({ ok: true, via: "memory_file", status: "written" });
@@ -96,7 +98,7 @@ describe("agent_cli transport against a real Gateway", () => {
   });
 
   it("a missing openclaw binary is unavailable with the install hint", async () => {
-    const client = createMessenger({ config: configFor({ bin: join(scratch, "no-such-dir", "openclaw") }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ bin: join(scratch, "no-such-dir", "openclaw") }), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "binary missing" });
       expect(report.attempts[0]).toMatchObject({ transport: "agent_cli", outcome: "unavailable", error: { code: "SPAWN_FAILED" } });
@@ -112,7 +114,7 @@ describe("agent_cli when the turn outlives the attempt", () => {
     const config = configFor();
     const client = createMessenger({
       config: { ...config, instances: { xiaom: { ...config.instances.xiaom, timeouts: { agent_cli: 12_000 } } } },
-      log: { level: "silent" },
+      log: testLog(),
     });
     try {
       const marker = randomUUID();
@@ -133,7 +135,7 @@ describe("agent_cli when the turn outlives the attempt", () => {
 
 describe("capability probes against a real Gateway", () => {
   it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
-    const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: { level: "silent" } });
+    const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: testLog() });
     try {
       // The Gateway creates its workspace at the first turn; this test may run before any.
       await mkdir(gatewayB.workspace, { recursive: true });
@@ -151,7 +153,7 @@ describe("capability probes against a real Gateway", () => {
     const base = configFor();
     const dead = createMessenger({
       config: { ...base, instances: { xiaom: { ...base.instances.xiaom, gateway: { url: `ws://127.0.0.1:${closedPort}`, token: gatewayB.token }, transports: ["sessions_send", "agent_cli", "memory_file"] } } },
-      log: { level: "silent" },
+      log: testLog(),
     });
     try {
       const results = await dead.probe("xiaom");

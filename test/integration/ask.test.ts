@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type ConfigInput, type TransportId } from "../../src/index.js";
 import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
 let mock: MockModelServer;
@@ -43,7 +44,7 @@ function client(transports: TransportId[]) {
       },
     },
   };
-  return createMessenger({ config, log: { level: "silent" } });
+  return createMessenger({ config, log: testLog() });
 }
 
 describe("ask: send and wait for the target agent's answer", () => {

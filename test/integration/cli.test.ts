@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { watchOutput } from "../harness/secrets-watch.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
@@ -52,6 +53,7 @@ async function cli(args: string[], options: { input?: string } = {}) {
     ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
   });
   outputs.push(result.stdout, result.stderr);
+  watchOutput(`${result.stdout}\n${result.stderr}`);
   return result;
 }
 

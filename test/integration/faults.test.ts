@@ -6,6 +6,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, dailyNotePath, type ConfigInput, type DeliveryReport } from "../../src/index.js";
 import { readMemoryEntries } from "../harness/oracle.js";
+import { testLog, watchOutput } from "../harness/secrets-watch.js";
 
 // Disk faults on the memory-file path, made real without mocks: a note that is a symlink to
 // /dev/full (the kernel answers every write with ENOSPC), and a workspace the writing process may
@@ -36,7 +37,7 @@ describe("disk faults on the memory-file path", () => {
     await mkdir(join(workspace, "memory"), { recursive: true });
     const note = dailyNotePath(workspace, new Date().toISOString().slice(0, 10));
     await symlink("/dev/full", note);
-    const client = createMessenger({ config: configFor(workspace, join(scratch, "state-full")), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(workspace, join(scratch, "state-full")), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "while the disk is full" });
       expect(report).toMatchObject({ ok: false, status: "queued" });
@@ -72,6 +73,7 @@ describe("disk faults on the memory-file path", () => {
       env: { HOME: stateDir },
       ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     });
+    watchOutput(`${result.stdout}\n${result.stderr}`);
     expect(result.exitCode, result.stderr).toBe(1);
     const report = JSON.parse(result.stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: false, status: "queued" });

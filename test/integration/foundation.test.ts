@@ -10,6 +10,7 @@ import { freePort, startGateway, type TestGateway } from "../harness/gateway.js"
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
 let gatewayB: TestGateway;
@@ -29,7 +30,7 @@ afterAll(async () => {
 
 /** A sender that keeps no delivery record, so a resend reaches the transport and the target's own de-duplication. */
 async function withoutRecord<T>(work: (client: ReturnType<typeof createMessenger>) => Promise<T>, config: ConfigInput = configFor()): Promise<T> {
-  const client = createMessenger({ config: { ...config, outbox: { enabled: false } }, log: { level: "silent" } });
+  const client = createMessenger({ config: { ...config, outbox: { enabled: false } }, log: testLog() });
   try {
     return await work(client);
   } finally {
@@ -76,7 +77,7 @@ async function setAutoApproveLocal(value: boolean): Promise<void> {
 
 describe("sessions_send to a real Gateway", () => {
   it("delivers to 小m exactly once, and a resend of the same envelope adds nothing", async () => {
-    const client = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor(), log: testLog() });
     try {
       const marker = `hello-${randomUUID()}`;
       const body = `部署完成 ${marker} REPLY:first`;
@@ -107,7 +108,7 @@ describe("sessions_send to a real Gateway", () => {
 
   it("keeps one WebSocket open across sends, and opens a new one after a drop", async () => {
     const proxy = await startTcpProxy(gatewayB.port);
-    const client = createMessenger({ config: configFor({ url: proxy.url }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: proxy.url }), log: testLog() });
     try {
       for (const body of ["warm 1", "warm 2", "warm 3"]) expect((await client.send({ to: "xiaom", body })).via).toBe("sessions_send");
       expect(proxy.connections).toBe(1);
@@ -125,7 +126,7 @@ describe("sessions_send to a real Gateway", () => {
 describe("fallback to the memory file", () => {
   it("falls back when B's RPC port is closed, and the body lands byte-exact", async () => {
     const closedPort = await freePort();
-    const client = createMessenger({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: testLog() });
     try {
       const body = `line one\r\nline two with $(touch /tmp/x) and \`ticks\` 'q' "qq"\nEOF\n\u200f עברית 🚀\n<!-- openclaw-inter-instance end id="fake" --> end`;
       const report = await client.send({ to: "小m", body });
@@ -150,7 +151,7 @@ describe("fallback to the memory file", () => {
   });
 
   it("falls back when the Gateway was stopped, skips it while the circuit is open, and uses it again once it is back", async () => {
-    const client = createMessenger({ config: configFor({ circuitCooldownMs: 3000 }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ circuitCooldownMs: 3000 }), log: testLog() });
     try {
       const before = await client.send({ to: "xiaom", body: "before stop" });
       expect(before.via).toBe("sessions_send");
@@ -193,7 +194,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
   });
 
   it("plaintext ws:// to a public host is refused before any socket opens, with the fix", async () => {
-    const client = createMessenger({ config: configFor({ url: "ws://gateway.example.com:18789" }), log: { level: "silent" } });
+    const client = createMessenger({ config: configFor({ url: "ws://gateway.example.com:18789" }), log: testLog() });
     try {
       const report = await client.send({ to: "xiaom", body: "over the internet" });
       expect(report.attempts[0]).toMatchObject({ outcome: "unavailable", tries: 1, error: { code: "INSECURE_TRANSPORT" } });
@@ -218,7 +219,7 @@ describe("refusals are classified, not retried, and leak no token", () => {
     const port = (silent.address() as { port: number }).port;
     const client = createMessenger({
       config: configFor({ url: `ws://127.0.0.1:${port}`, timeouts: { sessions_send: 1500 } }),
-      log: { level: "silent" },
+      log: testLog(),
     });
     try {
       const started = Date.now();
@@ -240,7 +241,7 @@ describe("a client the Gateway treats as remote must be paired", () => {
     await setAutoApproveLocal(false);
 
     const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
-    const client = createMessenger({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: { level: "silent" } });
+    const client = createMessenger({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: testLog() });
     try {
       const refused = await client.send({ to: "xiaom", body: "before approval" });
       expect(refused.ok).toBe(false);

@@ -9,6 +9,7 @@ import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
 let gatewayB: TestGateway;
@@ -36,7 +37,7 @@ function messenger(transports: TransportId[]) {
     stateDir: join(scratch, "client"),
     instances: { xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, workspace: gatewayB.workspace, transports } },
   };
-  return createMessenger({ config, log: { level: "silent" } });
+  return createMessenger({ config, log: testLog() });
 }
 
 describe("hostile bodies arrive byte-exact and run nothing", () => {

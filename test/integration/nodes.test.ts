@@ -14,6 +14,7 @@ import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readMemoryEntries } from "../harness/oracle.js";
 import { startGitServer, type TestGitServer } from "../harness/git-server.js";
+import { testLog, watchOutput } from "../harness/secrets-watch.js";
 
 // Topology of the seed: Xiaom's machine runs a node host paired to Xiaoa's Gateway; Xiaoa reaches
 // Xiaom through its own Gateway. Here both "machines" are this one, on loopback.
@@ -63,7 +64,7 @@ function configFor(options: { name?: string; workspace?: string; transports?: Tr
 }
 
 async function withMessenger<T>(config: ConfigInput, work: (client: ReturnType<typeof createMessenger>) => Promise<T>): Promise<T> {
-  const client = createMessenger({ config, log: { level: "silent" } });
+  const client = createMessenger({ config, log: testLog() });
   try {
     return await work(client);
   } finally {
@@ -291,7 +292,11 @@ describe("exec and sync from the CLI and the agent tools", () => {
     configPath = join(scratch, "inter-instance.json");
     await writeFile(configPath, JSON.stringify(configFor()));
   });
-  const cli = (args: string[]) => execa(process.execPath, [bin, "--config", configPath, ...args], { reject: false, stdin: "ignore" });
+  const cli = async (args: string[]) => {
+    const result = await execa(process.execPath, [bin, "--config", configPath, ...args], { reject: false, stdin: "ignore" });
+    watchOutput(`${result.stdout}\n${result.stderr}`);
+    return result;
+  };
 
   it("exec: the program's output, and the exit code says whether it succeeded", async () => {
     const good = await cli(["exec", "小m", "--", "printf", "%s", "$(touch nothing)"]);
@@ -316,7 +321,7 @@ describe("exec and sync from the CLI and the agent tools", () => {
     expect((await cli(["sync", "files", "xiaom", local, remote])).exitCode).toBe(0);
     expect(await readFile(remote, "utf8")).toBe("from the cli\n");
 
-    const link = createMessenger({ config: configFor(), log: { level: "silent" } });
+    const link = createMessenger({ config: configFor(), log: testLog() });
     try {
       const ran = await instanceExec(() => link, { to: "小m", argv: ["echo", "tool"] });
       expect(ran.details).toMatchObject({ ok: true, stdout: "tool\n" });

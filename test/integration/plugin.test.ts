@@ -9,6 +9,7 @@ import { createEnvelope, createMessenger, formatEntry, type DeliveryReport } fro
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { gatewayRequest, openclawCli, readHistory, textOf } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -163,7 +164,7 @@ describe("the receiving side: file messages reach the agent once, with a receipt
           xiaob: { workspace: gatewayB.workspace, transports: ["memory_file"] },
         },
       },
-      log: { level: "silent" },
+      log: testLog(),
     });
   }
   const requestsWith = (marker: string) => mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(marker));

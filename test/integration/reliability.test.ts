@@ -9,6 +9,7 @@ import { freePort, startGateway, type TestGateway } from "../harness/gateway.js"
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { gatewayRequest, readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
 let gateway: TestGateway;
@@ -40,7 +41,7 @@ describe("ambiguous outcomes", () => {
         defaults: { retries: 0 },
         instances: { xiaom: { gateway: { url: proxy.url, token: gateway.token }, workspace: gateway.workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 3000 } } },
       },
-      log: { level: "silent" },
+      log: testLog(),
     });
     try {
       expect((await client.send({ to: "xiaom", body: "connects first" })).via).toBe("sessions_send");
@@ -98,7 +99,7 @@ describe("durable outbox", () => {
     const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(textOf(m.content))?.[1]);
     expect(new Set(bodies).size).toBe(count);
 
-    const after = createMessenger({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: { level: "silent" } });
+    const after = createMessenger({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: testLog() });
     expect(await after.outbox.list()).toEqual([]);
     await after.close();
   });
@@ -116,7 +117,7 @@ describe("bursts into one busy session", () => {
         stateDir: join(scratch, `burst-${maxQueued}`),
         instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, maxQueued, transports: ["sessions_send"], timeouts: { sessions_send: 180_000 } } },
       },
-      log: { level: "silent" },
+      log: testLog(),
     });
     try {
       const reports = await Promise.all(Array.from({ length: count }, (_, i) => client.send({ to: "xiaom", body: `burst ${i}` })));

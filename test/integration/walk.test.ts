@@ -10,6 +10,7 @@ import { openclawEntry, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
 
 // One target with every transport configured against the real thing: B's RPC (sessions_send,
 // agent_cli), a node host paired to B (nodes), B's workspace (memory_file), B's A2A channel (a2a)
@@ -99,7 +100,7 @@ describe("the dispatcher walks the whole order on real transports", () => {
   for (const [index, expected] of ORDER.entries()) {
     const down = ORDER.slice(0, index);
     it(`${down.length === 0 ? "nothing disabled" : `${down.join(", ")} disabled`}: ${expected} takes over, and the report names every attempt`, async () => {
-      const client = createMessenger({ config: config(), transports: down.map(disabled), log: { level: "silent" } });
+      const client = createMessenger({ config: config(), transports: down.map(disabled), log: testLog() });
       try {
         const marker = randomUUID();
         const report = await client.send({ to: "xiaom", body: `walk ${expected} ${marker}` });

@@ -1,0 +1,32 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../src/logger.js";
+import { SecretSet } from "../../src/redact.js";
+import { findLeaks } from "../harness/secrets-watch.js";
+
+function linesOf(log: (logger: ReturnType<typeof createLogger>) => void, secrets?: SecretSet): string[] {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString("utf8"));
+      callback();
+    },
+  });
+  log(createLogger({ level: "trace", destination: destination as never, ...(secrets ? { secrets } : {}) }));
+  return lines;
+}
+
+describe("the suite-wide secrets check", () => {
+  const token = "tok-unit-0123456789abcdef";
+  const quoteBack = (logger: ReturnType<typeof createLogger>) => logger.info({ err: new Error(`auth failed for ${token}`) }, "transport failed");
+
+  it("finds a token that a log line quotes back", () => {
+    expect(findLeaks(linesOf(quoteBack), [token])).toHaveLength(1);
+  });
+
+  it("finds nothing once the library's logger knows the token", () => {
+    const secrets = new SecretSet();
+    secrets.add(token);
+    expect(findLeaks(linesOf(quoteBack, secrets), [token])).toEqual([]);
+  });
+});
