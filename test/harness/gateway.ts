@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { watchSecret } from "./secrets-watch.js";
+import { watchSecret } from "./secrets-watch.ts";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const openclawEntry = join(repoRoot, "test", "openclaw-host", "node_modules", "openclaw", "openclaw.mjs");
