@@ -5,6 +5,7 @@ import { TransientError, UnavailableError } from "../errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
 import { formatSessionMessage } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { SessionQueueGate } from "./session-queue-gate.js";
 
 /**
  * The channel answers at most `rateLimitPerMinute` (default 30) requests per peer, polls included,
@@ -13,6 +14,8 @@ import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type 
 const A2A_FIRST_POLL_MS = 1_000;
 const A2A_MAX_POLL_MS = 4_000;
 const A2A_RATE_LIMITED_WAIT_MS = 5_000;
+/** How often a send waiting behind an unfinished task asks whether it has finished. */
+const A2A_PREVIOUS_TASK_POLL_MS = 2_500;
 
 /** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
 export const A2A_MAX_TEXT_BYTES = 64 * 1024;
@@ -92,11 +95,18 @@ export async function a2aCall<T>(target: A2aTarget, method: string, params: unkn
  * Sends through the target Gateway's bundled A2A channel: authenticated by a peer token (not the
  * Gateway token), so it works where the operator RPC is closed. Returns as soon as the target has
  * the task (`returnImmediately`); the agent's reply can be polled with `GetTask`.
+ *
+ * One task at a time per conversation: on 2026.9.x a task sent while an earlier one of the same
+ * context is still working stays `TASK_STATE_WORKING` and never reaches the agent, so a send
+ * waits until this sender's previous task there has finished.
  */
 export class A2aTransport implements Transport {
   readonly id = "a2a";
   readonly #self: string;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #gate = new SessionQueueGate();
+  /** Tasks this sender started that were still working when last seen, per conversation. */
+  readonly #working = new Map<string, Set<string>>();
 
   constructor(self: string, env: NodeJS.ProcessEnv = process.env) {
     this.#self = self;
@@ -136,6 +146,28 @@ export class A2aTransport implements Transport {
     }
   }
 
+  #workingIn(conversation: string): Set<string> {
+    let tasks = this.#working.get(conversation);
+    if (!tasks) this.#working.set(conversation, (tasks = new Set()));
+    return tasks;
+  }
+
+  /** How many of this sender's tasks in the conversation are still working (a rate-limited look counts them all). */
+  async #stillWorking(target: A2aTarget, conversation: string, signal: AbortSignal): Promise<number> {
+    const tasks = this.#workingIn(conversation);
+    for (const id of [...tasks]) {
+      try {
+        const task = await a2aCall<A2aTask>(target, "GetTask", { id }, signal);
+        if (task.status?.state !== "TASK_STATE_WORKING") tasks.delete(id);
+      } catch (error) {
+        if (error instanceof TransientError && error.code === "RATE_LIMITED") return tasks.size;
+        if (error instanceof UnavailableError && /task not found/iu.test(error.message)) tasks.delete(id);
+        else throw error;
+      }
+    }
+    return tasks.size;
+  }
+
   /** A `GetTask` for an id that cannot exist: "Task not found" proves the endpoint is up and takes our token. */
   async probe(instance: Instance, signal: AbortSignal): Promise<string> {
     const target = instance.a2a;
@@ -152,16 +184,26 @@ export class A2aTransport implements Transport {
     const target = context.instance.a2a;
     if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
     const contextId = a2aContextId(this.#self);
-    const { task } = await a2aCall<{ task: A2aTask }>(
-      target,
-      "SendMessage",
-      {
-        message: { messageId: envelope.id, role: "ROLE_USER", contextId, parts: [{ text: formatSessionMessage(envelope) }] },
-        configuration: { returnImmediately: true },
-      },
-      context.signal,
-    );
+    const conversation = `${target.endpoint} ${contextId}`;
+    const giveBackTurn = await this.#gate.admit(conversation, 1, (signal) => this.#stillWorking(target, conversation, signal), context.signal, A2A_PREVIOUS_TASK_POLL_MS);
+    let task: A2aTask;
+    try {
+      ({ task } = await a2aCall<{ task: A2aTask }>(
+        target,
+        "SendMessage",
+        {
+          message: { messageId: envelope.id, role: "ROLE_USER", contextId, parts: [{ text: formatSessionMessage(envelope) }] },
+          configuration: { returnImmediately: true },
+        },
+        context.signal,
+      ));
+    } catch (error) {
+      giveBackTurn();
+      throw error;
+    }
     const state = task.status?.state ?? "unknown";
+    if (state === "TASK_STATE_WORKING") this.#workingIn(conversation).add(task.id);
+    else giveBackTurn();
     if (state === "TASK_STATE_REJECTED" || state === "TASK_STATE_FAILED") {
       // Not transient: the target's policy refused it. Another transport may still be allowed.
       throw new UnavailableError(`The target's A2A channel refused the task: ${a2aTaskText(task) || state}`, { code: "A2A_REJECTED" });

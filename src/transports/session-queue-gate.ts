@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 
-/** How long a full window waits before it asks the target how many messages are still queued. */
+/** How long a full window waits, by default, before it asks the target how many messages are still queued. */
 const DRAIN_POLL_MS = 500;
 
 /** Asks the target session how many inputs wait in its queue right now. */
@@ -22,10 +22,10 @@ export class SessionQueueGate {
    * Waits until one more message fits in the session's queue and reserves its place. Call the
    * returned function if the message was not accepted after all, to give the place back.
    */
-  async admit(session: string, window: number, queuedCount: QueuedCount, signal: AbortSignal): Promise<() => void> {
+  async admit(session: string, window: number, queuedCount: QueuedCount, signal: AbortSignal, pollMs = DRAIN_POLL_MS): Promise<() => void> {
     // Admissions to one session run one at a time, so a pipelined burst cannot overshoot the window.
     const previous = this.#turn.get(session) ?? Promise.resolve();
-    const admitted = previous.catch(() => undefined).then(() => this.#reserve(session, window, queuedCount, signal));
+    const admitted = previous.catch(() => undefined).then(() => this.#reserve(session, window, queuedCount, signal, pollMs));
     this.#turn.set(session, admitted);
     try {
       await admitted;
@@ -40,12 +40,12 @@ export class SessionQueueGate {
     };
   }
 
-  async #reserve(session: string, window: number, queuedCount: QueuedCount, signal: AbortSignal): Promise<void> {
+  async #reserve(session: string, window: number, queuedCount: QueuedCount, signal: AbortSignal, pollMs: number): Promise<void> {
     let queued = this.#queued.get(session) ?? 0;
     while (queued >= window) {
       signal.throwIfAborted();
       queued = await queuedCount(signal);
-      if (queued >= window) await delay(DRAIN_POLL_MS, undefined, { signal }).catch(() => signal.throwIfAborted());
+      if (queued >= window) await delay(pollMs, undefined, { signal }).catch(() => signal.throwIfAborted());
     }
     this.#queued.set(session, queued + 1);
   }

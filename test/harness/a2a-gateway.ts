@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.js";
+import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
 /**

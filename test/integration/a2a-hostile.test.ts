@@ -1,0 +1,79 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { a2aContextId, createMessenger, formatSessionMessage } from "../../src/index.js";
+import { hostileBodies } from "../fixtures/hostile-bodies.js";
+import { startA2aGateway } from "../harness/a2a-gateway.js";
+import type { TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";
+import { testLog } from "../harness/secrets-watch.js";
+
+const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
+let mock: MockModelServer;
+let gatewayB: TestGateway;
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-a2a-hostile-"));
+  mock = await startMockModel();
+  // 53 sends and their polls would take minutes under the default 30 requests a minute per peer.
+  gatewayB = await startA2aGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaom-a2a-hostile",
+    peerToken: PEER_TOKEN,
+    loopToken: `loop-${randomBytes(12).toString("hex")}`,
+    rateLimitPerMinute: 0,
+  });
+  await mkdir(gatewayB.workspace, { recursive: true });
+  const deadline = Date.now() + 60_000;
+  while ((await fetch(`${gatewayB.httpUrl}/.well-known/agent-card.json`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error("the A2A Agent Card never appeared");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+});
+
+afterAll(async () => {
+  await gatewayB?.dispose();
+  await mock?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+it("a2a: every hostile body the channel takes reaches the target agent exactly as sent, once; the rest go by the memory file byte-exact", async () => {
+  const sentinel = join(scratch, "SENTINEL");
+  const client = createMessenger({
+    config: {
+      self: { name: "xiaoa" },
+      stateDir: join(scratch, "client-state"),
+      instances: { xiaom: { a2a: { url: gatewayB.httpUrl, token: PEER_TOKEN }, workspace: gatewayB.workspace, transports: ["a2a", "memory_file"] } },
+    },
+    log: testLog(),
+  });
+  try {
+    const viaA2a: string[] = [];
+    const viaFile = new Map<string, string>();
+    for (const { body } of hostileBodies(sentinel)) {
+      const report = await client.send({ to: "xiaom", body });
+      if (report.via === "a2a") {
+        viaA2a.push(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+        continue;
+      }
+      expect(report.attempts[0]?.skippedBecause, JSON.stringify(report.attempts)).toMatch(/carriage returns|at most 65536/u);
+      expect(report.via).toBe("memory_file");
+      viaFile.set(report.id, body);
+    }
+    expect(viaA2a.length).toBeGreaterThanOrEqual(45);
+    const sessionKey = `agent:main:a2a:default:direct:xiaoa:${a2aContextId("xiaoa")}`.toLowerCase();
+    const missing = () => notVerbatimOnce(gatewayB, mock.requests, viaA2a, sessionKey);
+    await expect.poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 }).toBe(0).catch(() => undefined);
+    expect(await missing()).toEqual([]);
+    const notes = new Map((await readMemoryEntries(gatewayB.workspace)).map((entry) => [entry.id, entry.body]));
+    for (const [id, body] of viaFile) expect(notes.get(id)).toBe(body);
+    expect(existsSync(sentinel)).toBe(false);
+  } finally {
+    await client.close();
+  }
+}, 420_000);
