@@ -9,10 +9,11 @@ export type QueuedCount = (signal: AbortSignal) => Promise<number>;
 /**
  * Keeps the messages waiting in a target session under a window. OpenClaw queues what arrives
  * while a turn runs (`messages.queue`, cap 20 by default) and folds the overflow into a one-line
- * summary, so an unpaced burst loses messages that `sessions.send` had already accepted.
+ * summary, so an unpaced burst loses messages that `sessions.send` had already accepted; its A2A
+ * channel is stricter still and needs a window of one.
  *
- * Sends count against the window locally; only a full window asks the Gateway (one `chat.history`
- * read), so an idle or lightly used session costs no extra round trip.
+ * Sends count against the window locally; only a full window asks the target (`queuedCount`), so
+ * an idle or lightly used session costs no extra round trip.
  */
 export class SessionQueueGate {
   readonly #queued = new Map<string, number>();
