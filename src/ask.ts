@@ -1,6 +1,7 @@
+import pLimit, { type LimitFunction } from "p-limit";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
-import type { InstanceRegistry } from "./config/registry.js";
+import type { Instance, InstanceRegistry } from "./config/registry.js";
 import type { TransportId } from "./config/schema.js";
 import type { AttemptError, DeliveryReport, Dispatcher, SendInput } from "./dispatcher.js";
 import { createEnvelope } from "./envelope.js";
@@ -32,13 +33,30 @@ export interface AskDependencies {
   readonly logger: Logger;
 }
 
+/** Per dispatcher and instance: the questions waiting for their turn. */
+const questionTurns = new WeakMap<Dispatcher, Map<string, LimitFunction>>();
+
+function turnsFor(dispatcher: Dispatcher, instance: string): LimitFunction {
+  let byInstance = questionTurns.get(dispatcher);
+  if (!byInstance) questionTurns.set(dispatcher, (byInstance = new Map()));
+  let turns = byInstance.get(instance);
+  if (!turns) byInstance.set(instance, (turns = pLimit(1)));
+  return turns;
+}
+
 /**
  * Sends a message and waits for the target agent's answer to *that* message (correlated by the
  * envelope id / run id / task id, never "the latest message"). Never queued: an answer to a
- * question delivered hours later would reach nobody.
+ * question delivered hours later would reach nobody. Questions to one instance take turns: one
+ * sent while the agent still answers the previous would be steered into that turn, and a single
+ * reply would answer both.
  */
-export async function ask({ registry, dispatcher, logger }: AskDependencies, input: SendInput, options: AskOptions = {}): Promise<AskResult> {
-  const instance = registry.resolve(input.to);
+export async function ask(dependencies: AskDependencies, input: SendInput, options: AskOptions = {}): Promise<AskResult> {
+  const instance = dependencies.registry.resolve(input.to);
+  return turnsFor(dependencies.dispatcher, instance.name)(() => askNow(dependencies, instance, input, options));
+}
+
+async function askNow({ registry, dispatcher, logger }: AskDependencies, instance: Instance, input: SendInput, options: AskOptions): Promise<AskResult> {
   const order = (options.transports ?? instance.transports).filter((id) => dispatcher.transport(id)?.awaitReply);
   if (order.length === 0) {
     throw new InterInstanceError(`None of ${instance.name}'s transports can bring an answer back.`, {

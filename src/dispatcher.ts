@@ -31,7 +31,7 @@ export interface Attempt {
   readonly error?: AttemptError;
   readonly skippedBecause?: string;
   /** After an ambiguous failure (timeout, lost connection): what checking the target found. */
-  readonly checked?: "landed" | "not found" | "never sent" | `could not check: ${string}`;
+  readonly checked?: "landed" | "not found" | "never sent" | "lost" | `could not check: ${string}`;
 }
 
 export interface DeliveryReport {
@@ -103,6 +103,8 @@ export interface FlushOptions {
 const FLUSH_BACKOFF_MS = 30_000;
 const PROBE_TIMEOUT_MS = 10_000;
 const CONFIRM_TIMEOUT_MS = 10_000;
+/** How long after acceptance an envelope is still followed up. */
+const FOLLOW_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 const MAX_FLUSH_BACKOFF_MS = 3_600_000;
 
 /** Probes run `applies` with a stand-in message: they ask about the path, not about a body. */
@@ -170,7 +172,7 @@ export class Dispatcher {
       };
     }
     const report = await this.#tryAll(envelope, instance, options);
-    if (report.ok && report.via && report.receipt) outbox?.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt);
+    if (report.ok && report.via && report.receipt) outbox?.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope);
     if (report.ok || report.status !== "failed" || !outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
     outbox.enqueue(envelope, reasons);
@@ -185,6 +187,7 @@ export class Dispatcher {
   async flush(options: FlushOptions = {}): Promise<DeliveryReport[]> {
     if (!this.#outbox) return [];
     const outbox = await this.#outbox();
+    await this.#followUp(outbox, options.signal);
     const now = new Date();
     const blocked = new Set<string>();
     const reports: DeliveryReport[] = [];
@@ -209,6 +212,31 @@ export class Dispatcher {
       }
     }
     return reports;
+  }
+
+  /**
+   * Looks again at envelopes a target accepted but had not run (a session queue holds them). Ran:
+   * the record says delivered. Lost (a Gateway restart interrupts queued input, which then never
+   * runs): queued again, with the next redelivery number, for the flush that follows. Envelopes
+   * not seen within a day are left alone, and a target that cannot be asked is asked next time.
+   */
+  async #followUp(outbox: Outbox, signal: AbortSignal | undefined): Promise<void> {
+    for (const { envelope, via } of outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS))) {
+      signal?.throwIfAborted();
+      const transport = this.#transports.get(via as TransportId);
+      const instance = this.#registry.find(envelope.to);
+      if (!transport?.followUp || !instance) continue;
+      const attemptSignal = AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(signal ? [signal] : [])]);
+      const outcome = await transport.followUp(envelope, { instance, signal: attemptSignal, logger: this.#logger }).catch((error: unknown) => {
+        this.#logger.debug({ envelopeId: envelope.id, transport: transport.id, err: this.#describe(error) }, "follow-up could not ask the target");
+        return undefined;
+      });
+      if (outcome?.status === "delivered") outbox.markFollowedUp(envelope.id, envelope.to);
+      if (outcome?.status === "lost") {
+        outbox.requeue({ ...envelope, redelivery: (envelope.redelivery ?? 0) + 1 }, `${transport.id}: ${outcome.reason}`);
+        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id }, "accepted but lost by the target; queued again");
+      }
+    }
   }
 
   /**

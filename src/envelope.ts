@@ -21,6 +21,11 @@ export const envelopeSchema = z
       .refine((body) => body.isWellFormed(), "must be well-formed Unicode (no lone surrogates)")
       .refine((body) => Buffer.byteLength(body, "utf8") <= MAX_BODY_BYTES, `must be at most ${MAX_BODY_BYTES} bytes of UTF-8`),
     createdAt: z.iso.datetime(),
+    /**
+     * Set when a target lost a copy it had accepted (a Gateway restart interrupts queued input, which
+     * then never runs): the nth redelivery needs a fresh Gateway idempotency key.
+     */
+    redelivery: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
 

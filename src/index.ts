@@ -20,7 +20,7 @@ export {
   failureClassOf,
   type FailureClass,
 } from "./errors.js";
-export { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
+export { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
 export { GatewayConnection, GatewayPool, type GatewayConnectionOptions, type RequestOptions } from "./gateway/connection.js";
 export { DeviceIdentityStore, defaultStateDir, type DeviceIdentity } from "./gateway/device-identity.js";
 export { classifyGatewayError } from "./gateway/classify.js";

@@ -102,6 +102,8 @@ export class Outbox {
     db.exec(SCHEMA);
     const columns = db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[];
     if (!columns.some((column) => column.name === "receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
+    const withReceipt = db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[];
+    if (!withReceipt.some((column) => column.name === "envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
     return new Outbox(path, db);
   }
 
@@ -126,17 +128,41 @@ export class Outbox {
   /** Removes the envelope from the queue and records where it went, in one transaction. */
   markDelivered(id: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
     this.#transaction(() => {
-      const row = this.#db.prepare("SELECT target FROM outbox WHERE id = ?").get(id) as { target: string } | undefined;
+      const row = this.#db.prepare("SELECT target, envelope FROM outbox WHERE id = ?").get(id) as { target: string; envelope: string } | undefined;
       this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
-      if (row) this.recordDelivery(id, row.target, via, status, receipt, now);
+      if (row) this.recordDelivery(id, row.target, via, status, receipt, now, JSON.parse(row.envelope) as Envelope);
     });
   }
 
-  /** Records a delivery, so a resend of the same id is answered from here instead of sent again. */
-  recordDelivery(id: string, target: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
+  /**
+   * Records a delivery, so a resend of the same id is answered from here instead of sent again. An
+   * `accepted` one keeps its envelope, for `awaitingFollowUp` and a redelivery if the target loses it.
+   */
+  recordDelivery(id: string, target: string, via: string, status: string, receipt?: Receipt, now: Date = new Date(), envelope?: Envelope): void {
     this.#db
-      .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(id, target, via, status, now.toISOString(), receipt ? JSON.stringify(receipt) : null);
+      .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(id, target, via, status, now.toISOString(), receipt ? JSON.stringify(receipt) : null, status === "accepted" && envelope ? JSON.stringify(envelope) : null);
+  }
+
+  /** Envelopes a target accepted since `since` and that nobody has seen run yet, oldest first. */
+  awaitingFollowUp(since: Date): { envelope: Envelope; via: string }[] {
+    const rows = this.#db
+      .prepare("SELECT via, envelope FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at")
+      .all(since.toISOString()) as { via: string; envelope: string }[];
+    return rows.map((row) => ({ via: row.via, envelope: JSON.parse(row.envelope) as Envelope }));
+  }
+
+  /** The target ran it: the record says delivered and lets the envelope go. */
+  markFollowedUp(id: string, target: string): void {
+    this.#db.prepare("UPDATE delivered SET status = 'delivered', envelope = NULL WHERE id = ? AND target = ?").run(id, target);
+  }
+
+  /** The target lost an envelope it had accepted: it goes back in the queue, in one transaction. */
+  requeue(envelope: Envelope, reason: string, now: Date = new Date()): void {
+    this.#transaction(() => {
+      this.#db.prepare("DELETE FROM delivered WHERE id = ? AND target = ?").run(envelope.id, envelope.to);
+      this.enqueue(envelope, reason, now);
+    });
   }
 
   /** The record of an earlier delivery of this envelope id to this target, if this sender made one. */

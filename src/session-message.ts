@@ -13,6 +13,11 @@ export function formatSessionMessage(envelope: Envelope): string {
   return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}`;
 }
 
+/** The Gateway idempotency key of a delivery: the envelope id, and a fresh one for each redelivery. */
+export function sessionIdempotencyKey(envelope: Envelope): string {
+  return envelope.redelivery ? `${envelope.id}:redelivery-${envelope.redelivery}` : envelope.id;
+}
+
 /** The control characters a Gateway strips from chat messages (it keeps tab, LF and CR). */
 const STRIPPED_CONTROL = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/u;
 
@@ -53,16 +58,19 @@ export function replyInTranscript(transcript: Transcript, envelopeId: string): s
 
 /**
  * Where an envelope sent into a session shows up: a user row carrying its idempotency key or its
- * header line (transports that cannot set the key), or an input queued behind the active run.
+ * header line (transports that cannot set the key); an input queued behind the active run; or an
+ * input the Gateway holds but will never run (`lost`: interrupted by a restart, or cancelled).
  */
-export function findInTranscript(transcript: Transcript, envelopeId: string): "transcript" | "pending" | undefined {
+export function findInTranscript(transcript: Transcript, envelopeId: string): "transcript" | "queued" | "lost" | undefined {
   const userKey = `${envelopeId}:user`;
   const header = marker(envelopeId);
   const inTranscript = transcript.messages.some(
     (row) => row.idempotencyKey === userKey || row.__openclaw?.idempotencyKey === userKey || (row.role === "user" && rowText(row.content).includes(header)),
   );
   if (inTranscript) return "transcript";
-  return JSON.stringify(transcript.pendingInputs).includes(envelopeId) ? "pending" : undefined;
+  const held = transcript.pendingInputs.filter((input) => input.runId === envelopeId || rowText(input.message?.content).includes(header));
+  if (held.some((input) => input.state === "queued")) return "queued";
+  return held.length > 0 ? "lost" : undefined;
 }
 
 /** Looks for an envelope sent into a session: delivered when in the transcript, accepted when still queued. */
@@ -74,6 +82,7 @@ export async function confirmInSession(
   detail: Readonly<Record<string, string>> = {},
 ): Promise<Confirmation> {
   const found = findInTranscript(await readTranscript(connection, sessionKey, signal), envelopeId);
+  if (found === "lost") return { landed: false, reason: "lost" };
   if (!found) return { landed: false, reason: "not found" };
   return {
     landed: true,

@@ -19,7 +19,10 @@ export interface Receipt {
 /** What a transport found when it looked for an envelope after an ambiguous failure. */
 export type Confirmation =
   | { readonly landed: true; readonly receipt: Receipt }
-  | { readonly landed: false; readonly reason: "not found" | "never sent" };
+  /** `not found`: not at the target; `never sent`: it did not leave this host; `lost`: the target holds it but will not run it (interrupted by a restart, or cancelled). */
+  | { readonly landed: false; readonly reason: "not found" | "never sent" | "lost" };
+
+export type FollowUp = { readonly status: "delivered" } | { readonly status: "waiting" } | { readonly status: "lost"; readonly reason: string };
 
 export type Applicability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -53,6 +56,11 @@ export interface Transport {
    * `context.signal` aborts. Transports that cannot see a reply (a file, a human channel) leave it out.
    */
   awaitReply?(envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string>;
+  /**
+   * For an envelope this transport left `accepted` (held by the target, not yet run): where is it
+   * now? `lost` only on the target's own evidence that it will never run.
+   */
+  followUp?(envelope: Envelope, context: DeliveryContext): Promise<FollowUp>;
   close?(): Promise<void>;
 }
 

@@ -8,29 +8,42 @@ export interface TranscriptRow {
   readonly __openclaw?: { readonly idempotencyKey?: string; readonly runId?: string; readonly seq?: number };
 }
 
+/** One input the Gateway holds for the session outside its transcript (`pendingInputs.items`). */
+export interface PendingInput {
+  readonly state?: "queued" | "cancelled" | "interrupted" | (string & {});
+  /** The `idempotencyKey` the input was sent with. */
+  readonly runId?: string;
+  readonly message?: { readonly content?: unknown };
+}
+
 export interface Transcript {
   readonly messages: readonly TranscriptRow[];
-  /** Inputs queued behind the active run; they enter `messages` only when their run starts. */
-  readonly pendingInputs: unknown;
+  /** Inputs held outside the transcript: queued behind the active run, or interrupted / cancelled. */
+  readonly pendingInputs: readonly PendingInput[];
 }
 
 /** How many recent rows a lookup reads. */
 const HISTORY_LIMIT = 100;
 
 export async function readTranscript(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<Transcript> {
-  const history = await connection.request<{ messages?: readonly TranscriptRow[]; pendingInputs?: unknown }>(
+  const history = await connection.request<{ messages?: readonly TranscriptRow[]; pendingInputs?: { items?: readonly PendingInput[] } }>(
     "chat.history",
     { sessionKey, limit: HISTORY_LIMIT },
     { signal },
   );
-  return { messages: history.messages ?? [], pendingInputs: history.pendingInputs ?? null };
+  return { messages: history.messages ?? [], pendingInputs: history.pendingInputs?.items ?? [] };
 }
 
-/** How many inputs wait in the session's queue, from any sender (`total` counts all, whatever the `limit`). */
+/** Pending inputs read when counting the queue: more than any sensible `maxQueued`. */
+const QUEUE_LOOK_LIMIT = 100;
+
+/**
+ * How many inputs, from any sender, wait in the session's queue to run. Interrupted (a Gateway
+ * restart) and cancelled inputs stay among the pending inputs, and in `total`, but never run.
+ */
 export async function readQueuedCount(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<number> {
-  const history = await connection.request<{ pendingInputs?: { total?: unknown } }>("chat.history", { sessionKey, limit: 1 }, { signal });
-  const total = history.pendingInputs?.total;
-  return typeof total === "number" ? total : 0;
+  const history = await connection.request<{ pendingInputs?: { items?: readonly PendingInput[] } }>("chat.history", { sessionKey, limit: QUEUE_LOOK_LIMIT }, { signal });
+  return (history.pendingInputs?.items ?? []).filter((item) => item.state === "queued").length;
 }
 
 /** The plain text of a row's content: a string, or the text parts of an array. */

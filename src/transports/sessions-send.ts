@@ -3,9 +3,9 @@ import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readQueuedCount, readTranscript } from "../gateway/transcript.js";
 import { setTimeout as delay } from "node:timers/promises";
-import { chatMessageRefusal, confirmInSession, formatSessionMessage, replyInTranscript } from "../session-message.js";
+import { chatMessageRefusal, confirmInSession, findInTranscript, formatSessionMessage, replyInTranscript, sessionIdempotencyKey } from "../session-message.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../transport.js";
 
 interface SessionsSendResult {
   readonly runId?: string;
@@ -48,16 +48,17 @@ export class SessionsSendTransport implements Transport {
     const connection = this.#connection(context.instance);
     const { sessionKey, maxQueued } = context.instance;
     const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, maxQueued, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
+    const idempotencyKey = sessionIdempotencyKey(envelope);
     try {
       const result = await connection.request<SessionsSendResult>(
         "sessions.send",
-        { key: sessionKey, message: formatSessionMessage(envelope), idempotencyKey: envelope.id },
+        { key: sessionKey, message: formatSessionMessage(envelope), idempotencyKey },
         { signal: context.signal, onSent: () => this.#sentUnanswered.add(envelope.id) },
       );
       this.#sentUnanswered.delete(envelope.id);
       return {
         status: "accepted",
-        detail: { runId: result.runId ?? envelope.id, gatewayStatus: result.status ?? "unknown", sessionKey },
+        detail: { runId: result.runId ?? idempotencyKey, gatewayStatus: result.status ?? "unknown", sessionKey },
       };
     } catch (error) {
       if (!this.#sentUnanswered.has(envelope.id)) giveBackPlace();
@@ -70,7 +71,19 @@ export class SessionsSendTransport implements Transport {
   /** Looks for the envelope's idempotency key in the target session's transcript and pending inputs. */
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
     if (!this.#sentUnanswered.delete(envelope.id)) return { landed: false, reason: "never sent" };
-    return confirmInSession(this.#connection(context.instance), context.instance.sessionKey, envelope.id, context.signal, { runId: envelope.id });
+    return confirmInSession(this.#connection(context.instance), context.instance.sessionKey, envelope.id, context.signal, { runId: sessionIdempotencyKey(envelope) });
+  }
+
+  /**
+   * In the transcript: delivered. Still queued, or not found (it may sit beyond the rows read, or
+   * the session was reset): waiting. Held but interrupted by a restart or cancelled: lost, since the
+   * Gateway never runs those again by itself.
+   */
+  async followUp(envelope: Envelope, context: DeliveryContext): Promise<FollowUp> {
+    const found = findInTranscript(await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal), envelope.id);
+    if (found === "transcript") return { status: "delivered" };
+    if (found === "lost") return { status: "lost", reason: "the target Gateway holds it as interrupted or cancelled input, which it never runs by itself" };
+    return { status: "waiting" };
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   UnavailableError,
   ValidationError,
   type DeliveryContext,
+  type FollowUp,
   type Envelope,
   type Receipt,
   type Transport,
@@ -320,5 +321,48 @@ describe("Dispatcher.probe", () => {
     const report = await dispatcher.send({ to: "xiaom", body: "three" });
     expect(report.attempts).toHaveLength(1);
     expect(report).toMatchObject({ ok: true, via: "sessions_send" });
+  });
+});
+
+describe("following up accepted envelopes", () => {
+  /** A session transport whose target says, on follow-up, what the test tells it to. */
+  class FollowedTransport extends FakeTransport {
+    followUps: FollowUp["status"][] = [];
+    delivered: Envelope[] = [];
+    constructor(private readonly answers: FollowUp[]) {
+      super("sessions_send", async () => ({ status: "accepted", detail: {} }));
+    }
+    override deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+      this.delivered.push(envelope);
+      return super.deliver(envelope, context);
+    }
+    async followUp(): Promise<FollowUp> {
+      const answer = this.answers.shift() ?? { status: "waiting" };
+      this.followUps.push(answer.status);
+      return answer;
+    }
+  }
+
+  it("sends again, with the next redelivery number, what the target lost; stops once it has run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oii-follow-up-"));
+    const outbox = await Outbox.open(join(dir, "outbox.sqlite"));
+    try {
+      const transport = new FollowedTransport([{ status: "waiting" }, { status: "lost", reason: "interrupted" }, { status: "delivered" }]);
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
+      const report = await dispatcher.send({ to: "xiaom", body: "hi" });
+      expect(report.status).toBe("accepted");
+      await dispatcher.flush();
+      expect(transport.delivered).toHaveLength(1);
+      const [redelivered] = await dispatcher.flush();
+      expect(redelivered).toMatchObject({ id: report.id, ok: true, status: "accepted" });
+      expect(transport.delivered.map((envelope) => envelope.redelivery)).toEqual([undefined, 1]);
+      await dispatcher.flush();
+      await dispatcher.flush();
+      expect(transport.followUps).toEqual(["waiting", "lost", "delivered"]);
+      expect(outbox.delivery(report.id, "xiaom")?.status).toBe("delivered");
+    } finally {
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
