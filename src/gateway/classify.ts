@@ -121,6 +121,14 @@ function classifyErrorFrame(error: GatewayErrorShape, context: GatewayErrorConte
       cause: error,
     });
   }
+  if (/pending input ownership ended|idempotency key conflicts with the accepted input/iu.test(text)) {
+    // A restart left this id's input interrupted; the same id is refused for good, however often it is tried.
+    return new UnavailableError(`Gateway ${context.url} holds this message as interrupted input and refuses its id again: ${text}`, {
+      code: "INPUT_INTERRUPTED",
+      hint: "The next outbox flush sends it again as a new turn under a fresh idempotency key.",
+      cause: error,
+    });
+  }
   if (error.retryable === true || code === "UNAVAILABLE") {
     return new TransientError(`Gateway ${context.url} is busy: ${text}`, {
       code: code || "UNAVAILABLE",

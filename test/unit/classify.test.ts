@@ -19,6 +19,9 @@ const frames = {
   sessionNotFound: { gatewayCode: "INVALID_REQUEST", message: "session not found: agent:main:q3test", retryable: false },
   busy: { gatewayCode: "UNAVAILABLE", message: "request queue full", retryable: true, retryAfterMs: 100 },
   invalid: { gatewayCode: "INVALID_REQUEST", message: "invalid sessions.send params: message too long" },
+  // Messages from a real run: the same id sent again after a SIGKILL restart interrupted its input.
+  ownershipEnded: { gatewayCode: "UNAVAILABLE", message: "Pending input ownership ended; submit a new turn to continue", retryable: true },
+  keyConflict: { gatewayCode: "INVALID_REQUEST", message: "Pending input idempotency key conflicts with the accepted input" },
 };
 
 describe("classifyGatewayError", () => {
@@ -41,6 +44,8 @@ describe("classifyGatewayError", () => {
     ["sessionNotFound", "SESSION_NOT_FOUND", UnavailableError],
     ["busy", "UNAVAILABLE", TransientError],
     ["invalid", "INVALID_REQUEST", FatalError],
+    ["ownershipEnded", "INPUT_INTERRUPTED", UnavailableError],
+    ["keyConflict", "INPUT_INTERRUPTED", UnavailableError],
   ] as const)("%s becomes %s", (frame, code, type) => {
     const error = classifyGatewayError(frames[frame], context);
     expect(error).toBeInstanceOf(type);
