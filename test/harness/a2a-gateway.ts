@@ -8,13 +8,13 @@ import { watchSecret } from "./secrets-watch.ts";
  * peer `loop` that is this Gateway itself, so a `send` on the a2a channel is a real channel send
  * that needs no network.
  */
-export function startA2aGateway(
+export async function startA2aGateway(
   options: GatewayOptions & { readonly peerToken: string; readonly loopToken: string; /** The channel's default is 30; 0 turns the limit off. */ readonly rateLimitPerMinute?: number },
 ): Promise<TestGateway> {
   const { peerToken, loopToken, rateLimitPerMinute, beforeStart, ...rest } = options;
   watchSecret(peerToken);
   watchSecret(loopToken);
-  return startGateway({
+  const gateway = await startGateway({
     ...rest,
     extraConfig: { ...rest.extraConfig, channels: { a2a: { enabled: true, ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }), peers: { xiaoa: { token: peerToken } } } } },
     beforeStart: async (gateway) => {
@@ -25,4 +25,20 @@ export function startA2aGateway(
       await beforeStart?.(gateway);
     },
   });
+  try {
+    await untilA2aRouteIsUp(gateway);
+  } catch (error) {
+    await gateway.dispose();
+    throw error;
+  }
+  return gateway;
+}
+
+/** The A2A routes appear only once the Gateway's channels are up, a little after it answers. */
+async function untilA2aRouteIsUp(gateway: TestGateway, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${gateway.httpUrl}/.well-known/agent-card.json`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`the A2A Agent Card of ${gateway.name} never appeared`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

@@ -29,11 +29,6 @@ beforeAll(async () => {
     rateLimitPerMinute: 0,
   });
   await mkdir(gatewayB.workspace, { recursive: true });
-  const deadline = Date.now() + 60_000;
-  while ((await fetch(`${gatewayB.httpUrl}/.well-known/agent-card.json`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error("the A2A Agent Card never appeared");
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 });
 
 afterAll(async () => {
