@@ -144,8 +144,12 @@ export class Outbox {
       .run(id, target, via, status, now.toISOString(), receipt ? JSON.stringify(receipt) : null, status === "accepted" && envelope ? JSON.stringify(envelope) : null);
   }
 
-  /** Envelopes a target accepted since `since` and that nobody has seen run yet, oldest first. */
+  /**
+   * Envelopes a target accepted since `since` and that nobody has seen run yet, oldest first. Older
+   * ones are no longer followed up, so their bodies are let go here.
+   */
   awaitingFollowUp(since: Date): { envelope: Envelope; via: string }[] {
+    this.#db.prepare("UPDATE delivered SET envelope = NULL WHERE envelope IS NOT NULL AND delivered_at < ?").run(since.toISOString());
     const rows = this.#db
       .prepare("SELECT via, envelope FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at")
       .all(since.toISOString()) as { via: string; envelope: string }[];

@@ -123,3 +123,21 @@ describe("Dispatcher with an outbox", () => {
     expect(await dispatcher.flush({ all: true })).toEqual([]);
   });
 });
+
+describe("accepted envelopes kept for follow-up", () => {
+  it("keeps the envelope of an accepted delivery only, and lets go of it after the follow-up window", async () => {
+    const outbox = await Outbox.open(join(dir, "outbox.sqlite"));
+    try {
+      const dayAgo = new Date(Date.now() - 25 * 60 * 60 * 1000);
+      outbox.recordDelivery("env-accepted-old", "xiaom", "sessions_send", "accepted", undefined, dayAgo, envelope("xiaom", "old", "env-accepted-old"));
+      outbox.recordDelivery("env-accepted-new", "xiaom", "sessions_send", "accepted", undefined, new Date(), envelope("xiaom", "new", "env-accepted-new"));
+      outbox.recordDelivery("env-written-new", "xiaom", "memory_file", "written", undefined, new Date(), envelope("xiaom", "note", "env-written-new"));
+      const window = new Date(Date.now() - 24 * 60 * 60 * 1000);
+      expect(outbox.awaitingFollowUp(window).map((row) => row.envelope.body)).toEqual(["new"]);
+      // The old body is gone, not just filtered out: a wider window finds nothing more.
+      expect(outbox.awaitingFollowUp(new Date(0)).map((row) => row.envelope.body)).toEqual(["new"]);
+    } finally {
+      outbox.close();
+    }
+  });
+});
