@@ -100,10 +100,9 @@ export class Outbox {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
-    const columns = db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[];
-    if (!columns.some((column) => column.name === "receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
-    const withReceipt = db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[];
-    if (!withReceipt.some((column) => column.name === "envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
+    const hasColumn = (name: string) => (db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[]).some((column) => column.name === name);
+    if (!hasColumn("receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
+    if (!hasColumn("envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
     return new Outbox(path, db);
   }
 

@@ -34,16 +34,12 @@ export async function readTranscript(connection: GatewayConnection, sessionKey: 
   return { messages: history.messages ?? [], pendingInputs: history.pendingInputs?.items ?? [] };
 }
 
-/** Pending inputs read when counting the queue: more than any sensible `maxQueued`. */
-const QUEUE_LOOK_LIMIT = 100;
-
 /**
  * How many inputs, from any sender, wait in the session's queue to run. Interrupted (a Gateway
  * restart) and cancelled inputs stay among the pending inputs, and in `total`, but never run.
  */
 export async function readQueuedCount(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<number> {
-  const history = await connection.request<{ pendingInputs?: { items?: readonly PendingInput[] } }>("chat.history", { sessionKey, limit: QUEUE_LOOK_LIMIT }, { signal });
-  return (history.pendingInputs?.items ?? []).filter((item) => item.state === "queued").length;
+  return (await readTranscript(connection, sessionKey, signal)).pendingInputs.filter((input) => input.state === "queued").length;
 }
 
 /** The plain text of a row's content: a string, or the text parts of an array. */

@@ -180,11 +180,11 @@ describe("a target Gateway killed in the middle of a burst", () => {
     try {
       // Each turn takes 1.5 s at the mock model, so most of the burst waits in the session's queue.
       const sends = Array.from({ length: 12 }, (_, i) => client.send({ to: "xiaom", body: `killed burst ${i} SLOW:1500` }));
-      const queued = async () =>
+      const pendingIn = async (state: string) =>
         ((await gatewayRequest<{ pendingInputs?: { items?: { state?: string }[] } }>(gateway, "chat.history", { sessionKey, limit: 100 })).pendingInputs?.items ?? []).filter(
-          (item) => item.state === "queued",
+          (item) => item.state === state,
         ).length;
-      await expect.poll(queued, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => pendingIn("queued"), { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(3);
       process.kill(gateway.pid!, "SIGKILL");
       const reports = await Promise.all(sends);
       expect(reports.every((report) => report.ok)).toBe(true);
@@ -192,11 +192,7 @@ describe("a target Gateway killed in the middle of a burst", () => {
       expect(accepted.length).toBeGreaterThanOrEqual(3);
       await gateway.start();
 
-      const interrupted = async () =>
-        ((await gatewayRequest<{ pendingInputs?: { items?: { state?: string }[] } }>(gateway, "chat.history", { sessionKey, limit: 100 })).pendingInputs?.items ?? []).filter(
-          (item) => item.state === "interrupted",
-        ).length;
-      expect(await interrupted()).toBeGreaterThan(0);
+      expect(await pendingIn("interrupted")).toBeGreaterThan(0);
       // Flushed again and again, as the plugin's outbox service does: the restarted Gateway may
       // settle what it holds only after a first look. A redelivery may also go by the memory file.
       const copiesOf = async () => {
