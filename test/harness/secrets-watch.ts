@@ -1,5 +1,5 @@
-import { Writable } from "node:stream";
 import type { DestinationStream } from "pino";
+import { captureLines } from "./capture.ts";
 
 /**
  * The suite-wide secrets check: every credential the harness hands out is registered here, every
@@ -19,13 +19,7 @@ export function watchOutput(text: string): void {
 
 /** The library's logger for a test: every level, every line kept for the check. */
 export function testLog(): { level: "trace"; destination: DestinationStream } {
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      outputs.push(chunk.toString("utf8"));
-      callback();
-    },
-  });
-  return { level: "trace", destination: destination as unknown as DestinationStream };
+  return { level: "trace", destination: captureLines(outputs).destination };
 }
 
 /** Every place one of `secrets` shows up in `outputs`, with a little context and the secret itself blanked. */

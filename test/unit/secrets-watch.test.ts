@@ -1,18 +1,12 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { SecretSet } from "../../src/redact.js";
+import { captureLines } from "../harness/capture.js";
 import { findLeaks } from "../harness/secrets-watch.js";
 
 function linesOf(log: (logger: ReturnType<typeof createLogger>) => void, secrets?: SecretSet): string[] {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString("utf8"));
-      callback();
-    },
-  });
-  log(createLogger({ level: "trace", destination: destination as never, ...(secrets ? { secrets } : {}) }));
+  const { destination, lines } = captureLines();
+  log(createLogger({ level: "trace", destination, ...(secrets ? { secrets } : {}) }));
   return lines;
 }
 
