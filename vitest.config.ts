@@ -5,6 +5,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/harness/no-secret-leaks.ts"],
     // Integration files start real Gateways (about 1 GB and 15–25 s each); two at a time fit 2 cores.
+    // Three shortened the run but starved Gateways of CPU (handshake budgets and hooks timed out).
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 180_000,

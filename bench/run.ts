@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --out <dir>]
+// npm run bench [-- --quick] [-- --out <dir>]
 // Starts its own Gateway and mock model (the test harness), runs each scenario in one process on
 // one machine, and writes results.json, results.md and latency.svg. Compare ratios, not absolutes.
 import { GatewayClient } from "@openclaw/gateway-client";
@@ -9,22 +9,29 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { appendEntry, createEnvelope, createMessenger, parseEntries, type ConfigInput, type Messenger } from "../dist/index.js";
+import { appendEntry, createEnvelope, createMessenger, parseEntries, type ConfigInput, type Messenger, type MessengerOptions } from "../dist/index.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
 import { latencyChart } from "./chart.ts";
 import { ratio, summarize, timed, type Series } from "./stats.ts";
+import { benchIdleCost } from "./idle-cost.ts";
+import { benchTwoMachines } from "./two-machines.ts";
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
-const smoke = args.includes("--smoke");
+// --quick: every scenario with its real timeouts and caps, but few samples (the test suite runs it).
+const quick = args.includes("--quick");
 const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) : join(import.meta.dirname);
 
-const N = smoke
-  ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 20, writers: 4, appends: 25, cold: 2, naiveCapMs: 500, hangTimeoutMs: 1000 }
-  : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, naiveCapMs: 3000, hangTimeoutMs: 15_000 };
+const N = {
+  ...(quick
+    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1 }
+    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 5 }),
+  naiveCapMs: 3000,
+  hangTimeoutMs: 15_000,
+};
 const SEED_NODE_TIMEOUT_MS = 30_000;
 // Messages outrun the agent's turns here, so they pile up in the target session. The bench measures
 // the transport, not the turn rate: the target's queue holds them all and the pacing never waits.
@@ -35,6 +42,15 @@ const series: Series[] = [];
 const rows: { scenario: string; a: string; b: string; ratio: string; note: string }[] = [];
 const extra: Record<string, unknown> = {};
 const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+
+// Whatever a scenario opens is closed at the end even when it throws: a messenger left open keeps a
+// socket that reconnects to a stopped Gateway for ever, and the process never exits.
+const openMessengers = new Set<Messenger>();
+function messenger(options: MessengerOptions): Messenger {
+  const link = createMessenger(options);
+  openMessengers.add(link);
+  return { ...link, close: async () => void (openMessengers.delete(link) && (await link.close())) };
+}
 
 function config(url: string, token: string, workspace: string, circuitCooldownMs: number, sessionsTimeoutMs = 15_000): ConfigInput {
   return {
@@ -72,7 +88,10 @@ function rawClient(gateway: TestGateway): Promise<GatewayClient> {
       scopes: ["operator.read", "operator.write"],
       hostDeps: { logDebug: () => {}, logError: () => {} },
       onHelloOk: () => resolve(client),
-      onConnectError: reject,
+      onConnectError: (error) => {
+        client.stop();
+        reject(error);
+      },
     });
     client.start();
   });
@@ -90,6 +109,9 @@ async function silentListener(): Promise<{ server: Server; url: string }> {
 const mock = await startMockModel();
 let gateway: TestGateway | undefined;
 let node: TestNodeHost | undefined;
+let loopbackWarm: Series | undefined;
+let raw: GatewayClient | undefined;
+let silent: { server: Server; url: string } | undefined;
 try {
   log("starting a Gateway and the mock model");
   gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench", extraConfig: { messages: { queue: { cap: BENCH_QUEUE_CAP } } } });
@@ -97,9 +119,10 @@ try {
   await mkdir(workspace, { recursive: true });
 
   // 1. Warm library sessions_send vs spawning the CLI per message.
-  const warm = createMessenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  const warm = messenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(warm, "warm-up", "sessions_send");
   const lib = await sample("1 library sessions_send (warm WS)", N.warm, (i) => expectOk(warm, `bench warm ${i}`, "sessions_send"));
+  loopbackWarm = lib;
   const cliHome = join(scratch, "cli-client");
   await mkdir(join(cliHome, "state"), { recursive: true });
   const cli = await sample("1 CLI spawn: openclaw gateway call sessions.send", N.cli, async (i) => {
@@ -124,14 +147,15 @@ try {
   rows.push({ scenario: "1. sessions_send", a: "CLI spawn per message", b: "library, warm WebSocket", ratio: `${ratio(cli, lib)}×`, note: `CLI n=${cli.n} (each spawn takes seconds; capped to keep the run under 5 min)` });
 
   // 2. Library overhead over a raw request of the same RPC on an open socket.
-  const raw = await rawClient(gateway);
+  raw = await rawClient(gateway);
   const rawSamples: number[] = [];
   const libSamples: number[] = [];
   for (let i = 0; i < N.overhead; i += 1) {
-    rawSamples.push(await timed(() => raw.request("sessions.send", { key: "agent:main:main", message: `bench raw ${i}`, idempotencyKey: randomUUID() })));
+    rawSamples.push(await timed(() => raw!.request("sessions.send", { key: "agent:main:main", message: `bench raw ${i}`, idempotencyKey: randomUUID() })));
     libSamples.push(await timed(() => expectOk(warm, `bench lib ${i}`, "sessions_send")));
   }
   await raw.stopAndWait({ timeoutMs: 2000 });
+  raw = undefined;
   const rawSeries = summarize("2 raw WS request (reference client)", rawSamples);
   const libSeries = summarize("2 library send (same RPC)", libSamples);
   series.push(rawSeries, libSeries);
@@ -139,7 +163,7 @@ try {
   await warm.close();
 
   // 3. Fallback when the top transport is dead.
-  const memoryOnly = createMessenger({
+  const memoryOnly = messenger({
     config: { ...config(gateway.url, gateway.token, workspace, 0), instances: { xiaom: { workspace, transports: ["memory_file"] } } },
     log: { level: "silent" },
   });
@@ -147,24 +171,24 @@ try {
   await memoryOnly.close();
 
   const refusedUrl = `ws://127.0.0.1:${await freePort()}`;
-  const refusedNoCircuit = createMessenger({ config: config(refusedUrl, gateway.token, workspace, 0), log: { level: "silent" } });
+  const refusedNoCircuit = messenger({ config: config(refusedUrl, gateway.token, workspace, 0), log: { level: "silent" } });
   const refused = await sample("3 top refusing (ECONNREFUSED) → memory_file", N.fallback, (i) => expectOk(refusedNoCircuit, `refused ${i}`, "memory_file"));
   await refusedNoCircuit.close();
 
-  const refusedCircuit = createMessenger({ config: config(refusedUrl, gateway.token, workspace, 600_000), log: { level: "silent" } });
+  const refusedCircuit = messenger({ config: config(refusedUrl, gateway.token, workspace, 600_000), log: { level: "silent" } });
   await expectOk(refusedCircuit, "opens the circuit", "memory_file");
   const refusedOpen = await sample("3 top refusing, circuit open", N.fallback, (i) => expectOk(refusedCircuit, `refused open ${i}`, "memory_file"));
   await refusedCircuit.close();
 
-  const silent = await silentListener();
-  const hanging = createMessenger({ config: config(silent.url, gateway.token, workspace, 600_000, N.hangTimeoutMs), log: { level: "silent" } });
+  silent = await silentListener();
+  const hanging = messenger({ config: config(silent.url, gateway.token, workspace, 600_000, N.hangTimeoutMs), log: { level: "silent" } });
   const hangFirst = await sample("3 top hanging, first message (waits out a timeout)", 1, () => expectOk(hanging, "hang first", "memory_file"));
   const hangOpen = await sample("3 top hanging, circuit open", N.fallback, (i) => expectOk(hanging, `hang open ${i}`, "memory_file"));
   await hanging.close();
 
   // A naive sequential dispatcher waits the seed's 30 s node timeout on every message. Run it up to
   // a cap to show it is still waiting there, and project the rest.
-  const naive = createMessenger({
+  const naive = messenger({
     config: { ...config(silent.url, gateway.token, workspace, 0, SEED_NODE_TIMEOUT_MS), instances: { xiaom: { gateway: { url: silent.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: SEED_NODE_TIMEOUT_MS } } } },
     log: { level: "silent" },
   });
@@ -174,7 +198,6 @@ try {
     .then(() => "finished", () => "still waiting at the cap");
   const naiveWaited = performance.now() - naiveStarted;
   await naive.close();
-  silent.server.close();
   const naiveProjected = SEED_NODE_TIMEOUT_MS + alone.p50;
   extra.naive = { cappedAtMs: N.naiveCapMs, outcome: naiveOutcome, waitedMs: Math.round(naiveWaited), projectedPerMessageMs: Math.round(naiveProjected) };
   rows.push({ scenario: "3. fallback, top refusing", a: "library fallback", b: "memory_file alone", ratio: `${ratio(refused, alone)}×`, note: `${(refused.p50 - alone.p50).toFixed(2)} ms to find the refusal` });
@@ -200,7 +223,7 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   };
-  const through = createMessenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
+  const through = messenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(through, "throughput warm-up", "sessions_send");
   const backlog: number[] = [await queueDrained(90_000)];
   const sequentialMs = await timed(async () => {
@@ -221,7 +244,7 @@ try {
   // 7. Remote exec through a paired node: the library's warm node.invoke vs spawning the CLI per command.
   log("pairing a node host for the exec scenario");
   node = await startNodeHost(gateway, { displayName: "bench-node" });
-  const execLink = createMessenger({
+  const execLink = messenger({
     config: { self: { name: "bench-a" }, stateDir: join(scratch, "client"), instances: { xiaom: { node: { gateway: { url: gateway.url, token: gateway.token }, name: "bench-node" } } } },
     log: { level: "silent" },
   });
@@ -242,10 +265,21 @@ try {
   await execLink.close();
   rows.push({ scenario: "7. remote exec on a node", a: "CLI spawn per command", b: "library exec, warm WebSocket", ratio: `${ratio(execCli, execLib)}×`, note: `echo through node.invoke system.run; CLI n=${execCli.n}` });
 } finally {
+  await Promise.all([...openMessengers].map((link) => link.close()));
+  await raw?.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
+  silent?.server.close();
   await node?.dispose();
   await gateway?.dispose();
   await mock.close();
 }
+
+// 8. Across a real link: Gateway B in its own network namespace (needs root for `ip netns`).
+if (loopbackWarm) {
+  await benchTwoMachines({ scratch, counts: { warm: N.warm, cli: N.cli }, loopback: loopbackWarm, sample, row: (row) => rows.push(row), log });
+}
+
+// 9. What the plugin costs an idle Gateway.
+await benchIdleCost({ scratch, windowMs: N.idleWindowMs, windows: N.idleWindows, settleMs: quick ? 3_000 : 30_000, row: (row) => rows.push(row), log });
 
 // 5. Memory-file appends: writers × appends, appends per second, lost and torn.
 const memoryWorkspace = join(scratch, "memory-workspace");
@@ -263,7 +297,7 @@ const appendMs = await timed(() =>
 const noteNames = (await readdir(join(memoryWorkspace, "memory"))).filter((name) => name.endsWith(".md"));
 const notes = await Promise.all(noteNames.map((name) => readFile(join(memoryWorkspace, "memory", name))));
 const entries = notes.flatMap((note) => parseEntries(note).entries);
-const torn = notes.filter((note) => parseEntries(note).tornTailAt !== undefined).length;
+const torn = notes.filter((note) => parseEntries(note).tornTail !== undefined).length;
 const lost = total - new Set(entries.map((entry) => entry.id)).size;
 extra.memory = { writers: N.writers, appendsEach: N.appends, total, perSecond: Math.round((total / appendMs) * 1000), lost, torn, duplicates: entries.length - new Set(entries.map((e) => e.id)).size };
 rows.push({ scenario: "5. memory-file appends", a: `${N.writers} writers × ${N.appends}`, b: "", ratio: `${Math.round((total / appendMs) * 1000)} appends/s`, note: `lost ${lost}, torn ${torn}, fsync per append` });
@@ -286,11 +320,11 @@ await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, "latency.svg"), latencyChart(series, "openclaw-inter-instance: latency per message (one run)"));
 await writeFile(
   join(outDir, "results.json"),
-  `${JSON.stringify({ date: new Date().toISOString(), smoke, machine, rows, series, ...extra }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, rows, series, ...extra }, null, 2)}\n`,
 );
 await writeFile(
   join(outDir, "results.md"),
-  `# Benchmark results\n\n${smoke ? "**Smoke run (tiny sample counts), not a measurement.**\n\n" : ""}One run of \`npm run bench\` on ${machine}, ${new Date().toISOString().slice(0, 10)}. Read the ratios; absolute times on shared machines are noise.\n\n${table}\n\n## Latency series\n\n${latencyTable}\n\n![latency](latency.svg)\n`,
+  `# Benchmark results\n\n${quick ? "**Quick run (few samples), not a measurement.**\n\n" : ""}One run of \`npm run bench\` on ${machine}, ${new Date().toISOString().slice(0, 10)}. Read the ratios; absolute times on shared machines are noise.\n\n${table}\n\n## Latency series\n\n${latencyTable}\n\n![latency](latency.svg)\n`,
 );
 process.stdout.write(`${table}\n\n${latencyTable}\n`);
 await rm(scratch, { recursive: true, force: true });

@@ -4,8 +4,9 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { configSchema } from "../dist/config/schema.js";
+import { configSchema, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
 
+const CREDENTIAL_PATHS = [...CREDENTIAL_FIELDS.map((field) => `instances.*.${field}.token`), "nats.auth.token"];
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const { $schema: _ignored, ...schema } = z.toJSONSchema(configSchema, { io: "input", target: "draft-7" });
@@ -21,6 +22,15 @@ const manifest = {
   // Running commands and writing files on another machine is opt-in: tools.allow ["instance_exec"].
   toolMetadata: { instance_exec: { optional: true }, instance_sync: { optional: true } },
   skills: ["./dist/skills"],
+  // Every credential may be a SecretRef: the Gateway resolves it before the plugin reads its config,
+  // redacts it in config views, and lists it in `openclaw secrets audit`. A "route" owner keeps one
+  // unresolvable ref from stopping the Gateway; that instance's transport reports the missing token.
+  configContracts: {
+    secretInputs: {
+      paths: CREDENTIAL_PATHS.map((path) => ({ path, expected: "string", ownerKind: "route" })),
+    },
+  },
+  uiHints: Object.fromEntries(CREDENTIAL_PATHS.map((path) => [path, { label: "Token", sensitive: true }])),
   configSchema: schema,
 };
 writeFileSync(join(root, "openclaw.plugin.json"), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -44,6 +44,18 @@ if (installedHostVersion() !== wanted) {
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], hostDir);
 }
 
+// An older release beside it, for the mixed-versions tests: machines are not upgraded together.
+const legacyDir = join(root, "test", "openclaw-host-legacy");
+const legacyWanted = JSON.parse(readFileSync(join(legacyDir, "package.json"), "utf8")).dependencies.openclaw;
+let legacyInstalled;
+try {
+  legacyInstalled = JSON.parse(readFileSync(join(legacyDir, "node_modules", "openclaw", "package.json"), "utf8")).version;
+} catch {}
+if (legacyInstalled !== legacyWanted) {
+  console.log(`[prepare] installing openclaw@${legacyWanted} (the older release) for the mixed-versions tests`);
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], legacyDir);
+}
+
 // Let TypeScript and the tests import "openclaw/..." as the plugin does inside a Gateway, where
 // OpenClaw links itself as the plugin's peer dependency.
 const linkTarget = relative(dirname(linkPath), hostOpenclaw);

@@ -11,7 +11,7 @@ export interface AskOptions {
   readonly signal?: AbortSignal;
   /** How long to wait for the answer after delivery (default 120 s, the seed's agent-turn budget). */
   readonly timeoutMs?: number;
-  /** Override the order; only transports that can see a reply (sessions_send, a2a, agent_cli) are used. */
+  /** Override the order; only transports that can see a reply (sessions_send, a2a, agent_cli, nats) are used. */
   readonly transports?: readonly TransportId[];
 }
 
@@ -61,7 +61,7 @@ async function askNow({ registry, dispatcher, logger }: AskDependencies, instanc
   if (order.length === 0) {
     throw new InterInstanceError(`None of ${instance.name}'s transports can bring an answer back.`, {
       code: "NO_REPLY_TRANSPORT",
-      hint: "Configure sessions_send (gateway), a2a or agent_cli for this instance; the memory file and chat channels are one-way.",
+      hint: "Configure sessions_send (gateway), a2a, agent_cli or nats (a fleet) for this instance; the memory file and chat channels are one-way.",
     });
   }
   const envelope = createEnvelope({ to: instance.name, body: input.body, from: registry.self, id: input.id });

@@ -1,13 +1,14 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
 import { ask, type AskOptions, type AskResult } from "./ask.js";
 import { parseConfig } from "./config/parse.js";
-import { InstanceRegistry } from "./config/registry.js";
+import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
 import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
+import { LinkLatency } from "./gateway/link-latency.js";
 import { createLogger } from "./logger.js";
 import { fileReceipts, type FileReceipt } from "./receipts.js";
 import { SecretSet } from "./redact.js";
@@ -18,8 +19,15 @@ import { A2aTransport } from "./transports/a2a.js";
 import { AgentCliTransport } from "./transports/agent-cli.js";
 import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
+import { NatsTransport } from "./transports/nats.js";
+import { leaseFleet, type NatsFleet } from "./nats/fleet.js";
+import { fleetMembers, type PresenceEntry } from "./nats/presence.js";
+import { deadLetters, replayDeadLetter, type DeadLetter } from "./nats/receiver.js";
+import { createEnvelope, type Envelope } from "./envelope.js";
+import { UnknownInstanceError } from "./errors.js";
 import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
 import { doctor, type DoctorReport } from "./doctor.js";
+import { openclawConfigPath } from "./plaintext-credentials.js";
 import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
 
 export interface MessengerOptions {
@@ -31,6 +39,8 @@ export interface MessengerOptions {
   /** Replace or extend the built-in transports (each is matched by its `id`). */
   readonly transports?: readonly Transport[];
   readonly retryMinTimeoutMs?: number;
+  /** Called when an envelope starts to wait in the outbox (queued, or accepted and followed up by `flush`). */
+  readonly onWaiting?: () => void;
 }
 
 export interface Messenger {
@@ -58,15 +68,41 @@ export interface Messenger {
   readonly outbox: {
     /** The envelopes waiting, oldest first. */
     list(): Promise<QueuedEnvelope[]>;
+    /** How many wait: queued for a retry, and accepted but not yet seen to run. */
+    waiting(): Promise<{ queued: number; followingUp: number }>;
     /** Retries them in arrival order per target. */
     flush(options?: FlushOptions): Promise<DeliveryReport[]>;
     /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */
     unseen(): Promise<FileReceipt[]>;
   };
+  /** The NATS fleet (`nats` in the config): who is present, and this fleet's dead letters. Undefined without one. */
+  readonly fleet: FleetView | undefined;
   /** The receiver's receipt for a message delivered into its memory file: written, surfaced or seen. */
   receipt(delivery: { readonly to: string; readonly id: string }): Promise<FileReceipt>;
-  /** Closes kept-open connections and the outbox. */
+  /** Closes kept-open connections and the outbox; calling it again waits for the same close. */
   close(): Promise<void>;
+}
+
+/** Where a config's outbox database lives: `outbox.path`, else `<stateDir>/outbox.sqlite`. */
+export function outboxPath(config: Config, env: NodeJS.ProcessEnv = process.env): string {
+  return config.outbox.path ?? join(config.stateDir ?? defaultStateDir(env), "outbox.sqlite");
+}
+
+/** The fleet member a name or alias means (matched as the registry matches names), if present. */
+async function fleetMember(fleet: NatsFleet, nameOrAlias: string): Promise<PresenceEntry | undefined> {
+  const wanted = normalizeName(nameOrAlias);
+  const members = await fleetMembers(fleet).catch(() => []);
+  return members.find((member) => [member.name, ...member.aliases].some((label) => normalizeName(label) === wanted));
+}
+
+export interface FleetView {
+  readonly name: string;
+  /** Every instance that announced itself within the presence TTL, by name. */
+  members(): Promise<PresenceEntry[]>;
+  /** Messages an instance's consumer gave up on (default: this instance), oldest first. */
+  deadLetters(instance?: string): Promise<DeadLetter[]>;
+  /** Sends a dead letter to its instance again and removes it from the dead letters. */
+  replay(seq: number, instance?: string): Promise<Envelope>;
 }
 
 /** Builds the registry, the Gateway connection pool, the transports and the dispatcher. */
@@ -78,10 +114,13 @@ export function createMessenger(options: MessengerOptions): Messenger {
   for (const secret of registry.secrets()) secrets.add(secret);
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
-  const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
+  const pool = new GatewayPool(new DeviceIdentityStore(stateDir), new LinkLatency(stateDir));
   let outbox: Promise<Outbox> | undefined;
-  const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(config.outbox.path ?? join(stateDir, "outbox.sqlite"))) : undefined;
+  let closing: Promise<void> | undefined;
+  const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(outboxPath(config, env))) : undefined;
   const nodes = new NodesTransport(pool);
+  const natsLease = config.nats ? leaseFleet(config.nats, env) : undefined;
+  const natsFleet = natsLease?.fleet;
   const builtIn: Transport[] = [
     new SessionsSendTransport(pool),
     nodes,
@@ -89,6 +128,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     new MemoryFileTransport(),
     new A2aTransport(registry.self, env),
     new MessageToolTransport(pool),
+    new NatsTransport(natsLease),
   ];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
@@ -99,21 +139,34 @@ export function createMessenger(options: MessengerOptions): Messenger {
     secrets,
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
+    ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
   });
   const execDeps = { registry, nodeOf: (name: string) => nodes.host(registry.resolve(name)) };
   const syncDeps: SyncDependencies = { exec: (input) => exec(execDeps, input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
   return {
     registry,
     dispatcher,
-    send: (input, sendOptions) => dispatcher.send(input, sendOptions),
+    send: async (input, sendOptions) => {
+      try {
+        return await dispatcher.send(input, sendOptions);
+      } catch (error) {
+        // Not configured here, but present in the fleet: reached by nats alone.
+        const member = error instanceof UnknownInstanceError && natsFleet ? await fleetMember(natsFleet, input.to) : undefined;
+        if (!member) throw error;
+        const instance = new InstanceRegistry(parseConfig({ self: config.self, instances: { [member.name]: { aliases: [...member.aliases], transports: ["nats"] } } }), env).resolve(member.name);
+        // Not queued: the outbox retries only instances of the config.
+        return dispatcher.deliver(createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id }), instance, { ...sendOptions, queue: false });
+      }
+    },
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
     exec: (input, execOptions) => exec(execDeps, input, execOptions),
     execSteps: (input, execOptions) => execSteps(execDeps, input, execOptions),
-    doctor: (doctorOptions) => doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(execDeps, input) }, doctorOptions),
+    doctor: (doctorOptions) => doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(execDeps, input), openclawConfigPath: openclawConfigPath(env), ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}) }, doctorOptions),
     sync: { repo: (input) => syncRepo(syncDeps, input), files: (input, syncOptions) => syncFiles(syncDeps, input, syncOptions) },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
+      waiting: () => dispatcher.waiting(),
       flush: (flushOptions) => dispatcher.flush(flushOptions),
       unseen: async () => {
         if (!openOutbox) return [];
@@ -127,10 +180,18 @@ export function createMessenger(options: MessengerOptions): Messenger {
         return receipts.flat().filter((receipt) => receipt.state !== "seen");
       },
     },
-    receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
-    close: async () => {
-      await dispatcher.close();
-      (await outbox?.catch(() => undefined))?.close();
+    fleet: natsFleet && {
+      name: natsFleet.config.fleet,
+      members: () => fleetMembers(natsFleet),
+      deadLetters: (instance = registry.self) => deadLetters(natsFleet, instance),
+      replay: (seq, instance = registry.self) => replayDeadLetter(natsFleet, instance, seq),
     },
+    receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
+    // Idempotent: every caller waits for the same close.
+    close: () =>
+      (closing ??= (async () => {
+        await dispatcher.close();
+        (await outbox?.catch(() => undefined))?.close();
+      })()),
   };
 }

@@ -7,7 +7,7 @@ import type { Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "./config/registry.js";
 import type { TransportId } from "./config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
-import { failureClassOf, InterInstanceError, TransientError, TransportError, TransportTimeoutError, type FailureClass } from "./errors.js";
+import { failureClassOf, InterInstanceError, ValidationError, TransientError, TransportError, TransportTimeoutError, UnsuitableMessageError, type FailureClass } from "./errors.js";
 import type { SecretSet } from "./redact.js";
 import type { Receipt, ReceiptStatus, Transport } from "./transport.js";
 
@@ -45,6 +45,11 @@ export interface DeliveryReport {
   readonly attempts: readonly Attempt[];
   /** Set when this id was delivered before: nothing was sent again, the earlier delivery is reported. */
   readonly repeatOf?: { readonly deliveredAt: string };
+  /**
+   * Set when a transport sent it, got no answer, and could not check the target afterwards: it may
+   * have landed. No other transport was tried (that could show it twice); it waits for this one.
+   */
+  readonly unsettledOn?: TransportId;
 }
 
 export interface SendInput {
@@ -72,6 +77,8 @@ export interface DispatcherOptions {
   readonly retryMinTimeoutMs?: number;
   /** Skips a transport that just failed as unavailable or timed out; default: the registry's cool-down. */
   readonly circuitBreaker?: CircuitBreaker;
+  /** Called when an envelope starts to wait in the outbox: queued, or accepted and to be followed up. */
+  readonly onWaiting?: () => void;
   /** Where undeliverable envelopes wait; opened on first use. Without it they are reported `failed`. */
   readonly outbox?: () => Promise<Outbox>;
 }
@@ -126,6 +133,7 @@ export class Dispatcher {
   readonly #retryMinTimeoutMs: number;
   readonly #circuits: CircuitBreaker;
   readonly #outbox: (() => Promise<Outbox>) | undefined;
+  readonly #onWaiting: (() => void) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -135,6 +143,7 @@ export class Dispatcher {
     this.#retryMinTimeoutMs = options.retryMinTimeoutMs ?? 250;
     this.#circuits = options.circuitBreaker ?? new CircuitBreaker(options.registry.circuitCooldownMs);
     this.#outbox = options.outbox;
+    this.#onWaiting = options.onWaiting;
   }
 
   /** The registered transport with this id. */
@@ -145,6 +154,14 @@ export class Dispatcher {
   /** Validates the input (throws `ValidationError` / `UnknownInstanceError`), then delivers. */
   async send(input: SendInput, options: SendOptions = {}): Promise<DeliveryReport> {
     const instance = this.#registry.resolve(input.to);
+    if (instance.missingSecrets.length > 0) {
+      const [first] = instance.missingSecrets;
+      throw new ValidationError(
+        `The token for ${instance.name} is not available: ${instance.missingSecrets.map((missing) => `${missing.field}: ${missing.reason}`).join("; ")}. Nothing was sent.`,
+        instance.missingSecrets.map((missing) => ({ path: missing.field, message: missing.reason })),
+        { hint: first!.fix },
+      );
+    }
     const envelope = createEnvelope({ to: instance.name, body: input.body, from: this.#registry.self, id: input.id });
     return this.deliver(envelope, instance, options);
   }
@@ -172,12 +189,23 @@ export class Dispatcher {
       };
     }
     const report = await this.#tryAll(envelope, instance, options);
-    if (report.ok && report.via && report.receipt) outbox?.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope);
+    if (report.ok && report.via && report.receipt && outbox) {
+      outbox.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope);
+      if (report.status === "accepted") this.#onWaiting?.();
+    }
     if (report.ok || report.status !== "failed" || !outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
-    outbox.enqueue(envelope, reasons);
+    outbox.enqueue(envelope, reasons, new Date(), { pinnedTo: report.unsettledOn });
+    this.#onWaiting?.();
     this.#logger.warn({ envelopeId: envelope.id, to: instance.name, outbox: outbox.path }, "queued in the outbox");
     return { ...report, status: "queued" };
+  }
+
+  /** How many envelopes wait: queued for a retry, and accepted but not yet seen to run (followed up by `flush`). */
+  async waiting(): Promise<{ queued: number; followingUp: number }> {
+    if (!this.#outbox) return { queued: 0, followingUp: 0 };
+    const outbox = await this.#outbox();
+    return { queued: outbox.list().length, followingUp: outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS)).length };
   }
 
   /**
@@ -201,8 +229,14 @@ export class Dispatcher {
         outbox.markFailed(queued.envelope.id, `no instance "${queued.target}" in the config`, new Date(now.getTime() + MAX_FLUSH_BACKOFF_MS));
         continue;
       }
-      const report = await this.#tryAll(queued.envelope, instance, options.signal ? { signal: options.signal } : {});
+      const report = await this.#tryAll(queued.envelope, instance, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(queued.pinnedTo ? { transports: [queued.pinnedTo as TransportId] } : {}),
+        avoid: new Map(queued.avoid.map((id) => [id, queued.lastError])),
+      });
       reports.push(report);
+      // The target answered that it does not hold it: it is no longer bound to the transport that sent it.
+      if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found")) outbox.unpin(queued.envelope.id);
       if (report.ok && report.via) {
         outbox.markDelivered(queued.envelope.id, report.via, report.status, report.receipt);
       } else {
@@ -235,6 +269,10 @@ export class Dispatcher {
       if (outcome?.status === "lost") {
         outbox.requeue({ ...envelope, redelivery: (envelope.redelivery ?? 0) + 1 }, `${transport.id}: ${outcome.reason}`);
         this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id }, "accepted but lost by the target; queued again");
+      }
+      if (outcome?.status === "unsuitable") {
+        outbox.requeue(envelope, `${transport.id}: ${outcome.reason}`, new Date(), [transport.id]);
+        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, "the target could not use it; queued for another transport");
       }
     }
   }
@@ -279,14 +317,16 @@ export class Dispatcher {
     return results;
   }
 
-  async #tryAll(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {
+  /** `avoid`: transports that must not carry this envelope, each with the reason. */
+  async #tryAll(envelope: Envelope, instance: Instance, options: SendOptions & { readonly avoid?: ReadonlyMap<string, string> }): Promise<DeliveryReport> {
     const logger = this.#logger.child({ envelopeId: envelope.id, to: instance.name });
     const attempts: Attempt[] = [];
     const circuitSkipped: Transport[] = [];
     const tryTransport = async (transport: Transport): Promise<DeliveryReport | "stop" | undefined> => {
       const attempt = await this.#attempt(transport, envelope, instance, logger, options.signal);
       attempts.push(attempt.report);
-      this.#circuits.record(
+      // A message this path cannot carry says nothing about the path.
+      if (!attempt.aboutTheMessage) this.#circuits.record(
         instance.name,
         transport.id,
         attempt.receipt ? { ok: true } : { ok: false, failureClass: attempt.report.error?.class ?? "unavailable", code: attempt.report.error?.code ?? "ERROR" },
@@ -295,13 +335,20 @@ export class Dispatcher {
         logger.info({ transport: transport.id, status: attempt.receipt.status, ms: attempt.report.ms }, "delivered");
         return { ok: true, id: envelope.id, to: instance.name, status: attempt.receipt.status, via: transport.id, receipt: attempt.receipt, attempts };
       }
+      // It may have landed and nobody can tell: another transport could show it twice, so it waits for this one.
+      if (attempt.report.checked?.startsWith("could not check")) return { ...this.#failed(envelope, instance, attempts, logger), unsettledOn: transport.id };
       return attempt.report.outcome === "fatal" ? "stop" : undefined;
     };
 
     for (const id of options.transports ?? instance.transports) {
       options.signal?.throwIfAborted();
       const transport = this.#transports.get(id);
-      const applicability = transport ? transport.applies(instance, envelope) : { ok: false as const, reason: `no ${id} transport is registered` };
+      const avoided = options.avoid?.get(id);
+      const applicability = !transport
+        ? { ok: false as const, reason: `no ${id} transport is registered` }
+        : avoided !== undefined
+          ? { ok: false as const, reason: `cannot carry this message (${avoided})` }
+          : transport.applies(instance, envelope);
       const circuit = this.#circuits.state(instance.name, id);
       if (!transport || !applicability.ok || circuit.open) {
         const reason = !applicability.ok ? applicability.reason : (circuit.reason ?? "");
@@ -335,7 +382,7 @@ export class Dispatcher {
     instance: Instance,
     logger: Logger,
     callerSignal: AbortSignal | undefined,
-  ): Promise<{ report: Attempt; receipt?: Receipt }> {
+  ): Promise<{ report: Attempt; receipt?: Receipt; aboutTheMessage?: boolean }> {
     const started = performance.now();
     const timeoutMs = instance.timeouts[transport.id];
     let tries = 0;
@@ -377,6 +424,7 @@ export class Dispatcher {
       const described = this.#describe(error);
       logger.info({ transport: transport.id, tries, err: described }, "transport failed");
       const failed: Attempt = { transport: transport.id, outcome: described.class, tries, ms: ms(started), error: described };
+      if (error instanceof UnsuitableMessageError) return { report: failed, aboutTheMessage: true };
       if (!transport.confirm || (described.class !== "timeout" && described.class !== "transient")) return { report: failed };
       // The target may have taken it before the failure; sending it through another path could show it twice.
       const check = await this.#confirm(transport, envelope, instance, logger);

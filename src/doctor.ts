@@ -1,10 +1,11 @@
-import type { Instance, InstanceRegistry } from "./config/registry.js";
+import { missingCredential, type GatewayTarget, type Instance, type InstanceRegistry } from "./config/registry.js";
 import type { TransportId } from "./config/schema.js";
 import type { Dispatcher, ProbeResult } from "./dispatcher.js";
 import { InterInstanceError } from "./errors.js";
 import { PROXY_VARIABLES, type ExecInput, type ExecResult } from "./exec.js";
 import type { GatewayPool } from "./gateway/connection.js";
 import type { NodeHost } from "./nodes/node-host.js";
+import { plaintextCredentialChecks } from "./plaintext-credentials.js";
 import { httpsAlternative } from "./sync.js";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
@@ -12,7 +13,7 @@ export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 /** One line of the checklist: what was checked, what was found, and the fix when it is not right. */
 export interface DoctorCheck {
   readonly instance: string;
-  /** `transport:<id>`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`. */
+  /** `transport:<id>`, `route`, `gateway`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`, `credential-storage`. */
   readonly check: string;
   readonly status: CheckStatus;
   readonly summary: string;
@@ -31,6 +32,33 @@ export interface DoctorDependencies {
   readonly pool: GatewayPool;
   readonly nodeOf: (instanceName: string) => NodeHost | undefined;
   readonly exec: (input: ExecInput) => Promise<ExecResult>;
+  /** The Gateway config on this machine, checked for credentials stored as plaintext. */
+  readonly openclawConfigPath?: string;
+  /** Who is present in the NATS fleet, when there is one. */
+  readonly fleetMembers?: () => Promise<readonly { name: string; lastSeen: string }[]>;
+}
+
+/** The fleet's presence registry: reachable, and whether each instance reached by `nats` announced itself lately. */
+async function fleetChecks(deps: DoctorDependencies, instances: readonly Instance[]): Promise<DoctorCheck[]> {
+  if (!deps.fleetMembers) return [];
+  let members: readonly { name: string; lastSeen: string }[];
+  try {
+    members = await deps.fleetMembers();
+  } catch (error) {
+    const fix = error instanceof InterInstanceError ? error.hint : undefined;
+    return [{ instance: deps.registry.self, check: "fleet", status: "fail", summary: `The NATS fleet cannot be read: ${error instanceof Error ? error.message : String(error)}`, ...(fix ? { fix } : {}) }];
+  }
+  const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
+  const checks: DoctorCheck[] = [{ instance: deps.registry.self, check: "fleet", status: "pass", summary: members.length === 0 ? "the fleet's presence registry is empty" : `present: ${members.map((m) => `${m.name} (seen ${ago(m.lastSeen)})`).join(", ")}` }];
+  for (const instance of instances.filter((i) => i.transports.includes("nats"))) {
+    const member = members.find((m) => m.name === instance.name);
+    checks.push(
+      member
+        ? { instance: instance.name, check: "fleet-presence", status: "pass", summary: `announced itself ${ago(member.lastSeen)}` }
+        : { instance: instance.name, check: "fleet-presence", status: "warn", summary: "not in the fleet's presence registry: its plugin is not running, or not on this fleet", fix: `Messages to it wait in the stream until it joins; on ${instance.name}'s Gateway set nats (same servers and fleet) in the plugin config.` },
+    );
+  }
+  return checks;
 }
 
 /** Below these a transport's normal case does not fit (an agent turn through the CLI takes 60–120 s). */
@@ -41,6 +69,7 @@ export const MIN_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = {
   memory_file: 2_000,
   message_tool: 10_000,
   a2a: 30_000,
+  nats: 2_000,
 };
 
 const fixOf = (error: unknown) => (error instanceof InterInstanceError ? error.hint : undefined);
@@ -53,6 +82,31 @@ function fromProbe(instance: string, probe: ProbeResult): DoctorCheck {
   return { instance, check, status: "fail", summary: probe.error?.message ?? "failed", ...(probe.error?.hint ? { fix: probe.error.hint } : {}) };
 }
 
+/** Codes that say the path itself is not there (no open port, a dead link), not that it is misconfigured. */
+const NO_ROUTE = new Set(["UNREACHABLE", "HANDSHAKE_TIMEOUT", "CONNECTION_CLOSED", "TIMEOUT"]);
+
+/**
+ * One-way reachability, as with a home machine behind NAT: its Gateway cannot be reached from here
+ * but another path (its node, dialling out) works. Says so, and which transport order fits.
+ */
+function routeCheck(instance: Instance, probes: readonly ProbeResult[]): DoctorCheck | undefined {
+  const working = probes.filter((probe) => probe.ok).map((probe) => probe.transport);
+  const noRoute = probes.filter((probe) => !probe.ok && probe.error && NO_ROUTE.has(probe.error.code)).map((probe) => probe.transport);
+  if (working.length === 0 || noRoute.length === 0) return undefined;
+  const fitting = [...working, ...instance.transports.filter((id) => !working.includes(id))];
+  const firstIsWorking = working.includes(instance.transports[0]!);
+  const summary = `${noRoute.join(", ")} cannot reach ${instance.name} from here (no open port or no route: a machine behind NAT?), but ${working.join(", ")} works`;
+  return firstIsWorking
+    ? { instance: instance.name, check: "route", status: "pass", summary: `${summary}; messages go by ${instance.transports[0]} first` }
+    : {
+        instance: instance.name,
+        check: "route",
+        status: "warn",
+        summary: `${summary}; each message waits for ${instance.transports[0]} to fail first`,
+        fix: `Put the working paths first: instances.${instance.name}.transports = ${JSON.stringify(fitting)} (or reach its Gateway over a tailnet or an SSH tunnel).`,
+      };
+}
+
 function timeoutChecks(instance: Instance): DoctorCheck[] {
   return instance.transports.flatMap((id) => {
     const ms = instance.timeouts[id];
@@ -63,13 +117,45 @@ function timeoutChecks(instance: Instance): DoctorCheck[] {
   });
 }
 
+/** The instance's Gateway when messages go to it by sessions_send and this side can connect; the Gateway checks need it. */
+function sessionGatewayOf(instance: Instance): GatewayTarget | undefined {
+  const gateway = instance.gateway;
+  return gateway && !missingCredential(gateway) && instance.transports.includes("sessions_send") ? gateway : undefined;
+}
+
+/** Releases before this one lack what the library relies on for busy sessions (pending inputs) and the A2A channel. */
+const FULLY_SUPPORTED = [2026, 9] as const;
+
+/** Which OpenClaw and protocol the target Gateway runs: machines are not upgraded together. */
+async function versionCheck(deps: DoctorDependencies, instance: Instance): Promise<DoctorCheck | undefined> {
+  if (!sessionGatewayOf(instance)) return undefined;
+  try {
+    const { version, protocol } = await deps.pool.forInstance(instance).serverInfo(AbortSignal.timeout(10_000));
+    const summary = `OpenClaw ${version ?? "(version not reported)"}, protocol ${protocol ?? "?"}`;
+    const [year = 0, month = 0] = (version ?? "").split(".").map(Number);
+    const older = version !== undefined && (year < FULLY_SUPPORTED[0] || (year === FULLY_SUPPORTED[0] && month < FULLY_SUPPORTED[1]));
+    return older
+      ? {
+          instance: instance.name,
+          check: "gateway",
+          status: "warn",
+          summary: `${summary}: older than ${FULLY_SUPPORTED.join(".")}; it has no A2A channel, and a message sent while a turn runs there can be lost`,
+          fix: `Upgrade OpenClaw on ${instance.name} (\`openclaw update\`); until then send it one message at a time and wait for each answer (\`ask\`).`,
+        }
+      : { instance: instance.name, check: "gateway", status: "pass", summary };
+  } catch {
+    return undefined; // the transport probe already says why the Gateway is not reachable
+  }
+}
+
 async function scopeCheck(deps: DoctorDependencies, instance: Instance): Promise<DoctorCheck | undefined> {
-  if (!instance.gateway?.token || !instance.transports.includes("sessions_send")) return undefined;
+  const gateway = sessionGatewayOf(instance);
+  if (!gateway) return undefined;
   try {
     const scopes = await deps.pool.forInstance(instance).grantedScopes(AbortSignal.timeout(10_000));
     if (!scopes) return { instance: instance.name, check: "rpc-scope", status: "skip", summary: "the Gateway did not report the granted scopes" };
     return scopes.includes("operator.write")
-      ? { instance: instance.name, check: "rpc-scope", status: "pass", summary: `granted ${scopes.join(", ")}` }
+      ? { instance: instance.name, check: "rpc-scope", status: "pass", summary: `granted ${scopes.join(", ")} (${gateway.credential === "device" ? "the device token from pairing; no shared token" : "shared token"})` }
       : {
           instance: instance.name,
           check: "rpc-scope",
@@ -154,9 +240,12 @@ export async function doctor(deps: DoctorDependencies, options: { instance?: str
     const probes = await deps.dispatcher.probe(instance.name);
     everyInstanceReachable &&= probes.some((probe) => probe.ok);
     checks.push(...probes.map((probe) => fromProbe(instance.name, probe)));
-    const scope = await scopeCheck(deps, instance);
-    if (scope) checks.push(scope);
+    const route = routeCheck(instance, probes);
+    if (route) checks.push(route);
+    for (const check of [await versionCheck(deps, instance), await scopeCheck(deps, instance)]) if (check) checks.push(check);
     checks.push(...(await nodeChecks(deps, instance)), ...timeoutChecks(instance));
   }
+  checks.push(...(await fleetChecks(deps, instances)));
+  if (deps.openclawConfigPath) checks.push(...(await plaintextCredentialChecks(deps.openclawConfigPath, options.instance && instances[0]?.name)));
   return { ok: everyInstanceReachable && checks.every((check) => check.status !== "fail"), checks };
 }

@@ -41,6 +41,14 @@ export class UnavailableError extends TransportError {
   readonly failureClass = "unavailable";
 }
 
+/**
+ * This transport cannot carry this one message (too large for the target's model, say), though the
+ * path is fine: the next transport tries, and later messages still use this one.
+ */
+export class UnsuitableMessageError extends TransportError {
+  readonly failureClass = "unavailable";
+}
+
 export class TransientError extends TransportError {
   readonly failureClass = "transient";
 }

@@ -1,4 +1,6 @@
-export { createMessenger, type Messenger, type MessengerOptions } from "./client.js";
+export { createMessenger, outboxPath, type FleetView, type Messenger, type MessengerOptions } from "./client.js";
+export type { PresenceEntry } from "./nats/presence.js";
+export type { DeadLetter } from "./nats/receiver.js";
 export { Outbox, type QueuedEnvelope } from "./outbox.js";
 export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions,
   type ProbeOptions,
@@ -6,7 +8,7 @@ export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type At
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget, type NodeTarget } from "./config/registry.js";
-export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type TransportId } from "./config/schema.js";
+export { configSchema, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, TRANSPORT_IDS, type Config, type ConfigInput, type NatsConfig, type SecretRef, type TransportId } from "./config/schema.js";
 export { createEnvelope, envelopeSchema, MAX_BODY_BYTES, type Envelope, type EnvelopeInput } from "./envelope.js";
 export {
   FatalError,
@@ -23,6 +25,7 @@ export {
 export { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type ReceiptStatus, type Transport } from "./transport.js";
 export { GatewayConnection, GatewayPool, type GatewayConnectionOptions, type RequestOptions } from "./gateway/connection.js";
 export { DeviceIdentityStore, defaultStateDir, type DeviceIdentity } from "./gateway/device-identity.js";
+export { decodeSetupCode, pairWithSetupCode, type PairOptions, type PairResult, type SetupCode } from "./gateway/pairing.js";
 export { classifyGatewayError } from "./gateway/classify.js";
 export { SessionsSendTransport } from "./transports/sessions-send.js";
 export { formatSessionMessage } from "./session-message.js";

@@ -14,6 +14,14 @@ export interface QueuedEnvelope {
   readonly attempts: number;
   readonly lastError: string;
   readonly nextAttemptAt: string;
+  /** Transports that cannot carry this envelope (a turn ran with it there and failed because of it). */
+  readonly avoid: readonly string[];
+  /**
+   * The transport that sent it without an answer that could be checked: it may have landed there,
+   * so only that transport (whose idempotency key makes a repeat safe) carries it, until the target
+   * says it does not have it.
+   */
+  readonly pinnedTo: string | undefined;
 }
 
 interface Row {
@@ -25,6 +33,8 @@ interface Row {
   attempts: number;
   last_error: string;
   next_attempt_at: string;
+  avoid: string | null;
+  pinned_to: string | null;
 }
 
 const SCHEMA = `
@@ -76,6 +86,8 @@ function toQueued(row: Row): QueuedEnvelope {
     attempts: row.attempts,
     lastError: row.last_error,
     nextAttemptAt: row.next_attempt_at,
+    avoid: row.avoid ? (JSON.parse(row.avoid) as string[]) : [],
+    pinnedTo: row.pinned_to ?? undefined,
   };
 }
 
@@ -103,14 +115,21 @@ export class Outbox {
     const hasColumn = (name: string) => (db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[]).some((column) => column.name === name);
     if (!hasColumn("receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
     if (!hasColumn("envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
+    const outboxColumns = new Set((db.prepare("PRAGMA table_info(outbox)").all() as { name: string }[]).map((column) => column.name));
+    if (!outboxColumns.has("avoid")) db.exec("ALTER TABLE outbox ADD COLUMN avoid TEXT");
+    if (!outboxColumns.has("pinned_to")) db.exec("ALTER TABLE outbox ADD COLUMN pinned_to TEXT");
     return new Outbox(path, db);
   }
 
-  /** Queues an envelope; a second enqueue of the same id keeps the first (and its place). */
-  enqueue(envelope: Envelope, lastError: string, now: Date = new Date()): boolean {
+  /**
+   * Queues an envelope; a second enqueue of the same id keeps the first (and its place). `avoid`:
+   * transports not to try for it; `pinnedTo`: the only transport that may carry it (see `QueuedEnvelope`).
+   */
+  enqueue(envelope: Envelope, lastError: string, now: Date = new Date(), route: { avoid?: readonly string[]; pinnedTo?: string | undefined } = {}): boolean {
+    const avoid = route.avoid ?? [];
     const result = this.#db
-      .prepare("INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(envelope.id, envelope.to, JSON.stringify(envelope), now.toISOString(), lastError, now.toISOString());
+      .prepare("INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at, avoid, pinned_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(envelope.id, envelope.to, JSON.stringify(envelope), now.toISOString(), lastError, now.toISOString(), avoid.length > 0 ? JSON.stringify(avoid) : null, route.pinnedTo ?? null);
     return Number(result.changes) > 0;
   }
 
@@ -160,11 +179,14 @@ export class Outbox {
     this.#db.prepare("UPDATE delivered SET status = 'delivered', envelope = NULL WHERE id = ? AND target = ?").run(id, target);
   }
 
-  /** The target lost an envelope it had accepted: it goes back in the queue, in one transaction. */
-  requeue(envelope: Envelope, reason: string, now: Date = new Date()): void {
+  /**
+   * The target lost an envelope it had accepted, or could not use it: it goes back in the queue, in
+   * one transaction, with the transports that must not carry it again (`avoid`).
+   */
+  requeue(envelope: Envelope, reason: string, now: Date = new Date(), avoid: readonly string[] = []): void {
     this.#transaction(() => {
       this.#db.prepare("DELETE FROM delivered WHERE id = ? AND target = ?").run(envelope.id, envelope.to);
-      this.enqueue(envelope, reason, now);
+      this.enqueue(envelope, reason, now, { avoid });
     });
   }
 
@@ -192,6 +214,11 @@ export class Outbox {
   /** Records a failed flush attempt and when to try again. */
   markFailed(id: string, error: string, nextAttemptAt: Date): void {
     this.#db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);
+  }
+
+  /** The target said it does not have it: any transport may carry it again. */
+  unpin(id: string): void {
+    this.#db.prepare("UPDATE outbox SET pinned_to = NULL WHERE id = ?").run(id);
   }
 
   /** Drops an envelope that can never be delivered (e.g. its target was removed from the config). */

@@ -1,6 +1,6 @@
 import type { Envelope } from "./envelope.js";
 import type { GatewayConnection } from "./gateway/connection.js";
-import { readTranscript, rowText, type Transcript } from "./gateway/transcript.js";
+import { readTranscript, rowText, type Transcript, type TranscriptRow } from "./gateway/transcript.js";
 import type { Confirmation } from "./transport.js";
 
 const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelopeId}]`;
@@ -34,26 +34,89 @@ export function chatMessageRefusal(envelope: Envelope): string | undefined {
   const control = STRIPPED_CONTROL.exec(body)?.[0];
   if (control) return `the body has control characters (${codePoint(control)}), which the Gateway strips from chat messages`;
   if (body.normalize("NFC") !== body) return "the body is not in Unicode NFC form, and the Gateway normalizes chat messages to NFC";
-  if (/\s$/u.test(body)) return "the body ends in whitespace, which the Gateway trims from chat messages";
-  return undefined;
+  return trailingWhitespaceRefusal(envelope);
+}
+
+/** OpenClaw trims the end of every chat message it stores, on each path into a session. */
+export function trailingWhitespaceRefusal(envelope: Envelope): string | undefined {
+  return /\s$/u.test(envelope.body) ? "the body ends in whitespace, which the Gateway trims from chat messages" : undefined;
+}
+
+/**
+ * A rough token count of a text, as model tokenizers give it: a CJK or other wide character about
+ * one token, other text about four characters a token.
+ */
+export function estimatedTokens(text: string): number {
+  let wide = 0;
+  let narrow = 0;
+  for (const char of text) {
+    if (char.codePointAt(0)! >= 0x2e80) wide += 1;
+    else narrow += 1;
+  }
+  return wide + Math.ceil(narrow / 4);
+}
+
+const keyOf = (row: TranscriptRow) => row.idempotencyKey ?? row.__openclaw?.idempotencyKey;
+
+/** The user row of an envelope: by its idempotency key, or by its header line (transports that cannot set the key). */
+function isEnvelopeRow(row: TranscriptRow, envelopeId: string): boolean {
+  return keyOf(row) === `${envelopeId}:user` || (row.role === "user" && rowText(row.content).includes(marker(envelopeId)));
+}
+
+/** OpenClaw's words for a turn whose prompt did not fit the model (agent.wait's error, the terminal-error row). */
+const CONTEXT_OVERFLOW = /context overflow|too large for the model|maximum context length|larger context window/iu;
+
+export function isContextOverflow(text: string): boolean {
+  return CONTEXT_OVERFLOW.test(text);
 }
 
 /**
  * The agent's answer to an envelope: the text of the first assistant row after the envelope's
- * user row (turns in one session run one at a time, so that row is this envelope's turn).
+ * user row (turns in one session run one at a time, so that row is this envelope's turn). The row
+ * a failed turn leaves (`stopReason: "error"`) is the Gateway's, not the agent's.
  */
 export function replyInTranscript(transcript: Transcript, envelopeId: string): string | undefined {
-  const userKey = `${envelopeId}:user`;
-  const header = marker(envelopeId);
-  const index = transcript.messages.findIndex(
-    (row) => row.idempotencyKey === userKey || row.__openclaw?.idempotencyKey === userKey || (row.role === "user" && rowText(row.content).includes(header)),
-  );
+  const index = transcript.messages.findIndex((row) => isEnvelopeRow(row, envelopeId));
   if (index < 0) return undefined;
   for (const row of transcript.messages.slice(index + 1)) {
     if (row.role === "user") return undefined;
-    if (row.role === "assistant" && rowText(row.content).trim() !== "") return rowText(row.content);
+    if (row.role === "assistant" && row.stopReason !== "error" && rowText(row.content).trim() !== "") return rowText(row.content);
   }
   return undefined;
+}
+
+/**
+ * What became of the turn that one `sessions.send` (by its idempotency key) started:
+ * - `ran`: an assistant row of the agent follows the message, so a model request held it;
+ * - `too_large`: the turn failed on context overflow, and every later turn will too;
+ * - `pending`: in the transcript, no turn has answered yet (running, or failed otherwise: a later
+ *   turn still sees it in the history);
+ * - `queued` / `lost` / `absent`: still waiting outside the transcript, held for good, or not there.
+ */
+export type TurnOutcome =
+  | { readonly state: "ran" }
+  | { readonly state: "too_large"; readonly error: string }
+  | { readonly state: "pending" | "queued" | "lost" | "absent" };
+
+export function turnOutcome(transcript: Transcript, envelope: Envelope): TurnOutcome {
+  const idempotencyKey = sessionIdempotencyKey(envelope);
+  // By its own key, or by its header inside a row that collected several queued messages.
+  const index = transcript.messages.findIndex((row) => keyOf(row) === `${idempotencyKey}:user` || isEnvelopeRow(row, envelope.id));
+  if (index < 0) {
+    const held = transcript.pendingInputs.filter((input) => input.runId === idempotencyKey);
+    if (held.some((input) => input.state === "queued")) return { state: "queued" };
+    return { state: held.length > 0 ? "lost" : "absent" };
+  }
+  for (const row of transcript.messages.slice(index + 1)) {
+    if (row.role !== "assistant") continue;
+    if (row.stopReason === "error") {
+      const error = rowText(row.content);
+      if (keyOf(row) === `${idempotencyKey}:terminal-error` && isContextOverflow(error)) return { state: "too_large", error };
+      continue;
+    }
+    return { state: "ran" };
+  }
+  return { state: "pending" };
 }
 
 /**
@@ -62,12 +125,8 @@ export function replyInTranscript(transcript: Transcript, envelopeId: string): s
  * input the Gateway holds but will never run (`lost`: interrupted by a restart, or cancelled).
  */
 export function findInTranscript(transcript: Transcript, envelopeId: string): "transcript" | "queued" | "lost" | undefined {
-  const userKey = `${envelopeId}:user`;
+  if (transcript.messages.some((row) => isEnvelopeRow(row, envelopeId))) return "transcript";
   const header = marker(envelopeId);
-  const inTranscript = transcript.messages.some(
-    (row) => row.idempotencyKey === userKey || row.__openclaw?.idempotencyKey === userKey || (row.role === "user" && rowText(row.content).includes(header)),
-  );
-  if (inTranscript) return "transcript";
   const held = transcript.pendingInputs.filter((input) => input.runId === envelopeId || rowText(input.message?.content).includes(header));
   if (held.some((input) => input.state === "queued")) return "queued";
   return held.length > 0 ? "lost" : undefined;

@@ -22,7 +22,16 @@ export type Confirmation =
   /** `not found`: not at the target; `never sent`: it did not leave this host; `lost`: the target holds it but will not run it (interrupted by a restart, or cancelled). */
   | { readonly landed: false; readonly reason: "not found" | "never sent" | "lost" };
 
-export type FollowUp = { readonly status: "delivered" } | { readonly status: "waiting" } | { readonly status: "lost"; readonly reason: string };
+/**
+ * `lost`: the target holds it but will never run it; sending it again the same way may work.
+ * `unsuitable`: a turn ran with it and failed because of the message itself (too large for the
+ * target's model): only another transport can carry it.
+ */
+export type FollowUp =
+  | { readonly status: "delivered" }
+  | { readonly status: "waiting" }
+  | { readonly status: "lost"; readonly reason: string }
+  | { readonly status: "unsuitable"; readonly reason: string };
 
 export type Applicability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { runCli } from "./main.js";
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 process.exitCode = await runCli(process.argv.slice(2), {
@@ -12,4 +12,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   stdin: readStdin,
+  interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
 });

@@ -1,13 +1,16 @@
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { isUtf8 } from "node:buffer";
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createMessenger, type Messenger } from "../client.js";
+import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
+import { registerSetupCommands } from "./setup-commands.js";
 import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
 import { parsePhrase } from "../phrase.js";
 import { act } from "../act.js";
 import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 import { SecretSet } from "../redact.js";
+import { firstInvalidUtf8Byte } from "./utf8.js";
 
 /** Exit codes: 0 delivered (or the command succeeded), 1 not delivered, 2 bad input (nothing was sent). */
 export const EXIT = { ok: 0, notDelivered: 1, badInput: 2 } as const;
@@ -22,18 +25,24 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
-  readonly stdin: () => Promise<string>;
-}
-
-function defaultConfigPath(env: NodeJS.ProcessEnv): string {
-  return env.OPENCLAW_INTER_INSTANCE_CONFIG ?? join(env.OPENCLAW_STATE_DIR ?? join(homedir(), ".openclaw"), "inter-instance.json");
+  /** Standard input as bytes: the CLI checks that it is UTF-8 itself. */
+  readonly stdin: () => Promise<Uint8Array>;
+  /** A person at a terminal: setup commands may ask questions. */
+  readonly interactive?: boolean;
 }
 
 class BadInput extends Error {}
 
 async function readBody(words: readonly string[], io: CliIo): Promise<string> {
-  if (words.length === 1 && words[0] === "-") return (await io.stdin()).replace(/\n$/u, "");
+  if (words.length === 1 && words[0] === "-") return decodeUtf8(await io.stdin(), "standard input").replace(/\n$/u, "");
   return words.join(" ");
+}
+
+/** Decodes UTF-8 or refuses it with the offset of the first byte that is not: nothing is replaced by U+FFFD. */
+function decodeUtf8(bytes: Uint8Array, what: string): string {
+  if (isUtf8(bytes)) return new TextDecoder().decode(bytes);
+  const offset = firstInvalidUtf8Byte(bytes);
+  throw new BadInput(`${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`);
 }
 
 /** Runs the CLI with the given argv (without node and the script); resolves with the exit code. */
@@ -41,21 +50,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let messenger: Messenger | undefined;
   const secrets = new SecretSet();
   let exitCode: number = EXIT.ok;
-  const print = (value: unknown, text: string) => io.stdout(`${secrets.scrub(program.opts<GlobalOptions>().json ? JSON.stringify(value, null, 2) : text)}\n`);
+  // The command being run: its options include the output options, given before or after its name.
+  let active: Command | undefined;
+  const globals = (): GlobalOptions => (active ?? program).optsWithGlobals<GlobalOptions>();
+  const print = (value: unknown, text: string) => io.stdout(`${secrets.scrub(globals().json ? JSON.stringify(value, null, 2) : text)}\n`);
   const open = async (): Promise<Messenger> => {
-    const options = program.opts<GlobalOptions>();
+    const options = globals();
     const config = await loadConfigFile(options.config ?? defaultConfigPath(io.env));
-    messenger = createMessenger({ config, env: io.env, log: { level: options.verbose ? "debug" : "warn" } });
+    // A person reads the report's sentences; the JSON log is for --verbose (every attempt) and --json (warnings).
+    messenger = createMessenger({ config, env: io.env, log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" } });
     for (const secret of messenger.registry.secrets()) secrets.add(secret);
     return messenger;
   };
 
   const program = new Command("openclaw-inter-instance")
     .description("Talk to OpenClaw instances on other machines: send, ask, check, and manage the outbox.")
-    .option("-c, --config <path>", "instance registry (JSON); default $OPENCLAW_INTER_INSTANCE_CONFIG or ~/.openclaw/inter-instance.json")
-    .option("--json", "print machine-readable JSON")
-    .option("-v, --verbose", "log every attempt to stderr")
     .exitOverride()
+    // Options after a command's name belong to that command, so exec can pass the program's own flags through.
+    .enablePositionalOptions()
+    .hook("preAction", (_program, command) => {
+      active = command;
+    })
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
     .showHelpAfterError();
 
@@ -101,12 +116,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command("exec")
     .description("run a program on the instance's machine through its paired node (argv, no shell; proxy variables unset)")
     .argument("<to>", "instance name or alias")
-    .argument("<argv...>", "the program and its arguments; put -- before them if they start with -")
+    .argument("<argv...>", "the program and its arguments, passed as written (exec's own options go before <to>)")
     .option("--cwd <dir>", "absolute working directory there")
     .addOption(new Option("-t, --timeout <seconds>", "kill it after this long (default: the instance's nodes timeout, 30 s)").argParser((v) => positiveSeconds(v)))
     .option("-e, --env <NAME=value...>", "extra environment variables")
     .option("--keep-proxy", "keep the node host's HTTP(S)_PROXY / ALL_PROXY")
-    .action(async (to: string, argvWords: string[], options: { cwd?: string; timeout?: number; env?: string[]; keepProxy?: boolean }) => {
+    .passThroughOptions()
+    .action(async (to: string, words: string[], options: { cwd?: string; timeout?: number; env?: string[]; keepProxy?: boolean }) => {
+      const argvWords = programArgv(words);
       const env = Object.fromEntries(
         (options.env ?? []).map((pair) => {
           const at = pair.indexOf("=");
@@ -125,6 +142,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(result, describeExec(result));
       exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
     });
+
+  registerSetupCommands(program, {
+    env: io.env,
+    interactive: io.interactive === true,
+    configPath: () => globals().config ?? defaultConfigPath(io.env),
+    open,
+    print,
+    progress: (text) => io.stderr(`${secrets.scrub(text)}\n`),
+  });
 
   const sync = program.command("sync").description("bring a git checkout or files to the instance's machine");
   sync
@@ -184,6 +210,32 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       exitCode = reports.every((r) => r.ok) ? EXIT.ok : EXIT.notDelivered;
     });
 
+  const fleetOf = (link: Messenger) => {
+    if (!link.fleet) throw new BadInput("No NATS fleet is configured: dead letters exist only on a fleet (nats in the config).");
+    return link.fleet;
+  };
+  outbox
+    .command("dead")
+    .description("messages the fleet's consumer gave up on (NATS dead letters), oldest first")
+    .argument("[instance]", "whose dead letters (default: this instance's)")
+    .action(async (instance: string | undefined) => {
+      const letters = await fleetOf(await open()).deadLetters(instance);
+      print(letters, letters.length === 0 ? "No dead letters." : letters.map((l) => `${l.seq}  ${l.at}  ${l.envelope ? `${l.envelope.id} from ${l.envelope.from}` : "(not an envelope)"}  ${l.reason}`).join("\n"));
+    });
+  outbox
+    .command("replay")
+    .description("send a dead letter to its instance again (by its number from `outbox dead`)")
+    .argument("<seq>", "the dead letter's number")
+    .argument("[instance]", "whose dead letter (default: this instance's)")
+    .action(async (seq: string, instance: string | undefined) => {
+      if (!/^\d+$/u.test(seq)) throw new BadInput(`"${seq}" is not a dead letter's number; \`outbox dead\` lists them.`);
+      const envelope = await fleetOf(await open()).replay(Number(seq), instance);
+      print({ replayed: Number(seq), id: envelope.id, to: envelope.to }, `Sent ${envelope.id} to ${envelope.to} again.`);
+    });
+
+  const everyCommand = (command: Command): Command[] => [command, ...command.commands.flatMap(everyCommand)];
+  for (const command of everyCommand(program)) withOutputOptions(command);
+
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
@@ -192,7 +244,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const bad = error instanceof ValidationError || error instanceof UnknownInstanceError || error instanceof BadInput;
     const hint = error instanceof InterInstanceError && error.hint ? `\n${error.hint}` : "";
     const message = error instanceof Error ? error.message : String(error);
-    if (program.opts<GlobalOptions>().json) {
+    if (globals().json) {
       io.stdout(`${secrets.scrub(JSON.stringify({ ok: false, error: { code: error instanceof InterInstanceError ? error.code : bad ? "INVALID_INPUT" : "ERROR", message, hint: hint.trim() || undefined } }, null, 2))}\n`);
     }
     io.stderr(`${secrets.scrub(`error: ${message}${hint}`)}\n`);
@@ -200,6 +252,28 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } finally {
     await messenger?.close();
   }
+}
+
+/** The output options, accepted before the command's name and after it. */
+function withOutputOptions(command: Command): void {
+  command
+    .option("-c, --config <path>", "instance registry (JSON); default $OPENCLAW_INTER_INSTANCE_CONFIG or ~/.openclaw/inter-instance.json")
+    .option("--json", "print machine-readable JSON")
+    .option("-v, --verbose", "log every attempt to stderr");
+}
+
+/**
+ * The argv of `exec` as the user wrote it after the instance name. One `--` right after the name is
+ * dropped (the old way to protect leading dashes); a first word that looks like an option was meant
+ * for exec itself, which would otherwise run it as the program.
+ */
+function programArgv(words: readonly string[]): string[] {
+  const argv = words[0] === "--" ? words.slice(1) : [...words];
+  if (argv.length === 0) throw new BadInput("exec needs a program to run after the instance name, e.g. exec xiaom uname -a");
+  if (words[0] !== "--" && argv[0]!.startsWith("-")) {
+    throw new BadInput(`"${argv[0]}" is where the program's name goes. Put exec's options before the instance name (exec --cwd /srv xiaom ls), or -- before a program whose name starts with "-".`);
+  }
+  return argv;
 }
 
 function positiveSeconds(value: string): number {

@@ -22,17 +22,54 @@ export function parseConfig(input: unknown): Config {
 
 /** Reads and validates a JSON registry file. */
 export async function loadConfigFile(path: string): Promise<Config> {
+  return parseConfig(await readConfigJson(path));
+}
+
+/** Reads a registry file as JSON, as written (no defaults filled in); errors say where and what to do. */
+export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    throw new ValidationError(`Cannot read config file ${path}`, [{ path: "(file)", message: String(cause) }], { cause });
+    const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
+    throw new ValidationError(missing ? `No config file at ${path}` : `Cannot read config file ${path}`, [{ path: "(file)", message: String(cause) }], {
+      cause,
+      hint: missing
+        ? "Make one with `openclaw-inter-instance init --name <this instance's name>`, or point --config or OPENCLAW_INTER_INSTANCE_CONFIG at yours."
+        : "Check the file's permissions, or point --config at another file.",
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new ValidationError(`Config file ${path} is not valid JSON`, [{ path: "(file)", message: String(cause) }], { cause });
+    const at = await jsonErrorAt(text);
+    const where = at ? ` at line ${at.line}, column ${at.column}: ${at.problem}` : "";
+    throw new ValidationError(`Config file ${path} is not valid JSON${where}`, [{ path: "(file)", message: at ? `line ${at.line}, column ${at.column}: ${at.problem}` : String(cause) }], {
+      cause,
+      hint: "Fix the file there (JSON allows no comments and no trailing commas), or make a new one with `openclaw-inter-instance init`.",
+    });
   }
-  return parseConfig(json);
+  return json;
+}
+
+/** Where the first syntax error of a JSON text is, 1-based, as an editor shows it. Loads its parser only then. */
+export async function jsonErrorAt(text: string): Promise<{ line: number; column: number; problem: string } | undefined> {
+  const { printParseErrorCode, visit } = await import("jsonc-parser");
+  let first: { line: number; column: number; problem: string } | undefined;
+  visit(
+    text,
+    {
+      onError: (error, _offset, _length, startLine, startCharacter) => {
+        first ??= { line: startLine + 1, column: startCharacter + 1, problem: describeJsonError(printParseErrorCode(error)) };
+      },
+    },
+    { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+  );
+  return first;
+}
+
+/** `CommaExpected` → "comma expected". */
+function describeJsonError(code: string): string {
+  return code.replace(/([a-z])([A-Z])/gu, "$1 $2").toLowerCase();
 }

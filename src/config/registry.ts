@@ -1,4 +1,5 @@
 import { UnknownInstanceError, ValidationError } from "../errors.js";
+import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
 import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
 
 export interface GatewayTarget {
@@ -7,6 +8,8 @@ export interface GatewayTarget {
   readonly token: string | undefined;
   /** Where the token should come from, for error hints. */
   readonly tokenSource: string;
+  /** `shared`: a token from the config or the environment; `device`: none configured, the device token stored when this machine paired. */
+  readonly credential: "shared" | "device";
   readonly tlsFingerprint: string | undefined;
 }
 
@@ -53,6 +56,8 @@ export interface Instance {
   readonly timeZone: string;
   readonly transports: readonly TransportId[];
   readonly timeouts: Readonly<Record<TransportId, number>>;
+  /** Credentials configured but not available (a variable not set, a file not readable, a SecretRef not resolved). */
+  readonly missingSecrets: readonly MissingSecret[];
 }
 
 /**
@@ -63,31 +68,43 @@ export function normalizeName(name: string): string {
   return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
 }
 
-function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv, field = "gateway"): GatewayTarget | undefined {
+/**
+ * Why a Gateway target has nothing to connect with: a token variable that is configured but not
+ * set. Undefined when it has a credential (a token, or the device token from pairing).
+ */
+export function missingCredential(gateway: GatewayTarget): string | undefined {
+  return gateway.credential === "shared" && !gateway.token ? `no token: ${gateway.tokenSource} is not set` : undefined;
+}
+
+export type MissingSecret = NonNullable<ResolvedSecret["missing"]>;
+
+/** Resolves a credential, and notes it in `missing` when it is configured but not available. */
+function credential(spec: SecretSpec, field: string, env: NodeJS.ProcessEnv, missing: MissingSecret[]): ResolvedSecret | undefined {
+  const secret = resolveSecret(spec, field, env);
+  if (secret?.missing) missing.push(secret.missing);
+  return secret;
+}
+
+function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv, field: string, missing: MissingSecret[]): GatewayTarget | undefined {
   if (!gateway) return undefined;
+  const secret = credential(gateway, field, env, missing);
   return {
     url: gateway.url,
-    token: secretFrom(gateway.token, gateway.tokenEnv, env),
-    tokenSource: gateway.tokenEnv ? `environment variable ${gateway.tokenEnv}` : `${field}.token in the config`,
+    token: secret?.value,
+    tokenSource: secret?.source ?? "the device token this machine stored when it paired (openclaw-inter-instance pair)",
+    credential: secret ? "shared" : "device",
     tlsFingerprint: gateway.tlsFingerprint,
   };
 }
 
-function secretFrom(value: string | undefined, envName: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  return value ?? (envName ? env[envName] || undefined : undefined);
-}
-
-function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEnv): A2aTarget | undefined {
+function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEnv, field: string, missing: MissingSecret[]): A2aTarget | undefined {
   const a2a = instance.a2a;
   if (!a2a) return undefined;
   const url = new URL(a2a.url);
   const path = url.pathname.replace(/\/+$/u, "");
   url.pathname = path.endsWith("/a2a/v1") ? path : `${path}/a2a/v1`;
-  return {
-    endpoint: url.toString(),
-    token: secretFrom(a2a.token, a2a.tokenEnv, env),
-    tokenSource: a2a.tokenEnv ? `environment variable ${a2a.tokenEnv}` : "a2a.token in the config",
-  };
+  const secret = credential(a2a, field, env, missing);
+  return { endpoint: url.toString(), token: secret?.value, tokenSource: secret?.source ?? `${field}.token in the config` };
 }
 
 /** Resolves targets by name or alias, in Chinese or Latin script, case-insensitively. */
@@ -105,21 +122,22 @@ export class InstanceRegistry {
     const defaultOrder = config.defaults.transports ?? DEFAULT_TRANSPORT_ORDER;
     const collisions: { path: string; message: string }[] = [];
     for (const [name, raw] of Object.entries(config.instances)) {
+      const missing: MissingSecret[] = [];
       const instance: Instance = {
         name,
         displayName: raw.displayName ?? name,
         aliases: raw.aliases,
-        gateway: resolveGateway(raw.gateway, env),
-        a2a: resolveA2a(raw, env),
+        gateway: resolveGateway(raw.gateway, env, `instances.${name}.gateway`, missing),
+        a2a: resolveA2a(raw, env, `instances.${name}.a2a`, missing),
         messageTool: raw.messageTool && {
           channel: raw.messageTool.channel,
           to: raw.messageTool.to,
           accountId: raw.messageTool.accountId,
           recipient: raw.messageTool.recipient,
-          gateway: resolveGateway(raw.messageTool.gateway ?? raw.gateway, env),
+          gateway: resolveGateway(raw.messageTool.gateway ?? raw.gateway, env, `instances.${name}.${raw.messageTool.gateway ? "messageTool.gateway" : "gateway"}`, missing),
         },
         node: raw.node && {
-          gateway: resolveGateway(raw.node.gateway, env, "node.gateway")!,
+          gateway: resolveGateway(raw.node.gateway, env, `instances.${name}.node.gateway`, missing)!,
           id: raw.node.id,
           name: raw.node.name,
           workspace: raw.node.workspace ?? raw.workspace,
@@ -131,6 +149,7 @@ export class InstanceRegistry {
         timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
         transports: raw.transports ?? defaultOrder,
         timeouts: { ...DEFAULT_TIMEOUTS_MS, ...config.defaults.timeouts, ...raw.timeouts },
+        missingSecrets: missing,
       };
       this.#instances.set(name, instance);
       for (const [i, label] of [name, ...raw.aliases].entries()) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const TRANSPORT_IDS = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool", "a2a"] as const;
+export const TRANSPORT_IDS = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool", "a2a", "nats"] as const;
 export type TransportId = (typeof TRANSPORT_IDS)[number];
 
 /** The seed skill's order: instant RPC first, the passive memory file and the human channel last. */
@@ -14,6 +14,7 @@ export const DEFAULT_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = {
   memory_file: 10_000,
   message_tool: 30_000,
   a2a: 120_000,
+  nats: 10_000,
 };
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/u;
@@ -32,26 +33,63 @@ function isTimeZone(value: string): boolean {
 const transportIdSchema = z.enum(TRANSPORT_IDS);
 const timeoutsSchema = z.partialRecord(transportIdSchema, z.number().int().positive().max(3_600_000));
 
-/** A credential given inline or by the name of the environment variable that holds it: exactly one. */
+/**
+ * An OpenClaw SecretRef (`docs/gateway/secrets`): inside a Gateway the plugin's manifest declares
+ * these paths, so the Gateway resolves them before the plugin reads its config and redacts them in
+ * its config views. Outside a Gateway only `source: "env"` can be resolved (from the environment).
+ */
+export const secretRefSchema = z
+  .object({
+    source: z.enum(["env", "file", "exec", "store"]),
+    provider: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/u, 'must be a secrets provider alias such as "default"'),
+    id: z.string().min(1),
+  })
+  .strict();
+export type SecretRef = z.output<typeof secretRefSchema>;
+
+/**
+ * Where an instance's config holds a credential (`<field>.token`), besides `nats.auth.token`: the
+ * plugin manifest declares these as SecretRef inputs, the plugin resolves them, doctor checks them.
+ */
+export const CREDENTIAL_FIELDS = ["gateway", "a2a", "messageTool.gateway", "node.gateway"] as const;
+
+/** A credential given inline (plaintext or a SecretRef), by environment variable, or by file: one of them. */
 const secretFields = {
-  token: z.string().min(1).optional(),
+  token: z.union([z.string().min(1), secretRefSchema]).optional(),
   tokenEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
+  /** A file holding only the token (trailing newline ignored); keep it readable by this user alone. */
+  tokenFile: z.string().min(1).optional(),
 };
-const exactlyOneSecret: [(value: { token?: string | undefined; tokenEnv?: string | undefined }) => boolean, { message: string; path: string[] }] = [
-  (value) => (value.token === undefined) !== (value.tokenEnv === undefined),
-  { message: "set exactly one of token or tokenEnv", path: ["token"] },
+type SecretFields = { token?: unknown; tokenEnv?: string | undefined; tokenFile?: string | undefined };
+const secretCount = (value: SecretFields) => [value.token, value.tokenEnv, value.tokenFile].filter((field) => field !== undefined).length;
+const exactlyOneSecret: [(value: SecretFields) => boolean, { message: string; path: string[] }] = [
+  (value) => secretCount(value) === 1,
+  { message: "set exactly one of token, tokenEnv or tokenFile", path: ["token"] },
+];
+/** A Gateway credential is optional: without one, the device token stored when this machine paired (`pair`) is used. */
+const atMostOneSecret: [(value: SecretFields) => boolean, { message: string; path: string[] }] = [
+  (value) => secretCount(value) <= 1,
+  { message: "set at most one of token, tokenEnv or tokenFile (none: the device token from pairing)", path: ["token"] },
 ];
 
-const urlWithScheme = (scheme: RegExp, message: string) => z.string().refine((value) => URL.canParse(value) && scheme.test(new URL(value).protocol), message);
+const urlWithScheme = (scheme: RegExp, message: string) =>
+  z
+    .string()
+    .refine((value) => URL.canParse(value) && scheme.test(new URL(value).protocol), message)
+    // Credentials in a URL end up in logs, reports and process lists; the token fields keep them out.
+    .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put the secret in token or tokenEnv");
 
 const gatewaySchema = z
   .object({
     url: urlWithScheme(/^wss?:$/u, "must be a ws:// or wss:// URL"),
     ...secretFields,
-    tlsFingerprint: z.string().min(1).optional(),
+    tlsFingerprint: z
+      .string()
+      .regex(/^(?:sha256:)?(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^(?:sha256:)?[0-9A-Fa-f]{64}$/u, "must be a SHA-256 fingerprint, 64 hex digits with or without colons")
+      .optional(),
   })
   .strict()
-  .refine(...exactlyOneSecret);
+  .refine(...atMostOneSecret);
 
 const a2aSchema = z
   .object({
@@ -123,6 +161,39 @@ const instanceSchema = z
   })
   .strict();
 
+/** How this instance authenticates to the NATS servers: one method. Secrets by file or environment variable. */
+const natsAuthSchema = z.union([
+  z.object({ credsFile: z.string().min(1) }).strict(),
+  z.object({ nkeySeedFile: z.string().min(1) }).strict(),
+  z.object({ user: z.string().min(1), passwordEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(), passwordFile: z.string().min(1).optional() }).strict().refine((value) => (value.passwordEnv === undefined) !== (value.passwordFile === undefined), { message: "set exactly one of passwordEnv or passwordFile", path: ["passwordEnv"] }),
+  z.object(secretFields).strict().refine(...exactlyOneSecret),
+]);
+
+/** A fleet on NATS JetStream: every instance dials out to the same servers; none needs an open port. */
+const natsSchema = z
+  .object({
+    servers: z
+      .array(
+        z
+          .string()
+          .refine((value) => URL.canParse(value) && /^(nats|tls|wss?):$/u.test(new URL(value).protocol), "must be a nats://, tls://, ws:// or wss:// URL")
+          .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put them in auth"),
+      )
+      .min(1),
+    /** Names the stream, the subjects `iim.<fleet>.<instance>` and the KV buckets. */
+    fleet: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/u, "fleet names use letters, digits, - and _"),
+    auth: natsAuthSchema.optional(),
+    tls: z.object({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).strict().optional(),
+    /** Publishes with the same envelope id within this window are stored once (`Nats-Msg-Id`); longer than any retry. */
+    duplicateWindowMs: z.number().int().min(120_000).max(7 * 86_400_000).default(2 * 3_600_000),
+    /** Failed deliveries of one message to this instance's agent before it goes to the dead-letter subject (waiting for a full turn is no failure). */
+    maxDeliver: z.number().int().min(1).max(100).default(5),
+    /** How long an instance stays in the presence registry after its last announcement. */
+    presenceTtlMs: z.number().int().min(10_000).max(86_400_000).default(120_000),
+  })
+  .strict();
+export type NatsConfig = z.output<typeof natsSchema>;
+
 export const configSchema = z
   .object({
     /** How this side names itself to others ("Notification from <self.name>"). */
@@ -159,11 +230,13 @@ export const configSchema = z
         sessionKey: z.string().regex(SESSION_KEY, 'must look like "agent:<agentId>:<rest>"').default("agent:main:main"),
         /** Wake the agent at once (a heartbeat) instead of waiting for its next turn. */
         wake: z.boolean().default(true),
-        /** Polling interval besides file-change events. */
-        pollMs: z.number().int().min(200).max(600_000).default(2_000),
+        /** A slow safety net besides file-change events, for file systems that miss them (network mounts). */
+        pollMs: z.number().int().min(200).max(600_000).default(30_000),
       })
       .strict()
-      .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 2_000 }),
+      .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 30_000 }),
+    /** This instance's NATS JetStream fleet: the `nats` transport and, in the plugin, the receiving consumer and presence. */
+    nats: natsSchema.optional(),
     /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
     outbox: z
       .object({
@@ -175,7 +248,9 @@ export const configSchema = z
       .strict()
       .default({ enabled: true, retryMs: 60_000 }),
   })
-  .strict();
+  .strict()
+  // On a fleet this instance's name is a subject token and a consumer name.
+  .refine((config) => !config.nats || INSTANCE_NAME.test(config.self.name), { message: "on a NATS fleet, self.name uses letters, digits, - and _", path: ["self", "name"] });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -1,9 +1,11 @@
 import { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
-import type { GatewayTarget, Instance } from "../config/registry.js";
+import { missingCredential, type GatewayTarget, type Instance } from "../config/registry.js";
 import { UnavailableError } from "../errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
+import { DEFAULT_HANDSHAKE_BUDGET_MS, type LinkLatency } from "./link-latency.js";
+import { explainTlsFailure } from "./tls-diagnosis.js";
 import { isPlaintextAllowed } from "./url-policy.js";
 
 export const CLIENT_VERSION = "0.1.0";
@@ -12,18 +14,29 @@ const SCOPES = ["operator.read", "operator.write"];
 
 export interface GatewayConnectionOptions {
   readonly url: string;
-  readonly token: string;
+  /** The shared token; without it the device token stored for this URL (see `pair`), or `bootstrapToken`. */
+  readonly token?: string | undefined;
+  /** A setup code's short-lived token, used only while pairing. */
+  readonly bootstrapToken?: string | undefined;
   readonly tokenSource?: string;
   readonly tlsFingerprint?: string | undefined;
   readonly identity: DeviceIdentityStore;
-  /** Budget for the WebSocket handshake, connect challenge and hello. */
+  /** Budget for the WebSocket handshake, connect challenge and hello; default from `latency`, else 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Recent handshake times: a link known to be fast gets a shorter handshake budget. */
+  readonly latency?: LinkLatency;
   /**
    * Requests in flight on this socket at once; more wait here. A Gateway sheds a burst beyond its
    * handler queue with "busy", so a bounded pipeline delivers more than an unbounded one.
    */
   readonly maxInFlight?: number;
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** What a Gateway says about itself in its hello. */
+export interface GatewayServerInfo {
+  readonly version?: string;
+  readonly protocol?: number;
 }
 
 export interface RequestOptions {
@@ -69,8 +82,11 @@ export class GatewayConnection {
   #ready: Promise<GatewayClient> | undefined;
   #client: GatewayClient | undefined;
   #pendingClient: GatewayClient | undefined;
+  /** Every client this connection started and has not stopped: `close()` stops them all, so none reconnects in the background. */
+  readonly #started = new Set<GatewayClient>();
   #methods: ReadonlySet<string> = new Set();
   #scopes: readonly string[] | undefined;
+  #server: GatewayServerInfo = {};
   readonly #limit: LimitFunction;
 
   constructor(options: GatewayConnectionOptions) {
@@ -119,6 +135,12 @@ export class GatewayConnection {
     return this.#scopes;
   }
 
+  /** The Gateway's OpenClaw version and protocol, from its hello; connects first. */
+  async serverInfo(signal?: AbortSignal): Promise<GatewayServerInfo> {
+    await this.#connectUnless(signal);
+    return this.#server;
+  }
+
   /** Waits for the connection; an abort during the handshake also tears the half-open socket down. */
   async #connectUnless(signal: AbortSignal | undefined): Promise<GatewayClient> {
     const pending = this.#connect();
@@ -126,7 +148,7 @@ export class GatewayConnection {
       return await raceAbort(pending, signal);
     } catch (error) {
       if (signal?.aborted && !this.#client) {
-        this.#pendingClient?.stop();
+        if (this.#pendingClient) this.#stop(this.#pendingClient);
         this.#pendingClient = undefined;
         this.#ready = undefined;
       }
@@ -148,14 +170,22 @@ export class GatewayConnection {
     const ready = this.#ready;
     this.#ready = undefined;
     this.#client = undefined;
-    const client = await ready?.catch(() => undefined);
-    await client?.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
+    this.#pendingClient = undefined;
+    await ready?.catch(() => undefined);
+    const clients = [...this.#started];
+    this.#started.clear();
+    await Promise.all(clients.map((client) => client.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined)));
+  }
+
+  #stop(client: GatewayClient): void {
+    this.#started.delete(client);
+    client.stop();
   }
 
   #forget(client: GatewayClient): void {
     this.#client = undefined;
     this.#ready = undefined;
-    client.stop();
+    this.#stop(client);
   }
 
   #connect(): Promise<GatewayClient> {
@@ -167,10 +197,14 @@ export class GatewayConnection {
   }
 
   #open(): Promise<GatewayClient> {
-    const { url, token, identity: store } = this.#options;
+    const { url, token, bootstrapToken, identity: store } = this.#options;
     const env = this.#options.env ?? process.env;
     if (!isPlaintextAllowed(url, env)) return Promise.reject(insecureTransportError(url));
     const identity = store.identity();
+    if (!token && !bootstrapToken && !store.loadToken(url, identity.deviceId, ROLE)) return Promise.reject(notPairedError(url));
+    const budgetMs = this.#options.connectTimeoutMs ?? this.#options.latency?.handshakeBudgetMs(url) ?? DEFAULT_HANDSHAKE_BUDGET_MS;
+    const slowestRecentMs = this.#options.connectTimeoutMs === undefined ? this.#options.latency?.slowestRecentMs(url) : undefined;
+    const started = performance.now();
 
     return new Promise<GatewayClient>((resolve, reject) => {
       let settled = false;
@@ -179,22 +213,30 @@ export class GatewayConnection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        client?.stop();
-        reject(classifyGatewayError(error, this.#context));
+        if (client) this.#stop(client);
+        // A TLS mistake gets its own code and fix; telling them apart may need a look at the port.
+        explainTlsFailure(error, url, this.#options.tlsFingerprint).then(
+          (explained) => reject(explained ?? classifyGatewayError(error, this.#context)),
+          () => reject(classifyGatewayError(error, this.#context)),
+        );
       };
       const timer = setTimeout(
         () =>
           fail(
-            new UnavailableError(`Gateway ${url} did not complete the handshake in ${this.#options.connectTimeoutMs ?? 10_000} ms.`, {
+            new UnavailableError(`Gateway ${url} did not complete the handshake in ${budgetMs} ms.`, {
               code: "HANDSHAKE_TIMEOUT",
-              hint: "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
+              hint:
+                slowestRecentMs !== undefined
+                  ? `Its recent handshakes took at most ${slowestRecentMs} ms, so the link or the Gateway is likely down; check the network to it. (A slower link is learned: each completed handshake is remembered.)`
+                  : "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
             }),
           ),
-        this.#options.connectTimeoutMs ?? 10_000,
+        budgetMs,
       );
       client = new GatewayClient({
         url,
-        token,
+        ...(token ? { token } : {}),
+        ...(bootstrapToken ? { bootstrapToken } : {}),
         env,
         ...(this.#options.tlsFingerprint ? { tlsFingerprint: this.#options.tlsFingerprint } : {}),
         // Not "gateway-client"/"backend": that id is reserved for a Gateway's own loopback helpers and
@@ -223,7 +265,14 @@ export class GatewayConnection {
           settled = true;
           this.#methods = new Set(hello.features?.methods ?? []);
           this.#scopes = hello.auth?.scopes;
+          const { server, protocol } = hello as { server?: { version?: unknown }; protocol?: unknown };
+          this.#server = {
+            ...(typeof server?.version === "string" ? { version: server.version } : {}),
+            ...(typeof protocol === "number" ? { protocol } : {}),
+          };
           clearTimeout(timer);
+          this.#options.latency?.record(url, performance.now() - started);
+          if (this.#client && this.#client !== client) this.#stop(this.#client);
           this.#client = client;
           this.#pendingClient = undefined;
           resolve(client as GatewayClient);
@@ -239,30 +288,42 @@ export class GatewayConnection {
             );
             return;
           }
-          // Drop the socket; the next request opens a new one. No background reconnect loop.
+          // Drop the socket; the next request opens a new one. No background reconnect loop, also
+          // for a client this connection no longer uses.
           if (client && this.#client === client) this.#forget(client);
+          else if (client) this.#stop(client);
         },
       });
       this.#pendingClient = client;
+      this.#started.add(client);
       client.start();
     });
   }
+}
+
+function notPairedError(url: string): UnavailableError {
+  return new UnavailableError(`This machine has no device token for ${url} and the config gives no token.`, {
+    code: "NOT_PAIRED",
+    hint: "Pair it from a setup code: on the target run `openclaw qr --setup-code-only --limited`, then here `openclaw-inter-instance pair <name> <setup-code>`; or set gateway.tokenEnv to the target's shared token.",
+  });
 }
 
 /** One connection per Gateway URL and credential, shared by every transport and request. */
 export class GatewayPool {
   readonly #connections = new Map<string, GatewayConnection>();
   readonly #identity: DeviceIdentityStore;
+  readonly #latency: LinkLatency | undefined;
 
-  constructor(identity: DeviceIdentityStore) {
+  constructor(identity: DeviceIdentityStore, latency?: LinkLatency) {
     this.#identity = identity;
+    this.#latency = latency;
   }
 
   get(options: Omit<GatewayConnectionOptions, "identity">): GatewayConnection {
     const key = `${options.url}\u0000${options.token}`;
     let connection = this.#connections.get(key);
     if (!connection) {
-      connection = new GatewayConnection({ ...options, identity: this.#identity });
+      connection = new GatewayConnection({ ...options, identity: this.#identity, ...(this.#latency ? { latency: this.#latency } : {}) });
       this.#connections.set(key, connection);
     }
     return connection;
@@ -275,7 +336,7 @@ export class GatewayPool {
   }
 
   forTarget(gateway: GatewayTarget): GatewayConnection {
-    if (!gateway.token) throw new UnavailableError(`No token for ${gateway.url}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
+    if (missingCredential(gateway)) throw new UnavailableError(`No token for ${gateway.url}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
     return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
   }
 

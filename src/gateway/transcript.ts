@@ -5,6 +5,8 @@ export interface TranscriptRow {
   readonly role?: string;
   readonly content?: unknown;
   readonly idempotencyKey?: string;
+  /** `error` on the row a failed turn leaves (`<key>:terminal-error`), e.g. a context overflow. */
+  readonly stopReason?: string;
   readonly __openclaw?: { readonly idempotencyKey?: string; readonly runId?: string; readonly seq?: number };
 }
 
@@ -32,6 +34,17 @@ export async function readTranscript(connection: GatewayConnection, sessionKey: 
     { signal },
   );
   return { messages: history.messages ?? [], pendingInputs: history.pendingInputs?.items ?? [] };
+}
+
+/** The context window, in tokens, of the model the session runs on (as the Gateway reports it). */
+export async function readContextWindow(connection: GatewayConnection, sessionKey: string, signal: AbortSignal): Promise<number | undefined> {
+  const history = await connection.request<{ sessionInfo?: { contextTokens?: number }; defaults?: { contextTokens?: number } }>(
+    "chat.history",
+    { sessionKey, limit: 1 },
+    { signal },
+  );
+  const tokens = history.sessionInfo?.contextTokens ?? history.defaults?.contextTokens;
+  return typeof tokens === "number" && tokens > 0 ? tokens : undefined;
 }
 
 /**

@@ -8,6 +8,8 @@ const ENTRY_TAIL = Buffer.from(" -->\n");
 interface FileCursor {
   /** Bytes up to the end of the last complete entry read; the next read starts here. */
   consumed: number;
+  /** The file's size at the last read: unchanged means nothing new (text after the last entry, such as the agent's own notes, is not read again). */
+  size: number;
 }
 
 /**
@@ -31,10 +33,10 @@ export class MemoryScanner {
   }
 
   async #scanFile(path: string): Promise<MemoryEntry[]> {
-    const cursor = this.#cursors.get(path) ?? { consumed: 0 };
+    const cursor = this.#cursors.get(path) ?? { consumed: 0, size: 0 };
     this.#cursors.set(path, cursor);
     const size = (await stat(path).catch(() => undefined))?.size ?? 0;
-    if (size === cursor.consumed) return [];
+    if (size === cursor.consumed || size === cursor.size) return [];
     const handle = await open(path, "r");
     try {
       if (size < cursor.consumed || !(await this.#endsAnEntry(handle, cursor.consumed))) cursor.consumed = 0;
@@ -42,6 +44,7 @@ export class MemoryScanner {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buffer, 0, length, cursor.consumed);
       const { entries } = parseEntries(buffer.subarray(0, bytesRead));
+      cursor.size = cursor.consumed + bytesRead;
       const base = cursor.consumed;
       const last = entries.at(-1);
       if (last) cursor.consumed = base + last.end;

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { MemoryEntry } from "../memory/entry.js";
+import { incomingDir } from "../nodes/incoming.js";
 import { mergeIncoming } from "./incoming-merge.js";
 import { InboxLedger } from "./ledger.js";
 import { MemoryScanner } from "./scanner.js";
@@ -21,6 +22,8 @@ export interface InboxWatcherOptions {
   readonly resurfaceUnseen?: boolean;
   /** Polling complements fs.watch, which misses events on some file systems (network mounts). */
   readonly pollMs?: number;
+  /** While entries wait for the host to take them (no session yet, its queue full): scan again this soon. */
+  readonly retryMs?: number;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -32,10 +35,13 @@ export class InboxWatcher {
   readonly ledger: InboxLedger;
   readonly #options: InboxWatcherOptions;
   readonly #scanner: MemoryScanner;
-  #watcher: FSWatcher | undefined;
+  readonly #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Armed only while entries wait in #retry. */
+  #retryTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #stopped = false;
   /** Ids queued by this process: a pending injection is not queued twice. */
   readonly #surfacedHere = new Set<string>();
   /** Entries the host could not take yet; the scanner returns each entry once, so they wait here. */
@@ -52,9 +58,15 @@ export class InboxWatcher {
     const memoryDir = join(this.#options.workspace, "memory");
     await mkdir(memoryDir, { recursive: true });
     await this.ledger.announce({ since: new Date().toISOString(), sessionKey: this.#options.sessionKey });
-    this.#watcher = watch(memoryDir, () => void this.check());
-    this.#watcher.on("error", (error) => this.#options.onError?.(error));
-    this.#timer = setInterval(() => void this.check(), this.#options.pollMs ?? 2_000);
+    const incoming = incomingDir(this.#options.workspace);
+    await mkdir(incoming, { recursive: true });
+    // File events do the work; the poll is only a safety net, so an idle inbox costs nothing.
+    for (const dir of [memoryDir, incoming]) {
+      const watcher = watch(dir, () => void this.check());
+      watcher.on("error", (error) => this.#options.onError?.(error));
+      this.#watchers.push(watcher);
+    }
+    this.#timer = setInterval(() => void this.check(), this.#options.pollMs ?? 30_000);
     this.#timer.unref();
     await this.check();
   }
@@ -88,12 +100,24 @@ export class InboxWatcher {
       } while (this.#again);
     })().finally(() => {
       this.#running = undefined;
+      this.#armRetry();
     });
     return this.#running;
   }
 
+  #armRetry(): void {
+    if (this.#retry.size === 0 || this.#retryTimer || this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.check();
+    }, this.#options.retryMs ?? 5_000);
+    this.#retryTimer.unref();
+  }
+
   async stop(): Promise<void> {
-    this.#watcher?.close();
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    for (const watcher of this.#watchers.splice(0)) watcher.close();
     if (this.#timer) clearInterval(this.#timer);
     await this.#running;
   }

@@ -1,11 +1,11 @@
 import { constants } from "node:fs";
-import { access, mkdir, open, stat, type FileHandle } from "node:fs/promises";
+import { access, mkdir, open, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
 import type { Envelope } from "../envelope.js";
 import { TransientError, UnavailableError } from "../errors.js";
 import { zonedStamp } from "../time-zone.js";
-import { formatEntry, parseEntries } from "./entry.js";
+import { formatEntry, parseEntries, sealFor } from "./entry.js";
 
 export interface AppendResult {
   readonly path: string;
@@ -68,7 +68,7 @@ async function readRange(handle: FileHandle, start: number, end: number): Promis
 interface ScannedNote {
   readonly ids: Set<string>;
   readonly size: number;
-  readonly tornTailAt: number | undefined;
+  readonly tornTail: { readonly at: number; readonly id: string } | undefined;
 }
 
 /** Brings the cached state of a note up to date with the file; call with the note's lock held. */
@@ -86,9 +86,9 @@ async function scanNote(path: string, handle: FileHandle): Promise<ScannedNote> 
   }
   const parsed = parseEntries(await readRange(handle, from, size));
   for (const entry of parsed.entries) ids.add(entry.id);
-  const tornTailAt = parsed.tornTailAt === undefined ? undefined : from + parsed.tornTailAt;
-  await remember(path, handle, ids, tornTailAt ?? size);
-  return { ids, size, tornTailAt };
+  const tornTail = parsed.tornTail && { at: from + parsed.tornTail.at, id: parsed.tornTail.id };
+  await remember(path, handle, ids, tornTail?.at ?? size);
+  return { ids, size, tornTail };
 }
 
 async function remember(path: string, handle: FileHandle, ids: Set<string>, upTo?: number): Promise<void> {
@@ -157,7 +157,8 @@ export interface AppendOptions {
  * Appends the envelope to today's daily note of the workspace, at most once per envelope id.
  * Writers in this and other processes serialize on a lock next to the note; the entry goes out in
  * one write and is fsynced; on a failed write the file is cut back to its previous length, and an
- * entry torn by a crash is cut away by the next writer, so the note never keeps a partial entry.
+ * entry torn by a crash is cut away by the next writer (or sealed, when it cannot prove the torn
+ * bytes are its own), so the note never keeps a partial entry that parses.
  */
 export async function appendEntry(envelope: Envelope, options: AppendOptions): Promise<AppendResult> {
   return serializeLocally(options.workspace, () => appendLocked(envelope, options));
@@ -196,7 +197,7 @@ async function appendLocked(envelope: Envelope, options: AppendOptions): Promise
     try {
       const note = await scanNote(path, handle);
       if (note.ids.has(envelope.id)) return { path, duplicate: true };
-      await writeEntry(handle, note, formatEntry(envelope, stamp.time));
+      await writeEntry(path, handle, note, formatEntry(envelope, stamp.time));
       note.ids.add(envelope.id);
       await remember(path, handle, note.ids);
     } finally {
@@ -211,18 +212,49 @@ async function appendLocked(envelope: Envelope, options: AppendOptions): Promise
   }
 }
 
-async function writeEntry(handle: FileHandle, note: ScannedNote, entry: Buffer): Promise<void> {
+/**
+ * What an append is about to write, kept beside the note until the write is synced: the proof that
+ * a torn tail is this library's own unfinished write. Not synced itself: it only has to outlive a
+ * killed process, and without it a torn tail is sealed instead of cut.
+ */
+const pendingPath = (note: string) => `${note}.pending`;
+
+/** Where to cut the note back to, when it ends inside the write the pending record describes. */
+async function provenUnfinished(note: string, handle: FileHandle, size: number): Promise<number | undefined> {
+  const record = await readFile(pendingPath(note)).catch(() => undefined);
+  if (!record) return undefined;
+  const newline = record.indexOf(0x0a);
+  const offset = Number(record.subarray(0, newline).toString("latin1"));
+  const intended = record.subarray(newline + 1);
+  if (!Number.isSafeInteger(offset) || offset < 0 || size <= offset || size - offset >= intended.length) return undefined;
+  return (await readRange(handle, offset, size)).equals(intended.subarray(0, size - offset)) ? offset : undefined;
+}
+
+/**
+ * Appends one entry in one write. A torn entry at the end of the note is cut only when the pending
+ * record proves this library wrote it and did not finish; otherwise (an editor, another tool) it is
+ * sealed with its end marker, so nothing anyone else wrote is ever cut.
+ */
+async function writeEntry(path: string, handle: FileHandle, note: ScannedNote, entry: Buffer): Promise<void> {
   let length = note.size;
-  if (note.tornTailAt !== undefined) {
-    await handle.truncate(note.tornTailAt);
-    length = note.tornTailAt;
+  let seal: Buffer = Buffer.alloc(0);
+  const cutTo = await provenUnfinished(path, handle, note.size);
+  if (cutTo !== undefined) {
+    await handle.truncate(cutTo);
+    length = cutTo;
+  } else if (note.tornTail) {
+    seal = sealFor(note.tornTail.id);
   }
   const separator = length > 0 ? Buffer.from("\n") : Buffer.alloc(0);
+  const chunk = Buffer.concat([seal, separator, entry]);
+  await writeFile(pendingPath(path), Buffer.concat([Buffer.from(`${length}\n`, "latin1"), chunk]));
   try {
-    await handle.write(Buffer.concat([separator, entry]));
+    await handle.write(chunk);
     await handle.sync();
   } catch (error) {
     await handle.truncate(length).catch(() => undefined);
     throw error;
+  } finally {
+    await rm(pendingPath(path), { force: true });
   }
 }

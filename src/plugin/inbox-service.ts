@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import { InboxWatcher } from "../inbox/watcher.js";
 import { PLUGIN_ID } from "./id.js";
 import type { MemoryEntry } from "../memory/entry.js";
+import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 
 export const INBOX_SERVICE_ID = "inter-instance-inbox";
 
@@ -23,7 +24,6 @@ export function inboxInjectionText(entry: MemoryEntry): string {
  * wrote, queues each once into the agent's next turn through OpenClaw's durable next-turn
  * injection (de-duplicated by envelope id), and asks for a heartbeat so that turn comes now.
  */
-const RETRY_WAKE_INTERVAL_MS = 5_000;
 
 type PluginEntries = { plugins?: { entries?: Record<string, { config?: unknown; hooks?: { allowConversationAccess?: boolean } }> } };
 
@@ -34,15 +34,6 @@ function registryFrom(config: unknown, fallback: unknown): Config {
 
 export function createInboxService(api: OpenClawPluginApi): OpenClawPluginService {
   let watcher: InboxWatcher | undefined;
-  let sessionKey = "agent:main:main";
-  // A queued entry always asks for a heartbeat (the host coalesces bursts). An entry that could not
-  // be queued yet (no session) asks at most every few seconds, so its retries are no heartbeat storm.
-  let lastRetryWakeAt = 0;
-  const wake = (reason: string, retry: boolean): void => {
-    if (retry && Date.now() - lastRetryWakeAt < RETRY_WAKE_INTERVAL_MS) return;
-    if (retry) lastRetryWakeAt = Date.now();
-    api.runtime.system.requestHeartbeat({ source: "other", intent: "immediate", reason, sessionKey });
-  };
   const service: OpenClawPluginService = {
     id: INBOX_SERVICE_ID,
     // A changed registry (e.g. inbox.wake) restarts the service with the committed config.
@@ -50,31 +41,16 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
     async start(ctx) {
       const { inbox } = registryFrom(ctx.config, api.pluginConfig);
       if (!inbox.enabled) return;
-      sessionKey = inbox.sessionKey;
-      const workspace = ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(ctx.config, "main");
+      const wake = heartbeatWaker(api, inbox.sessionKey);
+      const workspace = agentWorkspace(api, ctx);
       watcher = new InboxWatcher({
         workspace,
         sessionKey: inbox.sessionKey,
         pollMs: inbox.pollMs,
         resurfaceUnseen: seenReceiptsAllowed(ctx.config),
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
-        surface: async (entry) => {
-          const queued = await api.session.workflow.enqueueNextTurnInjection({
-            sessionKey: inbox.sessionKey,
-            text: inboxInjectionText(entry),
-            idempotencyKey: `inter-instance:${entry.id}`,
-            placement: "prepend_context",
-            metadata: { envelopeId: entry.id, from: entry.from },
-          });
-          // No id: the session does not exist yet. A heartbeat creates it; the next scan queues again.
-          if (!queued.id) {
-            if (inbox.wake) wake(`waiting to deliver a message from ${entry.from}`, true);
-            return false;
-          }
-          ctx.logger.info(`inter-instance inbox: message ${entry.id} from ${entry.from} queued for ${inbox.sessionKey}`);
-          if (inbox.wake) wake(`message from ${entry.from}`, false);
-          return true;
-        },
+        surface: (entry) =>
+          queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry) }),
       });
       await watcher.start();
       ctx.logger.info(`inter-instance inbox: watching ${workspace} for ${inbox.sessionKey} (wake ${inbox.wake ? "on" : "off"})`);

@@ -1,10 +1,15 @@
+import { existsSync } from "node:fs";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
-import { createMessenger, type Messenger } from "../client.js";
+import { createMessenger, outboxPath, type Messenger } from "../client.js";
 import { parseConfig } from "../config/parse.js";
 import { InboxLedger } from "../inbox/ledger.js";
+import { createReplyRecorder } from "./nats-replies.js";
 import { PLUGIN_ID } from "./id.js";
-import { createInboxService } from "./inbox-service.js";
+import { createInboxService, seenReceiptsAllowed } from "./inbox-service.js";
 import { createOutboxService } from "./outbox-service.js";
+import { gatewayLogDestination } from "./gateway-log.js";
+import { resolvePluginSecretRefs } from "./secret-refs.js";
+import { createNatsService } from "./nats-service.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
 export { PLUGIN_ID };
@@ -18,30 +23,56 @@ export default definePluginEntry({
   name: "Inter-instance messaging",
   description: "Send messages to OpenClaw instances on other machines, with fallback and a durable outbox.",
   register(api) {
-    let link: Messenger | undefined;
-    const getLink = () => (link ??= createMessenger({ config: parseConfig(api.pluginConfig ?? {}) }));
+    let link: Promise<Messenger> | undefined;
+    const config = () => parseConfig(api.pluginConfig ?? {});
+    const outbox = createOutboxService({
+      link: () => getLink(),
+      retryMs: () => {
+        const { outbox: settings, instances } = config();
+        return settings.enabled && Object.keys(instances).length > 0 ? settings.retryMs : 0;
+      },
+      mayHoldState: () => existsSync(outboxPath(config())),
+    });
+    const resolvedConfig = async () => {
+      const resolved = await resolvePluginSecretRefs(api.pluginConfig ?? {}, api.config, process.env);
+      for (const { path, reason } of resolved.unresolved) api.logger.warn(`inter-instance: ${path} did not resolve: ${reason}`);
+      return parseConfig(resolved.config);
+    };
+    // Inside the Gateway our lines go through its logger (its format, levels and redaction).
+    const buildLink = async (): Promise<Messenger> =>
+      createMessenger({ config: await resolvedConfig(), log: { destination: gatewayLogDestination(api.logger) }, onWaiting: () => outbox.wake() });
+    const getLink = () =>
+      (link ??= buildLink().catch((error: unknown) => {
+        link = undefined;
+        throw error;
+      }));
     api.registerService(createInboxService(api));
-    api.registerService(
-      createOutboxService(getLink, () => {
-        const config = parseConfig(api.pluginConfig ?? {});
-        return config.outbox.enabled && Object.keys(config.instances).length > 0 ? config.outbox.retryMs : 0;
-      }),
-    );
+    api.registerService(outbox);
+    api.registerService(createNatsService(api, config, resolvedConfig));
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.
-    api.on("agent_turn_prepare", async (event, ctx) => {
-      const ids = event.queuedInjections.flatMap((injection) => {
-        const metadata = injection.metadata;
-        if (injection.pluginId !== PLUGIN_ID || !metadata || typeof metadata !== "object" || Array.isArray(metadata)) return [];
-        return typeof metadata.envelopeId === "string" ? [metadata.envelopeId] : [];
+    // OpenClaw blocks (with a warning) this hook for plugins without conversation access, so it is
+    // only registered when the operator granted it; without it, file deliveries stay "surfaced".
+    if (seenReceiptsAllowed(api.config)) {
+      const replies = createReplyRecorder(resolvedConfig, (line) => api.logger.warn(line));
+      api.on("agent_turn_prepare", async (event, ctx) => {
+        const ours = event.queuedInjections.flatMap((injection) => {
+          const metadata = injection.metadata;
+          if (injection.pluginId !== PLUGIN_ID || !metadata || typeof metadata !== "object" || Array.isArray(metadata)) return [];
+          return typeof metadata.envelopeId === "string" ? [{ id: metadata.envelopeId, viaNats: metadata.via === "nats" }] : [];
+        });
+        const ids = ours.map((injection) => injection.id);
+        replies.turnPrepared(ctx.runId, ours.filter((injection) => injection.viaNats).map((injection) => injection.id));
+        if (ids.length === 0 || !ctx.workspaceDir) return;
+        const ledger = new InboxLedger(ctx.workspaceDir);
+        await ledger.load();
+        for (const id of ids) await ledger.record(id, "seen");
+        api.logger.info(`inter-instance inbox: ${ids.length} message(s) in the prompt of ${ctx.sessionKey ?? "a turn"}`);
       });
-      if (ids.length === 0 || !ctx.workspaceDir) return;
-      const ledger = new InboxLedger(ctx.workspaceDir);
-      await ledger.load();
-      for (const id of ids) await ledger.record(id, "seen");
-      api.logger.info(`inter-instance inbox: ${ids.length} message(s) in the prompt of ${ctx.sessionKey ?? "a turn"}`);
-    });
+      // The answer of a turn that carried fleet messages goes back through the broker (ask over nats).
+      api.on("agent_end", (event, ctx) => replies.turnEnded(event.runId ?? ctx.runId, event.messages, event.success));
+    }
     api.registerTool({
       name: "instance_send",
       label: "Message another OpenClaw instance",
@@ -54,7 +85,7 @@ export default definePluginEntry({
       name: "instance_ask",
       label: "Ask another OpenClaw instance",
       description:
-        "Send a question to an agent on another machine's Gateway and wait for its answer (sessions_send, a2a or agent_cli). Returns the answer text and the delivery report.",
+        "Send a question to an agent on another machine's Gateway and wait for its answer (sessions_send, a2a, agent_cli, or nats on a fleet). Returns the answer text and the delivery report.",
       parameters: ASK_PARAMETERS,
       execute: (_toolCallId: string, params: unknown) => instanceAsk(getLink, params),
     });

@@ -60,11 +60,11 @@ export function errorResult(error: unknown): ToolResult {
 }
 
 /** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. */
-export async function instanceSend(link: () => Messenger, params: unknown): Promise<ToolResult> {
+export async function instanceSend(link: () => Promise<Messenger>, params: unknown): Promise<ToolResult> {
   const parsed = sendArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
   try {
-    const report = await link().send({ to: parsed.data.to, body: parsed.data.message });
+    const report = await (await link()).send({ to: parsed.data.to, body: parsed.data.message });
     return { content: [{ type: "text", text: describeReport(report) }], details: { report } };
   } catch (error) {
     return errorResult(error);
@@ -72,11 +72,11 @@ export async function instanceSend(link: () => Messenger, params: unknown): Prom
 }
 
 /** `instance_ask`: send and wait for the other agent's answer. */
-export async function instanceAsk(link: () => Messenger, params: unknown): Promise<ToolResult> {
+export async function instanceAsk(link: () => Promise<Messenger>, params: unknown): Promise<ToolResult> {
   const parsed = askArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_ask arguments", parsed.error));
   try {
-    const result = await link().ask({ to: parsed.data.to, body: parsed.data.message }, { timeoutMs: parsed.data.timeout * 1000 });
+    const result = await (await link()).ask({ to: parsed.data.to, body: parsed.data.message }, { timeoutMs: parsed.data.timeout * 1000 });
     return { content: [{ type: "text", text: result.ok ? `${result.report.to} answered: ${result.reply}` : describeAsk(result) }], details: { ...result } };
   } catch (error) {
     return errorResult(error);
@@ -84,12 +84,12 @@ export async function instanceAsk(link: () => Messenger, params: unknown): Promi
 }
 
 /** `instance_status`: the configured instances, their transports, what waits in the outbox, and with `check` the probes (doctor). */
-export async function instanceStatus(getLink: () => Messenger, params: unknown = {}): Promise<ToolResult> {
+export async function instanceStatus(getLink: () => Promise<Messenger>, params: unknown = {}): Promise<ToolResult> {
   const parsed = statusArgs.safeParse(params ?? {});
   if (!parsed.success) return errorResult(toValidationError("instance_status arguments", parsed.error));
   let link: Messenger;
   try {
-    link = getLink();
+    link = await getLink();
   } catch (error) {
     return errorResult(error);
   }
@@ -111,18 +111,18 @@ export async function instanceStatus(getLink: () => Messenger, params: unknown =
 }
 
 /** `instance_exec` (optional tool): run an argv on another instance's machine through its node. */
-export async function instanceExec(link: () => Messenger, params: unknown): Promise<ToolResult> {
+export async function instanceExec(link: () => Promise<Messenger>, params: unknown): Promise<ToolResult> {
   const parsed = execArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_exec arguments", parsed.error));
   const { to, argv, steps, cwd, timeout, keepProxy } = parsed.data;
   const shared = { to, keepProxy, ...(cwd ? { cwd } : {}), ...(timeout ? { timeoutMs: timeout * 1000 } : {}) };
   try {
     if (steps) {
-      const result = await link().execSteps({ ...shared, steps });
+      const result = await (await link()).execSteps({ ...shared, steps });
       const text = [...result.steps.map(describeExec), ...(result.failedStep === undefined ? [] : [`Stopped at step ${result.failedStep + 1} of ${steps.length}.`])].join("\n");
       return { content: [{ type: "text", text }], details: { ...result } };
     }
-    const result = await link().exec({ ...shared, argv: argv ?? [] });
+    const result = await (await link()).exec({ ...shared, argv: argv ?? [] });
     return { content: [{ type: "text", text: describeExec(result) }], details: { ...result } };
   } catch (error) {
     return errorResult(error);
@@ -130,16 +130,16 @@ export async function instanceExec(link: () => Messenger, params: unknown): Prom
 }
 
 /** `instance_sync` (optional tool): a git checkout (with a verified symlink) or files to another instance's machine. */
-export async function instanceSync(link: () => Messenger, params: unknown): Promise<ToolResult> {
+export async function instanceSync(link: () => Promise<Messenger>, params: unknown): Promise<ToolResult> {
   const parsed = syncArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_sync arguments", parsed.error));
   const { to, repo, dir, ref, link: symlink, files, expect } = parsed.data;
   try {
     if (repo !== undefined && dir !== undefined) {
-      const result = await link().sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}), ...(expect ? { expect } : {}) });
+      const result = await (await link()).sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}), ...(expect ? { expect } : {}) });
       return { content: [{ type: "text", text: describeSyncRepo(result) }], details: { ...result } };
     }
-    const result = await link().sync.files({ to, files: files ?? [] });
+    const result = await (await link()).sync.files({ to, files: files ?? [] });
     return { content: [{ type: "text", text: describeSyncFiles(result) }], details: { ...result } };
   } catch (error) {
     return errorResult(error);

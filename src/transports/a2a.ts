@@ -3,7 +3,7 @@ import type { A2aTarget, Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import { TransientError, UnavailableError } from "../errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
-import { formatSessionMessage } from "../session-message.js";
+import { formatSessionMessage, trailingWhitespaceRefusal } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
 
@@ -118,6 +118,8 @@ export class A2aTransport implements Transport {
     if (!instance.a2a.token) return notApplicable(`no A2A token: ${instance.a2a.tokenSource} is not set`);
     if (!isPlaintextAllowed(instance.a2a.endpoint, this.#env)) return notApplicable(`refusing plaintext http:// to a public host (${instance.a2a.endpoint}); use https://`);
     if (envelope.body.includes("\r")) return notApplicable("the body has carriage returns, which the A2A channel turns into plain line feeds");
+    const trailing = trailingWhitespaceRefusal(envelope);
+    if (trailing) return notApplicable(trailing);
     const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
     if (bytes > A2A_MAX_TEXT_BYTES) return notApplicable(`the message is ${bytes} bytes; the A2A channel takes at most ${A2A_MAX_TEXT_BYTES} (it would truncate)`);
     return APPLIES;

@@ -69,6 +69,7 @@ export class AgentCliTransport implements Transport {
 
   applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
+    if (instance.gateway.credential === "device") return notApplicable("the openclaw CLI needs the target's shared token; a paired device reaches it by sessions_send");
     if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
     const refusal = chatMessageRefusal(envelope);
     if (refusal) return notApplicable(refusal);

@@ -1,4 +1,4 @@
-import type { Instance } from "../config/registry.js";
+import { missingCredential, type Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import { UnavailableError } from "../errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
@@ -31,7 +31,8 @@ export class MessageToolTransport implements Transport {
       return notApplicable(`${target.to} on ${target.channel} is a bot, and bots cannot message bots there (Telegram answers 403); use sessions_send, a2a or the memory file`);
     }
     if (!target.gateway) return notApplicable("messageTool needs a gateway (its own or the instance's)");
-    if (!target.gateway.token) return notApplicable(`no token: ${target.gateway.tokenSource} is not set`);
+    const missing = missingCredential(target.gateway);
+    if (missing) return notApplicable(missing);
     return APPLIES;
   }
 
@@ -45,7 +46,7 @@ export class MessageToolTransport implements Transport {
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const target = context.instance.messageTool;
     const gateway = target?.gateway;
-    if (!target || !gateway?.token) throw new UnavailableError("message_tool used without a channel or gateway", { code: "NOT_CONFIGURED" });
+    if (!target || !gateway) throw new UnavailableError("message_tool used without a channel or gateway", { code: "NOT_CONFIGURED" });
     const result = await this.#pool.forTarget(gateway).request<SendResult>(
       "send",
       {

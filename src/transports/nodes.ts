@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Instance } from "../config/registry.js";
+import { missingCredential, type Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import { UnavailableError } from "../errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
@@ -34,7 +34,8 @@ export class NodesTransport implements Transport {
   applies(instance: Instance, envelope: Envelope): Applicability {
     const node = instance.node;
     if (!node) return notApplicable("no node is configured for this instance");
-    if (!node.gateway.token) return notApplicable(`no token: ${node.gateway.tokenSource} is not set`);
+    const missing = missingCredential(node.gateway);
+    if (missing) return notApplicable(missing);
     if (!node.workspace) return notApplicable("the target's workspace on the node (node.workspace) is not configured");
     if (Buffer.byteLength(JSON.stringify(envelope), "utf8") > MAX_ENVELOPE_BYTES) return notApplicable("the message is over the 16 MiB a node's file.write takes");
     return APPLIES;

@@ -1,9 +1,10 @@
-import type { Instance } from "../config/registry.js";
+import { missingCredential, type Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
-import { readQueuedCount, readTranscript } from "../gateway/transcript.js";
+import { readContextWindow, readQueuedCount, readTranscript } from "../gateway/transcript.js";
+import { UnavailableError, UnsuitableMessageError, type TransportError } from "../errors.js";
 import { setTimeout as delay } from "node:timers/promises";
-import { chatMessageRefusal, confirmInSession, findInTranscript, formatSessionMessage, replyInTranscript, sessionIdempotencyKey } from "../session-message.js";
+import { chatMessageRefusal, confirmInSession, estimatedTokens, formatSessionMessage, isContextOverflow, replyInTranscript, sessionIdempotencyKey, turnOutcome } from "../session-message.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../transport.js";
 
@@ -14,11 +15,22 @@ interface SessionsSendResult {
 
 interface AgentWaitResult {
   readonly status?: "ok" | "error" | "timeout" | "pending";
+  readonly error?: string;
   readonly terminalReply?: { readonly disposition?: string; readonly text?: string };
 }
 
 /** How long one `agent.wait` long-poll lasts before the transcript is looked at again. */
 const REPLY_POLL_MS = 5_000;
+
+/** Bodies from this size on are checked against the target model's context window before sending. */
+const WINDOW_CHECK_BYTES = 8 * 1024;
+/** OpenClaw keeps a quarter of the window in reserve for the answer and the system prompt. */
+const PROMPT_SHARE_OF_WINDOW = 0.75;
+const WINDOW_CACHE_MS = 10 * 60_000;
+
+function tooLargeHint(instance: string): string {
+  return `Send it as a file (\`openclaw-inter-instance sync files ${instance} <file> <path>\`) or give ${instance}'s model a larger context window; the next transport in the order carries it meanwhile.`;
+}
 
 /**
  * Delivers into a session of the target's Gateway through its `sessions.send` RPC, over a kept-open
@@ -32,6 +44,7 @@ export class SessionsSendTransport implements Transport {
   /** Envelopes whose request left this host but got no answer: only those can have landed unseen. */
   readonly #sentUnanswered = new Set<string>();
   readonly #gate = new SessionQueueGate();
+  readonly #windows = new Map<string, { tokens: number | undefined; until: number }>();
 
   constructor(pool: GatewayPool) {
     this.#pool = pool;
@@ -39,14 +52,14 @@ export class SessionsSendTransport implements Transport {
 
   applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
-    if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
-    const refusal = chatMessageRefusal(envelope);
+    const refusal = missingCredential(instance.gateway) ?? chatMessageRefusal(envelope);
     return refusal ? notApplicable(refusal) : APPLIES;
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const connection = this.#connection(context.instance);
     const { sessionKey, maxQueued } = context.instance;
+    if (Buffer.byteLength(envelope.body, "utf8") >= WINDOW_CHECK_BYTES) await this.#refuseIfTooLarge(envelope, context);
     const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, maxQueued, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
     const idempotencyKey = sessionIdempotencyKey(envelope);
     try {
@@ -75,14 +88,17 @@ export class SessionsSendTransport implements Transport {
   }
 
   /**
-   * In the transcript: delivered. Still queued, or not found (it may sit beyond the rows read, or
-   * the session was reset): waiting. Held but interrupted by a restart or cancelled: lost, since the
-   * Gateway never runs those again by itself.
+   * A turn of the agent answered it: delivered. Its turn failed on context overflow: unsuitable,
+   * for another transport to carry. Still queued, running, or not found (it may sit beyond the rows
+   * read, or the session was reset): waiting. Held but interrupted by a restart or cancelled: lost,
+   * since the Gateway never runs those again by itself.
    */
   async followUp(envelope: Envelope, context: DeliveryContext): Promise<FollowUp> {
-    const found = findInTranscript(await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal), envelope.id);
-    if (found === "transcript") return { status: "delivered" };
-    if (found === "lost") return { status: "lost", reason: "the target Gateway holds it as interrupted or cancelled input, which it never runs by itself" };
+    const transcript = await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal);
+    const outcome = turnOutcome(transcript, envelope);
+    if (outcome.state === "ran") return { status: "delivered" };
+    if (outcome.state === "too_large") return { status: "unsuitable", reason: `too large for ${context.instance.name}'s model: ${outcome.error}` };
+    if (outcome.state === "lost") return { status: "lost", reason: "the target Gateway holds it as interrupted or cancelled input, which it never runs by itself" };
     return { status: "waiting" };
   }
 
@@ -96,6 +112,7 @@ export class SessionsSendTransport implements Transport {
     for (;;) {
       context.signal.throwIfAborted();
       const wait = await connection.request<AgentWaitResult>("agent.wait", { runId, timeoutMs: REPLY_POLL_MS }, { signal: context.signal });
+      if (wait.status === "error") throw turnFailed(context.instance.name, wait.error ?? "the run ended with an error");
       if (wait.terminalReply?.disposition === "visible" && typeof wait.terminalReply.text === "string") return wait.terminalReply.text;
       const reply = replyInTranscript(await readTranscript(connection, context.instance.sessionKey, context.signal), envelope.id);
       if (reply !== undefined) return reply;
@@ -108,6 +125,23 @@ export class SessionsSendTransport implements Transport {
     return `Gateway ${instance.gateway?.url} answered and let this device read ${instance.sessionKey}`;
   }
 
+  /** Refuses a body the target's model cannot hold, before it is sent: the turn would only fail. */
+  async #refuseIfTooLarge(envelope: Envelope, context: DeliveryContext): Promise<void> {
+    const { instance } = context;
+    const key = `${instance.gateway?.url} ${instance.sessionKey}`;
+    let window = this.#windows.get(key);
+    if (!window || window.until < Date.now()) {
+      window = { tokens: await readContextWindow(this.#connection(instance), instance.sessionKey, context.signal), until: Date.now() + WINDOW_CACHE_MS };
+      this.#windows.set(key, window);
+    }
+    const tokens = estimatedTokens(envelope.body);
+    if (window.tokens === undefined || tokens <= window.tokens * PROMPT_SHARE_OF_WINDOW) return;
+    throw new UnsuitableMessageError(
+      `The body (about ${tokens.toLocaleString("en-US")} tokens) does not fit ${instance.name}'s model, whose context window is ${window.tokens.toLocaleString("en-US")} tokens.`,
+      { code: "TOO_LARGE_FOR_TARGET", hint: tooLargeHint(instance.name) },
+    );
+  }
+
   #connection(instance: Instance) {
     return this.#pool.forInstance(instance);
   }
@@ -115,4 +149,10 @@ export class SessionsSendTransport implements Transport {
   async close(): Promise<void> {
     await this.#pool.closeAll();
   }
+}
+
+function turnFailed(instance: string, error: string): TransportError {
+  return isContextOverflow(error)
+    ? new UnsuitableMessageError(`${instance}'s turn failed: the message does not fit its model (${error.split("\n")[0]})`, { code: "TOO_LARGE_FOR_TARGET", hint: tooLargeHint(instance) })
+    : new UnavailableError(`${instance}'s turn failed: ${error.split("\n")[0]}`, { code: "TURN_FAILED", hint: `Look at ${instance}'s Gateway log for the run's error.` });
 }

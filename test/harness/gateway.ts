@@ -1,15 +1,19 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Host } from "./netns.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const openclawEntry = join(repoRoot, "test", "openclaw-host", "node_modules", "openclaw", "openclaw.mjs");
+/** The older release installed beside it (test/openclaw-host-legacy), for mixed versions. */
+export const legacyOpenclawEntry = join(repoRoot, "test", "openclaw-host-legacy", "node_modules", "openclaw", "openclaw.mjs");
+export const LEGACY_OPENCLAW_VERSION = "2026.7.35";
 
 export interface GatewayOptions {
   /** Model provider base URL, e.g. the mock model's `http://127.0.0.1:<port>/v1`. */
@@ -20,6 +24,14 @@ export interface GatewayOptions {
   readonly name?: string;
   /** The mock model's context window in tokens (32,000 unless set); a turn that does not fit never reaches the transcript. */
   readonly contextWindow?: number;
+  /** Run the Gateway inside this test host (a network namespace) instead of on this machine's loopback. */
+  readonly host?: Host;
+  /** `loopback` (default), `lan` (0.0.0.0) or `custom` (the host's own address); off loopback needs a host. */
+  readonly bind?: "loopback" | "lan" | "custom";
+  /** Run the older OpenClaw release (`legacyOpenclawEntry`) instead of the pinned one. */
+  readonly legacy?: boolean;
+  /** Serve wss:// with the self-signed pair OpenClaw generates (`gateway.tls.autoGenerate`). */
+  readonly tls?: boolean;
   /** Runs after the config is written and before the first start, e.g. to install a plugin. */
   readonly beforeStart?: (gateway: { stateDir: string; env: NodeJS.ProcessEnv; token: string; port: number }) => Promise<void>;
 }
@@ -36,6 +48,16 @@ export interface TestGateway {
   readonly workspace: string;
   readonly logFile: string;
   readonly pid: number | undefined;
+  /** The address clients use: 127.0.0.1, or the test host's. */
+  readonly address: string;
+  /** The `openclaw.mjs` it runs (the pinned release or the older one). */
+  readonly openclawEntry: string;
+  /** The test host it runs in, if any. */
+  readonly host: Host | undefined;
+  /** Its URL from its own machine (loopback, or the host's address when bound to that alone). */
+  readonly loopbackUrl: string;
+  /** SHA-256 fingerprint of the Gateway's TLS certificate as Node prints it (colon hex), when TLS is on; read anew after each start. */
+  readonly tlsFingerprint: string | undefined;
   /** Environment that points the `openclaw` CLI at this Gateway's state dir. */
   cliEnv(): NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -85,28 +107,44 @@ process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
 });
 
-async function waitForReady(httpUrl: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+/** One readiness probe from where clients stand: this process, or inside the test host. */
+async function probeReady(url: string, host: Host | undefined): Promise<boolean> {
+  if (!host) {
+    try {
+      return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
+    } catch {
+      return false;
+    }
+  }
+  // Inside the host: its loopback may be the only way in, and https there uses a self-signed pair.
+  const script = `const u=new URL(process.argv[1]);(u.protocol==="https:"?require("node:https"):require("node:http")).get(u,{rejectUnauthorized:false,timeout:2000},(r)=>process.exit(r.statusCode===200?0:1)).on("error",()=>process.exit(1))`;
+  return (await host.exec(process.execPath, ["-e", script, url], { timeoutMs: 5000 })).exitCode === 0;
+}
+
+async function waitForReady(readyUrl: string, host: Host | undefined, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const log = await readFile(logFile, "utf8").catch(() => "");
       throw new Error(`Gateway exited before it was ready (code ${child.exitCode}, signal ${child.signalCode}). Log tail:\n${log.slice(-3000)}`);
     }
-    try {
-      const res = await fetch(`${httpUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
+    if (await probeReady(readyUrl, host)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   const log = await readFile(logFile, "utf8").catch(() => "");
-  throw new Error(`Gateway at ${httpUrl} not ready after ${timeoutMs} ms. Log tail:\n${log.slice(-3000)}`);
+  throw new Error(`Gateway at ${readyUrl} not ready after ${timeoutMs} ms. Log tail:\n${log.slice(-3000)}`);
 }
 
-function gatewayConfig(port: number, token: string, modelBaseUrl: string, extra: Record<string, unknown>, contextWindow = 32_000): Record<string, unknown> {
+function gatewayConfig(
+  port: number,
+  token: string,
+  modelBaseUrl: string,
+  extra: Record<string, unknown>,
+  contextWindow = 32_000,
+  network: Record<string, unknown> = { bind: "loopback" },
+): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    gateway: { mode: "local", port, bind: "loopback", auth: { mode: "token", token } },
+    gateway: { mode: "local", port, ...network, auth: { mode: "token", token } },
     agents: { defaults: { model: { primary: "mock/mock-1" } } },
     models: {
       mode: "merge",
@@ -145,7 +183,17 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   const port = await freePort();
   const token = `tok-${name}-${randomBytes(12).toString("hex")}`;
   watchSecret(token);
-  const config = gatewayConfig(port, token, options.modelBaseUrl, options.extraConfig ?? {}, options.contextWindow);
+  const entry = options.legacy ? legacyOpenclawEntry : openclawEntry;
+  if (!existsSync(entry)) throw new Error(`OpenClaw is not installed at ${entry}. Run \`npm install\` at the repository root (its prepare script installs both releases).`);
+  const bind = options.bind ?? "loopback";
+  if (bind !== "loopback" && !options.host) throw new Error("A Gateway off loopback needs a test host (createHosts in test/harness/netns.ts).");
+  const address = bind === "loopback" || !options.host ? "127.0.0.1" : options.host.address;
+  const network = {
+    bind,
+    ...(bind === "custom" ? { customBindHost: address } : {}),
+    ...(options.tls ? { tls: { enabled: true, autoGenerate: true } } : {}),
+  };
+  const config = gatewayConfig(port, token, options.modelBaseUrl, options.extraConfig ?? {}, options.contextWindow, network);
   await writeFile(join(stateDir, "openclaw.json"), `${JSON.stringify(config, null, 2)}\n`);
   const logFile = join(dir, "gateway.log");
   const env: NodeJS.ProcessEnv = {
@@ -157,20 +205,22 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     OPENCLAW_GATEWAY_URL: undefined,
   };
   let child: ChildProcess | undefined;
+  let tlsFingerprint: string | undefined;
+  const scheme = options.tls ? "s" : "";
+  // Inside a host bound to loopback, only that host can reach it: readiness is asked from there.
+  const readyUrl = `http${scheme}://${address}:${port}/readyz`;
 
   const start = async (): Promise<void> => {
     const log = createWriteStream(logFile, { flags: "a" });
-    const spawned = spawn(process.execPath, [openclawEntry, "gateway", "run"], {
-      cwd: dir,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const spawnOptions: SpawnOptions = { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] };
+    const spawned = options.host ? options.host.spawn(process.execPath, [entry, "gateway", "run"], spawnOptions) : spawn(process.execPath, [entry, "gateway", "run"], spawnOptions);
     spawned.stdout?.pipe(log);
     spawned.stderr?.pipe(log);
     children.add(spawned);
     spawned.once("exit", () => children.delete(spawned));
     child = spawned;
-    await waitForReady(`http://127.0.0.1:${port}`, spawned, logFile, options.readyTimeoutMs ?? 90_000);
+    await waitForReady(readyUrl, options.host, spawned, logFile, options.readyTimeoutMs ?? 180_000);
+    if (options.tls) tlsFingerprint = new X509Certificate(await readFile(join(stateDir, "gateway", "tls", "gateway-cert.pem"))).fingerprint256;
   };
 
   const stop = () => stopProcess(child, 10_000);
@@ -180,8 +230,15 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   return {
     name,
     port,
-    url: `ws://127.0.0.1:${port}`,
-    httpUrl: `http://127.0.0.1:${port}`,
+    url: `ws${scheme}://${address}:${port}`,
+    host: options.host,
+    openclawEntry: entry,
+    loopbackUrl: `ws${scheme}://${bind === "custom" ? address : "127.0.0.1"}:${port}`,
+    httpUrl: `http${scheme}://${address}:${port}`,
+    address,
+    get tlsFingerprint() {
+      return tlsFingerprint;
+    },
     token,
     dir,
     stateDir,
@@ -199,4 +256,10 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The `openclaw` CLI on a test host, as the person at that machine runs it, against the Gateway there (its config, its state dir). */
+export async function openclawOnHost(host: Host, gateway: TestGateway, args: readonly string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const result = await host.exec(process.execPath, [gateway.openclawEntry, ...args], { env: gateway.cliEnv(), timeoutMs });
+  return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }

@@ -36,7 +36,10 @@ export interface ChatCompletionRequest {
 export interface MockModelServer {
   readonly url: string;
   readonly port: number;
+  /** The requests it answered. */
   readonly requests: readonly MockModelRequest[];
+  /** The requests it refused as larger than its context window. */
+  readonly refused: readonly MockModelRequest[];
   /** The text the mock answers for a given last user text (deterministic). */
   replyFor(lastUserText: string): string;
   close(): Promise<void>;
@@ -118,9 +121,22 @@ function answer(res: ServerResponse, body: ChatCompletionRequest, text: string):
   res.end("data: [DONE]\n\n");
 }
 
+/** The prompt's size in tokens as the mock counts them: a token per three bytes of UTF-8 (CJK is three bytes a character). */
+export function promptTokens(messages: readonly ChatMessage[]): number {
+  return Math.ceil(messages.reduce((bytes, message) => bytes + Buffer.byteLength(textOf(message.content), "utf8"), 0) / 3);
+}
+
+export interface MockModelOptions {
+  /** The address to listen on (127.0.0.1 unless set), e.g. the root side of a test host's link, so only that host reaches it. */
+  readonly address?: string;
+  /** Refuse prompts larger than this many tokens, as a real provider does (HTTP 400 `context_length_exceeded`). */
+  readonly contextWindow?: number;
+}
+
 /** Starts an OpenAI-compatible chat-completions server on 127.0.0.1 with deterministic replies. */
-export async function startMockModel(): Promise<MockModelServer> {
+export async function startMockModel(options: MockModelOptions = {}): Promise<MockModelServer> {
   const requests: MockModelRequest[] = [];
+  const refused: MockModelRequest[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
       if (req.method === "GET" && req.url?.startsWith("/v1/models")) {
@@ -133,8 +149,24 @@ export async function startMockModel(): Promise<MockModelServer> {
         return;
       }
       const body = JSON.parse(await readBody(req)) as ChatCompletionRequest;
-      requests.push({ receivedAt: Date.now(), body });
       const messages = body.messages ?? [];
+      const tokens = promptTokens(messages);
+      if (options.contextWindow !== undefined && tokens > options.contextWindow) {
+        refused.push({ receivedAt: Date.now(), body });
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            error: {
+              message: `This model's maximum context length is ${options.contextWindow} tokens. However, your messages resulted in ${tokens} tokens. Please reduce the length of the messages.`,
+              type: "invalid_request_error",
+              param: "messages",
+              code: "context_length_exceeded",
+            },
+          }),
+        );
+        return;
+      }
+      requests.push({ receivedAt: Date.now(), body });
       const lastRealUser = messages.findLastIndex((m) => m.role === "user" && !textOf(m.content).startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"));
       if (messages.slice(lastRealUser + 1).some((m) => m.role === "tool")) {
         answer(res, body, "ACK tool");
@@ -152,12 +184,14 @@ export async function startMockModel(): Promise<MockModelServer> {
       res.end(JSON.stringify({ error: { message: String(error) } }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = options.address ?? "127.0.0.1";
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://${address}:${port}/v1`,
     port,
     requests,
+    refused,
     replyFor: mockReplyFor,
     close: () =>
       new Promise<void>((resolve) => {

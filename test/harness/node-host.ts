@@ -1,15 +1,18 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openclawEntry, stopProcess, type TestGateway } from "./gateway.ts";
+import { openclawEntry, openclawOnHost, stopProcess, type TestGateway } from "./gateway.ts";
+import type { Host } from "./netns.ts";
 import { gatewayRequest } from "./rpc.ts";
 
 export interface TestNodeHost {
   readonly displayName: string;
   readonly nodeId: string;
   readonly logFile: string;
+  /** HOME of the node host (its git config, for one). */
+  readonly homeDir: string;
   stop(): Promise<void>;
   /** Starts the node host again; it reconnects with the same identity (no new approval). */
   start(): Promise<void>;
@@ -45,6 +48,16 @@ export async function allowNodeFileWrites(stateDir: string, allowWritePaths: rea
   await writeFile(path, JSON.stringify(config, null, 2));
 }
 
+async function waitForLog(logFile: string, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = pattern.exec(await readFile(logFile, "utf8").catch(() => ""))?.[1];
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`${logFile} never showed ${pattern}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
 async function waitForNode(gateway: TestGateway, displayName: string, accept: (node: ListedNode) => boolean, timeoutMs: number): Promise<ListedNode> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -57,18 +70,23 @@ async function waitForNode(gateway: TestGateway, displayName: string, accept: (n
 }
 
 /**
- * Runs a real headless `openclaw node run` paired to `gateway` on loopback, with its own state dir
- * and home, and approves its command surface once (what `openclaw nodes approve` does).
+ * Runs a real headless `openclaw node run` paired to `gateway` (on loopback, or from another test
+ * host across the link), with its own state dir and home, and approves its command surface once
+ * (what `openclaw nodes approve` does).
  */
-export async function startNodeHost(gateway: TestGateway, options: { displayName: string; env?: NodeJS.ProcessEnv }): Promise<TestNodeHost> {
+export async function startNodeHost(gateway: TestGateway, options: { displayName: string; env?: NodeJS.ProcessEnv; host?: Host }): Promise<TestNodeHost> {
   const dir = await mkdtemp(join(tmpdir(), `oii-node-${options.displayName}-`));
   await mkdir(join(dir, "state"));
   await mkdir(join(dir, "home"));
   const logFile = join(dir, "node.log");
   let child: ChildProcess | undefined;
-  const start = async () => {
+  let devicePaired = false;
+  const start = async (): Promise<void> => {
     const log = createWriteStream(logFile, { flags: "a" });
-    child = spawn(process.execPath, [openclawEntry, "node", "run", "--host", "127.0.0.1", "--port", String(gateway.port), "--display-name", options.displayName], {
+    // On another test host it dials out to the Gateway's address, over TLS pinned to its certificate when it serves one.
+    const args = [openclawEntry, "node", "run", "--host", gateway.address, "--port", String(gateway.port), "--display-name", options.displayName];
+    if (gateway.tlsFingerprint) args.push("--tls", "--tls-fingerprint", gateway.tlsFingerprint);
+    const spawnOptions: SpawnOptions = {
       cwd: dir,
       env: {
         ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST"))),
@@ -78,12 +96,23 @@ export async function startNodeHost(gateway: TestGateway, options: { displayName
         OPENCLAW_GATEWAY_TOKEN: gateway.token,
       },
       stdio: ["ignore", "pipe", "pipe"],
-    });
+    };
+    child = options.host ? options.host.spawn(process.execPath, args, spawnOptions) : spawn(process.execPath, args, spawnOptions);
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const spawned = child;
     children.add(spawned);
     spawned.once("exit", () => children.delete(spawned));
+    if (gateway.host && !devicePaired) {
+      // From another machine the node host's device must be approved first, as a person does on the Gateway's machine.
+      const requestId = await waitForLog(logFile, /device pairing required \(requestId: ([0-9a-f-]+)\)/u, 90_000);
+      const approved = await openclawOnHost(gateway.host, gateway, ["devices", "approve", requestId, "--json"]);
+      if (approved.code !== 0) throw new Error(`approving the node host's device failed: ${approved.stderr}`);
+      devicePaired = true;
+      // It paused its reconnects until an operator acted; start it again.
+      await stopProcess(spawned, 5_000);
+      return start();
+    }
     await waitForNode(gateway, options.displayName, (node) => node.connected === true, 90_000);
   };
   const stop = async () => {
@@ -98,6 +127,7 @@ export async function startNodeHost(gateway: TestGateway, options: { displayName
     displayName: options.displayName,
     nodeId: approved.nodeId,
     logFile,
+    homeDir: join(dir, "home"),
     stop,
     start,
     dispose: async () => {

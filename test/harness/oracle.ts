@@ -2,11 +2,11 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEntries, type MemoryEntry } from "../../src/memory/entry.js";
-import { openclawEntry, type TestGateway } from "./gateway.js";
+import { openclawEntry, openclawOnHost, type TestGateway } from "./gateway.js";
 import type { MockModelRequest } from "./mock-model.js";
 import { gatewayRequest } from "./rpc.ts";
 
-export { gatewayRequest };
+export { gatewayRequest, openclawOnHost };
 
 /**
  * Test oracles that read a Gateway back without going through the library's own client: OpenClaw's
@@ -52,18 +52,23 @@ export async function readUserTexts(gateway: TestGateway, sessionKey = "agent:ma
 /**
  * The session messages (header line, then body) that did not reach the agent verbatim exactly
  * once: each header must be in the transcript once (a collected turn may hold several messages in
- * one row), and the whole text in what the model was given, since chat.history normalizes rows for
- * display. Empty when every one arrived.
+ * one row), the whole text in a stored row as the Gateway keeps it (read back whole), and in what
+ * the model was given. Empty when every one arrived.
  */
 export async function notVerbatimOnce(gateway: TestGateway, modelRequests: readonly MockModelRequest[], texts: readonly string[], sessionKey?: string): Promise<string[]> {
-  const transcript = (await readUserTexts(gateway, sessionKey)).join("\u0000");
+  const rows = await readUserTexts(gateway, sessionKey);
+  const transcript = rows.join("\n");
   const headerCount = (text: string) => transcript.split(text.slice(0, text.indexOf("\n"))).length - 1;
+  // chat.message.get reads a row back whole only up to 1,000,000 characters; a longer one is checked in what the model was given.
+  const stored = (text: string) => text.length > MESSAGE_GET_CAP || rows.some((row) => row.includes(text));
   const seenByModel = (text: string) => modelRequests.some((request) => (request.body.messages ?? []).some((m) => m.role === "user" && textOf(m.content).includes(text)));
   return texts
-    .map((text) => ({ text, count: headerCount(text), seen: seenByModel(text) }))
-    .filter(({ count, seen }) => count !== 1 || !seen)
-    .map(({ text, count, seen }) => `${count}x in transcript, model ${seen ? "saw it" : "did not see it"}: ${JSON.stringify(text.slice(0, 120))}`);
+    .map((text) => ({ text, count: headerCount(text), kept: stored(text), seen: seenByModel(text) }))
+    .filter(({ count, kept, seen }) => count !== 1 || !kept || !seen)
+    .map(({ text, count, kept, seen }) => `${count}x in transcript, ${kept ? "stored whole" : "not stored as sent"}, model ${seen ? "saw it" : "did not see it"}: ${JSON.stringify(text.slice(0, 120))}`);
 }
+
+const MESSAGE_GET_CAP = 1_000_000;
 
 /** Waits for a run to end and returns the agent's visible reply, if any. */
 export async function waitForRun(gateway: TestGateway, runId: string, timeoutMs = 60_000): Promise<{ status: string; text?: string }> {

@@ -1,7 +1,15 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
+export interface TcpProxyOptions {
+  /** Where to forward (default 127.0.0.1): e.g. a test host's address, so the proxy sits on the path to it. */
+  readonly targetHost?: string;
+  /** Extra delay on each direction, as on a slow link (a round trip costs twice this). */
+  readonly delayMs?: number;
+}
+
 export interface TcpProxy {
   readonly port: number;
+  /** ws://127.0.0.1:<port>; for wss:// use `wss://127.0.0.1:<port>` with the target's pin. */
   readonly url: string;
   /** Connections accepted so far. */
   readonly connections: number;
@@ -9,18 +17,33 @@ export interface TcpProxy {
   dropAll(): void;
   /** From now on, drop what the Gateway sends back on the connections open now; new ones pass. */
   swallowResponses(): void;
+  /** A link that drops silently: nothing gets through either way, on open or new connections, and nothing is closed. */
+  blackhole(): void;
+  /** Forwards again: what was in flight on open connections arrives late; connections accepted during the blackhole are closed. */
+  heal(): void;
   close(): Promise<void>;
 }
 
-/** A loopback TCP relay in front of a Gateway, to count and cut the connections a client makes. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/** A TCP relay in front of a Gateway, to count, cut, slow down or silently drop the connections a client makes. */
+export async function startTcpProxy(targetPort: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
   const open = new Set<Socket>();
   const swallowing = new WeakSet<Socket>();
+  const held = new Set<Socket>();
+  let dropping = false;
   let connections = 0;
+  const delayMs = options.delayMs ?? 0;
+  const later = (work: () => void) => (delayMs > 0 ? setTimeout(work, delayMs) : work());
+
   const server: Server = createServer((client) => {
     connections += 1;
-    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
     open.add(client);
+    if (dropping) {
+      // Accepted, then silence: what a client sees through a middlebox that stopped forwarding.
+      held.add(client);
+      client.on("error", () => client.destroy()).on("close", () => open.delete(client));
+      return;
+    }
+    const upstream = createConnection({ host: options.targetHost ?? "127.0.0.1", port: targetPort });
     open.add(upstream);
     const cleanup = () => {
       client.destroy();
@@ -30,11 +53,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on("error", cleanup).on("close", cleanup);
     upstream.on("error", cleanup).on("close", cleanup);
-    client.pipe(upstream);
+    // While the link drops, what is in flight waits, as TCP would retransmit it once the path is back.
+    const relay = (to: Socket, chunk: Buffer) => (dropping ? stalled.push(() => to.write(chunk)) : later(() => to.write(chunk)));
+    client.on("data", (chunk: Buffer) => relay(upstream, chunk));
     upstream.on("data", (chunk: Buffer) => {
-      if (!swallowing.has(upstream)) client.write(chunk);
+      if (!swallowing.has(upstream)) relay(client, chunk);
     });
   });
+  const stalled: (() => void)[] = [];
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   return {
@@ -48,6 +74,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     swallowResponses: () => {
       for (const socket of open) swallowing.add(socket);
+    },
+    blackhole: () => {
+      dropping = true;
+    },
+    heal: () => {
+      dropping = false;
+      for (const socket of held) socket.destroy();
+      held.clear();
+      for (const write of stalled.splice(0)) write();
     },
     close: () =>
       new Promise<void>((resolve) => {

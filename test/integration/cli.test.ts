@@ -10,6 +10,7 @@ import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/inde
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { runToExit } from "../harness/run-to-exit.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "bin.js");
 let mock: MockModelServer;
@@ -46,10 +47,10 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function cli(args: string[], options: { input?: string } = {}) {
+async function cli(args: string[], options: { input?: string | Uint8Array; env?: Record<string, string | undefined> } = {}) {
   const result = await execa(process.execPath, [bin, ...args], {
     reject: false,
-    env: { XIAOM_TOKEN: gatewayB.token },
+    env: { XIAOM_TOKEN: gatewayB.token, ...options.env },
     ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
   });
   outputs.push(result.stdout, result.stderr);
@@ -97,8 +98,10 @@ describe("the built CLI against a real Gateway", () => {
     expect(checks.checks.filter((check) => check.status !== "skip").map((check) => [check.check, check.status])).toEqual([
       ["transport:sessions_send", "pass"],
       ["transport:memory_file", "pass"],
+      ["gateway", "pass"],
       ["rpc-scope", "pass"],
     ]);
+    expect(healthy.stdout).toMatch(/OpenClaw 2026\.9\.\d+, protocol \d+/u);
     const dead = await cli(["-c", deadConfig, "doctor"]);
     expect(dead.exitCode).toBe(1);
     expect(dead.stdout).toMatch(/FAIL {2}transport:sessions_send: Gateway ws:\/\/127\.0\.0\.1:\d+ is not reachable/u);
@@ -137,6 +140,69 @@ describe("the built CLI against a real Gateway", () => {
     expect((await cli(["-c", join(scratch, "missing.json"), "send", "xiaom", "hi"])).exitCode).toBe(2);
     expect((await readMemoryEntries(gatewayB.workspace)).length).toBe(before);
   });
+
+  it("an unset tokenEnv variable is bad input: exit 2 naming the variable, nothing queued or sent", async () => {
+    const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", "no token here"], { env: { XIAOM_TOKEN: undefined } });
+    expect(result.exitCode).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: "INVALID_INPUT", message: expect.stringContaining("XIAOM_TOKEN") } });
+    expect(result.stderr).toMatch(/XIAOM_TOKEN.*not set/u);
+    expect(JSON.parse((await cli(["-c", goodConfig, "--json", "outbox", "list"])).stdout)).toEqual([]);
+    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body === "no token here")).toBe(false);
+  });
+
+  it("invalid UTF-8 on stdin is refused with its byte offset, never turned into U+FFFD", async () => {
+    const result = await cli(["-c", goodConfig, "send", "xiaom", "-"], { input: Buffer.from([0x6f, 0x6b, 0x20, 0xe4, 0xbd, 0xa0, 0xff, 0x21]) });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/not valid UTF-8: byte 6 \(0xff\)/u);
+    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body.includes("\uFFFD"))).toBe(false);
+  });
+
+  it("a plain send speaks sentences on both streams; the JSON log only with --verbose", async () => {
+    const plain = await cli(["-c", deadConfig, "send", "xiaom", `plain ${randomUUID()}`]);
+    expect(plain.exitCode).toBe(1);
+    expect(`${plain.stdout}\n${plain.stderr}`).not.toMatch(/^\s*\{/mu);
+    const verbose = await cli(["-c", deadConfig, "-v", "send", "xiaom", `verbose ${randomUUID()}`]);
+    expect(verbose.stderr.split("\n").some((line) => line.startsWith("{") && JSON.parse(line).name === "openclaw-inter-instance")).toBe(true);
+  });
+
+  it("a malformed config file: the error gives its line and column and what to do", async () => {
+    const path = join(scratch, "broken.json");
+    await writeFile(path, '{\n  "self": { "name": "xiaoa" },\n  "instances": { "xiaom": { "workspace": "/tmp" }, }\n}\n');
+    const result = await cli(["-c", path, "send", "xiaom", "hi"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/line 3, column \d+/u);
+    expect(result.stderr).toMatch(/trailing commas/u);
+  });
+
+  it("credentials in a Gateway or A2A URL are refused at validation, naming the field; the secret is never echoed", async () => {
+    const path = join(scratch, "userinfo.json");
+    await writeFile(
+      path,
+      JSON.stringify({
+        self: { name: "xiaoa" },
+        instances: { xiaom: { gateway: { url: `ws://user:S3CRETinURL@127.0.0.1:${await freePort()}`, token: "t0ken" }, a2a: { url: "http://peer:S3CRETinURL@127.0.0.1:9/a2a/v1", token: "t0ken" } } },
+      }),
+    );
+    const result = await cli(["-c", path, "-v", "send", "xiaom", "hi"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("instances.xiaom.gateway.url: must not carry credentials");
+    expect(result.stderr).toContain("instances.xiaom.a2a.url: must not carry credentials");
+    expect(`${result.stdout}${result.stderr}`).not.toContain("S3CRETinURL");
+  });
+
+  it("each command ends by itself once it has printed its answer, and leaves no process behind", async () => {
+    for (const args of [
+      ["--config", goodConfig, "send", "小m", "ends by itself"],
+      ["--config", goodConfig, "ask", "小m", "还在吗 REPLY:ends"],
+      ["--config", deadConfig, "doctor"],
+    ]) {
+      const run = await runToExit([process.execPath, bin, ...args], { cwd: scratch, env: { ...process.env, XIAOM_TOKEN: gatewayB.token }, timeoutMs: 120_000, doneWhen: ({ stdout }) => stdout.trim() !== "" });
+      watchOutput(`${run.stdout}\n${run.stderr}`);
+      expect(run.signal, args.join(" ")).toBeNull();
+      expect(run.exitAfterDoneMs!, args.join(" ")).toBeLessThan(3_000);
+      expect(run.leftovers, args.join(" ")).toEqual([]);
+    }
+  }, 300_000);
 
   it("--help exits 0 and lists the commands", async () => {
     const help = await cli(["--help"]);

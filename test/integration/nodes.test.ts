@@ -110,7 +110,7 @@ describe("exec on a paired node (node.invoke system.run)", () => {
       expect(result.steps.map((step) => step.exitCode)).toEqual([0, 5]);
       expect(result.steps[1]?.stderr).toBe("two\n");
       expect(existsSync(marker)).toBe(false);
-      const tool = await instanceExec(() => client, { to: "xiaom", steps: [["true"], ["false"], ["true"]] });
+      const tool = await instanceExec(async () => client, { to: "xiaom", steps: [["true"], ["false"], ["true"]] });
       expect(tool.content[0]?.text).toContain("Stopped at step 2 of 3.");
     });
   });
@@ -305,7 +305,26 @@ describe("exec and sync from the CLI and the agent tools", () => {
     const bad = await cli(["--json", "exec", "xiaom", "--", "sh", "-c", "exit 4"]);
     expect(bad.exitCode).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ exitCode: 4, ok: false });
-    expect((await cli(["exec", "xiaom", "--cwd", "relative", "--", "true"])).exitCode).toBe(2);
+    expect((await cli(["exec", "--cwd", "relative", "xiaom", "true"])).exitCode).toBe(2);
+  });
+
+  it("exec: every word after the program's name reaches it as written, with or without --, even where it matches our own options", async () => {
+    const file = join(scratch, "grep-me.txt");
+    await writeFile(file, "foo\nbar\n");
+    const json = async (args: string[]) => {
+      const result = await cli(["--json", ...args]);
+      return { exitCode: result.exitCode, ...(JSON.parse(result.stdout) as { argv: string[]; stdout: string }) };
+    };
+    expect(await json(["exec", "xiaom", "grep", "-v", "foo", file])).toMatchObject({ exitCode: 0, argv: ["grep", "-v", "foo", file], stdout: "bar\n" });
+    const flags = ["-v", "hello", "-e", "X=1", "--json", "-c", "conf", "-t", "2", "--cwd", "/", "--keep-proxy", "--timeout", "1", "--"];
+    for (const separator of [[], ["--"]]) {
+      expect(await json(["exec", "xiaom", ...separator, "printf", "%s|", ...flags])).toMatchObject({ exitCode: 0, stdout: `${flags.join("|")}|` });
+    }
+    const echoed = await cli(["--json", "exec", "-t", "20", "xiaom", "echo", "-v", "hello"]);
+    expect(JSON.parse(echoed.stdout)).toMatchObject({ ok: true, stdout: "-v hello\n" });
+    const misplaced = await cli(["exec", "xiaom", "--cwd", "/tmp", "ls"]);
+    expect(misplaced.exitCode).toBe(2);
+    expect(misplaced.stderr).toMatch(/before the instance name/u);
   });
 
   it("say: a Chinese exec phrase runs on the node", async () => {
@@ -323,10 +342,10 @@ describe("exec and sync from the CLI and the agent tools", () => {
 
     const link = createMessenger({ config: configFor(), log: testLog() });
     try {
-      const ran = await instanceExec(() => link, { to: "小m", argv: ["echo", "tool"] });
+      const ran = await instanceExec(async () => link, { to: "小m", argv: ["echo", "tool"] });
       expect(ran.details).toMatchObject({ ok: true, stdout: "tool\n" });
-      expect((await instanceExec(() => link, { to: "xiaom", argv: "echo tool" })).details).toMatchObject({ ok: false });
-      expect((await instanceSync(() => link, { to: "xiaom", repo: "https://example.com/x.git" })).content[0]?.text).toMatch(/repo needs dir/u);
+      expect((await instanceExec(async () => link, { to: "xiaom", argv: "echo tool" })).details).toMatchObject({ ok: false });
+      expect((await instanceSync(async () => link, { to: "xiaom", repo: "https://example.com/x.git" })).content[0]?.text).toMatch(/repo needs dir/u);
     } finally {
       await link.close();
     }

@@ -1,14 +1,15 @@
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnvelope, createMessenger, formatEntry, type DeliveryReport } from "../../src/index.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { gatewayRequest, openclawCli, readHistory, textOf } from "../harness/oracle.js";
+import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 const run = promisify(execFile);
@@ -28,38 +29,33 @@ beforeAll(async () => {
   mock = await startMockModel();
   gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom" });
   // What a user does: pack the package and install the tarball into the Gateway's state.
-  const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", scratch], { cwd: repoRoot });
-  const tarball = join(scratch, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
+  const tarball = await packPlugin(scratch);
   gatewayA = await startGateway({
     modelBaseUrl: mock.url,
     name: "xiaoa",
-    beforeStart: async ({ stateDir, env }) => {
-      const configPath = join(stateDir, "openclaw.json");
-      const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
-      config.plugins = {
-        entries: {
-          "inter-instance": {
-            // Lets the plugin see which queued injections a turn carried: its "seen" receipts.
-            hooks: { allowConversationAccess: true },
-            config: {
-              self: { name: "xiaoa" },
-              // Off at first, so the normal-turn and Gateway-wake paths can be seen on their own; a test turns it on.
-              inbox: { wake: false, pollMs: 500 },
-              stateDir: join(stateDir, "inter-instance"),
-              instances: {
-                xiaom: {
-                  aliases: ["小m", "mac-mini"],
-                  gateway: { url: gatewayB.url, token: gatewayB.token },
-                  workspace: gatewayB.workspace,
-                  transports: ["sessions_send", "memory_file"],
-                },
-              },
+    beforeStart: (gateway) => {
+      // Xiaom's token reaches the plugin as an env SecretRef, from the Gateway service's environment.
+      gateway.env.XIAOM_TOKEN = gatewayB.token;
+      return installPlugin(tarball, gateway, {
+        // Lets the plugin see which queued injections a turn carried: its "seen" receipts.
+        hooks: { allowConversationAccess: true },
+        config: {
+          self: { name: "xiaoa" },
+          // Off at first, so the normal-turn and Gateway-wake paths can be seen on their own; a test turns it on.
+          inbox: { wake: false, pollMs: 500 },
+          stateDir: join(gateway.stateDir, "inter-instance"),
+          instances: {
+            xiaom: {
+              aliases: ["小m", "mac-mini"],
+              gateway: { url: gatewayB.url, token: { source: "env", provider: "default", id: "XIAOM_TOKEN" } },
+              workspace: gatewayB.workspace,
+              transports: ["sessions_send", "memory_file"],
             },
+            // The same Gateway with its token as plaintext: what doctor warns about.
+            legacy: { gateway: { url: gatewayB.url, token: gatewayB.token }, transports: ["sessions_send"] },
           },
         },
-      };
-      await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-      await run(process.execPath, [openclawEntry, "plugins", "install", `npm-pack:${tarball}`, "--force", "--accept-capabilities"], { env, timeout: 240_000 });
+      });
     },
   });
 }, 420_000);
@@ -140,6 +136,29 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
   }, 240_000);
 
+  it("credentials: the Gateway shows both tokens redacted, its own audit lists the plaintext one, and doctor warns about it with a command the Gateway accepts", async () => {
+    const entry = "plugins.entries.inter-instance.config.instances";
+    const asRef = await openclawCli(gatewayA, ["config", "get", `${entry}.xiaom.gateway.token`, "--json"]);
+    expect(JSON.parse(asRef.stdout)).toEqual({ source: "env", provider: "default", id: "__OPENCLAW_REDACTED__" });
+    const plain = await openclawCli(gatewayA, ["config", "get", `${entry}.legacy.gateway.token`]);
+    expect(plain.stdout.trim()).toBe("__OPENCLAW_REDACTED__");
+    const audit = await openclawCli(gatewayA, ["secrets", "audit", "--json"]);
+    const findings = (JSON.parse(audit.stdout.slice(audit.stdout.indexOf("{"))) as { findings: { code: string; jsonPath: string }[] }).findings;
+    expect(findings).toContainEqual(expect.objectContaining({ code: "PLAINTEXT_FOUND", jsonPath: `${entry}.legacy.gateway.token` }));
+    expect(findings.map((finding) => finding.jsonPath)).not.toContain(`${entry}.xiaom.gateway.token`);
+
+    const { body } = await invoke("instance_status", { check: true });
+    const checks = (body.result?.details.doctor as { checks: { instance: string; check: string; status: string; fix?: string }[] }).checks.filter((check) => check.check === "credential-storage");
+    expect(checks.map((check) => [check.instance, check.status])).toEqual([["legacy", "warn"]]);
+    const command = /`(openclaw config set [^`]+)`/u.exec(checks[0]!.fix ?? "")?.[1];
+    expect(command).toBe(`openclaw config set ${entry}.legacy.gateway.token --ref-provider default --ref-source env --ref-id LEGACY_GATEWAY_TOKEN`);
+    const dryRun = await run(process.execPath, [openclawEntry, ...command!.split(" ").slice(1), "--dry-run"], { env: { ...gatewayA.cliEnv(), LEGACY_GATEWAY_TOKEN: gatewayB.token } }).then(
+      () => 0,
+      (error: { code?: number; stderr?: string }) => `${error.code}: ${error.stderr}`,
+    );
+    expect(dryRun).toBe(0);
+  });
+
   it("instance_exec and instance_sync are optional: not in an agent's tools until an operator allows them", async () => {
     // After the agent turn above: tools.effective needs the session to exist.
     const effective = JSON.stringify(await gatewayRequest(gatewayA, "tools.effective", { sessionKey: "agent:main:main" }));
@@ -195,6 +214,34 @@ describe("the receiving side: file messages reach the agent once, with a receipt
     }
   }, 300_000);
 
+  it("wake off: 40 messages before a turn, past the 32 injections OpenClaw holds for a plugin: the first turn carries 32, the next the other 8, each once", async () => {
+    const sender = await senderToA();
+    try {
+      const tag = `over-cap-${randomUUID().slice(0, 8)}`;
+      const bodies = Array.from({ length: 40 }, (_, n) => `${tag} message ${n + 1} of 40`);
+      const ids: string[] = [];
+      for (const body of bodies) {
+        const report = await sender.send({ to: "xiaoa", body });
+        expect(report).toMatchObject({ ok: true, via: "memory_file" });
+        ids.push(report.id);
+      }
+      const shown = () => bodies.map((body) => requestsWith(body).length);
+      const taken = async () => (await Promise.all(ids.map((id) => sender.receipt({ to: "xiaoa", id })))).filter((receipt) => receipt.state === "surfaced" || receipt.state === "seen").length;
+      // 32 are taken by the host now; the other 8 wait with the plugin, not marked as taken.
+      await expect.poll(taken, { timeout: 60_000, interval: 500 }).toBe(32);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await taken()).toBe(32);
+      await laterTurns(1);
+      expect(shown().filter((count) => count === 1)).toHaveLength(32);
+      // The other 8 are offered again every 5 s; the next turn carries them, a third shows none again.
+      await expect.poll(taken, { timeout: 30_000, interval: 500 }).toBe(40);
+      await laterTurns(2);
+      expect(shown()).toEqual(bodies.map(() => 1));
+    } finally {
+      await sender.close();
+    }
+  }, 300_000);
+
   it("wake off: a heartbeat triggered through the Gateway's wake RPC carries the body, once", async () => {
     const sender = await senderToA();
     try {
@@ -213,7 +260,7 @@ describe("the receiving side: file messages reach the agent once, with a receipt
   it("wake on (config hot-reloaded): the plugin's own heartbeat carries the body within seconds; the receipt reaches the sender as seen", async () => {
     const set = await openclawCli(gatewayA, ["config", "set", "plugins.entries.inter-instance.config.inbox.wake", "true", "--strict-json"]);
     expect(set.code, set.stderr).toBe(0);
-    await expect.poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), { timeout: 60_000, interval: 500 }).toBe(true);
+    await expect.poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), { timeout: 150_000, interval: 500 }).toBe(true);
     const sender = await senderToA();
     try {
       const marker = `inbox-${randomUUID()}`;

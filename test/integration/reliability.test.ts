@@ -129,9 +129,16 @@ describe("bursts into one busy session", () => {
     }
   }
 
-  /** Which sent ids are in the session's user rows, in transcript order (a collected turn can hold several). */
+  /**
+   * Which sent ids are in the session's user rows as messages of their own, in transcript order (a
+   * collected turn can hold several). The row OpenClaw folds dropped messages into ("[Queue
+   * overflow] Dropped N messages…", which may quote them) does not count.
+   */
   async function arrivedInOrder(sessionKey: string, ids: readonly string[]): Promise<string[]> {
-    const rows = (await readHistory(gateway, sessionKey, 1000)).filter((m) => m.role === "user").map((m) => textOf(m.content));
+    const rows = (await readHistory(gateway, sessionKey, 1000))
+      .filter((m) => m.role === "user")
+      .map((m) => textOf(m.content))
+      .filter((row) => !row.includes("[Queue overflow]"));
     return rows.flatMap((row) =>
       ids
         .filter((id) => row.includes(`id ${id}]`))

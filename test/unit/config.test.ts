@@ -32,9 +32,13 @@ describe("parseConfig", () => {
     expect(registry.retries).toBe(2);
   });
 
+  it("takes a Gateway without a token: the device token from pairing is used", () => {
+    expect(new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { gateway: { url: "wss://x" } } } }), {}).resolve("xiaom").gateway).toMatchObject({ credential: "device", token: undefined });
+  });
+
   it("names the field path of every bad value", () => {
     expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "http://x", token: "t" } } } })).toEqual(["instances.xiaom.gateway.url"]);
-    expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "ws://x" } } } })).toEqual(["instances.xiaom.gateway.token"]);
+    expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "wss://x", tlsFingerprint: "AB:CD" } } } })).toEqual(["instances.xiaom.gateway.tlsFingerprint"]);
     expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "ws://x", token: "a", tokenEnv: "B" } } } })).toEqual(["instances.xiaom.gateway.token"]);
     expect(issuesOf({ ...base, instances: { xiaom: { transports: ["carrier_pigeon"] } } })).toEqual(["instances.xiaom.transports.0"]);
     expect(issuesOf({ ...base, instances: { xiaom: { timeZone: "Mars/Olympus" } } })).toEqual(["instances.xiaom.timeZone"]);
@@ -42,6 +46,8 @@ describe("parseConfig", () => {
     expect(issuesOf({ ...base, instances: { "../evil": {} } })).toEqual(["instances.../evil"]);
     expect(issuesOf({ ...base, instances: { xiaom: { colour: "red" } } })).toEqual(["instances.xiaom"]);
     expect(issuesOf({ instances: {} })).toEqual(["self"]);
+    expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "wss://me:pw@host", token: "t" } } } })).toEqual(["instances.xiaom.gateway.url"]);
+    expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "https://token@host/a2a/v1", token: "t" } } } })).toEqual(["instances.xiaom.a2a.url"]);
   });
 
   it("checks the A2A target and completes its endpoint", () => {

@@ -30,6 +30,7 @@ type Behaviour = (call: number, context: DeliveryContext) => Promise<Receipt>;
 
 class FakeTransport implements Transport {
   calls = 0;
+  declare confirm?: NonNullable<Transport["confirm"]>;
   signals: AbortSignal[] = [];
   constructor(
     readonly id: TransportId,
@@ -216,6 +217,45 @@ describe("Dispatcher", () => {
       const second = await dispatcher.send({ to: "xiaom", body: "hi", id: "env-repeat-2" });
       expect(second).toMatchObject({ ok: true, attempts: [{ outcome: "accepted" }] });
       expect(flaky.calls).toBe(2);
+      outbox.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a send that got no answer and could not be checked is not handed to another transport: queued for the same one, which the target de-duplicates", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oii-unsettled-"));
+    try {
+      const outbox = await Outbox.open(join(dir, "outbox.sqlite"));
+      let reachable = false;
+      const session = new FakeTransport("sessions_send", async () => {
+        if (!reachable) throw new TransientError("connection dropped mid-request", { code: "CONNECTION_DROPPED" });
+        return { status: "accepted", detail: {} };
+      });
+      session.confirm = async () => {
+        if (!reachable) throw new Error("no answer");
+        return { landed: false, reason: "not found" };
+      };
+      const file = new FakeTransport("memory_file", ok("written"));
+      const dispatcher = dispatcherWith([session, file], ["sessions_send", "memory_file"], { outbox: async () => outbox, circuitBreaker: new CircuitBreaker(0), retries: 0 });
+      const report = await dispatcher.send({ to: "xiaom", body: "in flight when the link went", id: "env-unsettled-1" });
+      expect(report).toMatchObject({ ok: false, status: "queued", unsettledOn: "sessions_send" });
+      expect(report.attempts.map((a) => a.transport)).toEqual(["sessions_send"]);
+      expect(file.calls).toBe(0);
+      expect(outbox.list()[0]).toMatchObject({ pinnedTo: "sessions_send" });
+      // Still cut off: the flush tries only sessions_send, never the memory file.
+      await dispatcher.flush({ all: true });
+      expect(file.calls).toBe(0);
+      // Back, and the target says it has no such message: the pin goes, and the next flush delivers it once.
+      reachable = true;
+      session.deliver = async () => {
+        throw new TransientError("dropped", { code: "CONNECTION_DROPPED" });
+      };
+      await dispatcher.flush({ all: true });
+      expect(outbox.list()[0]?.pinnedTo).toBeUndefined();
+      const [last] = await dispatcher.flush({ all: true });
+      expect(last).toMatchObject({ ok: true, via: "memory_file" });
+      expect(file.calls).toBe(1);
       outbox.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

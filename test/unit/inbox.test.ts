@@ -19,11 +19,12 @@ afterEach(async () => {
   await rm(workspace, { recursive: true, force: true });
 });
 
-async function startWatcher(options: { resurfaceUnseen?: boolean; accept?: () => boolean } = {}): Promise<InboxWatcher> {
+async function startWatcher(options: { resurfaceUnseen?: boolean; accept?: () => boolean; retryMs?: number } = {}): Promise<InboxWatcher> {
   const watcher = new InboxWatcher({
     workspace,
     sessionKey: "agent:main:main",
     pollMs: 60_000,
+    retryMs: options.retryMs ?? 60_000,
     resurfaceUnseen: options.resurfaceUnseen ?? false,
     surface: async (entry) => {
       if (options.accept && !options.accept()) return false;
@@ -117,6 +118,17 @@ describe("InboxWatcher", () => {
     await watcher.check();
     await watcher.check();
     expect(surfaced.map((e) => e.body)).toEqual(["waits for the session"]);
+  });
+
+  it("entries the host cannot take yet (its queue full) are offered again by themselves, with no file event or poll", async () => {
+    let room = 2;
+    const watcher = await startWatcher({ accept: () => room-- > 0, retryMs: 50 });
+    for (const n of [1, 2, 3, 4]) await write(`message ${n}`);
+    await watcher.check();
+    expect(surfaced.map((e) => e.body)).toEqual(["message 1", "message 2"]);
+    room = 2;
+    await expect.poll(() => surfaced.length, { timeout: 2000, interval: 20 }).toBe(4);
+    expect(surfaced.map((e) => e.body)).toEqual(["message 1", "message 2", "message 3", "message 4"]);
   });
 
   it("after a restart, surfaced-but-unseen entries are queued again only when seen receipts exist", async () => {

@@ -17,4 +17,12 @@ describe("createLogger", () => {
     expect(text).not.toContain("Bearer abc");
     expect(text).toContain("[redacted]");
   });
+
+  it("scrubs the user-info of every URL in a line, known secret or not", () => {
+    const { destination, lines } = captureLines();
+    const logger = createLogger({ level: "debug", destination, secrets: new SecretSet() });
+    logger.warn({ url: "ws://user:hunter2@10.0.0.2:18789/x" }, "could not reach wss://admin:pw%40x@host:443 or https://tok@h/a2a");
+    expect(lines.join("\n")).not.toMatch(/hunter2|pw%40x|tok@/u);
+    expect(lines.join("\n")).toContain("ws://[redacted]@10.0.0.2:18789/x");
+  });
 });

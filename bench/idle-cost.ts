@@ -1,0 +1,117 @@
+// Scenario 9 of `npm run bench`: what the plugin costs a Gateway at rest. Three idle Gateways side
+// by side: one with the plugin installed from its packed tarball and one message waiting in its
+// outbox (its target refuses), two without (their difference is the noise floor); each one's CPU
+// time (its whole process tree) over the same windows. OpenClaw's own periodic work comes in bursts
+// of a few CPU seconds that land in some windows of each Gateway and not others: the median window
+// is the cost at rest, and work of the plugin's that recurs (polls, retry timers) is in every window.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { freePort, startGateway, type TestGateway } from "../test/harness/gateway.ts";
+import { startMockModel } from "../test/harness/mock-model.ts";
+import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
+
+export interface IdleCostContext {
+  readonly scratch: string;
+  readonly windowMs: number;
+  /** Consecutive windows; each Gateway's median window is compared. */
+  readonly windows: number;
+  /** Left to the Gateways after start before the window (plugin loading, the memory index, first cron ticks). */
+  readonly settleMs: number;
+  readonly row: (row: { scenario: string; a: string; b: string; ratio: string; note: string }) => void;
+  readonly log: (text: string) => void;
+}
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ; 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds used so far by a process and all its descendants. */
+async function cpuSecondsOfTree(root: number): Promise<number> {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/u.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => undefined);
+    if (!stat) continue;
+    // Fields after the command (which may hold spaces) start after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  let ticks = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    ticks += stats.get(pid)?.ticks ?? 0;
+    for (const [child, stat] of stats) if (stat.ppid === pid) pending.push(child);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+async function queueOne(gateway: TestGateway): Promise<string> {
+  const response = await fetch(`${gateway.httpUrl}/tools/invoke`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gateway.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ tool: "instance_send", args: { to: "xiaom", message: "waits in the outbox while the bench measures" } }),
+  });
+  const body = (await response.json()) as { result?: { details?: { report?: { status?: string } } } };
+  return body.result?.details?.report?.status ?? `no report (${response.status})`;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export async function benchIdleCost(context: IdleCostContext): Promise<void> {
+  context.log("starting two idle Gateways, one with the plugin installed from its tarball");
+  const mock = await startMockModel();
+  const tarball = await packPlugin(context.scratch);
+  const refusing = `ws://127.0.0.1:${await freePort()}`;
+  let plain: TestGateway | undefined;
+  let plainToo: TestGateway | undefined;
+  let withPlugin: TestGateway | undefined;
+  try {
+    // Two without the plugin: how far two identical idle Gateways differ is the noise floor.
+    [plain, plainToo, withPlugin] = await Promise.all([
+      startGateway({ modelBaseUrl: mock.url, name: "idle-plain" }),
+      startGateway({ modelBaseUrl: mock.url, name: "idle-plain-2" }),
+      startGateway({
+        modelBaseUrl: mock.url,
+        name: "idle-plugin",
+        beforeStart: (gateway) =>
+          installPlugin(tarball, gateway, {
+            enabled: true,
+            config: {
+              self: { name: "bench-idle" },
+              stateDir: join(gateway.stateDir, "inter-instance"),
+              instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } },
+            },
+          }),
+      }),
+    ]);
+    const queued = await queueOne(withPlugin);
+    await new Promise((resolve) => setTimeout(resolve, context.settleMs));
+    const pids = [plain.pid!, plainToo.pid!, withPlugin.pid!];
+    const shares: [number[], number[], number[]] = [[], [], []];
+    for (let window = 0; window < context.windows; window += 1) {
+      const before = await Promise.all(pids.map(cpuSecondsOfTree));
+      await new Promise((resolve) => setTimeout(resolve, context.windowMs));
+      const after = await Promise.all(pids.map(cpuSecondsOfTree));
+      pids.forEach((_, i) => shares[i]!.push(((after[i]! - before[i]!) / (context.windowMs / 1000)) * 100));
+      context.log(`9 idle window ${window + 1}/${context.windows}: ${shares.map((list) => `${list.at(-1)!.toFixed(2)} %`).join(", ")} (plain, plain, plugin)`);
+    }
+    const [plainShare, plainTooShare, pluginShare] = shares.map(median) as [number, number, number];
+    const without = (plainShare + plainTooShare) / 2;
+    const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(2)} %`;
+    const seconds = context.windowMs / 1000;
+    context.row({
+      scenario: "9. idle cost",
+      a: `Gateway with the plugin: ${pluginShare.toFixed(2)} % of a core`,
+      b: `two without: ${plainShare.toFixed(2)} % and ${plainTooShare.toFixed(2)} %`,
+      ratio: signed(pluginShare - without),
+      note: `median of ${context.windows} windows of ${seconds} s at rest, CPU time of each Gateway's process tree, same windows (every window: plugin ${shares[2].map((v) => v.toFixed(2)).join(" / ")}, without ${shares[0].map((v) => v.toFixed(2)).join(" / ")} and ${shares[1].map((v) => v.toFixed(2)).join(" / ")} %); the plugin's has one message ${queued} in its outbox (its target refuses). The two without it differ by ${Math.abs(plainShare - plainTooShare).toFixed(2)} %: differences below that are noise. Goal: within 0.1 % of a core`,
+    });
+  } finally {
+    await Promise.all([plain?.dispose(), plainToo?.dispose(), withPlugin?.dispose()]);
+    await mock.close();
+  }
+}

@@ -1,0 +1,91 @@
+import { isIP } from "node:net";
+import { connect } from "node:tls";
+import { TransportError, UnavailableError } from "../errors.js";
+
+const PROBE_TIMEOUT_MS = 3_000;
+
+/** How to read the served certificate's fingerprint on the target machine, to compare it with the one seen here. */
+const READ_ON_TARGET = "openssl x509 -noout -fingerprint -sha256 -in ~/.openclaw/gateway/tls/gateway-cert.pem";
+
+/**
+ * The SHA-256 fingerprint (colon hex, as `gateway.tlsFingerprint` takes it) of the certificate the
+ * host:port of a URL presents, without trusting it; undefined when that port does not speak TLS.
+ */
+export async function presentedFingerprint(rawUrl: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | undefined> {
+  const url = new URL(rawUrl);
+  const host = url.hostname.replace(/^\[|\]$/gu, "");
+  const port = Number(url.port || (url.protocol === "wss:" || url.protocol === "https:" ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
+    const done = (value: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.once("secureConnect", () => done(socket.getPeerCertificate().fingerprint256 || undefined));
+    socket.once("error", () => done(undefined));
+  });
+}
+
+const UNTRUSTED_CODES = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"]);
+
+/** Which TLS mistake a failed handshake shows, judged from the error alone. Pure. */
+export function tlsMistakeOf(error: unknown, url: string): "untrusted" | "pin-mismatch" | "tls-port-over-ws" | "plaintext-port-over-wss" | undefined {
+  const code = error !== null && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
+  const message = error instanceof Error ? error.message : String(error);
+  const secure = url.startsWith("wss:");
+  if (UNTRUSTED_CODES.has(code)) return "untrusted";
+  if (/tls fingerprint mismatch/iu.test(message)) return "pin-mismatch";
+  if (secure && (code === "EPROTO" || /wrong version number|packet length too long|ssl3_get_record/iu.test(message))) return "plaintext-port-over-wss";
+  if (!secure && (code === "ECONNRESET" || /socket hang up/iu.test(message))) return "tls-port-over-ws";
+  return undefined;
+}
+
+/**
+ * Turns a handshake that failed on TLS into an error that says which mistake it is and the fix,
+ * looking at the certificate the port serves where that tells more (its fingerprint, whether it
+ * speaks TLS at all). Resolves undefined when the failure is not about TLS.
+ */
+export async function explainTlsFailure(error: unknown, url: string, pinned: string | undefined): Promise<TransportError | undefined> {
+  const mistake = tlsMistakeOf(error, url);
+  if (!mistake) return undefined;
+  if (mistake === "untrusted") {
+    const seen = await presentedFingerprint(url);
+    return new UnavailableError(`Gateway ${url} serves a certificate this machine does not trust (self-signed or from a private CA).`, {
+      code: "TLS_UNTRUSTED",
+      hint:
+        `${seen ? `Its SHA-256 fingerprint, as seen from here, is ${seen}. ` : ""}Compare it with the one on the target (\`${READ_ON_TARGET}\`); ` +
+        `if they match, pin it: set gateway.tlsFingerprint of this instance to it (openclaw-inter-instance add <name> --url ${url} --tls-fingerprint ${seen ?? "<sha256>"}).`,
+      cause: error,
+    });
+  }
+  if (mistake === "pin-mismatch") {
+    const seen = await presentedFingerprint(url);
+    return new UnavailableError(
+      `Gateway ${url} presented a certificate that does not match the pinned fingerprint: something may be intercepting the connection, or the target's certificate changed. Nothing was sent, and it will not be retried or sent in plaintext.`,
+      {
+        code: "TLS_PIN_MISMATCH",
+        hint:
+          `Pinned: ${pinned ?? "(none)"}; served now: ${seen ?? "(could not read)"}. Read the fingerprint on the target (\`${READ_ON_TARGET}\`). ` +
+          "Only if it equals the one served now (a renewed certificate), re-pin: set gateway.tlsFingerprint of this instance to it.",
+        cause: error,
+      },
+    );
+  }
+  if (mistake === "tls-port-over-ws") {
+    const seen = await presentedFingerprint(url);
+    if (!seen) return undefined;
+    const secureUrl = url.replace(/^ws:/u, "wss:");
+    return new UnavailableError(`Gateway ${url} speaks TLS on that port, so a plaintext ws:// connection is dropped.`, {
+      code: "TLS_REQUIRED",
+      hint: `Use ${secureUrl} and pin its certificate (SHA-256 ${seen}, compare with \`${READ_ON_TARGET}\` on the target): gateway.url = "${secureUrl}", gateway.tlsFingerprint = "${seen}".`,
+      cause: error,
+    });
+  }
+  return new UnavailableError(`Gateway ${url} does not speak TLS on that port (its answer is plaintext).`, {
+    code: "TLS_NOT_SERVED",
+    hint: `Turn TLS on at the target (gateway.tls.enabled: true with autoGenerate, then restart it), or, only on a private network or tailnet, use ${url.replace(/^wss:/u, "ws:")}.`,
+    cause: error,
+  });
+}

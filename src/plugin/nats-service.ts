@@ -1,0 +1,74 @@
+import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
+import type { Config } from "../config/schema.js";
+import type { Envelope } from "../envelope.js";
+import { InboxLedger } from "../inbox/ledger.js";
+import { leaseFleet, type FleetLease } from "../nats/fleet.js";
+import { announce } from "../nats/presence.js";
+import { NatsReceiver } from "../nats/receiver.js";
+import { PLUGIN_ID } from "./id.js";
+import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
+
+export const NATS_SERVICE_ID = "inter-instance-nats";
+
+/** What the agent reads for a message that came through the fleet's broker. */
+export function natsInjectionText(envelope: Envelope): string {
+  return `Message from ${envelope.from} (openclaw-inter-instance, id ${envelope.id}, sent ${envelope.createdAt} through the NATS fleet):\n${envelope.body}`;
+}
+
+/**
+ * The receiving side on a NATS fleet: this instance's durable consumer feeds its agent's next turn
+ * (acked once queued there), and the instance announces itself in the fleet's presence registry.
+ * Nothing runs unless the config has `nats`. Dials out only: fit for a machine behind NAT.
+ */
+export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>): OpenClawPluginService {
+  let lease: FleetLease | undefined;
+  let receiver: NatsReceiver | undefined;
+  let presence: NodeJS.Timeout | undefined;
+  return {
+    id: NATS_SERVICE_ID,
+    reload: { configPrefixes: [`plugins.entries.${PLUGIN_ID}.config`] },
+    async start(ctx) {
+      if (!config().nats) return;
+      const settings = await resolvedConfig();
+      const nats = settings.nats!;
+      // The same connection as the plugin's sends (one per fleet config in the Gateway process).
+      lease = leaseFleet(nats);
+      const fleet = lease.fleet;
+      const sessionKey = settings.inbox.sessionKey;
+      const wake = heartbeatWaker(api, sessionKey);
+      // The host forgets an injection's idempotency key once a turn consumed it, and a broker that
+      // lost acks (killed, restarted) delivers again: the workspace's receipts say what was taken.
+      const workspace = agentWorkspace(api, ctx);
+      const ledger = new InboxLedger(workspace);
+      await ledger.load();
+      const surface = async (envelope: Envelope): Promise<boolean> => {
+        if (ledger.state(envelope.id)) return true;
+        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope), via: "nats" }))) return false;
+        await ledger.record(envelope.id, "surfaced", envelope.from);
+        return true;
+      };
+      receiver = new NatsReceiver({
+        fleet,
+        self: settings.self.name,
+        surface,
+        onError: (error) => ctx.logger.warn(`inter-instance nats: ${String(error)}`),
+        log: (line) => ctx.logger.warn(line),
+      });
+      const entry = { name: settings.self.name, aliases: [], receives: ["nats", ...(settings.inbox.enabled ? ["memory_file"] : [])] };
+      const announceNow = () => announce(fleet, entry).catch((error: unknown) => ctx.logger.warn(`inter-instance nats: presence: ${String(error)}`));
+      // A broker that is down at start is retried by the client; the consumer starts once it answers.
+      await receiver.start().catch((error: unknown) => ctx.logger.warn(`inter-instance nats: ${String(error)}`));
+      await announceNow();
+      presence = setInterval(() => void announceNow(), Math.max(5_000, Math.floor(nats.presenceTtlMs / 3)));
+      presence.unref();
+      ctx.logger.info(`inter-instance nats: ${settings.self.name} reads ${fleet.names.inbox(settings.self.name)} on ${nats.servers.join(", ")}`);
+    },
+    async stop() {
+      if (presence) clearInterval(presence);
+      await receiver?.stop();
+      await lease?.release();
+      receiver = undefined;
+      lease = undefined;
+    },
+  };
+}
