@@ -20,7 +20,15 @@ const A2A_PREVIOUS_TASK_POLL_MS = 2_500;
 /** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
 export const A2A_MAX_TEXT_BYTES = 64 * 1024;
 
-export type A2aTaskState = "TASK_STATE_WORKING" | "TASK_STATE_COMPLETED" | "TASK_STATE_FAILED" | "TASK_STATE_REJECTED" | (string & {});
+export type A2aTaskState = "TASK_STATE_SUBMITTED" | "TASK_STATE_WORKING" | "TASK_STATE_COMPLETED" | "TASK_STATE_FAILED" | "TASK_STATE_REJECTED" | (string & {});
+
+/**
+ * A task is open until the channel finishes it. `returnImmediately` can hand back a task still
+ * SUBMITTED (created, its turn not yet started) as well as WORKING: both hold the conversation.
+ */
+function isOpenTask(state: A2aTaskState | undefined): boolean {
+  return state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING";
+}
 
 export interface A2aTask {
   readonly id: string;
@@ -97,7 +105,7 @@ export async function a2aCall<T>(target: A2aTarget, method: string, params: unkn
  * the task (`returnImmediately`); the agent's reply can be polled with `GetTask`.
  *
  * One task at a time per conversation: on 2026.9.x a task sent while an earlier one of the same
- * context is still working stays `TASK_STATE_WORKING` and never reaches the agent, so a send
+ * context is still open (SUBMITTED or WORKING) stays open and never reaches the agent, so a send
  * waits until this sender's previous task there has finished.
  */
 export class A2aTransport implements Transport {
@@ -160,7 +168,7 @@ export class A2aTransport implements Transport {
     for (const id of [...tasks]) {
       try {
         const task = await a2aCall<A2aTask>(target, "GetTask", { id }, signal);
-        if (task.status?.state !== "TASK_STATE_WORKING") tasks.delete(id);
+        if (!isOpenTask(task.status?.state)) tasks.delete(id);
       } catch (error) {
         if (error instanceof TransientError && error.code === "RATE_LIMITED") return tasks.size;
         if (error instanceof UnavailableError && /task not found/iu.test(error.message)) tasks.delete(id);
@@ -204,7 +212,7 @@ export class A2aTransport implements Transport {
       throw error;
     }
     const state = task.status?.state ?? "unknown";
-    if (state === "TASK_STATE_WORKING") this.#workingIn(conversation).add(task.id);
+    if (isOpenTask(state)) this.#workingIn(conversation).add(task.id);
     else giveBackTurn();
     if (state === "TASK_STATE_REJECTED" || state === "TASK_STATE_FAILED") {
       // Not transient: the target's policy refused it. Another transport may still be allowed.

@@ -10,7 +10,7 @@ import { testLog, watchOutput } from "../harness/secrets-watch.js";
 
 // Disk faults on the memory-file path, made real without mocks: a note that is a symlink to
 // /dev/full (the kernel answers every write with ENOSPC), and a workspace the writing process may
-// not write (EACCES; as root, the CLI runs as "nobody" so that permissions apply at all).
+// not write (EACCES; as root, the CLI runs without CAP_DAC_OVERRIDE so that permissions apply at all).
 let scratch: string;
 const bin = join(fileURLToPath(import.meta.url), "..", "..", "..", "dist", "cli", "bin.js");
 
@@ -57,22 +57,18 @@ describe("disk faults on the memory-file path", () => {
   it("memory dir not writable (EACCES): unavailable with the fix, queued, exit 1 from the CLI", async () => {
     const workspace = join(scratch, "readonly");
     await mkdir(join(workspace, "memory"), { recursive: true });
-    const stateDir = join(scratch, "state-nobody");
+    const stateDir = join(scratch, "state-readonly");
     await mkdir(stateDir, { recursive: true });
-    await chmod(stateDir, 0o777);
-    await chmod(scratch, 0o755);
-    const asRoot = process.getuid?.() === 0;
-    // Root ignores permission bits, so the writer runs as nobody; otherwise the bits are enough.
-    if (!asRoot) await chmod(join(workspace, "memory"), 0o555);
-    const configPath = join(scratch, "nobody.json");
+    await chmod(join(workspace, "memory"), 0o555);
+    const configPath = join(scratch, "readonly.json");
     await writeFile(configPath, JSON.stringify(configFor(workspace, stateDir)));
-    await chmod(configPath, 0o644);
-    const result = await execa(process.execPath, [bin, "--config", configPath, "--json", "send", "xiaom", "no permission"], {
-      reject: false,
-      stdin: "ignore",
-      env: { HOME: stateDir },
-      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-    });
+    // Root passes permission bits by CAP_DAC_OVERRIDE: as root the CLI runs without it (setpriv
+    // drops it from the bounding set), so the mode applies to it as to anyone else.
+    const asRoot = process.getuid?.() === 0;
+    const argv = [process.execPath, bin, "--config", configPath, "--json", "send", "xiaom", "no permission"];
+    const dropped = "-dac_override,-dac_read_search";
+    const [file, ...args] = asRoot ? ["setpriv", `--bounding-set=${dropped}`, `--inh-caps=${dropped}`, "--", ...argv] : argv;
+    const result = await execa(file!, args, { reject: false, stdin: "ignore", env: { HOME: stateDir } });
     watchOutput(`${result.stdout}\n${result.stderr}`);
     expect(result.exitCode, result.stderr).toBe(1);
     const report = JSON.parse(result.stdout) as DeliveryReport;

@@ -8,10 +8,11 @@ import { createMessenger } from "../../src/index.js";
 
 /**
  * A stand-in for the A2A channel that behaves as 2026.9.x does with one conversation: it records
- * when each task arrives, keeps every task working until the test finishes it, and answers the
- * first `GetTask` with the channel's rate-limit error.
+ * when each task arrives, keeps every task open (in `openState`: SUBMITTED before its turn starts,
+ * WORKING after) until the test finishes it, and answers the first `GetTask` with the channel's
+ * rate-limit error.
  */
-async function fakeChannel() {
+async function fakeChannel(openState: string) {
   const sentAt: { id: string; whileWorking: number }[] = [];
   const working = new Set<string>();
   let getTasks = 0;
@@ -25,7 +26,7 @@ async function fakeChannel() {
         const id = `task-${sentAt.length}`;
         sentAt.push({ id, whileWorking: working.size });
         working.add(id);
-        answer({ task: { id, contextId: "c", status: { state: "TASK_STATE_WORKING" } } });
+        answer({ task: { id, contextId: "c", status: { state: openState } } });
         return;
       }
       getTasks += 1;
@@ -34,7 +35,7 @@ async function fakeChannel() {
         return;
       }
       const id = String(call.params.id);
-      answer({ id, status: { state: working.has(id) ? "TASK_STATE_WORKING" : "TASK_STATE_COMPLETED" } });
+      answer({ id, status: { state: working.has(id) ? openState : "TASK_STATE_COMPLETED" } });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -53,8 +54,8 @@ afterEach(async () => {
 });
 
 describe("a2a: one task at a time per conversation", () => {
-  it("holds the next send until the previous task has finished, through a rate-limited look", async () => {
-    const channel = await fakeChannel();
+  it.each(["TASK_STATE_WORKING", "TASK_STATE_SUBMITTED"])("holds the next send until the previous task (%s) has finished, through a rate-limited look", async (openState) => {
+    const channel = await fakeChannel(openState);
     const stateDir = mkdtempSync(join(tmpdir(), "oii-a2a-pacing-"));
     const link = createMessenger({
       config: { self: { name: "xiaoa" }, stateDir, instances: { xiaom: { a2a: { url: channel.url, token: "peer-token-1234" }, transports: ["a2a"] } } },
