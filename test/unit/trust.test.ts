@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { MessagingKeyStore, verifyRotation } from "../../src/trust/messaging-key.js";
+import { fingerprintOf, publicKeyFromRaw, signFields, verifyFields, type SignedFields } from "../../src/trust/signature.js";
+
+const dirs: string[] = [];
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "oii-trust-"));
+  dirs.push(dir);
+  return join(dir, "state");
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const fields: SignedFields = { id: "msg-00000001", from: "xiaoa", to: "xiaom", createdAt: "2026-12-01T10:00:00.000Z", body: "部署完成\n" };
+
+describe("messaging keys and envelope signatures", () => {
+  it("a signature verifies only over exactly the fields it was made for, and only with its key", () => {
+    const key = new MessagingKeyStore(stateDir()).key();
+    const other = new MessagingKeyStore(stateDir()).key();
+    const signature = signFields(fields, key.privateKey);
+    expect(signature).toMatch(/^[A-Za-z0-9_-]{86}$/u);
+    expect(verifyFields(fields, signature, publicKeyFromRaw(key.publicKey))).toBe(true);
+    expect(verifyFields(fields, signature, publicKeyFromRaw(other.publicKey))).toBe(false);
+    const changes: Partial<SignedFields>[] = [{ id: "msg-00000002" }, { from: "mallory" }, { to: "xiaob" }, { createdAt: "2026-12-01T10:00:01.000Z" }, { body: "部署完成" }, { redelivery: 1 }, { conversation: "c-1" }, { hop: 1 }];
+    for (const change of changes) expect(verifyFields({ ...fields, ...change }, signature, publicKeyFromRaw(key.publicKey)), JSON.stringify(change)).toBe(false);
+    // Fields cannot run into each other: moving a character from one field to the next changes the payload.
+    expect(verifyFields({ ...fields, from: "xiao", to: "axiaom" }, signature, publicKeyFromRaw(key.publicKey))).toBe(false);
+    for (const bad of ["", "x".repeat(86), `${signature.slice(0, -1)}A`, `${signature}=`]) expect(verifyFields(fields, bad, publicKeyFromRaw(key.publicKey))).toBe(false);
+  });
+
+  it("the key is created once, kept private, and the same across processes reading the same state dir", () => {
+    const dir = stateDir();
+    const first = new MessagingKeyStore(dir).key();
+    const again = new MessagingKeyStore(dir).key();
+    expect(again.publicKey).toBe(first.publicKey);
+    expect(first.fingerprint).toBe(fingerprintOf(first.publicKey));
+    expect(first.fingerprint).toMatch(/^SHA256:([0-9a-f]{2}:){15}[0-9a-f]{2}$/u);
+    expect(statSync(join(dir, "messaging-key.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it("a rotation is signed by the old key: a peer that pinned it can follow, a forged one is refused", () => {
+    const store = new MessagingKeyStore(stateDir());
+    const old = store.key();
+    const rotation = store.rotate();
+    const current = new MessagingKeyStore(join(store.path, "..")).key();
+    expect(current.publicKey).not.toBe(old.publicKey);
+    expect(rotation).toMatchObject({ previous: old.publicKey, next: current.publicKey });
+    expect(verifyRotation(rotation, old.publicKey)).toBe(true);
+    expect(verifyRotation(rotation, current.publicKey)).toBe(false);
+    const stranger = new MessagingKeyStore(stateDir()).key();
+    expect(verifyRotation({ ...rotation, next: stranger.publicKey }, old.publicKey)).toBe(false);
+    expect(store.rotations()).toEqual([rotation]);
+  });
+
+  it("a public key that is not 32 bytes of base64url is refused with what it should be", () => {
+    expect(() => publicKeyFromRaw("abc")).toThrow(/32 bytes, base64url/u);
+  });
+});
