@@ -41,7 +41,10 @@ export function signFields(fields: SignedFields, privateKey: KeyObject): string 
 /** True only for a well-formed signature by this key over exactly these fields. */
 export function verifyFields(fields: SignedFields, signature: string, publicKey: KeyObject): boolean {
   if (!SIGNATURE.test(signature)) return false;
-  return verify(null, signedPayload(fields), publicKey, Buffer.from(signature, "base64url"));
+  const bytes = Buffer.from(signature, "base64url");
+  // Only the canonical spelling: the last character's spare bits would let one signature be written several ways.
+  if (bytes.toString("base64url") !== signature) return false;
+  return verify(null, signedPayload(fields), publicKey, bytes);
 }
 
 /** A short, human-comparable fingerprint of a raw public key: `SHA256:` and 16 bytes of its hash, hex in pairs. */
