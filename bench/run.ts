@@ -28,7 +28,7 @@ const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) 
 const N = {
   ...(quick
     ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1 }
-    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 5 }),
+    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 7 }),
   naiveCapMs: 3000,
   hangTimeoutMs: 15_000,
 };

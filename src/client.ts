@@ -4,7 +4,7 @@ import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
-import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
@@ -68,8 +68,8 @@ export interface Messenger {
   readonly outbox: {
     /** The envelopes waiting, oldest first. */
     list(): Promise<QueuedEnvelope[]>;
-    /** How many wait: queued for a retry, and accepted but not yet seen to run. */
-    waiting(): Promise<{ queued: number; followingUp: number }>;
+    /** How many wait (queued for a retry, accepted but not yet seen to run), and when the first queued one is due. */
+    waiting(): Promise<Waiting>;
     /** Retries them in arrival order per target. */
     flush(options?: FlushOptions): Promise<DeliveryReport[]>;
     /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */

@@ -99,6 +99,13 @@ export interface ProbeOptions {
   readonly transports?: readonly TransportId[];
 }
 
+export interface Waiting {
+  readonly queued: number;
+  readonly followingUp: number;
+  /** When the earliest queued envelope may be tried again; absent when nothing is queued. */
+  readonly nextAttemptAt?: Date;
+}
+
 export interface FlushOptions {
   readonly signal?: AbortSignal;
   /** Also retry envelopes whose backoff has not run out yet. */
@@ -201,11 +208,20 @@ export class Dispatcher {
     return { ...report, status: "queued" };
   }
 
-  /** How many envelopes wait: queued for a retry, and accepted but not yet seen to run (followed up by `flush`). */
-  async waiting(): Promise<{ queued: number; followingUp: number }> {
+  /**
+   * How many envelopes wait: queued for a retry, and accepted but not yet seen to run (followed up
+   * by `flush`); and when the first queued one is next due, each having backed off on its own.
+   */
+  async waiting(): Promise<Waiting> {
     if (!this.#outbox) return { queued: 0, followingUp: 0 };
     const outbox = await this.#outbox();
-    return { queued: outbox.list().length, followingUp: outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS)).length };
+    const queued = outbox.list();
+    const due = queued.map((entry) => Date.parse(entry.nextAttemptAt)).filter((time) => Number.isFinite(time));
+    return {
+      queued: queued.length,
+      followingUp: outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS)).length,
+      ...(due.length > 0 ? { nextAttemptAt: new Date(Math.min(...due)) } : {}),
+    };
   }
 
   /**

@@ -4,7 +4,7 @@ export type { DeadLetter } from "./nats/receiver.js";
 export { Outbox, type QueuedEnvelope } from "./outbox.js";
 export { Dispatcher, type FlushOptions, type Attempt, type AttemptError, type AttemptOutcome, type DeliveryReport, type DispatcherOptions,
   type ProbeOptions,
-  type ProbeResult, type SendInput, type SendOptions } from "./dispatcher.js";
+  type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
 export { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget, type NodeTarget } from "./config/registry.js";

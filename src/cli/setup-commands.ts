@@ -7,6 +7,7 @@ import type { Messenger } from "../client.js";
 import { DeviceIdentityStore, defaultStateDir } from "../gateway/device-identity.js";
 import { decodeSetupCode, pairWithSetupCode } from "../gateway/pairing.js";
 import { describeChecks } from "../report-text.js";
+import { MessagingKeyStore } from "../trust/messaging-key.js";
 
 /** What the setup commands need from the CLI around them. */
 export interface SetupContext {
@@ -39,7 +40,7 @@ async function checkInstance(context: SetupContext, name: string, lead: string, 
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** `init`, `add`, `pair`, `list`, `remove`: making and changing the config without writing JSON by hand. */
+/** `init`, `add`, `pair`, `keys`, `list`, `remove`: making and changing the config without writing JSON by hand. */
 export function registerSetupCommands(program: Command, context: SetupContext): void {
   program
     .command("init")
@@ -109,6 +110,22 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
       await checkInstance(context, name, `Paired with ${name} (${paired.url}) as device ${paired.deviceId.slice(0, 12)}…; scopes: ${paired.scopes.join(", ") || "none"}. No shared token is stored.`, {
         paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId },
       });
+    });
+
+  program
+    .command("keys")
+    .description("this instance's messaging key: the public key and fingerprint other instances pin")
+    .option("--rotate", "make a new key, announced by a statement the old key signs")
+    .action(async (options: { rotate?: boolean }) => {
+      const config = await loadConfigFile(context.configPath());
+      const store = new MessagingKeyStore(config.stateDir ?? defaultStateDir(context.env));
+      const rotation = options.rotate ? store.rotate() : undefined;
+      const key = store.key();
+      const shown = { publicKey: key.publicKey, fingerprint: key.fingerprint, createdAt: key.createdAt, path: store.path, rotations: store.rotations() };
+      const lead = rotation
+        ? `Rotated. The new key is signed by the old one; peers that pinned the old key can follow the rotation in ${store.path}.`
+        : `The messaging key of ${config.self.name}. Other instances pin this public key to verify what it sends.`;
+      context.print(shown, [lead, `public key:  ${key.publicKey}`, `fingerprint: ${key.fingerprint}`, `created:     ${key.createdAt}`].join("\n"));
     });
 
   program

@@ -16,21 +16,31 @@ export interface OutboxServiceOptions {
   readonly mayHoldState: () => boolean;
 }
 
+/** However far off the next due envelope is, the outbox is looked at again within this. */
+const LONGEST_WAIT_MS = 3_600_000;
+
 /**
  * Retries what waits in the outbox while the Gateway runs. At rest it costs nothing: the timer is
  * armed only while something waits (at start if the outbox holds anything, then on `wake()`), and
- * disarmed once a flush leaves nothing queued or to follow up.
+ * disarmed once a flush leaves nothing queued or to follow up. While only queued envelopes wait,
+ * each backed off on its own, the timer is set for the first one's due time rather than every
+ * `retryMs`: a target down for a day costs a few wake-ups, not one a minute.
  */
 export function createOutboxService(options: OutboxServiceOptions): OutboxService {
   let every = 0;
   let timer: NodeJS.Timeout | undefined;
+  let armedFor = 0;
   let running: Promise<unknown> | undefined;
   let woken = false;
   let logger: { info(message: string): void; warn(message: string): void } | undefined;
 
-  const arm = () => {
-    if (every === 0 || timer || running) return;
-    timer = setTimeout(tick, every);
+  const arm = (delayMs: number) => {
+    if (every === 0 || running) return;
+    const at = Date.now() + delayMs;
+    if (timer && armedFor <= at) return;
+    if (timer) clearTimeout(timer);
+    armedFor = at;
+    timer = setTimeout(tick, delayMs);
     timer.unref();
   };
   const tick = () => {
@@ -38,20 +48,23 @@ export function createOutboxService(options: OutboxServiceOptions): OutboxServic
     woken = false;
     running = options
       .link()
-      .then(async (link) => {
+      .then(async (link): Promise<number | undefined> => {
         const reports = await link.outbox.flush();
         const delivered = reports.filter((report) => report.ok).length;
         if (reports.length > 0) logger?.info(`inter-instance outbox: ${delivered} of ${reports.length} waiting message(s) delivered`);
-        const { queued, followingUp } = await link.outbox.waiting();
-        return queued + followingUp > 0;
+        const { queued, followingUp, nextAttemptAt } = await link.outbox.waiting();
+        if (followingUp > 0) return every;
+        if (queued === 0) return undefined;
+        return Math.min(Math.max(every, (nextAttemptAt?.getTime() ?? 0) - Date.now()), LONGEST_WAIT_MS);
       })
       .catch((error: unknown) => {
         logger?.warn(`inter-instance outbox: ${String(error)}`);
-        return true;
+        return every;
       })
-      .then((stillWaiting) => {
+      .then((nextInMs) => {
         running = undefined;
-        if (stillWaiting || woken) arm();
+        if (woken) arm(every);
+        else if (nextInMs !== undefined) arm(nextInMs);
       });
   };
 
@@ -60,11 +73,11 @@ export function createOutboxService(options: OutboxServiceOptions): OutboxServic
     async start(ctx) {
       logger = ctx.logger;
       every = options.retryMs();
-      if (every > 0 && options.mayHoldState()) arm();
+      if (every > 0 && options.mayHoldState()) arm(every);
     },
     wake() {
       woken = true;
-      arm();
+      arm(every);
     },
     async stop() {
       every = 0;

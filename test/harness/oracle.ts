@@ -43,11 +43,20 @@ export async function readUserTexts(gateway: TestGateway, sessionKey = "agent:ma
       texts.push(textOf(row.content));
       continue;
     }
-    const whole = await gatewayRequest<{ message?: HistoryMessage }>(gateway, "chat.message.get", { sessionKey, messageId: row.__openclaw.id }, 60_000);
-    texts.push(textOf(whole.message?.content));
+    // A stored row never changes: polls read each long one whole once (every read costs the Gateway CPU).
+    const key = `${gateway.url} ${gateway.stateDir} ${sessionKey} ${row.__openclaw.id}`;
+    let whole = wholeRows.get(key);
+    if (whole === undefined) {
+      const answer = await gatewayRequest<{ message?: HistoryMessage }>(gateway, "chat.message.get", { sessionKey, messageId: row.__openclaw.id }, 60_000);
+      whole = textOf(answer.message?.content);
+      if (answer.message) wholeRows.set(key, whole);
+    }
+    texts.push(whole);
   }
   return texts;
 }
+
+const wholeRows = new Map<string, string>();
 
 /**
  * The session messages (header line, then body) that did not reach the agent verbatim exactly

@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { watchOutput } from "../harness/secrets-watch.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/index.js";
+import { verifyRotation, type KeyRotation } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
@@ -204,10 +205,25 @@ describe("the built CLI against a real Gateway", () => {
     }
   }, 300_000);
 
+  it("keys: shows the messaging key in sentences; --rotate makes a new one the old one signs; --json for scripts", async () => {
+    const shown = await cli(["-c", goodConfig, "keys"]);
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^The messaging key of xiaoa\. Other instances pin this public key/u);
+    const publicKey = /public key: {2}(\S+)/u.exec(shown.stdout)?.[1];
+    expect(publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/u);
+    expect(shown.stdout).toMatch(/fingerprint: SHA256:[0-9a-f:]{47}/u);
+    const rotated = await cli(["-c", goodConfig, "--json", "keys", "--rotate"]);
+    expect(rotated.exitCode, rotated.stderr).toBe(0);
+    const after = JSON.parse(rotated.stdout) as { publicKey: string; rotations: KeyRotation[] };
+    expect(after.publicKey).not.toBe(publicKey);
+    expect(after.rotations.at(-1)).toMatchObject({ previous: publicKey, next: after.publicKey });
+    expect(verifyRotation(after.rotations.at(-1)!, publicKey!)).toBe(true);
+  });
+
   it("--help exits 0 and lists the commands", async () => {
     const help = await cli(["--help"]);
     expect(help.exitCode).toBe(0);
-    for (const command of ["send", "ask", "say", "doctor", "outbox"]) expect(help.stdout).toContain(command);
+    for (const command of ["send", "ask", "say", "doctor", "outbox", "keys"]) expect(help.stdout).toContain(command);
   });
 
   it("never prints the token", () => {

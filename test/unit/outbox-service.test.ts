@@ -4,7 +4,7 @@ import type { DeliveryReport } from "../../src/index.js";
 import { createOutboxService } from "../../src/plugin/outbox-service.js";
 
 /** A link whose outbox holds `waiting` envelopes; each flush delivers what `deliver` says and leaves the rest. */
-function fakeLink(state: { waiting: number }, flushed: (release: () => void) => void = (release) => release()) {
+function fakeLink(state: { waiting: number; nextAttemptAt?: Date }, flushed: (release: () => void) => void = (release) => release()) {
   let flushes = 0;
   const link = {
     outbox: {
@@ -13,7 +13,7 @@ function fakeLink(state: { waiting: number }, flushed: (release: () => void) => 
           flushes += 1;
           flushed(() => resolve([{ ok: true } as DeliveryReport, { ok: false } as DeliveryReport]));
         }),
-      waiting: async () => ({ queued: state.waiting, followingUp: 0 }),
+      waiting: async () => ({ queued: state.waiting, followingUp: 0, ...(state.nextAttemptAt ? { nextAttemptAt: state.nextAttemptAt } : {}) }),
     },
   } as unknown as Messenger;
   return { link, flushes: () => flushes };
@@ -68,6 +68,25 @@ describe("the plugin's outbox service", () => {
     release?.();
     await sleep(40);
     expect(fake.flushes()).toBe(2);
+    await service.stop?.(ctx);
+  });
+
+  it("while only backed-off envelopes wait, sleeps until the first is due; a new one waiting wakes it at once", async () => {
+    const state = { waiting: 1, nextAttemptAt: new Date(Date.now() + 60_000) };
+    const fake = fakeLink(state);
+    const service = createOutboxService({ link: async () => fake.link, retryMs: () => 10, mayHoldState: () => true });
+    await service.start(ctx);
+    await sleep(150);
+    // One flush at start; then the envelope is a minute off, and retryMs (10 ms) does not bring the timer back sooner.
+    expect(fake.flushes()).toBe(1);
+    service.wake();
+    await sleep(60);
+    expect(fake.flushes()).toBe(2);
+    state.nextAttemptAt = new Date(Date.now() + 30);
+    service.wake();
+    await sleep(150);
+    // Due again 30 ms after the third flush: a fourth follows by itself.
+    expect(fake.flushes()).toBeGreaterThanOrEqual(4);
     await service.stop?.(ctx);
   });
 
