@@ -4,6 +4,8 @@ import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
+import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
+import { signEnvelope } from "./trust/sign-envelope.js";
 import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
@@ -132,11 +134,26 @@ export function createMessenger(options: MessengerOptions): Messenger {
   ];
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
+  const keys = new MessagingKeyStore(stateDir);
+  let signingKey: MessagingKey | null | undefined;
+  const sign = (envelope: Envelope): Envelope => {
+    if (signingKey === undefined) {
+      try {
+        signingKey = keys.key();
+      } catch (error) {
+        // Unsigned is still delivered; the receiver shows it as unverified.
+        signingKey = null;
+        logger.warn({ path: keys.path, error: error instanceof Error ? error.message : String(error) }, "cannot read or create the messaging key: messages go out unsigned");
+      }
+    }
+    return signingKey ? signEnvelope(envelope, signingKey) : envelope;
+  };
   const dispatcher = new Dispatcher({
     registry,
     transports,
     logger,
     secrets,
+    sign,
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
     ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),

@@ -81,6 +81,8 @@ export interface DispatcherOptions {
   readonly onWaiting?: () => void;
   /** Where undeliverable envelopes wait; opened on first use. Without it they are reported `failed`. */
   readonly outbox?: () => Promise<Outbox>;
+  /** Signs each envelope before it goes out (again at every retry and redelivery, whose fields change). */
+  readonly sign?: (envelope: Envelope) => Envelope;
 }
 
 /** What one transport's probe found. */
@@ -141,6 +143,7 @@ export class Dispatcher {
   readonly #circuits: CircuitBreaker;
   readonly #outbox: (() => Promise<Outbox>) | undefined;
   readonly #onWaiting: (() => void) | undefined;
+  readonly #sign: ((envelope: Envelope) => Envelope) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -151,6 +154,7 @@ export class Dispatcher {
     this.#circuits = options.circuitBreaker ?? new CircuitBreaker(options.registry.circuitCooldownMs);
     this.#outbox = options.outbox;
     this.#onWaiting = options.onWaiting;
+    this.#sign = options.sign;
   }
 
   /** The registered transport with this id. */
@@ -334,7 +338,8 @@ export class Dispatcher {
   }
 
   /** `avoid`: transports that must not carry this envelope, each with the reason. */
-  async #tryAll(envelope: Envelope, instance: Instance, options: SendOptions & { readonly avoid?: ReadonlyMap<string, string> }): Promise<DeliveryReport> {
+  async #tryAll(unsigned: Envelope, instance: Instance, options: SendOptions & { readonly avoid?: ReadonlyMap<string, string> }): Promise<DeliveryReport> {
+    const envelope = this.#sign ? this.#sign(unsigned) : unsigned;
     const logger = this.#logger.child({ envelopeId: envelope.id, to: instance.name });
     const attempts: Attempt[] = [];
     const circuitSkipped: Transport[] = [];

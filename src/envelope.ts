@@ -26,6 +26,8 @@ export const envelopeSchema = z
      * then never runs): the nth redelivery needs a fresh Gateway idempotency key.
      */
     redelivery: z.number().int().min(1).max(1000).optional(),
+    /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
+    signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
   })
   .strict();
 

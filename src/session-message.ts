@@ -1,4 +1,5 @@
 import type { Envelope } from "./envelope.js";
+import { signatureTrailer } from "./trust/session-verdicts.js";
 import type { GatewayConnection } from "./gateway/connection.js";
 import { readTranscript, rowText, type Transcript, type TranscriptRow } from "./gateway/transcript.js";
 import type { Confirmation } from "./transport.js";
@@ -10,7 +11,7 @@ const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelo
  * keeps a body that starts with "/" from reading as a slash command of the target's owner.
  */
 export function formatSessionMessage(envelope: Envelope): string {
-  return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}`;
+  return `[Message from ${envelope.from} ${marker(envelope.id)}\n${envelope.body}${signatureTrailer(envelope)}`;
 }
 
 /** The Gateway idempotency key of a delivery: the envelope id, and a fresh one for each redelivery. */

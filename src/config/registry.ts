@@ -43,6 +43,8 @@ export interface Instance {
   readonly name: string;
   readonly displayName: string;
   readonly aliases: readonly string[];
+  /** Its pinned messaging key, raw Ed25519, base64url. */
+  readonly publicKey: string | undefined;
   readonly gateway: GatewayTarget | undefined;
   readonly a2a: A2aTarget | undefined;
   readonly messageTool: MessageToolTarget | undefined;
@@ -127,6 +129,7 @@ export class InstanceRegistry {
         name,
         displayName: raw.displayName ?? name,
         aliases: raw.aliases,
+        publicKey: raw.publicKey,
         gateway: resolveGateway(raw.gateway, env, `instances.${name}.gateway`, missing),
         a2a: resolveA2a(raw, env, `instances.${name}.a2a`, missing),
         messageTool: raw.messageTool && {

@@ -133,6 +133,8 @@ const instanceSchema = z
   .object({
     aliases: z.array(z.string().trim().min(1)).default([]),
     displayName: z.string().min(1).optional(),
+    /** Its messaging key (`openclaw-inter-instance keys` there): what it sends here is verified against it. */
+    publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/u, "must be an Ed25519 public key: 43 characters of base64url, as `openclaw-inter-instance keys` shows it").optional(),
     gateway: gatewaySchema.optional(),
     /** The target's bundled A2A channel (`channels.a2a` on its Gateway). */
     a2a: a2aSchema.optional(),

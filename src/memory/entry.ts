@@ -33,13 +33,22 @@ export interface MemoryEntry {
   readonly end: number;
   /** True when the entry no longer has the bytes it was written with (line ends or trailing whitespace changed since). */
   readonly altered?: boolean;
+  /** The sender's signature and the fields it covers that the note does not otherwise show. */
+  readonly signed?: EntrySignature;
+}
+
+export interface EntrySignature {
+  readonly to: string;
+  readonly createdAt: string;
+  readonly redelivery?: number;
+  readonly signature: string;
 }
 
 const BEGIN = Buffer.from("<!-- openclaw-inter-instance begin ");
 const HEADER =
-  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
+  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
 // A header is short; this bounds how far the parser looks for it.
-const MAX_HEADER_BYTES = 512;
+const MAX_HEADER_BYTES = 1024;
 
 const endMarker = (id: string) => `<!-- openclaw-inter-instance end id="${id}" -->`;
 
@@ -67,11 +76,29 @@ function fenceFor(body: string): string {
   return "`".repeat(Math.max(3, longestRun + 1));
 }
 
+/** A signed envelope's signature and the fields it covers; `to` percent-encoded, so no name can end the comment. */
+function signatureAttributes(envelope: Envelope): string {
+  if (!envelope.signature) return "";
+  const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
+  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery} sig="${envelope.signature}"`;
+}
+
+function signatureOf(to: string | undefined, createdAt: string | undefined, redelivery: string | undefined, signature: string | undefined): { signed?: EntrySignature } {
+  if (to === undefined || createdAt === undefined || signature === undefined) return {};
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(to);
+  } catch {
+    return {};
+  }
+  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), signature } };
+}
+
 export function formatEntry(envelope: Envelope, time: string): Buffer {
   const body = Buffer.from(envelope.body, "utf8");
   const fence = fenceFor(envelope.body);
   const head =
-    `<!-- openclaw-inter-instance begin id="${envelope.id}" bytes=${body.length} sum=${bodySum(envelope.body)} -->\n` +
+    `<!-- openclaw-inter-instance begin id="${envelope.id}" bytes=${body.length} sum=${bodySum(envelope.body)}${signatureAttributes(envelope)} -->\n` +
     `## Notification from ${envelope.from} (${time})\n\n${fence}text\n`;
   return Buffer.concat([Buffer.from(head, "utf8"), body, Buffer.from(`\n${fence}\n${endMarker(envelope.id)}\n`, "utf8")]);
 }
@@ -87,12 +114,13 @@ type ParsedAt =
 function parseAt(text: Buffer, start: number): ParsedAt {
   const head = HEADER.exec(text.subarray(start, start + MAX_HEADER_BYTES).toString("utf8"));
   if (!head) return undefined;
-  const [matched, id = "", bytes = "0", sum, from = "", time = "", fence] = head;
+  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, signature, from = "", time = "", fence] = head;
+  const signed = signatureOf(to, createdAt, redelivery, signature);
   const bodyStart = start + Buffer.byteLength(matched, "utf8");
   const bodyEnd = bodyStart + Number(bytes);
   const exactEnd = Buffer.from(`\n${fence ? `${fence}\n` : ""}${endMarker(id)}\n`, "utf8");
   if (text.subarray(bodyEnd, bodyEnd + exactEnd.length).equals(exactEnd)) {
-    return { entry: { id, from, time, body: text.subarray(bodyStart, bodyEnd).toString("utf8"), start, end: bodyEnd + exactEnd.length } };
+    return { entry: { id, from, time, body: text.subarray(bodyStart, bodyEnd).toString("utf8"), start, end: bodyEnd + exactEnd.length, ...signed } };
   }
   const marker = Buffer.from(endMarker(id), "utf8");
   const markerAt = text.lastIndexOf(marker);
@@ -105,7 +133,7 @@ function parseAt(text: Buffer, start: number): ParsedAt {
   const end = markerAt + marker.length + (afterMarker ? Buffer.byteLength(afterMarker[0], "utf8") : 0);
   let candidate = text.subarray(bodyStart, markerAt).toString("utf8");
   candidate = fence ? candidate.replace(new RegExp(`\\r?\\n[ \\t]*${fence}[ \\t]*\\r?\\n?$`, "u"), "") : candidate.replace(/\r?\n$/u, "");
-  if (sum !== undefined && bodySum(candidate) === sum) return { entry: { id, from, time, body: candidate, start, end, altered: true } };
+  if (sum !== undefined && bodySum(candidate) === sum) return { entry: { id, from, time, body: candidate, start, end, altered: true, ...signed } };
   return { damaged: { id, end } };
 }
 

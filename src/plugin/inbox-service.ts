@@ -5,6 +5,9 @@ import { InboxWatcher } from "../inbox/watcher.js";
 import { PLUGIN_ID } from "./id.js";
 import type { MemoryEntry } from "../memory/entry.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
+import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
+import { pinnedKeysOf } from "../trust/pins.js";
+import { verifySender, type PinnedKeys } from "../trust/sign-envelope.js";
 
 export const INBOX_SERVICE_ID = "inter-instance-inbox";
 
@@ -14,9 +17,17 @@ export function seenReceiptsAllowed(config: unknown): boolean {
   return entry?.hooks?.allowConversationAccess === true;
 }
 
-/** What the agent reads: who sent it, the envelope id, and the body as written. */
-export function inboxInjectionText(entry: MemoryEntry): string {
-  return `Message from ${entry.from} (openclaw-inter-instance, id ${entry.id}, written ${entry.time} into your memory notes):\n${entry.body}`;
+/** Who sent an entry, as far as its signature proves it. */
+export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerdict {
+  if (entry.altered) return { verified: false, claimedFrom: entry.from, reason: "the note was edited after this entry was written" };
+  const signed = entry.signed;
+  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery };
+  return verifySender(fields, signed?.signature, pinned);
+}
+
+/** What the agent reads: the verdict on who sent it, the envelope id, and the body as written, framed. */
+export function inboxInjectionText(entry: MemoryEntry, pinned: PinnedKeys): string {
+  return frameForAgent(entryVerdict(entry, pinned), entry.id, entry.body, `written ${entry.time} into your memory notes`).text;
 }
 
 /**
@@ -39,8 +50,10 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
     // A changed registry (e.g. inbox.wake) restarts the service with the committed config.
     reload: { configPrefixes: [`plugins.entries.${PLUGIN_ID}.config`] },
     async start(ctx) {
-      const { inbox } = registryFrom(ctx.config, api.pluginConfig);
+      const registry = registryFrom(ctx.config, api.pluginConfig);
+      const { inbox } = registry;
       if (!inbox.enabled) return;
+      const pinned = pinnedKeysOf(registry);
       const wake = heartbeatWaker(api, inbox.sessionKey);
       const workspace = agentWorkspace(api, ctx);
       watcher = new InboxWatcher({
@@ -50,7 +63,7 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
         resurfaceUnseen: seenReceiptsAllowed(ctx.config),
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
         surface: (entry) =>
-          queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry) }),
+          queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, pinned) }),
       });
       await watcher.start();
       ctx.logger.info(`inter-instance inbox: watching ${workspace} for ${inbox.sessionKey} (wake ${inbox.wake ? "on" : "off"})`);

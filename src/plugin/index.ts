@@ -10,6 +10,8 @@ import { createOutboxService } from "./outbox-service.js";
 import { gatewayLogDestination } from "./gateway-log.js";
 import { resolvePluginSecretRefs } from "./secret-refs.js";
 import { createNatsService } from "./nats-service.js";
+import { pinnedKeysOf } from "../trust/pins.js";
+import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
 export { PLUGIN_ID };
@@ -72,6 +74,13 @@ export default definePluginEntry({
       });
       // The answer of a turn that carried fleet messages goes back through the broker (ask over nats).
       api.on("agent_end", (event, ctx) => replies.turnEnded(event.runId ?? ctx.runId, event.messages, event.success));
+      // Text that came in as a chat message (sessions_send, agent_cli, a2a) cannot be rewritten by a
+      // plugin; the agent is told before it reads the turn which of its inter-instance headers are
+      // signed by the key pinned for the sender they name.
+      api.on("before_prompt_build", (event) => {
+        const verdicts = verdictsInText(event.prompt, pinnedKeysOf(config()));
+        return verdicts.length === 0 ? undefined : { prependContext: verdictContext(verdicts) };
+      });
     }
     api.registerTool({
       name: "instance_send",
