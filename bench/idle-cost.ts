@@ -5,8 +5,11 @@
 // of a few CPU seconds that land in some windows of each Gateway and not others: the cost is the
 // median over windows of each window's difference, and work of the plugin's that recurs (polls,
 // retry timers) is in every window's difference.
-import { readdir, readFile } from "node:fs/promises";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { freePort, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
@@ -56,6 +59,20 @@ async function queueOne(gateway: TestGateway): Promise<string> {
   return body.result?.details?.report?.status ?? `no report (${response.status})`;
 }
 
+/** A Node child that prints a first line when it is set up (`ready …`); resolves with it and that line. */
+async function startChild(args: readonly string[]): Promise<{ child: ChildProcess; ready: string }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], cwd: join(import.meta.dirname, "..") });
+  const [ready] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return { child, ready };
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  child.kill("SIGTERM");
+  await Promise.race([once(child, "exit"), new Promise((resolve) => setTimeout(resolve, 5000))]);
+  if (child.exitCode === null) child.kill("SIGKILL");
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -70,6 +87,8 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
   let plain: TestGateway | undefined;
   let plainToo: TestGateway | undefined;
   let withPlugin: TestGateway | undefined;
+  let services: { child: ChildProcess; ready: string } | undefined;
+  let emptyNode: { child: ChildProcess; ready: string } | undefined;
   try {
     // Two without the plugin: how far two identical idle Gateways differ is the noise floor.
     [plain, plainToo, withPlugin] = await Promise.all([
@@ -90,19 +109,25 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       }),
     ]);
     const queued = await queueOne(withPlugin);
+    // The plugin's services alone, in a process of their own, beside an empty Node process: what the
+    // Gateway measurement cannot resolve under OpenClaw's own bursts.
+    const servicesScratch = join(context.scratch, "idle-services");
+    await mkdir(servicesScratch, { recursive: true });
+    services = await startChild(["bench/idle-services.ts", servicesScratch, refusing]);
+    emptyNode = await startChild(["-e", "process.stdout.write('ready\\n'); setInterval(() => undefined, 2 ** 30)"]);
     await new Promise((resolve) => setTimeout(resolve, context.settleMs));
-    const pids = [plain.pid!, plainToo.pid!, withPlugin.pid!];
-    const shares: [number[], number[], number[]] = [[], [], []];
+    const pids = [plain.pid!, plainToo.pid!, withPlugin.pid!, services.child.pid!, emptyNode.child.pid!];
+    const shares: [number[], number[], number[], number[], number[]] = [[], [], [], [], []];
     for (let window = 0; window < context.windows; window += 1) {
       const before = await Promise.all(pids.map(cpuSecondsOfTree));
       await new Promise((resolve) => setTimeout(resolve, context.windowMs));
       const after = await Promise.all(pids.map(cpuSecondsOfTree));
       pids.forEach((_, i) => shares[i]!.push(((after[i]! - before[i]!) / (context.windowMs / 1000)) * 100));
-      context.log(`9 idle window ${window + 1}/${context.windows}: ${shares.map((list) => `${list.at(-1)!.toFixed(2)} %`).join(", ")} (plain, plain, plugin)`);
+      context.log(`9 idle window ${window + 1}/${context.windows}: ${shares.map((list) => `${list.at(-1)!.toFixed(2)} %`).join(", ")} (plain, plain, plugin; services alone, empty node)`);
     }
     const [plainShare, plainTooShare, pluginShare] = shares.map(median) as [number, number, number];
     // Paired by window: each window's plugin share against the two without it in that same window.
-    const [plainWindows, plainTooWindows, pluginWindows] = shares;
+    const [plainWindows, plainTooWindows, pluginWindows, servicesWindows, emptyWindows] = shares;
     const cost = median(pluginWindows.map((share, i) => share - (plainWindows[i]! + plainTooWindows[i]!) / 2));
     const noise = median(plainWindows.map((share, i) => Math.abs(share - plainTooWindows[i]!)));
     const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(2)} %`;
@@ -114,7 +139,16 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       ratio: signed(cost),
       note: `median over ${context.windows} windows of ${seconds} s at rest of (plugin − mean of the two without) in the same window; CPU time of each Gateway's process tree (every window: plugin ${pluginWindows.map((v) => v.toFixed(2)).join(" / ")}, without ${plainWindows.map((v) => v.toFixed(2)).join(" / ")} and ${plainTooWindows.map((v) => v.toFixed(2)).join(" / ")} %); the plugin's has one message ${queued} in its outbox (its target refuses). The two without it differ by ${noise.toFixed(2)} % (median per window): differences below that are noise. Goal: within 0.1 % of a core`,
     });
+    const servicesCost = median(servicesWindows.map((share, i) => share - emptyWindows[i]!));
+    context.row({
+      scenario: "9. idle cost, services alone",
+      a: `inbox + outbox services: ${median(servicesWindows).toFixed(3)} % of a core`,
+      b: `empty node: ${median(emptyWindows).toFixed(3)} %`,
+      ratio: `${servicesCost >= 0 ? "+" : ""}${servicesCost.toFixed(3)} %`,
+      note: `the plugin's two services run as in a Gateway (file watch and 30 s safety-net poll on a workspace; one message queued for a refusing target, ${services.ready.replace(/^ready /u, "")}), in a process of their own, same ${context.windows} windows of ${seconds} s; median of per-window differences. Goal: within 0.1 % of a core`,
+    });
   } finally {
+    await Promise.all([stopChild(services?.child), stopChild(emptyNode?.child)]);
     await Promise.all([plain?.dispose(), plainToo?.dispose(), withPlugin?.dispose()]);
     await mock.close();
   }

@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { appendEntry, createEnvelope, createMessenger, parseEntries, type ConfigInput, type Messenger, type MessengerOptions } from "../dist/index.js";
+import { MessagingKeyStore } from "../dist/trust/messaging-key.js";
+import { signEnvelope, verifySender } from "../dist/trust/sign-envelope.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
@@ -27,8 +29,8 @@ const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) 
 
 const N = {
   ...(quick
-    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1 }
-    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 7 }),
+    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1, signatures: 20 }
+    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 7, signatures: 1000 }),
   naiveCapMs: 3000,
   hangTimeoutMs: 15_000,
 };
@@ -301,6 +303,24 @@ const torn = notes.filter((note) => parseEntries(note).tornTail !== undefined).l
 const lost = total - new Set(entries.map((entry) => entry.id)).size;
 extra.memory = { writers: N.writers, appendsEach: N.appends, total, perSecond: Math.round((total / appendMs) * 1000), lost, torn, duplicates: entries.length - new Set(entries.map((e) => e.id)).size };
 rows.push({ scenario: "5. memory-file appends", a: `${N.writers} writers × ${N.appends}`, b: "", ratio: `${Math.round((total / appendMs) * 1000)} appends/s`, note: `lost ${lost}, torn ${torn}, fsync per append` });
+
+// 10. Signing on the sender and verifying on the receiver, per message, against the warm send it rides on.
+{
+  const signer = new MessagingKeyStore(join(scratch, "signing")).key();
+  const pinned = () => signer.publicKey;
+  const envelope = createEnvelope({ from: "bench-a", to: "xiaom", body: "x".repeat(1024) });
+  const signatures = await sample("10 sign + verify a 1 KiB envelope", N.signatures, async () => {
+    const signed = signEnvelope(envelope, signer);
+    if (!verifySender(signed, signed.signature, pinned).verified) throw new Error("a fresh signature did not verify");
+  });
+  rows.push({
+    scenario: "10. signatures",
+    a: `sign + verify p50 ${signatures.p50} ms`,
+    b: loopbackWarm ? `warm library send p50 ${loopbackWarm.p50} ms` : "",
+    ratio: loopbackWarm ? `${Math.round((signatures.p50 / loopbackWarm.p50) * 1000) / 10} %` : "",
+    note: `Ed25519 (node:crypto) over id, from, to, time, body hash, redelivery; n=${signatures.n}; goal under 1 ms`,
+  });
+}
 
 // 6. Cold import of the library vs an empty Node start.
 const empty = await sample("6 node -e '' (empty)", N.cold, () => run(process.execPath, ["-e", ""]));

@@ -52,7 +52,8 @@ export class MessageToolTransport implements Transport {
       {
         to: target.to,
         channel: target.channel,
-        message: formatSessionMessage(envelope),
+        // A person reads this on a chat app: no signature line they cannot check.
+        message: formatSessionMessage({ ...envelope, signature: undefined }),
         idempotencyKey: envelope.id,
         ...(target.accountId ? { accountId: target.accountId } : {}),
       },

@@ -20,6 +20,13 @@ export interface HistoryMessage {
   readonly __openclaw?: { readonly runId?: string; readonly seq?: number; readonly id?: string; readonly truncated?: boolean };
 }
 
+const SIGNATURE_LINE = /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)? sig=[A-Za-z0-9_-]{86}\]$/u;
+
+/** A session message as sent before signing: the text without its last line, the sender's signature (checked elsewhere). */
+export function withoutSignatureLine(text: string): string {
+  return text.replace(SIGNATURE_LINE, "");
+}
+
 export function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) return content.map((part) => (part && typeof part === "object" && "text" in part ? String(part.text) : "")).join("");

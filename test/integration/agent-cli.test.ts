@@ -11,7 +11,7 @@ import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { notVerbatimOnce, readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { notVerbatimOnce, readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog, watchSecret } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
@@ -58,7 +58,7 @@ describe("agent_cli transport against a real Gateway", () => {
 
       const rows = (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
       expect(rows).toHaveLength(1);
-      expect(textOf(rows[0]?.content)).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       expect(existsSync(sentinelPath(scratch))).toBe(false);
     } finally {
       await client.close();

@@ -10,7 +10,7 @@ import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/inde
 import { verifyRotation, type KeyRotation } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
+import { readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { runToExit } from "../harness/run-to-exit.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "bin.js");
@@ -74,7 +74,7 @@ describe("the built CLI against a real Gateway", () => {
     const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", "-"], { input: `${body}\n` });
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as DeliveryReport;
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).endsWith(`\n${body}`)), { timeout: 60_000 }).toBe(true);
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 60_000 }).toBe(true);
     expect(report.ok).toBe(true);
   });
 

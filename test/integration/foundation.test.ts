@@ -9,7 +9,7 @@ import { captureLines } from "../harness/capture.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
-import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun } from "../harness/oracle.js";
+import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 let mock: MockModelServer;
@@ -99,7 +99,7 @@ describe("sessions_send to a real Gateway", () => {
       const history = await readHistory(gatewayB);
       const rows = userRowsWith(history, marker);
       expect(rows).toHaveLength(1);
-      expect(textOf(rows[0]?.content)).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       expect(history.filter((m) => m.role === "assistant" && textOf(m.content) === "ACK first")).toHaveLength(1);
     } finally {
       await client.close();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeliveryReport } from "../../src/index.js";
 import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { openclawCli, readUserTexts } from "../harness/oracle.js";
+import { openclawCli, readUserTexts, withoutSignatureLine } from "../harness/oracle.js";
 
 // The README's "Install it as an OpenClaw plugin" section, run as written on a real Gateway (A),
 // with Gateway B as Xiaom. Substituted, and nothing else: the package source (the registry is out
@@ -117,7 +117,7 @@ describe("the README's plugin section, as written", () => {
       )
       .toBe(true);
     expect(answer.result?.details?.report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    await expect.poll(async () => (await readUserTexts(gatewayB)).filter((text) => text.endsWith("\n部署完成")).length, { timeout: 60_000, interval: 1000 }).toBe(1);
+    await expect.poll(async () => (await readUserTexts(gatewayB)).filter((text) => withoutSignatureLine(text).endsWith("\n部署完成")).length, { timeout: 60_000, interval: 1000 }).toBe(1);
   }, 120_000);
 
   it("an agent turn on A saying 给小m发消息 reaches B; every line the plugin logged is in the Gateway's own format", async () => {
