@@ -32,6 +32,9 @@ function tooLargeHint(instance: string): string {
   return `Send it as a file (\`openclaw-inter-instance sync files ${instance} <file> <path>\`) or give ${instance}'s model a larger context window; the next transport in the order carries it meanwhile.`;
 }
 
+/** The Gateway's answer to an idempotency key it already holds under different input (2026.9.x). */
+const ALREADY_HELD = /already used for different input/iu;
+
 /**
  * Delivers into a session of the target's Gateway through its `sessions.send` RPC, over a kept-open
  * WebSocket. The envelope id is the idempotency key: the Gateway answers a repeat with
@@ -77,6 +80,12 @@ export class SessionsSendTransport implements Transport {
       if (!this.#sentUnanswered.has(envelope.id)) giveBackPlace();
       // No answer in time: the socket is suspect, so the next request (a retry, a confirmation) gets a fresh one.
       if (context.signal.aborted) await connection.reset();
+      // The same envelope sent before with other bytes (a resend from a process without the record
+      // signs a new creation time): the Gateway keeps the first under this key. Found there, it is this message.
+      if (error instanceof Error && ALREADY_HELD.test(error.message)) {
+        const held = await confirmInSession(connection, sessionKey, envelope.id, context.signal, { runId: idempotencyKey });
+        if (held.landed) return held.receipt;
+      }
       throw error;
     }
   }
