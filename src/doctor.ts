@@ -5,6 +5,7 @@ import { InterInstanceError } from "./errors.js";
 import { PROXY_VARIABLES, type ExecInput, type ExecResult } from "./exec.js";
 import type { GatewayPool } from "./gateway/connection.js";
 import type { NodeHost } from "./nodes/node-host.js";
+import { credentialChecks } from "./least-privilege.js";
 import { plaintextCredentialChecks } from "./plaintext-credentials.js";
 import { httpsAlternative } from "./sync.js";
 
@@ -13,7 +14,7 @@ export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 /** One line of the checklist: what was checked, what was found, and the fix when it is not right. */
 export interface DoctorCheck {
   readonly instance: string;
-  /** `transport:<id>`, `route`, `gateway`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`, `credential-storage`. */
+  /** `transport:<id>`, `route`, `gateway`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`, `credential-storage`, `credential:<config path>`. */
   readonly check: string;
   readonly status: CheckStatus;
   readonly summary: string;
@@ -243,7 +244,7 @@ export async function doctor(deps: DoctorDependencies, options: { instance?: str
     const route = routeCheck(instance, probes);
     if (route) checks.push(route);
     for (const check of [await versionCheck(deps, instance), await scopeCheck(deps, instance)]) if (check) checks.push(check);
-    checks.push(...(await nodeChecks(deps, instance)), ...timeoutChecks(instance));
+    checks.push(...(await nodeChecks(deps, instance)), ...timeoutChecks(instance), ...credentialChecks(instance));
   }
   checks.push(...(await fleetChecks(deps, instances)));
   if (deps.openclawConfigPath) checks.push(...(await plaintextCredentialChecks(deps.openclawConfigPath, options.instance && instances[0]?.name)));

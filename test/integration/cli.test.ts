@@ -101,7 +101,10 @@ describe("the built CLI against a real Gateway", () => {
       ["transport:memory_file", "pass"],
       ["gateway", "pass"],
       ["rpc-scope", "pass"],
+      // A shared token where pairing would give a scoped device token: a warning, with how to pair.
+      ["credential:instances.xiaom.gateway", "warn"],
     ]);
+    expect(healthy.stdout).toContain("a shared Gateway token (environment variable XIAOM_TOKEN), which grants operator access to that Gateway");
     expect(healthy.stdout).toMatch(/OpenClaw 2026\.9\.\d+, protocol \d+/u);
     const dead = await cli(["-c", deadConfig, "doctor"]);
     expect(dead.exitCode).toBe(1);
