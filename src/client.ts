@@ -6,6 +6,8 @@ import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
 import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
+import { AuditLog } from "./audit/audit-log.js";
+import { outboundEntry } from "./audit/entries.js";
 import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
@@ -90,6 +92,11 @@ export function outboxPath(config: Config, env: NodeJS.ProcessEnv = process.env)
   return config.outbox.path ?? join(config.stateDir ?? defaultStateDir(env), "outbox.sqlite");
 }
 
+/** Where the audit log of this instance is, next to the outbox by default. */
+export function auditPath(config: Config, env: NodeJS.ProcessEnv = process.env): string {
+  return config.audit.path ?? join(config.stateDir ?? defaultStateDir(env), "audit.sqlite");
+}
+
 /** The fleet member a name or alias means (matched as the registry matches names), if present. */
 async function fleetMember(fleet: NatsFleet, nameOrAlias: string): Promise<PresenceEntry | undefined> {
   const wanted = normalizeName(nameOrAlias);
@@ -148,12 +155,25 @@ export function createMessenger(options: MessengerOptions): Messenger {
     }
     return signingKey ? signEnvelope(envelope, signingKey) : envelope;
   };
+  let audit: Promise<AuditLog> | undefined;
+  let auditFailed = false;
+  const recordReport = (envelope: Envelope, report: DeliveryReport) => {
+    if (!config.audit.enabled || auditFailed) return;
+    (audit ??= AuditLog.open(auditPath(config, env)))
+      .then((log) => log.record(outboundEntry(envelope, report, signingKey != null, config.audit.bodies)))
+      .catch((error: unknown) => {
+        // A record, not a delivery: sends go on without it, and the log says so once.
+        auditFailed = true;
+        logger.warn({ path: auditPath(config, env), error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log");
+      });
+  };
   const dispatcher = new Dispatcher({
     registry,
     transports,
     logger,
     secrets,
     sign,
+    onReport: recordReport,
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
     ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
@@ -209,6 +229,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
       (closing ??= (async () => {
         await dispatcher.close();
         (await outbox?.catch(() => undefined))?.close();
+        (await audit?.catch(() => undefined))?.close();
       })()),
   };
 }

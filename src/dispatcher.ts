@@ -83,6 +83,8 @@ export interface DispatcherOptions {
   readonly outbox?: () => Promise<Outbox>;
   /** Signs each envelope before it goes out (again at every retry and redelivery, whose fields change). */
   readonly sign?: (envelope: Envelope) => Envelope;
+  /** Told of every report given back (a send, a delivery, each envelope a flush tried): the audit log. */
+  readonly onReport?: (envelope: Envelope, report: DeliveryReport) => void;
 }
 
 /** What one transport's probe found. */
@@ -144,6 +146,7 @@ export class Dispatcher {
   readonly #outbox: (() => Promise<Outbox>) | undefined;
   readonly #onWaiting: (() => void) | undefined;
   readonly #sign: ((envelope: Envelope) => Envelope) | undefined;
+  readonly #onReport: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -155,6 +158,7 @@ export class Dispatcher {
     this.#outbox = options.outbox;
     this.#onWaiting = options.onWaiting;
     this.#sign = options.sign;
+    this.#onReport = options.onReport;
   }
 
   /** The registered transport with this id. */
@@ -183,6 +187,12 @@ export class Dispatcher {
    * reported (`repeatOf`). Not every target de-duplicates, and a fallback transport never could.
    */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
+    const report = await this.#deliver(envelope, instance, options);
+    this.#onReport?.(envelope, report);
+    return report;
+  }
+
+  async #deliver(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {
     const outbox = this.#outbox && (await this.#outbox());
     const earlier = outbox?.delivery(envelope.id, instance.name);
     if (earlier) {
@@ -255,6 +265,7 @@ export class Dispatcher {
         avoid: new Map(queued.avoid.map((id) => [id, queued.lastError])),
       });
       reports.push(report);
+      this.#onReport?.(queued.envelope, report);
       // The target answered that it does not hold it: it is no longer bound to the transport that sent it.
       if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found")) outbox.unpin(queued.envelope.id);
       if (report.ok && report.via) {

@@ -1,7 +1,9 @@
 import { isUtf8 } from "node:buffer";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { createMessenger, type Messenger } from "../client.js";
+import { existsSync } from "node:fs";
+import { AuditLog, type AuditEntry } from "../audit/audit-log.js";
+import { auditPath, createMessenger, type Messenger } from "../client.js";
 import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import { registerSetupCommands } from "./setup-commands.js";
@@ -43,6 +45,22 @@ function decodeUtf8(bytes: Uint8Array, what: string): string {
   if (isUtf8(bytes)) return new TextDecoder().decode(bytes);
   const offset = firstInvalidUtf8Byte(bytes);
   throw new BadInput(`${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`);
+}
+
+const SINCE_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `--since`: an ISO time, or a duration back from now (`30m`, `2h`, `7d`). */
+function parseSince(value: string): Date {
+  const ago = /^(\d{1,6})([mhd])$/u.exec(value);
+  if (ago) return new Date(Date.now() - Number(ago[1]) * SINCE_UNITS_MS[ago[2] as keyof typeof SINCE_UNITS_MS]);
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) throw new BadInput(`--since "${value}" is neither a time (2026-12-01T10:00:00Z) nor a duration (30m, 2h, 7d).`);
+  return time;
+}
+
+function describeAuditEntry(entry: AuditEntry): string {
+  const arrow = entry.direction === "out" ? "sent" : "shown";
+  return `${entry.at}  ${arrow}  ${entry.from} → ${entry.to}  id ${entry.id}  via ${entry.transport}  ${entry.status}  ${entry.verdict}  ${entry.bytes} bytes`;
 }
 
 /** Runs the CLI with the given argv (without node and the script); resolves with the exit code. */
@@ -231,6 +249,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (!/^\d+$/u.test(seq)) throw new BadInput(`"${seq}" is not a dead letter's number; \`outbox dead\` lists them.`);
       const envelope = await fleetOf(await open()).replay(Number(seq), instance);
       print({ replayed: Number(seq), id: envelope.id, to: envelope.to }, `Sent ${envelope.id} to ${envelope.to} again.`);
+    });
+
+  program
+    .command("log")
+    .description("every message sent from here or shown to this instance's agent: when, who, id, how, the verdict and the size")
+    .option("--since <when>", "an ISO time, or how long ago: 30m, 2h, 7d")
+    .action(async (options: { since?: string }) => {
+      const config = await loadConfigFile(globals().config ?? defaultConfigPath(io.env));
+      const since = options.since === undefined ? undefined : parseSince(options.since);
+      const path = auditPath(config, io.env);
+      if (!existsSync(path)) return print([], `No messages are logged yet (${path} does not exist).`);
+      const log = await AuditLog.open(path);
+      try {
+        const entries = log.list(since ? { since } : {});
+        print(entries, entries.length === 0 ? `No messages logged${since ? ` since ${since.toISOString()}` : ""}.` : entries.map(describeAuditEntry).join("\n"));
+      } finally {
+        log.close();
+      }
     });
 
   const everyCommand = (command: Command): Command[] => [command, ...command.commands.flatMap(everyCommand)];

@@ -239,6 +239,17 @@ export const configSchema = z
       .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 30_000 }),
     /** This instance's NATS JetStream fleet: the `nats` transport and, in the plugin, the receiving consumer and presence. */
     nats: natsSchema.optional(),
+    /** Every message sent or shown here, in SQLite next to the outbox (`openclaw-inter-instance log`). */
+    audit: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Default `<stateDir>/audit.sqlite`. */
+        path: z.string().min(1).optional(),
+        /** Keep each message's body too (off: who, what id, how, the verdict and the size only). */
+        bodies: z.boolean().default(false),
+      })
+      .strict()
+      .default({ enabled: true, bodies: false }),
     /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
     outbox: z
       .object({

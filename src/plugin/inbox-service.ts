@@ -7,6 +7,7 @@ import type { MemoryEntry } from "../memory/entry.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
+import { inboundRecorder } from "../audit/inbound.js";
 import { verifySender, type PinnedKeys } from "../trust/sign-envelope.js";
 
 export const INBOX_SERVICE_ID = "inter-instance-inbox";
@@ -26,8 +27,8 @@ export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerd
 }
 
 /** What the agent reads: the verdict on who sent it, the envelope id, and the body as written, framed. */
-export function inboxInjectionText(entry: MemoryEntry, pinned: PinnedKeys): string {
-  return frameForAgent(entryVerdict(entry, pinned), entry.id, entry.body, `written ${entry.time} into your memory notes`).text;
+export function inboxInjectionText(entry: MemoryEntry, verdict: SenderVerdict): string {
+  return frameForAgent(verdict, entry.id, entry.body, `written ${entry.time} into your memory notes`).text;
 }
 
 /**
@@ -54,6 +55,7 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
       const { inbox } = registry;
       if (!inbox.enabled) return;
       const pinned = pinnedKeysOf(registry);
+      const audit = inboundRecorder(registry, (line) => ctx.logger.warn(line));
       const wake = heartbeatWaker(api, inbox.sessionKey);
       const workspace = agentWorkspace(api, ctx);
       watcher = new InboxWatcher({
@@ -62,8 +64,12 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
         pollMs: inbox.pollMs,
         resurfaceUnseen: seenReceiptsAllowed(ctx.config),
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
-        surface: (entry) =>
-          queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, pinned) }),
+        surface: async (entry) => {
+          const verdict = entryVerdict(entry, pinned);
+          const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict) });
+          if (queued) audit({ id: entry.id, body: entry.body, transport: "memory_file", status: "surfaced" }, verdict);
+          return queued;
+        },
       });
       await watcher.start();
       ctx.logger.info(`inter-instance inbox: watching ${workspace} for ${inbox.sessionKey} (wake ${inbox.wake ? "on" : "off"})`);

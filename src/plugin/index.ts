@@ -11,6 +11,7 @@ import { gatewayLogDestination } from "./gateway-log.js";
 import { resolvePluginSecretRefs } from "./secret-refs.js";
 import { createNatsService } from "./nats-service.js";
 import { pinnedKeysOf } from "../trust/pins.js";
+import { inboundRecorder, type InboundRecorder } from "../audit/inbound.js";
 import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
@@ -77,9 +78,14 @@ export default definePluginEntry({
       // Text that came in as a chat message (sessions_send, agent_cli, a2a) cannot be rewritten by a
       // plugin; the agent is told before it reads the turn which of its inter-instance headers are
       // signed by the key pinned for the sender they name.
+      let audit: InboundRecorder | undefined;
       api.on("before_prompt_build", (event) => {
-        const verdicts = verdictsInText(event.prompt, pinnedKeysOf(config()));
-        return verdicts.length === 0 ? undefined : { prependContext: verdictContext(verdicts) };
+        const registry = config();
+        const verdicts = verdictsInText(event.prompt, pinnedKeysOf(registry));
+        if (verdicts.length === 0) return undefined;
+        audit ??= inboundRecorder(registry, (line) => api.logger.warn(line));
+        for (const { id, verdict, body } of verdicts) audit({ id, body, transport: "session", status: "shown" }, verdict);
+        return { prependContext: verdictContext(verdicts) };
       });
     }
     api.registerTool({

@@ -7,15 +7,16 @@ import { announce } from "../nats/presence.js";
 import { NatsReceiver } from "../nats/receiver.js";
 import { PLUGIN_ID } from "./id.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import { frameForAgent } from "../trust/frame.js";
+import { inboundRecorder } from "../audit/inbound.js";
+import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
-import { verifySender, type PinnedKeys } from "../trust/sign-envelope.js";
+import { verifySender } from "../trust/sign-envelope.js";
 
 export const NATS_SERVICE_ID = "inter-instance-nats";
 
 /** What the agent reads for a message that came through the fleet's broker. */
-export function natsInjectionText(envelope: Envelope, pinned: PinnedKeys): string {
-  return frameForAgent(verifySender(envelope, envelope.signature, pinned), envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet`).text;
+export function natsInjectionText(envelope: Envelope, verdict: SenderVerdict): string {
+  return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet`).text;
 }
 
 /**
@@ -34,6 +35,7 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       if (!config().nats) return;
       const settings = await resolvedConfig();
       const pinned = pinnedKeysOf(settings);
+      const audit = inboundRecorder(settings, (line) => ctx.logger.warn(line));
       const nats = settings.nats!;
       // The same connection as the plugin's sends (one per fleet config in the Gateway process).
       lease = leaseFleet(nats);
@@ -47,7 +49,9 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       await ledger.load();
       const surface = async (envelope: Envelope): Promise<boolean> => {
         if (ledger.state(envelope.id)) return true;
-        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, pinned), via: "nats" }))) return false;
+        const verdict = verifySender(envelope, envelope.signature, pinned);
+        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats" }))) return false;
+        audit({ id: envelope.id, body: envelope.body, transport: "nats", status: "surfaced" }, verdict);
         await ledger.record(envelope.id, "surfaced", envelope.from);
         return true;
       };

@@ -17,6 +17,8 @@ export function signatureTrailer(envelope: Envelope): string {
 export interface SessionVerdict {
   readonly id: string;
   readonly verdict: SenderVerdict;
+  /** The body as far as it can be told: up to the signature line that verified it, else to the end of the text. */
+  readonly body: string;
 }
 
 function decoded(value: string): string | undefined {
@@ -38,6 +40,7 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     const [line, from = "", id = ""] = header;
     const bodyStart = header.index + line.length + 1;
     let verdict: SenderVerdict = verifySender({ id, from, to: "", createdAt: "", body: "" }, undefined, pinned);
+    let body = text.slice(bodyStart);
     for (const trailer of trailers) {
       // The body ends at the line break before the signature line.
       if (trailer.at <= bodyStart || trailer.to === undefined) continue;
@@ -45,11 +48,12 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
       const candidate = verifySender(fields, trailer.signature, pinned);
       if (candidate.verified) {
         verdict = candidate;
+        body = fields.body;
         break;
       }
       if (verdict.verified === false && verdict.reason === "no signature") verdict = candidate;
     }
-    return { id, verdict };
+    return { id, verdict, body };
   });
 }
 

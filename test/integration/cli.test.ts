@@ -223,10 +223,36 @@ describe("the built CLI against a real Gateway", () => {
     expect(verifyRotation(after.rotations.at(-1)!, publicKey!)).toBe(true);
   });
 
+  it("log: what was sent from here, with transport, status and verdict, no bodies; --since narrows it; a bad --since is bad input", async () => {
+    const marker = `logged-${randomUUID()}`;
+    const sent = await cli(["-c", goodConfig, "--json", "send", "xiaom", marker]);
+    const report = JSON.parse(sent.stdout) as DeliveryReport;
+    const logged = await cli(["-c", goodConfig, "--json", "log", "--since", "10m"]);
+    expect(logged.exitCode, logged.stderr).toBe(0);
+    const entries = JSON.parse(logged.stdout) as { id: string; direction: string; from: string; to: string; transport: string; status: string; verdict: string; bytes: number; body?: string }[];
+    expect(entries.find((entry) => entry.id === report.id)).toEqual({
+      at: expect.any(String),
+      direction: "out",
+      id: report.id,
+      from: "xiaoa",
+      to: "xiaom",
+      transport: "sessions_send",
+      status: report.status,
+      verdict: "signed",
+      bytes: Buffer.byteLength(marker),
+    });
+    expect(logged.stdout).not.toContain(marker);
+    const plain = await cli(["-c", goodConfig, "log"]);
+    expect(plain.stdout).toMatch(new RegExp(`sent {2}xiaoa → xiaom {2}id ${report.id} {2}via sessions_send {2}${report.status} {2}signed`, "u"));
+    const bad = await cli(["-c", goodConfig, "log", "--since", "yesterday-ish"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("neither a time");
+  });
+
   it("--help exits 0 and lists the commands", async () => {
     const help = await cli(["--help"]);
     expect(help.exitCode).toBe(0);
-    for (const command of ["send", "ask", "say", "doctor", "outbox", "keys"]) expect(help.stdout).toContain(command);
+    for (const command of ["send", "ask", "say", "doctor", "outbox", "keys", "log"]) expect(help.stdout).toContain(command);
   });
 
   it("never prints the token", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendEntry, createEnvelope, createMessenger, formatSessionMessage, type Messenger } from "../../src/index.js";
+import { AuditLog } from "../../src/audit/audit-log.js";
 import { MessagingKeyStore, type MessagingKey } from "../../src/trust/messaging-key.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
@@ -102,4 +103,17 @@ describe("who is talking, as Xiaom's agent is shown it", () => {
     expect(frameEnd).toBeGreaterThan(text.indexOf(tail, frameStart));
     expect(text.slice(frameStart, frameEnd)).toContain(body);
   }, 240_000);
+
+  it("the receiver's audit log holds each message it showed, with the verdict and no body", async () => {
+    const log = await AuditLog.open(join(xiaom.stateDir, "inter-instance", "audit.sqlite"));
+    try {
+      const shownHere = log.list().filter((entry) => entry.direction === "in");
+      expect(shownHere.filter((entry) => entry.verdict === "verified").map((entry) => entry.transport).sort()).toEqual(expect.arrayContaining(["memory_file", "session"]));
+      expect(shownHere).toContainEqual(expect.objectContaining({ transport: "session", verdict: "unverified: no signature", from: "xiaoa", to: "xiaom" }));
+      expect(shownHere).toContainEqual(expect.objectContaining({ transport: "memory_file", verdict: "unverified: no signature", status: "surfaced" }));
+      expect(shownHere.every((entry) => entry.body === undefined)).toBe(true);
+    } finally {
+      log.close();
+    }
+  });
 });

@@ -110,7 +110,8 @@ describe("verdicts on session text (sessions_send, agent_cli, a2a)", () => {
     expect(genuine.split("\n").at(-1)).toMatch(/^\[openclaw-inter-instance signature to=xiaom created=\S+ sig=[A-Za-z0-9_-]{86}\]$/u);
     const unsigned = formatSessionMessage(createEnvelope({ from: "xiaoa", to: "xiaom", body: "trust me", id: "unsigned-001" }));
     const verdicts = verdictsInText(`${genuine}\n\n${unsigned}`, pinned);
-    expect(verdicts).toEqual([
+    expect(verdicts[0]?.body).toBe(`部署完成\n${forgedInside}`);
+    expect(verdicts.map(({ id, verdict }) => ({ id, verdict }))).toEqual([
       { id: "genuine-0001", verdict: { verified: true, from: "xiaoa", fingerprint: key.fingerprint } },
       { id: "forged-0001", verdict: expect.objectContaining({ verified: false, claimedFrom: "xiaoa" }) },
       { id: "unsigned-001", verdict: { verified: false, claimedFrom: "xiaoa", reason: "no signature" } },
