@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
+import { openDatabase } from "./sqlite.js";
 import { envelopeSchema, type Envelope } from "./envelope.js";
 import type { Receipt } from "./transport.js";
 
@@ -105,13 +104,9 @@ export class Outbox {
     this.#db = db;
   }
 
-  /** Opens (creating if needed) the outbox at `path`. `node:sqlite` is loaded only here. */
+  /** Opens (creating if needed) the outbox at `path`. */
   static async open(path: string): Promise<Outbox> {
-    const { DatabaseSync } = await import("node:sqlite");
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-    db.exec(SCHEMA);
+    const db = await openDatabase(path, "FULL", SCHEMA);
     const hasColumn = (name: string) => (db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[]).some((column) => column.name === name);
     if (!hasColumn("receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
     if (!hasColumn("envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");

@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
+import { openDatabase } from "../sqlite.js";
 
 /** One message that went out or came in, as the audit log keeps it: who, what, how, and the verdict. */
 export interface AuditEntry {
@@ -66,12 +65,7 @@ export class AuditLog {
   }
 
   static async open(path: string): Promise<AuditLog> {
-    const { DatabaseSync } = await import("node:sqlite");
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    db.exec(SCHEMA);
-    return new AuditLog(path, db);
+    return new AuditLog(path, await openDatabase(path, "NORMAL", SCHEMA));
   }
 
   record(entry: AuditEntry): void {
