@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { gatewayRequest, readHistory, readMemoryEntries, readUserTexts, textOf } from "../harness/oracle.js";
+import { gatewayRequest, readHistory, readMemoryEntries, readUserTexts, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -95,9 +95,9 @@ describe("durable outbox", () => {
     // No count of printed lines here: the kill can land after a delivery is recorded and before its
     // line is printed. The transcript below is what counts.
 
-    const history = async () => (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(textOf(m.content)));
+    const history = async () => (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(withoutSignatureLine(textOf(m.content))));
     await expect.poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 }).toBe(count);
-    const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(textOf(m.content))?.[1]);
+    const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(withoutSignatureLine(textOf(m.content)))?.[1]);
     expect(new Set(bodies).size).toBe(count);
 
     const after = createMessenger({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: testLog() });
