@@ -8,6 +8,7 @@ import { DeviceIdentityStore, defaultStateDir } from "../gateway/device-identity
 import { decodeSetupCode, pairWithSetupCode } from "../gateway/pairing.js";
 import { describeChecks } from "../report-text.js";
 import { MessagingKeyStore } from "../trust/messaging-key.js";
+import { fingerprintOf } from "../trust/signature.js";
 
 /** What the setup commands need from the CLI around them. */
 export interface SetupContext {
@@ -148,7 +149,7 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
       // A fleet's presence registry names the instances reachable by nats, configured here or not.
       const fleet = link.fleet && (await link.fleet.members().catch((error: unknown) => (error instanceof Error ? error.message : String(error))));
       if (typeof fleet === "string") lines.push(`fleet ${link.fleet!.name}: cannot be read (${fleet})`);
-      else if (fleet) lines.push(`fleet ${link.fleet!.name}: ${fleet.length === 0 ? "nobody present" : fleet.map((m) => `${m.name} (seen ${m.lastSeen})`).join(", ")}`);
+      else if (fleet) lines.push(`fleet ${link.fleet!.name}: ${fleet.length === 0 ? "nobody present" : fleet.map((m) => `${m.name} (seen ${m.lastSeen}${m.publicKey ? `, key ${fingerprintOf(m.publicKey)}` : ""})`).join(", ")}`);
       context.print(
         { instances, ...(fleet !== undefined ? { fleet } : {}) },
         lines.length ? lines.join("\n") : "No instances yet: add one with `openclaw-inter-instance pair` or `add`.",

@@ -6,6 +6,8 @@ export interface PresenceEntry {
   readonly aliases: readonly string[];
   /** Transports it receives on (the plugin: nats, memory_file; a Gateway: sessions_send). */
   readonly receives: readonly string[];
+  /** Its messaging key (raw Ed25519, base64url), for an operator to compare before pinning it; never trusted from here alone. */
+  readonly publicKey?: string;
   readonly lastSeen: string;
 }
 

@@ -8,6 +8,8 @@ import { NatsReceiver } from "../nats/receiver.js";
 import { PLUGIN_ID } from "./id.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 import { inboundRecorder } from "../audit/inbound.js";
+import { defaultStateDir } from "../gateway/device-identity.js";
+import { MessagingKeyStore } from "../trust/messaging-key.js";
 import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
 import { verifySender } from "../trust/sign-envelope.js";
@@ -17,6 +19,15 @@ export const NATS_SERVICE_ID = "inter-instance-nats";
 /** What the agent reads for a message that came through the fleet's broker. */
 export function natsInjectionText(envelope: Envelope, verdict: SenderVerdict): string {
   return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet`).text;
+}
+
+/** This instance's messaging key for the presence registry; left out when it cannot be read. */
+function announcedKey(config: Config): { publicKey?: string } {
+  try {
+    return { publicKey: new MessagingKeyStore(config.stateDir ?? defaultStateDir()).key().publicKey };
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -62,7 +73,7 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
         onError: (error) => ctx.logger.warn(`inter-instance nats: ${String(error)}`),
         log: (line) => ctx.logger.warn(line),
       });
-      const entry = { name: settings.self.name, aliases: [], receives: ["nats", ...(settings.inbox.enabled ? ["memory_file"] : [])] };
+      const entry = { name: settings.self.name, aliases: [], receives: ["nats", ...(settings.inbox.enabled ? ["memory_file"] : [])], ...announcedKey(settings) };
       const announceNow = () => announce(fleet, entry).catch((error: unknown) => ctx.logger.warn(`inter-instance nats: presence: ${String(error)}`));
       // A broker that is down at start is retried by the client; the consumer starts once it answers.
       await receiver.start().catch((error: unknown) => ctx.logger.warn(`inter-instance nats: ${String(error)}`));

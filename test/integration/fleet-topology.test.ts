@@ -215,7 +215,7 @@ describe.skipIf(!run)("the nats transport and Xiaom's durable consumer, on the s
     const fleet = new NatsFleet({ ...natsConfig(), duplicateWindowMs: 7_200_000, maxDeliver: 3, presenceTtlMs: 120_000 });
     try {
       const members = await fleetMembers(fleet);
-      expect(members).toContainEqual(expect.objectContaining({ name: "xiaom", receives: expect.arrayContaining(["nats"]) }));
+      expect(members).toContainEqual(expect.objectContaining({ name: "xiaom", receives: expect.arrayContaining(["nats"]), publicKey: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/u) }));
       expect(Date.now() - Date.parse(members.find((member) => member.name === "xiaom")!.lastSeen)).toBeLessThan(120_000);
       const js = await fleet.jetstream();
       await js.publish(fleet.names.inbox("xiaom"), "not json {", { msgID: `junk-${randomUUID()}` });
