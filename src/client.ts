@@ -6,7 +6,7 @@ import type { Config, ConfigInput } from "./config/schema.js";
 import { join } from "node:path";
 import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
-import { AuditLog } from "./audit/audit-log.js";
+import { auditWriter } from "./audit/inbound.js";
 import { outboundEntry } from "./audit/entries.js";
 import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./outbox.js";
@@ -155,18 +155,10 @@ export function createMessenger(options: MessengerOptions): Messenger {
     }
     return signingKey ? signEnvelope(envelope, signingKey) : envelope;
   };
-  let audit: Promise<AuditLog> | undefined;
-  let auditFailed = false;
-  const recordReport = (envelope: Envelope, report: DeliveryReport) => {
-    if (!config.audit.enabled || auditFailed) return;
-    (audit ??= AuditLog.open(auditPath(config, env)))
-      .then((log) => log.record(outboundEntry(envelope, report, signingKey != null, config.audit.bodies)))
-      .catch((error: unknown) => {
-        // A record, not a delivery: sends go on without it, and the log says so once.
-        auditFailed = true;
-        logger.warn({ path: auditPath(config, env), error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log");
-      });
-  };
+  const writeAudit = auditWriter(config, env, (path, error) =>
+    logger.warn({ path, error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log"),
+  );
+  const recordReport = (envelope: Envelope, report: DeliveryReport) => writeAudit.write(outboundEntry(envelope, report, signingKey != null, config.audit.bodies));
   const dispatcher = new Dispatcher({
     registry,
     transports,
@@ -229,7 +221,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
       (closing ??= (async () => {
         await dispatcher.close();
         (await outbox?.catch(() => undefined))?.close();
-        (await audit?.catch(() => undefined))?.close();
+        await writeAudit.close();
       })()),
   };
 }

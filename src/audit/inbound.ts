@@ -1,22 +1,41 @@
 import { auditPath } from "../client.js";
 import type { Config } from "../config/schema.js";
 import type { SenderVerdict } from "../trust/frame.js";
-import { AuditLog } from "./audit-log.js";
+import { AuditLog, type AuditEntry } from "./audit-log.js";
 import { inboundEntry } from "./entries.js";
+
+/**
+ * Writes entries into the audit log of the registry's state dir, opened on first use. A record, not
+ * a delivery: when it cannot be written, what it records goes on without it, and `warn` is told once.
+ */
+export function auditWriter(config: Config, env: NodeJS.ProcessEnv, warn: (path: string, error: unknown) => void): AuditWriter {
+  let log: Promise<AuditLog> | undefined;
+  let failed = false;
+  return {
+    write(entry) {
+      if (!config.audit.enabled || failed) return;
+      (log ??= AuditLog.open(auditPath(config, env)))
+        .then((audit) => audit.record(entry))
+        .catch((error: unknown) => {
+          failed = true;
+          warn(auditPath(config, env), error);
+        });
+    },
+    async close() {
+      (await log?.catch(() => undefined))?.close();
+    },
+  };
+}
+
+export interface AuditWriter {
+  write(entry: AuditEntry): void;
+  close(): Promise<void>;
+}
 
 export type InboundRecorder = (message: { id: string; body: string; transport: string; status: string }, verdict: SenderVerdict) => void;
 
-/** Records what this instance's agent was shown, in the audit log of the registry's state dir; opened on first use. */
+/** Records what this instance's agent was shown. */
 export function inboundRecorder(config: Config, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): InboundRecorder {
-  let log: Promise<AuditLog> | undefined;
-  let failed = false;
-  return (message, verdict) => {
-    if (!config.audit.enabled || failed) return;
-    (log ??= AuditLog.open(auditPath(config, env)))
-      .then((audit) => audit.record(inboundEntry({ ...message, to: config.self.name }, verdict, config.audit.bodies)))
-      .catch((error: unknown) => {
-        failed = true;
-        warn(`inter-instance audit: cannot write ${auditPath(config, env)}: ${error instanceof Error ? error.message : String(error)}`);
-      });
-  };
+  const writer = auditWriter(config, env, (path, error) => warn(`inter-instance audit: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`));
+  return (message, verdict) => writer.write(inboundEntry({ ...message, to: config.self.name }, verdict, config.audit.bodies));
 }
