@@ -184,7 +184,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
         if (!member) throw error;
         const instance = new InstanceRegistry(parseConfig({ self: config.self, instances: { [member.name]: { aliases: [...member.aliases], transports: ["nats"] } } }), env).resolve(member.name);
         // Not queued: the outbox retries only instances of the config.
-        return dispatcher.deliver(createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id }), instance, { ...sendOptions, queue: false });
+        return dispatcher.deliver(createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id, conversation: input.conversation, hop: input.hop }), instance, { ...sendOptions, queue: false });
       }
     },
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),

@@ -58,6 +58,9 @@ export interface SendInput {
   readonly body: string;
   /** Idempotency key; a retry with the same id is never shown twice. Generated when absent. */
   readonly id?: string;
+  /** Continue a conversation (the agent answering another instance's message): its id and this message's hop. */
+  readonly conversation?: string;
+  readonly hop?: number;
 }
 
 export interface SendOptions {
@@ -177,7 +180,7 @@ export class Dispatcher {
         { hint: first!.fix },
       );
     }
-    const envelope = createEnvelope({ to: instance.name, body: input.body, from: this.#registry.self, id: input.id });
+    const envelope = createEnvelope({ to: instance.name, body: input.body, from: this.#registry.self, id: input.id, conversation: input.conversation, hop: input.hop });
     return this.deliver(envelope, instance, options);
   }
 
@@ -297,6 +300,10 @@ export class Dispatcher {
         return undefined;
       });
       if (outcome?.status === "delivered") outbox.markFollowedUp(envelope.id, envelope.to);
+      if (outcome?.status === "held" || outcome?.status === "refused") {
+        outbox.markFollowedUp(envelope.id, envelope.to, outcome.status);
+        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, `${outcome.status} by the receiver's policy`);
+      }
       if (outcome?.status === "lost") {
         outbox.requeue({ ...envelope, redelivery: (envelope.redelivery ?? 0) + 1 }, `${transport.id}: ${outcome.reason}`);
         this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id }, "accepted but lost by the target; queued again");

@@ -26,6 +26,13 @@ export const envelopeSchema = z
      * then never runs): the nth redelivery needs a fresh Gateway idempotency key.
      */
     redelivery: z.number().int().min(1).max(1000).optional(),
+    /**
+     * The conversation this message belongs to (the id of the message that started it) and its
+     * place in it: a message an agent sends while handling another continues that one's conversation
+     * at the next hop. Loop limits count hops per conversation.
+     */
+    conversation: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
+    hop: z.number().int().min(1).max(1000).optional(),
     /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
     signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
   })
@@ -39,6 +46,9 @@ export interface EnvelopeInput {
   readonly from: string;
   readonly id?: string | undefined;
   readonly createdAt?: Date | undefined;
+  /** Continue this conversation (see `Envelope.conversation`); with `hop`, this message's place in it. */
+  readonly conversation?: string | undefined;
+  readonly hop?: number | undefined;
 }
 
 /** Builds and validates an envelope; throws `ValidationError` naming the bad field. */
@@ -50,6 +60,8 @@ export function createEnvelope(input: EnvelopeInput): Envelope {
     to: input.to,
     body: input.body,
     createdAt: (input.createdAt ?? new Date()).toISOString(),
+    ...(input.conversation !== undefined ? { conversation: input.conversation } : {}),
+    ...(input.hop !== undefined ? { hop: input.hop } : {}),
   };
   const result = envelopeSchema.safeParse(candidate);
   if (!result.success) throw toValidationError("message", result.error);

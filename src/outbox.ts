@@ -169,9 +169,9 @@ export class Outbox {
     return rows.map((row) => ({ via: row.via, envelope: JSON.parse(row.envelope) as Envelope }));
   }
 
-  /** The target ran it: the record says delivered and lets the envelope go. */
-  markFollowedUp(id: string, target: string): void {
-    this.#db.prepare("UPDATE delivered SET status = 'delivered', envelope = NULL WHERE id = ? AND target = ?").run(id, target);
+  /** The target ran it (or its policy held or refused it): the record says so and lets the envelope go. */
+  markFollowedUp(id: string, target: string, status: "delivered" | "held" | "refused" = "delivered"): void {
+    this.#db.prepare("UPDATE delivered SET status = ?, envelope = NULL WHERE id = ? AND target = ?").run(status, id, target);
   }
 
   /**

@@ -1,15 +1,16 @@
 import type { Instance } from "./config/registry.js";
-import { readPresence, readReceipts } from "./inbox/ledger.js";
+import { readPresence, readReceipts, type InboxState } from "./inbox/ledger.js";
 
 /**
  * Where a message written into a target's memory file stands, as the receiver reports it:
  * `written` (no word yet), `surfaced` (queued into the agent's next turn), `seen` (a turn was
- * prepared with it). `receiver` says whether a plugin watches that workspace at all.
+ * prepared with it), `held` (the receiver's policy keeps it for its owner), `refused` (never shown).
+ * `receiver` says whether a plugin watches that workspace at all.
  */
 export interface FileReceipt {
   readonly id: string;
   readonly target: string;
-  readonly state: "written" | "surfaced" | "seen";
+  readonly state: "written" | InboxState;
   readonly at?: string;
   readonly receiver: "plugin" | "passive" | "unknown";
 }

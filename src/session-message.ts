@@ -1,3 +1,4 @@
+import { policyMarkersIn } from "./trust/policy-marker.js";
 import type { Envelope } from "./envelope.js";
 import { signatureTrailer } from "./trust/session-verdicts.js";
 import type { GatewayConnection } from "./gateway/connection.js";
@@ -97,9 +98,24 @@ export function replyInTranscript(transcript: Transcript, envelopeId: string): s
 export type TurnOutcome =
   | { readonly state: "ran" }
   | { readonly state: "too_large"; readonly error: string }
+  /** The receiver's inbound policy kept it from the agent (its plugin left this receipt in the transcript instead). */
+  | { readonly state: "held" | "refused"; readonly why: string }
   | { readonly state: "pending" | "queued" | "lost" | "absent" };
 
+/** The receiving plugin's receipt for this envelope in place of the chat message, if it left one. */
+function policyReceipt(transcript: Transcript, envelopeId: string): TurnOutcome | undefined {
+  for (const row of transcript.messages) {
+    if (row.role !== "user") continue;
+    const receipt = policyMarkersIn(rowText(row.content)).get(envelopeId);
+    // Moved into the next turn: it will run there, as an injection (followed up as pending).
+    if (receipt) return receipt.state === "requeued" ? { state: "pending" } : { state: receipt.state, why: receipt.why };
+  }
+  return undefined;
+}
+
 export function turnOutcome(transcript: Transcript, envelope: Envelope): TurnOutcome {
+  const receipt = policyReceipt(transcript, envelope.id);
+  if (receipt) return receipt;
   const idempotencyKey = sessionIdempotencyKey(envelope);
   // By its own key, or by its header inside a row that collected several queued messages.
   const index = transcript.messages.findIndex((row) => keyOf(row) === `${idempotencyKey}:user` || isEnvelopeRow(row, envelope.id));

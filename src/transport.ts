@@ -31,6 +31,8 @@ export type FollowUp =
   | { readonly status: "delivered" }
   | { readonly status: "waiting" }
   | { readonly status: "lost"; readonly reason: string }
+  /** The receiver's inbound policy kept it from its agent: held for its owner, or refused. Not sent again. */
+  | { readonly status: "held" | "refused"; readonly reason: string }
   | { readonly status: "unsuitable"; readonly reason: string };
 
 export type Applicability = { readonly ok: true } | { readonly ok: false; readonly reason: string };

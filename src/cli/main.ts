@@ -7,6 +7,7 @@ import { auditPath, createMessenger, type Messenger } from "../client.js";
 import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import { registerSetupCommands } from "./setup-commands.js";
+import { registerInboxCommands } from "./inbox-commands.js";
 import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
 import { parsePhrase } from "../phrase.js";
 import { act } from "../act.js";
@@ -168,6 +169,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     open,
     print,
     progress: (text) => io.stderr(`${secrets.scrub(text)}\n`),
+  });
+
+  registerInboxCommands(program, {
+    env: io.env,
+    config: () => loadConfigFile(globals().config ?? defaultConfigPath(io.env)),
+    print,
+    fail: (value, text) => {
+      print(value, text);
+      exitCode = EXIT.badInput;
+    },
   });
 
   const sync = program.command("sync").description("bring a git checkout or files to the instance's machine");

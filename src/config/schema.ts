@@ -129,12 +129,22 @@ const nodeSchema = z
   .strict()
   .refine((value) => value.id !== undefined || value.name !== undefined, { message: "set the node's id or its name", path: ["id"] });
 
+/** `allow`: shown to the agent; `hold`: kept for the owner to approve or refuse; `refuse`: never shown. */
+export const inboundActionSchema = z.enum(["allow", "hold", "refuse"]);
+export type InboundAction = z.output<typeof inboundActionSchema>;
+
+const INBOUND_DEFAULTS = { unverified: "hold" as const, ratePerHour: 120, maxHops: 8, hopWindowMs: 3_600_000 };
+
 const instanceSchema = z
   .object({
     aliases: z.array(z.string().trim().min(1)).default([]),
     displayName: z.string().min(1).optional(),
     /** Its messaging key (`openclaw-inter-instance keys` there): what it sends here is verified against it. */
     publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/u, "must be an Ed25519 public key: 43 characters of base64url, as `openclaw-inter-instance keys` shows it").optional(),
+    /** What this Gateway's plugin does with a message verified as from this instance (unverified ones follow `inbound.unverified`). */
+    inbound: inboundActionSchema.default("allow"),
+    /** Past this many messages from it in an hour, the rest are held for the owner (default `inbound.ratePerHour`). */
+    ratePerHour: z.number().int().min(1).max(1_000_000).optional(),
     gateway: gatewaySchema.optional(),
     /** The target's bundled A2A channel (`channels.a2a` on its Gateway). */
     a2a: a2aSchema.optional(),
@@ -237,6 +247,19 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 30_000 }),
+    /** The receiving side's policy: who reaches the agent, how often, and how long a conversation may run. */
+    inbound: z
+      .object({
+        /** For a sender not in `instances`, or a message whose signature does not verify. */
+        unverified: inboundActionSchema.default(INBOUND_DEFAULTS.unverified),
+        /** Per sender: past this many messages in an hour the rest are held. */
+        ratePerHour: z.number().int().min(1).max(1_000_000).default(INBOUND_DEFAULTS.ratePerHour),
+        /** Loop limit: a conversation is stopped past this many hops (messages in either direction) in `hopWindowMs`. */
+        maxHops: z.number().int().min(1).max(1000).default(INBOUND_DEFAULTS.maxHops),
+        hopWindowMs: z.number().int().min(1000).max(7 * 86_400_000).default(INBOUND_DEFAULTS.hopWindowMs),
+      })
+      .strict()
+      .default(INBOUND_DEFAULTS),
     /** This instance's NATS JetStream fleet: the `nats` transport and, in the plugin, the receiving consumer and presence. */
     nats: natsSchema.optional(),
     /** Every message sent or shown here, in SQLite next to the outbox (`openclaw-inter-instance log`). */

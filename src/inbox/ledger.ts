@@ -5,9 +5,11 @@ import writeFileAtomic from "write-file-atomic";
 /**
  * What the receiving side did with an envelope written into its memory file:
  * - `surfaced`: queued into the agent's next turn (and a wake requested);
- * - `seen`: a turn of the agent was prepared with it in the prompt.
+ * - `seen`: a turn of the agent was prepared with it in the prompt;
+ * - `held`: kept from the agent by the inbound policy until the owner approves or refuses it;
+ * - `refused`: never shown (by the policy or the owner).
  */
-export type InboxState = "surfaced" | "seen";
+export type InboxState = "held" | "surfaced" | "refused" | "seen";
 
 export interface InboxRecord {
   readonly id: string;
@@ -32,7 +34,8 @@ export function inboxDir(workspace: string): string {
 const receiptsPath = (workspace: string) => join(inboxDir(workspace), "receipts.jsonl");
 const presencePath = (workspace: string) => join(inboxDir(workspace), "inbox.json");
 
-const RANK: Record<InboxState, number> = { surfaced: 1, seen: 2 };
+// Held comes before either outcome; an approved message goes on to surfaced and seen.
+const RANK: Record<InboxState, number> = { held: 1, surfaced: 2, refused: 2, seen: 3 };
 
 /** Reads the receipts: the furthest state per envelope id. A line cut short by a crash is skipped. */
 export async function readReceipts(workspace: string): Promise<Map<string, InboxRecord>> {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { MemoryEntry } from "../memory/entry.js";
 import { incomingDir } from "../nodes/incoming.js";
 import { mergeIncoming } from "./incoming-merge.js";
-import { InboxLedger } from "./ledger.js";
+import { InboxLedger, type InboxState } from "./ledger.js";
 import { MemoryScanner } from "./scanner.js";
 
 export interface InboxWatcherOptions {
@@ -12,8 +12,11 @@ export interface InboxWatcherOptions {
   readonly sessionKey: string;
   /** For the daily note that envelopes dropped by a node go into (default: this machine's zone). */
   readonly timeZone?: string;
-  /** Hands one new entry to the agent; resolves true once it is queued there, false to retry on the next scan. */
-  readonly surface: (entry: MemoryEntry) => Promise<boolean>;
+  /**
+   * Hands one new entry to the agent: resolves `surfaced` once it is queued there, `held` or
+   * `refused` when the inbound policy keeps it from the agent, false to retry on the next scan.
+   */
+  readonly surface: (entry: MemoryEntry) => Promise<Exclude<InboxState, "seen"> | false>;
   /**
    * Queue again, after a restart, entries surfaced but never seen (the host keeps pending
    * injections only in memory). Only safe when "seen" receipts are recorded; otherwise a restart
@@ -85,14 +88,16 @@ export class InboxWatcher {
         try {
           for (const entry of [...this.#retry.values(), ...(await this.#scanner.scan())]) {
             const state = this.ledger.state(entry.id);
-            if (state === "seen" || this.#surfacedHere.has(entry.id) || (state === "surfaced" && !this.#options.resurfaceUnseen)) continue;
-            if (!(await this.#options.surface(entry))) {
+            // Held ones wait for the owner (who delivers them from the held store), refused ones are done.
+            if (state === "seen" || state === "held" || state === "refused" || this.#surfacedHere.has(entry.id) || (state === "surfaced" && !this.#options.resurfaceUnseen)) continue;
+            const outcome = await this.#options.surface(entry);
+            if (!outcome) {
               this.#retry.set(entry.id, entry);
               continue;
             }
             this.#retry.delete(entry.id);
             this.#surfacedHere.add(entry.id);
-            await this.ledger.record(entry.id, "surfaced", entry.from);
+            await this.ledger.record(entry.id, outcome, entry.from);
           }
         } catch (error) {
           this.#options.onError?.(error);

@@ -41,12 +41,14 @@ export interface EntrySignature {
   readonly to: string;
   readonly createdAt: string;
   readonly redelivery?: number;
+  readonly conversation?: string;
+  readonly hop?: number;
   readonly signature: string;
 }
 
 const BEGIN = Buffer.from("<!-- openclaw-inter-instance begin ");
 const HEADER =
-  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
+  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))?(?: conversation="([A-Za-z0-9._:-]{8,128})" hop=(\d{1,4}))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
 // A header is short; this bounds how far the parser looks for it.
 const MAX_HEADER_BYTES = 1024;
 
@@ -80,10 +82,20 @@ function fenceFor(body: string): string {
 function signatureAttributes(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
-  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery} sig="${envelope.signature}"`;
+  const conversation = envelope.conversation ? ` conversation="${envelope.conversation}" hop=${envelope.hop ?? 1}` : "";
+  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery}${conversation} sig="${envelope.signature}"`;
 }
 
-function signatureOf(to: string | undefined, createdAt: string | undefined, redelivery: string | undefined, signature: string | undefined): { signed?: EntrySignature } {
+interface SignatureMatch {
+  readonly to: string | undefined;
+  readonly createdAt: string | undefined;
+  readonly redelivery: string | undefined;
+  readonly conversation: string | undefined;
+  readonly hop: string | undefined;
+  readonly signature: string | undefined;
+}
+
+function signatureOf({ to, createdAt, redelivery, conversation, hop, signature }: SignatureMatch): { signed?: EntrySignature } {
   if (to === undefined || createdAt === undefined || signature === undefined) return {};
   let decoded: string;
   try {
@@ -91,7 +103,7 @@ function signatureOf(to: string | undefined, createdAt: string | undefined, rede
   } catch {
     return {};
   }
-  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), signature } };
+  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), ...(conversation ? { conversation, hop: Number(hop) } : {}), signature } };
 }
 
 export function formatEntry(envelope: Envelope, time: string): Buffer {
@@ -114,8 +126,8 @@ type ParsedAt =
 function parseAt(text: Buffer, start: number): ParsedAt {
   const head = HEADER.exec(text.subarray(start, start + MAX_HEADER_BYTES).toString("utf8"));
   if (!head) return undefined;
-  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, signature, from = "", time = "", fence] = head;
-  const signed = signatureOf(to, createdAt, redelivery, signature);
+  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, conversation, hop, signature, from = "", time = "", fence] = head;
+  const signed = signatureOf({ to, createdAt, redelivery, conversation, hop, signature });
   const bodyStart = start + Buffer.byteLength(matched, "utf8");
   const bodyEnd = bodyStart + Number(bytes);
   const exactEnd = Buffer.from(`\n${fence ? `${fence}\n` : ""}${endMarker(id)}\n`, "utf8");

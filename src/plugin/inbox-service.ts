@@ -7,7 +7,8 @@ import type { MemoryEntry } from "../memory/entry.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
-import { inboundRecorder } from "../audit/inbound.js";
+import type { InboundGate } from "./inbound-gate.js";
+import type { FSWatcher } from "node:fs";
 import { verifySender, type PinnedKeys } from "../trust/sign-envelope.js";
 
 export const INBOX_SERVICE_ID = "inter-instance-inbox";
@@ -22,7 +23,7 @@ export function seenReceiptsAllowed(config: unknown): boolean {
 export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerdict {
   if (entry.altered) return { verified: false, claimedFrom: entry.from, reason: "the note was edited after this entry was written" };
   const signed = entry.signed;
-  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery };
+  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery, conversation: signed?.conversation, hop: signed?.hop };
   return verifySender(fields, signed?.signature, pinned);
 }
 
@@ -44,8 +45,15 @@ function registryFrom(config: unknown, fallback: unknown): Config {
   return parseConfig((config as PluginEntries | undefined)?.plugins?.entries?.[PLUGIN_ID]?.config ?? fallback ?? {});
 }
 
-export function createInboxService(api: OpenClawPluginApi): OpenClawPluginService {
+/** What the agent reads for a held message its owner approved. */
+export function approvedInjectionText(message: { id: string; body: string; reason: string }, verdict: SenderVerdict): string {
+  return frameForAgent(verdict, message.id, message.body, `held (${message.reason}) until your owner approved it`).text;
+}
+
+export function createInboxService(api: OpenClawPluginApi, gate: InboundGate): OpenClawPluginService {
   let watcher: InboxWatcher | undefined;
+  let decisions: FSWatcher | undefined;
+  let decisionPoll: NodeJS.Timeout | undefined;
   const service: OpenClawPluginService = {
     id: INBOX_SERVICE_ID,
     // A changed registry (e.g. inbox.wake) restarts the service with the committed config.
@@ -55,10 +63,10 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
       const { inbox } = registry;
       if (!inbox.enabled) return;
       const pinned = pinnedKeysOf(registry);
-      const audit = inboundRecorder(registry, (line) => ctx.logger.warn(line));
-      const wake = heartbeatWaker(api, inbox.sessionKey);
+      const wakers = new Map<string, ReturnType<typeof heartbeatWaker>>();
+      const wakeFor = (sessionKey: string) => (inbox.wake ? wakers.get(sessionKey) ?? wakers.set(sessionKey, heartbeatWaker(api, sessionKey)).get(sessionKey) : undefined);
       const workspace = agentWorkspace(api, ctx);
-      watcher = new InboxWatcher({
+      const inboxWatcher = (watcher = new InboxWatcher({
         workspace,
         sessionKey: inbox.sessionKey,
         pollMs: inbox.pollMs,
@@ -66,15 +74,37 @@ export function createInboxService(api: OpenClawPluginApi): OpenClawPluginServic
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
         surface: async (entry) => {
           const verdict = entryVerdict(entry, pinned);
-          const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: inbox.wake ? wake : undefined }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict) });
-          if (queued) audit({ id: entry.id, body: entry.body, transport: "memory_file", status: "surfaced" }, verdict);
-          return queued;
+          const arriving = { id: entry.id, verdict, body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop };
+          const decision = await gate.admit(arriving);
+          if (decision.action !== "allow") return decision.action === "hold" ? "held" : "refused";
+          const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop });
+          if (queued) gate.record(arriving, "surfaced");
+          return queued ? "surfaced" : false;
         },
-      });
+      }));
       await watcher.start();
+      // The owner's decisions on held messages (from any transport): approved ones go into the
+      // session they were for, and a file delivery's receipt follows, so its sender learns of it.
+      const settle = () =>
+        gate
+          .settleDecisions(async (message, verdict) => {
+            if (message.decision === "approved") {
+              const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: message.sessionKey, workspace, wake: wakeFor(message.sessionKey) }, { id: message.id, from: message.from, text: approvedInjectionText(message, verdict), conversation: message.conversation, hop: message.hop });
+              if (!queued) return false;
+            }
+            if (message.transport !== "session") await inboxWatcher.ledger.record(message.id, message.decision === "approved" ? "surfaced" : "refused", message.from);
+            return true;
+          })
+          .catch((error: unknown) => ctx.logger.warn(`inter-instance inbox: held messages: ${String(error)}`));
+      decisions = (await gate.held()).onDecision(() => void settle());
+      decisionPoll = setInterval(() => void settle(), inbox.pollMs);
+      decisionPoll.unref();
+      await settle();
       ctx.logger.info(`inter-instance inbox: watching ${workspace} for ${inbox.sessionKey} (wake ${inbox.wake ? "on" : "off"})`);
     },
     async stop() {
+      decisions?.close();
+      if (decisionPoll) clearInterval(decisionPoll);
       await watcher?.stop();
       watcher = undefined;
     },

@@ -11,7 +11,11 @@ import { gatewayLogDestination } from "./gateway-log.js";
 import { resolvePluginSecretRefs } from "./secret-refs.js";
 import { createNatsService } from "./nats-service.js";
 import { pinnedKeysOf } from "../trust/pins.js";
-import { inboundRecorder, type InboundRecorder } from "../audit/inbound.js";
+import { ConversationThreads } from "./conversation-threads.js";
+import { InboundGate, senderName } from "./inbound-gate.js";
+import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
+import { gateSessionTurn, withoutFrames } from "./session-gate.js";
+import { frameForAgent } from "../trust/frame.js";
 import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 
@@ -49,9 +53,12 @@ export default definePluginEntry({
         link = undefined;
         throw error;
       }));
-    api.registerService(createInboxService(api));
+    // One gate for every way a message comes in (the inbound policy, held messages, the audit log).
+    const gate = new InboundGate(config, api.logger);
+    const threads = new ConversationThreads();
+    api.registerService(createInboxService(api, gate));
     api.registerService(outbox);
-    api.registerService(createNatsService(api, config, resolvedConfig));
+    api.registerService(createNatsService(api, config, resolvedConfig, gate));
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.
@@ -63,8 +70,11 @@ export default definePluginEntry({
         const ours = event.queuedInjections.flatMap((injection) => {
           const metadata = injection.metadata;
           if (injection.pluginId !== PLUGIN_ID || !metadata || typeof metadata !== "object" || Array.isArray(metadata)) return [];
-          return typeof metadata.envelopeId === "string" ? [{ id: metadata.envelopeId, viaNats: metadata.via === "nats" }] : [];
+          if (typeof metadata.envelopeId !== "string") return [];
+          const thread = typeof metadata.conversation === "string" && typeof metadata.hop === "number" ? { conversation: metadata.conversation, hop: metadata.hop, peer: String(metadata.from) } : undefined;
+          return [{ id: metadata.envelopeId, viaNats: metadata.via === "nats", thread }];
         });
+        threads.turnStarted(ctx.sessionKey, ours.flatMap((injection) => (injection.thread ? [injection.thread] : [])));
         const ids = ours.map((injection) => injection.id);
         replies.turnPrepared(ctx.runId, ours.filter((injection) => injection.viaNats).map((injection) => injection.id));
         if (ids.length === 0 || !ctx.workspaceDir) return;
@@ -78,24 +88,42 @@ export default definePluginEntry({
       // Text that came in as a chat message (sessions_send, agent_cli, a2a) cannot be rewritten by a
       // plugin; the agent is told before it reads the turn which of its inter-instance headers are
       // signed by the key pinned for the sender they name.
-      let audit: InboundRecorder | undefined;
       api.on("before_prompt_build", (event) => {
-        const registry = config();
-        const verdicts = verdictsInText(event.prompt, pinnedKeysOf(registry));
-        if (verdicts.length === 0) return undefined;
-        audit ??= inboundRecorder(registry, (line) => api.logger.warn(line));
-        for (const { id, verdict, body } of verdicts) audit({ id, body, transport: "session", status: "shown" }, verdict);
-        return { prependContext: verdictContext(verdicts) };
+        const verdicts = verdictsInText(withoutFrames(event.prompt), pinnedKeysOf(config()));
+        return verdicts.length === 0 ? undefined : { prependContext: verdictContext(verdicts) };
       });
+      // ...and the inbound policy gets the last word before the model reads them: a turn holding a
+      // message it holds or refuses is blocked, and OpenClaw keeps only our receipt line in its place.
+      api.on("before_agent_run", (event, ctx) =>
+        gateSessionTurn(event.prompt, ctx.sessionKey, {
+          gate,
+          threads,
+          pinned: pinnedKeysOf(config()),
+          requeue: (message, verdict) => {
+            const sessionKey = ctx.sessionKey ?? config().inbox.sessionKey;
+            const workspace = ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(api.config, "main");
+            const text = frameForAgent(verdict, message.id, message.body, "sent as a chat message").text;
+            return queueIntoNextTurn(api, api.logger, { sessionKey, workspace, wake: heartbeatWaker(api, sessionKey) }, { id: message.id, from: senderName(verdict), text, conversation: message.conversation, hop: message.hop });
+          },
+        }),
+      );
     }
-    api.registerTool({
-      name: "instance_send",
-      label: "Message another OpenClaw instance",
-      description:
-        "Send a message to an agent on another machine's OpenClaw Gateway (by instance name or alias, e.g. 小m). Tries sessions_send, then the fallbacks; returns the delivery report.",
-      parameters: SEND_PARAMETERS,
-      execute: (_toolCallId: string, params: unknown) => instanceSend(getLink, params),
-    });
+    // A factory, so a send knows its session: one made while handling another instance's message
+    // continues that conversation, and the loop budget counts it.
+    api.registerTool(
+      (toolContext) => ({
+        name: "instance_send",
+        label: "Message another OpenClaw instance",
+        description:
+          "Send a message to an agent on another machine's OpenClaw Gateway (by instance name or alias, e.g. 小m). Tries sessions_send, then the fallbacks; returns the delivery report.",
+        parameters: SEND_PARAMETERS,
+        execute: (_toolCallId: string, params: unknown) => {
+          const next = threads.next(toolContext.sessionKey);
+          return instanceSend(getLink, params, next && { ...next, withinBudget: (to) => gate.outgoingHop(next.conversation, next.hop, to) });
+        },
+      }),
+      { name: "instance_send" },
+    );
     api.registerTool({
       name: "instance_ask",
       label: "Ask another OpenClaw instance",
@@ -109,7 +137,7 @@ export default definePluginEntry({
       label: "Inter-instance status",
       description: "List the configured OpenClaw instances, their transports and messages waiting in the outbox; with check=true also probe every transport (doctor).",
       parameters: STATUS_PARAMETERS,
-      execute: (_toolCallId: string, params: unknown) => instanceStatus(getLink, params),
+      execute: (_toolCallId: string, params: unknown) => instanceStatus(getLink, params, async () => (await gate.held()).list({ pending: true })),
     });
     // Commands and file writes on another machine: optional, so an operator opts in with tools.allow.
     api.registerTool(

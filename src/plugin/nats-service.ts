@@ -7,7 +7,7 @@ import { announce } from "../nats/presence.js";
 import { NatsReceiver } from "../nats/receiver.js";
 import { PLUGIN_ID } from "./id.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import { inboundRecorder } from "../audit/inbound.js";
+import type { InboundGate } from "./inbound-gate.js";
 import { defaultStateDir } from "../gateway/device-identity.js";
 import { MessagingKeyStore } from "../trust/messaging-key.js";
 import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
@@ -35,7 +35,7 @@ function announcedKey(config: Config): { publicKey?: string } {
  * (acked once queued there), and the instance announces itself in the fleet's presence registry.
  * Nothing runs unless the config has `nats`. Dials out only: fit for a machine behind NAT.
  */
-export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>): OpenClawPluginService {
+export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>, gate: InboundGate): OpenClawPluginService {
   let lease: FleetLease | undefined;
   let receiver: NatsReceiver | undefined;
   let presence: NodeJS.Timeout | undefined;
@@ -46,7 +46,6 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       if (!config().nats) return;
       const settings = await resolvedConfig();
       const pinned = pinnedKeysOf(settings);
-      const audit = inboundRecorder(settings, (line) => ctx.logger.warn(line));
       const nats = settings.nats!;
       // The same connection as the plugin's sends (one per fleet config in the Gateway process).
       lease = leaseFleet(nats);
@@ -61,8 +60,15 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       const surface = async (envelope: Envelope): Promise<boolean> => {
         if (ledger.state(envelope.id)) return true;
         const verdict = verifySender(envelope, envelope.signature, pinned);
-        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats" }))) return false;
-        audit({ id: envelope.id, body: envelope.body, transport: "nats", status: "surfaced" }, verdict);
+        const arriving = { id: envelope.id, verdict, body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop };
+        // A held or refused message is taken from the stream: the held store keeps it for the owner.
+        const decision = await gate.admit(arriving);
+        if (decision.action !== "allow") {
+          await ledger.record(envelope.id, decision.action === "hold" ? "held" : "refused", envelope.from);
+          return true;
+        }
+        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats", conversation: decision.conversation, hop: decision.hop }))) return false;
+        gate.record(arriving, "surfaced");
         await ledger.record(envelope.id, "surfaced", envelope.from);
         return true;
       };

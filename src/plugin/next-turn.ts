@@ -33,6 +33,9 @@ export interface IncomingMessage {
   readonly text: string;
   /** The receiving path, kept in the injection's metadata ("nats": its turn's answer goes back to the fleet). */
   readonly via?: "nats";
+  /** Its conversation and hop, kept in the metadata: what the agent sends while handling it continues that conversation. */
+  readonly conversation?: string | undefined;
+  readonly hop?: number | undefined;
 }
 
 export interface TurnTarget {
@@ -71,7 +74,7 @@ export async function queueIntoNextTurn(api: OpenClawPluginApi, logger: { info(m
     text: await injectionText(target, message),
     idempotencyKey,
     placement: "prepend_context",
-    metadata: { envelopeId: message.id, from: message.from, ...(message.via ? { via: message.via } : {}) },
+    metadata: { envelopeId: message.id, from: message.from, ...(message.via ? { via: message.via } : {}), ...(message.conversation ? { conversation: message.conversation, hop: message.hop ?? 1 } : {}) },
   });
   // No id: the session does not exist yet. A heartbeat creates it; the next attempt queues again.
   if (!queued.id) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import type { Messenger } from "../client.js";
+import type { HeldMessage } from "../inbox/held.js";
 import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
@@ -59,12 +60,27 @@ export function errorResult(error: unknown): ToolResult {
   return { content: [{ type: "text", text: `${message}${hint}` }], details: { ok: false, error: message } };
 }
 
+/**
+ * The conversation a tool call continues (its session's turn is handling a message from another
+ * instance), and the loop budget's word on one more hop to `to`.
+ */
+export interface Continuation {
+  readonly conversation: string;
+  readonly hop: number;
+  readonly withinBudget: (to: string) => boolean;
+}
+
 /** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. */
-export async function instanceSend(link: () => Promise<Messenger>, params: unknown): Promise<ToolResult> {
+export async function instanceSend(link: () => Promise<Messenger>, params: unknown, continuation?: Continuation): Promise<ToolResult> {
   const parsed = sendArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
   try {
-    const report = await (await link()).send({ to: parsed.data.to, body: parsed.data.message });
+    const thread = continuation && { conversation: continuation.conversation, hop: continuation.hop };
+    if (continuation && !continuation.withinBudget(parsed.data.to)) {
+      const text = `Not sent: this conversation with ${parsed.data.to} (${continuation.conversation}) reached its loop budget, so nothing more is sent in it; your owner has been told. Do not send it again; if it matters, tell your owner.`;
+      return { content: [{ type: "text", text }], details: { ok: false, error: "LOOP_BUDGET", ...thread } };
+    }
+    const report = await (await link()).send({ to: parsed.data.to, body: parsed.data.message, ...thread });
     return { content: [{ type: "text", text: describeReport(report) }], details: { report } };
   } catch (error) {
     return errorResult(error);
@@ -84,7 +100,7 @@ export async function instanceAsk(link: () => Promise<Messenger>, params: unknow
 }
 
 /** `instance_status`: the configured instances, their transports, what waits in the outbox, and with `check` the probes (doctor). */
-export async function instanceStatus(getLink: () => Promise<Messenger>, params: unknown = {}): Promise<ToolResult> {
+export async function instanceStatus(getLink: () => Promise<Messenger>, params: unknown = {}, heldHere?: () => Promise<readonly HeldMessage[]>): Promise<ToolResult> {
   const parsed = statusArgs.safeParse(params ?? {});
   if (!parsed.success) return errorResult(toValidationError("instance_status arguments", parsed.error));
   let link: Messenger;
@@ -103,11 +119,14 @@ export async function instanceStatus(getLink: () => Promise<Messenger>, params: 
   }));
   const queued = (await link.outbox.list()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
   const doctor = parsed.data.check ? await link.doctor() : undefined;
+  // Who sent what and why it waits, never the body: a held message must not reach the agent this way.
+  const held = (await heldHere?.().catch(() => []))?.map((m) => ({ id: m.id, from: m.from, transport: m.transport, reason: m.reason, receivedAt: m.receivedAt })) ?? [];
   const lines = [
     `${instances.length} instance(s): ${instances.map((i) => `${i.name} [${i.transports.join(" > ")}]`).join(", ")}. ${queued.length} message(s) waiting in the outbox.`,
+    ...(held.length > 0 ? [`${held.length} incoming message(s) held for the owner (only the owner can approve them: openclaw-inter-instance inbox list).`] : []),
     ...(doctor ? [`doctor: ${doctor.ok ? "all checks pass" : "some checks fail"}`, ...describeChecks(doctor.checks)] : []),
   ];
-  return { content: [{ type: "text", text: lines.join("\n") }], details: { instances, queued, ...(doctor ? { doctor } : {}) } };
+  return { content: [{ type: "text", text: lines.join("\n") }], details: { instances, queued, held, ...(doctor ? { doctor } : {}) } };
 }
 
 /** `instance_exec` (optional tool): run an argv on another instance's machine through its node. */

@@ -106,6 +106,7 @@ export class SessionsSendTransport implements Transport {
     const transcript = await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal);
     const outcome = turnOutcome(transcript, envelope);
     if (outcome.state === "ran") return { status: "delivered" };
+    if (outcome.state === "held" || outcome.state === "refused") return { status: outcome.state, reason: outcome.why };
     if (outcome.state === "too_large") return { status: "unsuitable", reason: `too large for ${context.instance.name}'s model: ${outcome.error}` };
     if (outcome.state === "lost") return { status: "lost", reason: "the target Gateway holds it as interrupted or cancelled input, which it never runs by itself" };
     return { status: "waiting" };

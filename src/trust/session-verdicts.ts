@@ -5,13 +5,14 @@ import { verifySender, type PinnedKeys } from "./sign-envelope.js";
 // A session message: `[Message from <from> via openclaw-inter-instance, id <id>]`, the body, and for
 // a signed envelope a last line with the signature and the signed fields the header does not show.
 const HEADER = /^\[Message from (.{1,64}?) via openclaw-inter-instance, id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127})\]$/gmu;
-const TRAILER = /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))? sig=([A-Za-z0-9_-]{86})\]$/gmu;
+const TRAILER = /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))? sig=([A-Za-z0-9_-]{86})\]$/gmu;
 
 /** The last line of a signed session message (`to` percent-encoded: one token, no `]`). */
 export function signatureTrailer(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
-  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${redelivery} sig=${envelope.signature}]`;
+  const conversation = envelope.conversation ? ` conversation=${envelope.conversation} hop=${envelope.hop ?? 1}` : "";
+  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${redelivery}${conversation} sig=${envelope.signature}]`;
 }
 
 export interface SessionVerdict {
@@ -19,6 +20,9 @@ export interface SessionVerdict {
   readonly verdict: SenderVerdict;
   /** The body as far as it can be told: up to the signature line that verified it, else to the end of the text. */
   readonly body: string;
+  /** Its conversation and hop, as its verified signature line says (absent when unverified). */
+  readonly conversation?: string;
+  readonly hop?: number;
 }
 
 function decoded(value: string): string | undefined {
@@ -35,25 +39,36 @@ function decoded(value: string): string | undefined {
  * after it signs exactly the text between the two; a header forged inside a body finds none.
  */
 export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict[] {
-  const trailers = [...text.matchAll(TRAILER)].map((match) => ({ at: match.index, length: match[0].length, to: decoded(match[1]!), createdAt: match[2]!, redelivery: match[3], signature: match[4]! }));
+  const trailers = [...text.matchAll(TRAILER)].map((match) => ({
+    at: match.index,
+    to: decoded(match[1]!),
+    createdAt: match[2]!,
+    redelivery: match[3] ? Number(match[3]) : undefined,
+    conversation: match[4],
+    hop: match[5] ? Number(match[5]) : undefined,
+    signature: match[6]!,
+  }));
   return [...text.matchAll(HEADER)].map((header) => {
     const [line, from = "", id = ""] = header;
     const bodyStart = header.index + line.length + 1;
     let verdict: SenderVerdict = verifySender({ id, from, to: "", createdAt: "", body: "" }, undefined, pinned);
     let body = text.slice(bodyStart);
+    let thread: { conversation?: string; hop?: number } = {};
     for (const trailer of trailers) {
       // The body ends at the line break before the signature line.
       if (trailer.at <= bodyStart || trailer.to === undefined) continue;
-      const fields = { id, from, to: trailer.to, createdAt: trailer.createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery: trailer.redelivery ? Number(trailer.redelivery) : undefined };
-      const candidate = verifySender(fields, trailer.signature, pinned);
+      const { conversation, hop, redelivery, createdAt, signature } = trailer;
+      const fields = { id, from, to: trailer.to, createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery, conversation, hop };
+      const candidate = verifySender(fields, signature, pinned);
       if (candidate.verified) {
         verdict = candidate;
         body = fields.body;
+        thread = conversation ? { conversation, hop: hop ?? 1 } : {};
         break;
       }
       if (verdict.verified === false && verdict.reason === "no signature") verdict = candidate;
     }
-    return { id, verdict, body };
+    return { id, verdict, body, ...thread };
   });
 }
 

@@ -158,7 +158,7 @@ describe("messages through the node (file.write into the target's incoming folde
       }
     });
     const surfaced: MemoryEntry[] = [];
-    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async (entry) => (surfaced.push(entry), true) });
+    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async (entry) => (surfaced.push(entry), "surfaced" as const) });
     await watcher.start();
     await watcher.stop();
     const entries = new Map((await readMemoryEntries(xiaomWorkspace)).map((entry) => [entry.id, entry.body]));
@@ -172,7 +172,7 @@ describe("messages through the node (file.write into the target's incoming folde
     const first = await withMessenger(configFor(), (client) => client.send({ to: "xiaom", body: "only once" }));
     const again = await withMessenger({ ...configFor(), outbox: { enabled: false } }, (client) => client.send({ to: "xiaom", body: "only once", id: first.id }));
     expect(again).toMatchObject({ ok: true, via: "nodes", receipt: { detail: { duplicate: true } } });
-    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async () => true });
+    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async () => "surfaced" as const });
     await watcher.start();
     await watcher.stop();
     expect((await readMemoryEntries(xiaomWorkspace)).filter((entry) => entry.id === first.id)).toHaveLength(1);

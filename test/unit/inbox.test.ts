@@ -29,7 +29,7 @@ async function startWatcher(options: { resurfaceUnseen?: boolean; accept?: () =>
     surface: async (entry) => {
       if (options.accept && !options.accept()) return false;
       surfaced.push(entry);
-      return true;
+      return "surfaced" as const;
     },
   });
   watchers.push(watcher);

@@ -1,0 +1,90 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import type { Config } from "../config/schema.js";
+import { defaultStateDir } from "../gateway/device-identity.js";
+import { HeldInbox, heldPath, type HeldMessage } from "../inbox/held.js";
+import type { SenderVerdict } from "../trust/frame.js";
+
+export interface InboxContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly config: () => Promise<Config>;
+  readonly print: (value: unknown, text: string) => void;
+  /** Marks the run as failed (a decision that could not be made). */
+  readonly fail: (value: unknown, text: string) => void;
+}
+
+function who(message: HeldMessage): string {
+  try {
+    const verdict = JSON.parse(message.verdict) as SenderVerdict;
+    return verdict.verified ? `from ${verdict.from} (verified)` : `claims to be ${verdict.claimedFrom} (UNVERIFIED: ${verdict.reason})`;
+  } catch {
+    return `from ${message.from}`;
+  }
+}
+
+function describeHeld(message: HeldMessage): string {
+  const preview = message.body.length > 120 ? `${message.body.slice(0, 120)}…` : message.body;
+  const state = message.decision ? ` [${message.decision}${message.settledAt ? "" : ", waiting for the plugin"}]` : "";
+  return `${message.id}  ${message.receivedAt}  ${who(message)} via ${message.transport}${state}\n    why held: ${message.reason}\n    ${JSON.stringify(preview)}`;
+}
+
+/**
+ * `inbox list | approve <id> | refuse <id>`: the owner's side of the inbound policy, on the machine
+ * whose plugin held the messages (same state dir: `stateDir` in the config, or
+ * $OPENCLAW_INTER_INSTANCE_HOME). Approving delivers a message once; the plugin does it at once.
+ */
+export function registerInboxCommands(program: Command, context: InboxContext): void {
+  const inbox = program.command("inbox").description("messages from other instances that this instance's policy held for you");
+  const open = async (): Promise<HeldInbox | undefined> => {
+    const config = await context.config();
+    const path = heldPath(config.stateDir ?? defaultStateDir(context.env));
+    return existsSync(path) ? HeldInbox.open(path) : undefined;
+  };
+  const withInbox = async (work: (held: HeldInbox) => Promise<void> | void, empty: () => void) => {
+    const held = await open();
+    if (!held) return empty();
+    try {
+      await work(held);
+    } finally {
+      held.close();
+    }
+  };
+
+  inbox
+    .command("list")
+    .description("held messages (--all: also those already approved or refused)")
+    .option("--all", "include decided messages")
+    .action((options: { all?: boolean }) =>
+      withInbox(
+        (held) => {
+          const messages = held.list({ pending: !options.all });
+          const text = messages.length === 0 ? "No messages are waiting for you." : [`${messages.length} message(s):`, ...messages.map(describeHeld), "", "Approve one: openclaw-inter-instance inbox approve <id>; refuse: inbox refuse <id>."].join("\n");
+          context.print(messages, text);
+        },
+        () => context.print([], "No messages are waiting for you (nothing was ever held here)."),
+      ),
+    );
+
+  for (const [verb, decision] of [
+    ["approve", "approved"],
+    ["refuse", "refused"],
+  ] as const) {
+    inbox
+      .command(`${verb} <id>`)
+      .description(verb === "approve" ? "deliver a held message to the agent (once)" : "drop a held message; its sender's receipt says refused")
+      .action((id: string) =>
+        withInbox(
+          async (held) => {
+            const result = await held.decide(id, decision);
+            if (result.ok) {
+              const next = decision === "approved" ? "The plugin puts it into the agent's next turn now (if the Gateway is down, when it starts)." : "Its sender's receipt says refused.";
+              return context.print({ id, decision }, `${decision === "approved" ? "Approved" : "Refused"} ${id} ${who(result.message)}. ${next}`);
+            }
+            if (result.reason === "decided") return context.fail({ id, decision: result.message?.decision }, `${id} was already ${result.message?.decision}; nothing changed.`);
+            context.fail({ id }, `No held message has the id ${id}. See the held ones: openclaw-inter-instance inbox list`);
+          },
+          () => context.fail({ id }, `No held message has the id ${id} (nothing was ever held here). Is this the machine whose plugin held it, with the same state dir?`),
+        ),
+      );
+  }
+}

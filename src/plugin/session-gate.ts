@@ -1,0 +1,58 @@
+import type { SenderVerdict } from "../trust/frame.js";
+import { policyMarker } from "../trust/policy-marker.js";
+import { verdictsInText, type SessionVerdict } from "../trust/session-verdicts.js";
+import type { PinnedKeys } from "../trust/sign-envelope.js";
+import type { ConversationThreads } from "./conversation-threads.js";
+import type { InboundGate } from "./inbound-gate.js";
+
+const FRAME = /^\[inter-instance message ([A-Za-z0-9_-]{16}) \|[^\n]*\n[\s\S]*?^\[end of inter-instance message \1\]$/gmu;
+
+/** A text without the frames this plugin put around messages it delivered: what is inside one is a body, not a message. */
+export function withoutFrames(text: string): string {
+  return text.replace(FRAME, "");
+}
+
+export interface SessionGateDependencies {
+  readonly gate: InboundGate;
+  readonly pinned: PinnedKeys;
+  readonly threads: ConversationThreads;
+  /** Puts an allowed message of a blocked turn into the session's next turn (framed); true once queued. */
+  readonly requeue: (message: SessionVerdict & { conversation: string; hop: number }, verdict: SenderVerdict) => Promise<boolean>;
+}
+
+export type SessionGateResult = { outcome: "block"; reason: string; message: string } | undefined;
+
+/**
+ * The inbound policy for text that came in as a chat message (sessions_send, agent_cli, a2a), at
+ * the last moment before the model reads it. When every message in the turn is allowed, the turn
+ * runs. Otherwise it is blocked (OpenClaw then keeps only our replacement text in the transcript):
+ * held messages wait in the held store for the owner, refused ones are dropped, allowed ones go
+ * into the next turn, and the replacement names each id with what happened to it, which is what
+ * the sender's follow-up reads as its receipt.
+ */
+export async function gateSessionTurn(prompt: string, sessionKey: string | undefined, deps: SessionGateDependencies): Promise<SessionGateResult> {
+  const messages = verdictsInText(withoutFrames(prompt), deps.pinned);
+  if (messages.length === 0) return undefined;
+  const session = sessionKey ?? "agent:main:main";
+  const decided = [];
+  for (const message of messages) {
+    const arriving = { id: message.id, verdict: message.verdict, body: message.body, transport: "session", sessionKey: session, conversation: message.conversation, hop: message.hop };
+    decided.push({ message, arriving, decision: await deps.gate.admit(arriving) });
+  }
+  const allowed = decided.filter(({ decision }) => decision.action === "allow");
+  deps.threads.add(sessionKey, allowed.map(({ message, decision }) => ({ conversation: decision.conversation, hop: decision.hop, peer: message.verdict.verified ? message.verdict.from : message.verdict.claimedFrom })));
+  if (allowed.length === decided.length) {
+    for (const { arriving } of decided) deps.gate.record(arriving, "shown");
+    return undefined;
+  }
+  const lines = [];
+  for (const { message, arriving, decision } of decided) {
+    if (decision.action === "hold") lines.push(policyMarker("held", message.id, `kept for the owner of this instance (${decision.reason}); it reaches the agent only if the owner approves it`));
+    else if (decision.action === "refuse") lines.push(policyMarker("refused", message.id, decision.reason));
+    else if (await deps.requeue({ ...message, conversation: decision.conversation, hop: decision.hop }, message.verdict)) {
+      deps.gate.record(arriving, "surfaced");
+      lines.push(policyMarker("requeued", message.id, "allowed; moved into the next turn, apart from the messages held here"));
+    } else lines.push(policyMarker("refused", message.id, "allowed, but it could not be moved into the next turn; send it again"));
+  }
+  return { outcome: "block", reason: "inter-instance inbound policy", message: lines.join("\n") };
+}
