@@ -16,7 +16,7 @@ const link = createMessenger({
 });
 const logger = { info: () => undefined, warn: () => undefined };
 const outbox = createOutboxService({ link: async () => link, retryMs: () => 60_000, mayHoldState: () => true });
-const inbox = new InboxWatcher({ workspace, sessionKey: "agent:main:main", pollMs: 30_000, surface: async () => true });
+const inbox = new InboxWatcher({ workspace, sessionKey: "agent:main:main", pollMs: 30_000, surface: async () => "surfaced" as const });
 await inbox.start();
 await outbox.start({ logger } as never);
 const report = await link.send({ to: "xiaom", body: "waits in the outbox while the bench measures" });

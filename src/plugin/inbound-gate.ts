@@ -42,6 +42,10 @@ export class InboundGate {
   readonly #logger: Logger;
   #held: Promise<HeldInbox> | undefined;
   #audit: InboundRecorder | undefined;
+  /** Refusals already recorded: a message is looked at when it is stored and again before its turn. */
+  readonly #refused = new Set<string>();
+  /** Conversations whose owner was told they reached their loop budget. */
+  readonly #told = new Set<string>();
 
   constructor(config: () => Config, logger: Logger) {
     this.#config = config;
@@ -71,7 +75,8 @@ export class InboundGate {
         this.#logger.warn(`inter-instance: held message ${message.id} (${describeVerdict(message.verdict)}): ${decision.reason}. Approve or refuse it: openclaw-inter-instance inbox list`);
       }
     }
-    if (decision.action === "refuse") {
+    if (decision.action === "refuse" && !this.#refused.has(message.id)) {
+      this.#refused.add(message.id);
       this.record(message, "refused");
       this.#logger.warn(`inter-instance: refused message ${message.id} (${describeVerdict(message.verdict)}): ${decision.reason}`);
     }
@@ -87,6 +92,8 @@ export class InboundGate {
   }
 
   tellOwnerLoopStopped(conversation: string, peer: string): void {
+    if (this.#told.has(conversation)) return;
+    this.#told.add(conversation);
     const { maxHops, hopWindowMs } = this.#config().inbound;
     this.#logger.warn(
       `inter-instance: the conversation ${conversation} with ${peer} reached its budget of ${maxHops} hops in ${Math.round(hopWindowMs / 60_000)} minutes; nothing more is shown or sent in it. If it should go on, start a new message (or raise inbound.maxHops).`,

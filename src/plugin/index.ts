@@ -14,7 +14,7 @@ import { pinnedKeysOf } from "../trust/pins.js";
 import { ConversationThreads } from "./conversation-threads.js";
 import { InboundGate, senderName } from "./inbound-gate.js";
 import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import { gateSessionTurn, withoutFrames } from "./session-gate.js";
+import { gateSessionTurn, rewrittenContent, withHeldReplaced, withoutFrames } from "./session-gate.js";
 import { frameForAgent } from "../trust/frame.js";
 import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
@@ -91,6 +91,25 @@ export default definePluginEntry({
       api.on("before_prompt_build", (event) => {
         const verdicts = verdictsInText(withoutFrames(event.prompt), pinnedKeysOf(config()));
         return verdicts.length === 0 ? undefined : { prependContext: verdictContext(verdicts) };
+      });
+      // A chat message that holds messages the policy keeps from the agent is stored with each of
+      // them replaced by its receipt line: on sessions.send that stored text is the prompt, and a
+      // queued turn's stored text is history the agent would read later.
+      api.on("before_message_write", (event, ctx) => {
+        if (event.message.role !== "user") return undefined;
+        const sessionKey = event.sessionKey ?? ctx.sessionKey ?? config().inbox.sessionKey;
+        const pinned = pinnedKeysOf(config());
+        let changed = false;
+        const rewrite = (text: string): string => {
+          const { text: rewritten, kept } = withHeldReplaced(text, pinned, (message) => gate.policy.decide(message));
+          for (const { message } of kept) {
+            changed = true;
+            void gate.admit({ ...message, transport: "session", sessionKey }).catch((error: unknown) => api.logger.warn(`inter-instance: could not keep held message ${message.id}: ${String(error)}`));
+          }
+          return rewritten;
+        };
+        const content = rewrittenContent(event.message.content, rewrite);
+        return changed ? { message: { ...event.message, content } as typeof event.message } : undefined;
       });
       // ...and the inbound policy gets the last word before the model reads them: a turn holding a
       // message it holds or refuses is blocked, and OpenClaw keeps only our receipt line in its place.

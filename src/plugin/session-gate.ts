@@ -1,5 +1,6 @@
 import type { SenderVerdict } from "../trust/frame.js";
-import { policyMarker } from "../trust/policy-marker.js";
+import type { InboundDecision } from "../trust/inbound-policy.js";
+import { onlyMarkers, policyMarker } from "../trust/policy-marker.js";
 import { verdictsInText, type SessionVerdict } from "../trust/session-verdicts.js";
 import type { PinnedKeys } from "../trust/sign-envelope.js";
 import type { ConversationThreads } from "./conversation-threads.js";
@@ -22,6 +23,26 @@ export interface SessionGateDependencies {
 
 export type SessionGateResult = { outcome: "block"; reason: string; message: string } | undefined;
 
+const markerFor = (id: string, decision: InboundDecision): string =>
+  decision.action === "hold"
+    ? policyMarker("held", id, `kept for the owner of this instance (${decision.reason}); it reaches the agent only if the owner approves it`)
+    : policyMarker("refused", id, decision.action === "refuse" ? decision.reason : "refused");
+
+/**
+ * The text of a chat message about to be stored, with each inter-instance message the policy
+ * holds or refuses replaced by its receipt line. Synchronous, for `before_message_write`: on
+ * `sessions.send` what it stores is also what the model reads, so a held body never reaches the
+ * transcript or the prompt. (The held store is written by `gate.admit`, which the caller starts.)
+ */
+export function withHeldReplaced(text: string, pinned: PinnedKeys, decide: (message: SessionVerdict) => InboundDecision): { text: string; kept: { message: SessionVerdict; decision: InboundDecision }[] } {
+  const kept = verdictsInText(text, pinned)
+    .map((message) => ({ message, decision: decide(message) }))
+    .filter(({ decision }) => decision.action !== "allow");
+  let rewritten = text;
+  for (const { message, decision } of [...kept].reverse()) rewritten = `${rewritten.slice(0, message.start)}${markerFor(message.id, decision)}\n${rewritten.slice(message.end)}`;
+  return { text: kept.length === 0 ? text : rewritten.trimEnd(), kept };
+}
+
 /**
  * The inbound policy for text that came in as a chat message (sessions_send, agent_cli, a2a), at
  * the last moment before the model reads it. When every message in the turn is allowed, the turn
@@ -32,7 +53,8 @@ export type SessionGateResult = { outcome: "block"; reason: string; message: str
  */
 export async function gateSessionTurn(prompt: string, sessionKey: string | undefined, deps: SessionGateDependencies): Promise<SessionGateResult> {
   const messages = verdictsInText(withoutFrames(prompt), deps.pinned);
-  if (messages.length === 0) return undefined;
+  // Every message of the turn was replaced by its receipt when it was stored: no turn to run.
+  if (messages.length === 0) return onlyMarkers(prompt) ? { outcome: "block", reason: "inter-instance inbound policy", message: prompt.trim() } : undefined;
   const session = sessionKey ?? "agent:main:main";
   const decided = [];
   for (const message of messages) {
@@ -47,12 +69,20 @@ export async function gateSessionTurn(prompt: string, sessionKey: string | undef
   }
   const lines = [];
   for (const { message, arriving, decision } of decided) {
-    if (decision.action === "hold") lines.push(policyMarker("held", message.id, `kept for the owner of this instance (${decision.reason}); it reaches the agent only if the owner approves it`));
-    else if (decision.action === "refuse") lines.push(policyMarker("refused", message.id, decision.reason));
+    if (decision.action !== "allow") lines.push(markerFor(message.id, decision));
     else if (await deps.requeue({ ...message, conversation: decision.conversation, hop: decision.hop }, message.verdict)) {
       deps.gate.record(arriving, "surfaced");
       lines.push(policyMarker("requeued", message.id, "allowed; moved into the next turn, apart from the messages held here"));
     } else lines.push(policyMarker("refused", message.id, "allowed, but it could not be moved into the next turn; send it again"));
   }
   return { outcome: "block", reason: "inter-instance inbound policy", message: lines.join("\n") };
+}
+
+/** A stored message's content (a string, or parts of which the text ones count) with its text rewritten. */
+export function rewrittenContent(content: unknown, rewrite: (text: string) => string): unknown {
+  if (typeof content === "string") return rewrite(content);
+  if (!Array.isArray(content)) return content;
+  return content.map((part: unknown) =>
+    part && typeof part === "object" && (part as { type?: unknown }).type === "text" && typeof (part as { text?: unknown }).text === "string" ? { ...part, text: rewrite((part as { text: string }).text) } : part,
+  );
 }

@@ -2,7 +2,7 @@ import { missingCredential, type Instance } from "../config/registry.js";
 import type { Envelope } from "../envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readContextWindow, readQueuedCount, readTranscript } from "../gateway/transcript.js";
-import { UnavailableError, UnsuitableMessageError, type TransportError } from "../errors.js";
+import { FatalError, UnavailableError, UnsuitableMessageError, type TransportError } from "../errors.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { chatMessageRefusal, confirmInSession, estimatedTokens, formatSessionMessage, isContextOverflow, replyInTranscript, sessionIdempotencyKey, turnOutcome } from "../session-message.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
@@ -124,8 +124,11 @@ export class SessionsSendTransport implements Transport {
       const wait = await connection.request<AgentWaitResult>("agent.wait", { runId, timeoutMs: REPLY_POLL_MS }, { signal: context.signal });
       if (wait.status === "error") throw turnFailed(context.instance.name, wait.error ?? "the run ended with an error");
       if (wait.terminalReply?.disposition === "visible" && typeof wait.terminalReply.text === "string") return wait.terminalReply.text;
-      const reply = replyInTranscript(await readTranscript(connection, context.instance.sessionKey, context.signal), envelope.id);
+      const transcript = await readTranscript(connection, context.instance.sessionKey, context.signal);
+      const reply = replyInTranscript(transcript, envelope.id);
       if (reply !== undefined) return reply;
+      const outcome = turnOutcome(transcript, envelope);
+      if (outcome.state === "held" || outcome.state === "refused") throw keptFromAgent(context.instance.name, outcome.state, outcome.why);
       if (wait.status !== "timeout") await delay(REPLY_POLL_MS / 10, undefined, { signal: context.signal });
     }
   }
@@ -159,6 +162,14 @@ export class SessionsSendTransport implements Transport {
   async close(): Promise<void> {
     await this.#pool.closeAll();
   }
+}
+
+/** The target's inbound policy kept the question from its agent: no answer will come. */
+function keptFromAgent(instance: string, state: "held" | "refused", why: string): TransportError {
+  return new FatalError(`${instance}'s inbound policy ${state} the message (${why}); its agent did not get it.`, {
+    code: state === "held" ? "HELD_BY_RECEIVER" : "REFUSED_BY_RECEIVER",
+    hint: state === "held" ? `${instance}'s owner can approve it there (openclaw-inter-instance inbox approve <id>); the answer then comes to their session, not to this ask.` : `Ask ${instance}'s owner to allow this instance (instances.<name>.inbound) and to pin its key (openclaw-inter-instance keys shows it).`,
+  });
 }
 
 function turnFailed(instance: string, error: string): TransportError {

@@ -5,10 +5,17 @@
  */
 export type PolicyMarkerState = "held" | "refused" | "requeued";
 
-const MARKER = /^\[openclaw-inter-instance (held|refused|requeued) id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127}): ([^\n]*)\]$/gmu;
+// Anywhere in a row: OpenClaw wraps a blocked turn's replacement text in its own words.
+const MARKER = /\[openclaw-inter-instance (held|refused|requeued) id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127}): ([^\n\]]*)\]/gu;
+const ANY_MARKER = new RegExp(MARKER.source, "u");
 
 export function policyMarker(state: PolicyMarkerState, id: string, why: string): string {
   return `[openclaw-inter-instance ${state} id ${id}: ${why.replace(/[\n\]]/gu, " ")}]`;
+}
+
+/** True when a text holds nothing but markers (a turn whose every message was held or refused). */
+export function onlyMarkers(text: string): boolean {
+  return text.replace(MARKER, "").trim() === "" && ANY_MARKER.test(text);
 }
 
 /** The markers in a transcript row's text, by envelope id. */

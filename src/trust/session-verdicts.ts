@@ -23,6 +23,12 @@ export interface SessionVerdict {
   /** Its conversation and hop, as its verified signature line says (absent when unverified). */
   readonly conversation?: string;
   readonly hop?: number;
+  /**
+   * Where the message is in the text: from its header to the end of its signature line when
+   * verified, else up to the next header (or the end): what replaces it when it is held.
+   */
+  readonly start: number;
+  readonly end: number;
 }
 
 function decoded(value: string): string | undefined {
@@ -41,6 +47,7 @@ function decoded(value: string): string | undefined {
 export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict[] {
   const trailers = [...text.matchAll(TRAILER)].map((match) => ({
     at: match.index,
+    length: match[0].length,
     to: decoded(match[1]!),
     createdAt: match[2]!,
     redelivery: match[3] ? Number(match[3]) : undefined,
@@ -48,8 +55,10 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     hop: match[5] ? Number(match[5]) : undefined,
     signature: match[6]!,
   }));
-  return [...text.matchAll(HEADER)].map((header) => {
+  const headers = [...text.matchAll(HEADER)];
+  return headers.map((header, index) => {
     const [line, from = "", id = ""] = header;
+    let end = headers[index + 1]?.index ?? text.length;
     const bodyStart = header.index + line.length + 1;
     let verdict: SenderVerdict = verifySender({ id, from, to: "", createdAt: "", body: "" }, undefined, pinned);
     let body = text.slice(bodyStart);
@@ -64,11 +73,12 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
         verdict = candidate;
         body = fields.body;
         thread = conversation ? { conversation, hop: hop ?? 1 } : {};
+        end = trailer.at + trailer.length;
         break;
       }
       if (verdict.verified === false && verdict.reason === "no signature") verdict = candidate;
     }
-    return { id, verdict, body, ...thread };
+    return { id, verdict, body, ...thread, start: header.index, end };
   });
 }
 

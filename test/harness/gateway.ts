@@ -32,6 +32,9 @@ export interface GatewayOptions {
   readonly legacy?: boolean;
   /** Serve wss:// with the self-signed pair OpenClaw generates (`gateway.tls.autoGenerate`). */
   readonly tls?: boolean;
+  /** Listen on this port and take this token (chosen ahead, e.g. so two Gateways can each be configured with the other's address). */
+  readonly port?: number;
+  readonly token?: string;
   /** Runs after the config is written and before the first start, e.g. to install a plugin. */
   readonly beforeStart?: (gateway: { stateDir: string; env: NodeJS.ProcessEnv; token: string; port: number }) => Promise<void>;
 }
@@ -180,8 +183,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   const homeDir = join(dir, "home");
   await mkdir(stateDir, { recursive: true });
   await mkdir(homeDir, { recursive: true });
-  const port = await freePort();
-  const token = `tok-${name}-${randomBytes(12).toString("hex")}`;
+  const port = options.port ?? (await freePort());
+  const token = options.token ?? `tok-${name}-${randomBytes(12).toString("hex")}`;
   watchSecret(token);
   const entry = options.legacy ? legacyOpenclawEntry : openclawEntry;
   if (!existsSync(entry)) throw new Error(`OpenClaw is not installed at ${entry}. Run \`npm install\` at the repository root (its prepare script installs both releases).`);

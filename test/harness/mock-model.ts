@@ -131,6 +131,8 @@ export interface MockModelOptions {
   readonly address?: string;
   /** Refuse prompts larger than this many tokens, as a real provider does (HTTP 400 `context_length_exceeded`). */
   readonly contextWindow?: number;
+  /** An agent that always answers: a user turn containing PINGPONG makes it `instance_send` PINGPONG to this instance. */
+  readonly pingPongTo?: string;
 }
 
 /** Starts an OpenAI-compatible chat-completions server on 127.0.0.1 with deterministic replies. */
@@ -176,7 +178,8 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
       const slowMs = Number(/SLOW:(\d{1,6})/u.exec(lastUserText(body))?.[1] ?? 0);
       if (slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
       if (res.destroyed) return;
-      const call = mockToolCallFor(lastUserText(body));
+      const pingPong = options.pingPongTo && lastUserText(body).includes("PINGPONG") ? { tool: "instance_send", args: { to: options.pingPongTo, message: "PINGPONG" } } : undefined;
+      const call = pingPong ?? mockToolCallFor(lastUserText(body));
       if (call) answerToolCall(res, body, call);
       else answer(res, body, mockReplyFor(lastUserText(body)));
     })().catch((error: unknown) => {

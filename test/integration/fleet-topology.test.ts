@@ -59,7 +59,7 @@ beforeAll(async () => {
       host,
       bind: "loopback",
       beforeStart: (state) =>
-        installPlugin(tarball, state, { enabled: true, hooks: { allowConversationAccess: true }, config: { self: { name }, stateDir: join(state.stateDir, "inter-instance"), nats: natsConfig(), instances: {} } }),
+        installPlugin(tarball, state, { enabled: true, hooks: { allowConversationAccess: true }, config: { self: { name }, stateDir: join(state.stateDir, "inter-instance"), nats: natsConfig(), instances: {}, inbound: { unverified: "allow" } } }),
     });
     side[key] = { host, mock, gateway, name };
   };

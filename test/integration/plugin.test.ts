@@ -43,6 +43,8 @@ beforeAll(async () => {
           self: { name: "xiaoa" },
           // Off at first, so the normal-turn and Gateway-wake paths can be seen on their own; a test turns it on.
           inbox: { wake: false, pollMs: 500 },
+          // These tests are about delivery from unsigned senders; trust.test.ts runs the default (held).
+          inbound: { unverified: "allow" },
           stateDir: join(gateway.stateDir, "inter-instance"),
           instances: {
             xiaom: {
