@@ -1,10 +1,10 @@
 import { resolve } from "node:path";
 import type { Messenger } from "./client.js";
-import type { DeliveryReport } from "./dispatcher.js";
-import { InterInstanceError } from "./errors.js";
-import type { ExecResult } from "./exec.js";
+import type { DeliveryReport } from "./core/dispatcher.js";
+import { InterInstanceError } from "./core/errors.js";
+import type { ExecResult } from "./use-cases/exec.js";
 import type { Intent } from "./phrase.js";
-import type { SyncFilesResult, SyncRepoResult } from "./sync.js";
+import type { SyncFilesResult, SyncRepoResult } from "./use-cases/sync.js";
 import { describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "./report-text.js";
 
 export type ActionResult =

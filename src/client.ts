@@ -1,5 +1,5 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
-import { ask, type AskOptions, type AskResult } from "./ask.js";
+import { ask, type AskOptions, type AskResult } from "./use-cases/ask.js";
 import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
@@ -8,15 +8,15 @@ import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
 import { auditWriter } from "./audit/inbound.js";
 import { outboundEntry } from "./audit/entries.js";
-import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./dispatcher.js";
-import { Outbox, type QueuedEnvelope } from "./outbox.js";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./core/dispatcher.js";
+import { Outbox, type QueuedEnvelope } from "./core/outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
 import { LinkLatency } from "./gateway/link-latency.js";
 import { createLogger } from "./logger.js";
 import { fileReceipts, type FileReceipt } from "./receipts.js";
 import { SecretSet } from "./redact.js";
-import type { Transport } from "./transport.js";
+import type { Transport } from "./core/transport.js";
 import { MessageToolTransport } from "./transports/message-tool.js";
 import { MemoryFileTransport } from "./transports/memory-file.js";
 import { A2aTransport } from "./transports/a2a.js";
@@ -27,12 +27,12 @@ import { NatsTransport } from "./transports/nats.js";
 import { leaseFleet, type NatsFleet } from "./nats/fleet.js";
 import { fleetMembers, type PresenceEntry } from "./nats/presence.js";
 import { deadLetters, replayDeadLetter, type DeadLetter } from "./nats/receiver.js";
-import { createEnvelope, type Envelope } from "./envelope.js";
-import { UnknownInstanceError } from "./errors.js";
-import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./exec.js";
-import { doctor, type DoctorReport } from "./doctor.js";
+import { createEnvelope, type Envelope } from "./core/envelope.js";
+import { UnknownInstanceError } from "./core/errors.js";
+import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./use-cases/exec.js";
+import { doctor, type DoctorReport } from "./use-cases/doctor.js";
 import { openclawConfigPath } from "./plaintext-credentials.js";
-import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./sync.js";
+import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./use-cases/sync.js";
 
 export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */

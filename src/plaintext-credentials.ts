@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CREDENTIAL_FIELDS } from "./config/schema.js";
-import type { DoctorCheck } from "./doctor.js";
+import type { DoctorCheck } from "./use-cases/doctor.js";
 
 const PLUGIN_ID = "inter-instance";
 

@@ -1,8 +1,8 @@
-import type { AskResult } from "./ask.js";
-import type { DeliveryReport } from "./dispatcher.js";
-import type { DoctorCheck } from "./doctor.js";
-import type { ExecResult } from "./exec.js";
-import type { SyncFilesResult, SyncRepoResult } from "./sync.js";
+import type { AskResult } from "./use-cases/ask.js";
+import type { DeliveryReport } from "./core/dispatcher.js";
+import type { DoctorCheck } from "./use-cases/doctor.js";
+import type { ExecResult } from "./use-cases/exec.js";
+import type { SyncFilesResult, SyncRepoResult } from "./use-cases/sync.js";
 
 /** One line for a person (or an agent) about a delivery. */
 export function describeReport(report: DeliveryReport): string {

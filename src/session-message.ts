@@ -1,9 +1,9 @@
 import { policyMarkersIn } from "./trust/policy-marker.js";
-import type { Envelope } from "./envelope.js";
+import type { Envelope } from "./core/envelope.js";
 import { signatureTrailer } from "./trust/session-verdicts.js";
 import type { GatewayConnection } from "./gateway/connection.js";
 import { readTranscript, rowText, type Transcript, type TranscriptRow } from "./gateway/transcript.js";
-import type { Confirmation } from "./transport.js";
+import type { Confirmation } from "./core/transport.js";
 
 const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelopeId}]`;
 

@@ -1,5 +1,5 @@
-import type { DeliveryReport } from "../dispatcher.js";
-import type { Envelope } from "../envelope.js";
+import type { DeliveryReport } from "../core/dispatcher.js";
+import type { Envelope } from "../core/envelope.js";
 import type { SenderVerdict } from "../trust/frame.js";
 import type { AuditEntry } from "./audit-log.js";
 

@@ -8,7 +8,7 @@ import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import { registerSetupCommands } from "./setup-commands.js";
 import { registerInboxCommands } from "./inbox-commands.js";
-import { InterInstanceError, UnknownInstanceError, ValidationError } from "../errors.js";
+import { InterInstanceError, UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { parsePhrase } from "../phrase.js";
 import { act } from "../act.js";
 import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";

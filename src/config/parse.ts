@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { z } from "zod";
-import { ValidationError } from "../errors.js";
+import { ValidationError } from "../core/errors.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** Turns zod issues into `a.b.c: message` lines that name the offending field. */

@@ -1,4 +1,4 @@
-import { UnknownInstanceError, ValidationError } from "../errors.js";
+import { UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
 import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
 

@@ -1,4 +1,4 @@
-import { FatalError, TransientError, TransportError, UnavailableError } from "../errors.js";
+import { FatalError, TransientError, TransportError, UnavailableError } from "../core/errors.js";
 
 /** What the library knows about the Gateway it failed to reach, for hints. */
 export interface GatewayErrorContext {

@@ -1,7 +1,7 @@
 import { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
 import { missingCredential, type GatewayTarget, type Instance } from "../config/registry.js";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../core/errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
 import { DEFAULT_HANDSHAKE_BUDGET_MS, type LinkLatency } from "./link-latency.js";

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
-import { InterInstanceError, UnavailableError, ValidationError } from "../errors.js";
+import { InterInstanceError, UnavailableError, ValidationError } from "../core/errors.js";
 import { GatewayConnection } from "./connection.js";
 import type { DeviceIdentityStore } from "./device-identity.js";
 

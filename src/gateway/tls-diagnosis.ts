@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { connect } from "node:tls";
-import { TransportError, UnavailableError } from "../errors.js";
+import { TransportError, UnavailableError } from "../core/errors.js";
 
 const PROBE_TIMEOUT_MS = 3_000;
 

@@ -1,6 +1,6 @@
 import { readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { envelopeSchema } from "../envelope.js";
+import { envelopeSchema } from "../core/envelope.js";
 import { appendEntry } from "../memory/append.js";
 import { incomingDir } from "../nodes/incoming.js";
 

@@ -2,8 +2,8 @@ import { constants } from "node:fs";
 import { access, mkdir, open, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
-import type { Envelope } from "../envelope.js";
-import { TransientError, UnavailableError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { TransientError, UnavailableError } from "../core/errors.js";
 import { zonedStamp } from "../time-zone.js";
 import { formatEntry, parseEntries, sealFor } from "./entry.js";
 

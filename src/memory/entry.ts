@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Envelope } from "../envelope.js";
+import type { Envelope } from "../core/envelope.js";
 
 /**
  * One message in a daily note, in the seed's shape ("Notification from <sender> (HH:MM)" and the

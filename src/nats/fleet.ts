@@ -4,7 +4,7 @@ import type { ConsumerInfo, JetStreamClient, JetStreamManager } from "@nats-io/j
 import type { KV } from "@nats-io/kv";
 import type { NatsConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secret-source.js";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../core/errors.js";
 
 const NANOS_PER_MS = 1_000_000;
 

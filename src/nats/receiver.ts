@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { envelopeSchema, type Envelope } from "../envelope.js";
+import { envelopeSchema, type Envelope } from "../core/envelope.js";
 import { receiptKey, type NatsFleet } from "./fleet.js";
 
 export interface NatsReceiverOptions {

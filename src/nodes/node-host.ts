@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { NodeTarget } from "../config/registry.js";
-import { TransportError, UnavailableError } from "../errors.js";
+import { TransportError, UnavailableError } from "../core/errors.js";
 import type { GatewayConnection } from "../gateway/connection.js";
 
 /** A node as `node.list` describes it (the fields this library reads). */

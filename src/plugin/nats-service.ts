@@ -1,6 +1,6 @@
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import type { Config } from "../config/schema.js";
-import type { Envelope } from "../envelope.js";
+import type { Envelope } from "../core/envelope.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { leaseFleet, type FleetLease } from "../nats/fleet.js";
 import { announce } from "../nats/presence.js";

@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { A2aTarget, Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
-import { TransientError, UnavailableError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { TransientError, UnavailableError } from "../core/errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
 import { formatSessionMessage, trailingWhitespaceRefusal } from "../session-message.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
 
 /**

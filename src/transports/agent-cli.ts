@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { locateOpenclaw, type OpenclawCommand } from "../cli-runner/locate.js";
 import type { Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
-import { TransportTimeoutError, UnavailableError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { TransportTimeoutError, UnavailableError } from "../core/errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { chatMessageRefusal, confirmInSession, formatSessionMessage } from "../session-message.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
 
 /** `openclaw agent --message-file` reads at most this much. */
 export const AGENT_CLI_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

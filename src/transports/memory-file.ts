@@ -1,11 +1,11 @@
 import { stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance } from "../config/registry.js";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../core/errors.js";
 import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../receipts.js";
-import type { Envelope } from "../envelope.js";
+import type { Envelope } from "../core/envelope.js";
 import { appendEntry, workspaceMissingError } from "../memory/append.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
 
 /**
  * Appends the message to `<workspace>/memory/YYYY-MM-DD.md` of the target (date in the target's

@@ -1,9 +1,9 @@
 import { missingCredential, type Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
-import { UnavailableError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { UnavailableError } from "../core/errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { formatSessionMessage } from "../session-message.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
 
 interface SendResult {
   readonly messageId?: string;

@@ -1,9 +1,9 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
-import { UnavailableError, UnsuitableMessageError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { UnavailableError, UnsuitableMessageError } from "../core/errors.js";
 import { natsUnavailable, receiptKey, REPLY_TTL_MS, type FleetLease, type NatsFleet, type StoredReply } from "../nats/fleet.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../core/transport.js";
 
 const REPLY_POLL_MS = 500;
 

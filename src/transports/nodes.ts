@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { missingCredential, type Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
-import { UnavailableError } from "../errors.js";
+import type { Envelope } from "../core/envelope.js";
+import { UnavailableError } from "../core/errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { incomingDir, incomingPath } from "../nodes/incoming.js";
 import { NodeHost } from "../nodes/node-host.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
 
 /** The node's `file.write` takes at most 16 MiB. */
 const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;

@@ -1,12 +1,12 @@
 import { missingCredential, type Instance } from "../config/registry.js";
-import type { Envelope } from "../envelope.js";
+import type { Envelope } from "../core/envelope.js";
 import type { GatewayPool } from "../gateway/connection.js";
 import { readContextWindow, readQueuedCount, readTranscript } from "../gateway/transcript.js";
-import { FatalError, UnavailableError, UnsuitableMessageError, type TransportError } from "../errors.js";
+import { FatalError, UnavailableError, UnsuitableMessageError, type TransportError } from "../core/errors.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { chatMessageRefusal, confirmInSession, estimatedTokens, formatSessionMessage, isContextOverflow, replyInTranscript, sessionIdempotencyKey, turnOutcome } from "../session-message.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../transport.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../core/transport.js";
 
 interface SessionsSendResult {
   readonly runId?: string;

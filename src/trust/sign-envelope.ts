@@ -1,4 +1,4 @@
-import type { Envelope } from "../envelope.js";
+import type { Envelope } from "../core/envelope.js";
 import type { SenderVerdict } from "./frame.js";
 import type { MessagingKey } from "./messaging-key.js";
 import { publicKeyFromRaw, signFields, verifyFields, fingerprintOf, type SignedFields } from "./signature.js";

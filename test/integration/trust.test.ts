@@ -11,7 +11,7 @@ import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { gatewayRequest, readHistory, textOf } from "../harness/oracle.js";
-import { Outbox } from "../../src/outbox.js";
+import { Outbox } from "../../src/core/outbox.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 

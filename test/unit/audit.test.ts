@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log.js";
 import { inboundEntry, outboundEntry } from "../../src/audit/entries.js";
-import { createEnvelope } from "../../src/envelope.js";
+import { createEnvelope } from "../../src/core/envelope.js";
 import type { DeliveryReport } from "../../src/index.js";
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/parse.js";
 import type { ConfigInput } from "../../src/config/schema.js";
-import { createEnvelope } from "../../src/envelope.js";
+import { createEnvelope } from "../../src/core/envelope.js";
 import { HeldInbox } from "../../src/inbox/held.js";
 import { formatEntry, parseEntries } from "../../src/memory/entry.js";
 import { entryVerdict } from "../../src/plugin/inbox-service.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createEnvelope } from "../../src/envelope.js";
+import { createEnvelope } from "../../src/core/envelope.js";
 import { chatMessageRefusal } from "../../src/session-message.js";
 
 const refusal = (body: string) => chatMessageRefusal(createEnvelope({ from: "xiaoa", to: "xiaom", body }));

@@ -81,7 +81,7 @@ describe("the frame the agent sees", () => {
 
 describe("signed envelopes on the memory-file path", () => {
   it("the entry keeps the signature and the fields it covers; the receiver verifies it, and any change makes it unverified", async () => {
-    const { createEnvelope } = await import("../../src/envelope.js");
+    const { createEnvelope } = await import("../../src/core/envelope.js");
     const { formatEntry, parseEntries } = await import("../../src/memory/entry.js");
     const { signEnvelope, verifySender } = await import("../../src/trust/sign-envelope.js");
     const key = new MessagingKeyStore(stateDir()).key();
@@ -99,7 +99,7 @@ describe("signed envelopes on the memory-file path", () => {
 
 describe("verdicts on session text (sessions_send, agent_cli, a2a)", () => {
   it("a signed message is verified; a forged header, a tampered body or a header hidden in a body is not", async () => {
-    const { createEnvelope } = await import("../../src/envelope.js");
+    const { createEnvelope } = await import("../../src/core/envelope.js");
     const { formatSessionMessage } = await import("../../src/session-message.js");
     const { signEnvelope } = await import("../../src/trust/sign-envelope.js");
     const { verdictContext, verdictsInText } = await import("../../src/trust/session-verdicts.js");

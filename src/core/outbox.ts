@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "./sqlite.js";
+import { openDatabase } from "../sqlite.js";
 import { envelopeSchema, type Envelope } from "./envelope.js";
 import type { Receipt } from "./transport.js";
 

@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, posix } from "node:path";
 import { z } from "zod";
-import { toValidationError } from "./config/parse.js";
-import { InterInstanceError } from "./errors.js";
+import { toValidationError } from "../config/parse.js";
+import { InterInstanceError } from "../core/errors.js";
 import type { ExecInput, ExecResult } from "./exec.js";
-import type { NodeHost } from "./nodes/node-host.js";
+import type { NodeHost } from "../nodes/node-host.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const noNul = z.string().min(1).refine((value) => !value.includes("\0"), "cannot contain NUL bytes");

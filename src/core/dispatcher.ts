@@ -4,11 +4,11 @@ import pTimeout from "p-timeout";
 import type { Logger } from "pino";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import type { Outbox } from "./outbox.js";
-import type { Instance, InstanceRegistry } from "./config/registry.js";
-import type { TransportId } from "./config/schema.js";
+import type { Instance, InstanceRegistry } from "../config/registry.js";
+import type { TransportId } from "../config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
 import { failureClassOf, InterInstanceError, ValidationError, TransientError, TransportError, TransportTimeoutError, UnsuitableMessageError, type FailureClass } from "./errors.js";
-import type { SecretSet } from "./redact.js";
+import type { SecretSet } from "../redact.js";
 import type { Receipt, ReceiptStatus, Transport } from "./transport.js";
 
 export type AttemptOutcome = ReceiptStatus | "skipped" | FailureClass;

@@ -1,12 +1,12 @@
-import { missingCredential, type GatewayTarget, type Instance, type InstanceRegistry } from "./config/registry.js";
-import type { TransportId } from "./config/schema.js";
-import type { Dispatcher, ProbeResult } from "./dispatcher.js";
-import { InterInstanceError } from "./errors.js";
+import { missingCredential, type GatewayTarget, type Instance, type InstanceRegistry } from "../config/registry.js";
+import type { TransportId } from "../config/schema.js";
+import type { Dispatcher, ProbeResult } from "../core/dispatcher.js";
+import { InterInstanceError } from "../core/errors.js";
 import { PROXY_VARIABLES, type ExecInput, type ExecResult } from "./exec.js";
-import type { GatewayPool } from "./gateway/connection.js";
-import type { NodeHost } from "./nodes/node-host.js";
+import type { GatewayPool } from "../gateway/connection.js";
+import type { NodeHost } from "../nodes/node-host.js";
 import { credentialChecks } from "./least-privilege.js";
-import { plaintextCredentialChecks } from "./plaintext-credentials.js";
+import { plaintextCredentialChecks } from "../plaintext-credentials.js";
 import { httpsAlternative } from "./sync.js";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";

@@ -1,4 +1,4 @@
-import type { GatewayTarget, Instance } from "./config/registry.js";
+import type { GatewayTarget, Instance } from "../config/registry.js";
 import type { DoctorCheck } from "./doctor.js";
 
 /** What a shared Gateway token lets its holder do, said once for every path that uses one. */

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { Instance } from "./config/registry.js";
-import type { TransportId } from "./config/schema.js";
+import type { Instance } from "../config/registry.js";
+import type { TransportId } from "../config/schema.js";
 import type { Envelope } from "./envelope.js";
 
 /**

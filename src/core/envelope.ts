@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { toValidationError } from "./config/parse.js";
+import { toValidationError } from "../config/parse.js";
 
 /** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */
 export const MAX_BODY_BYTES = 1024 * 1024;

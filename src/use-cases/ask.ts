@@ -1,11 +1,11 @@
 import pLimit, { type LimitFunction } from "p-limit";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
-import type { Instance, InstanceRegistry } from "./config/registry.js";
-import type { TransportId } from "./config/schema.js";
-import type { AttemptError, DeliveryReport, Dispatcher, SendInput } from "./dispatcher.js";
-import { createEnvelope } from "./envelope.js";
-import { InterInstanceError, TransportTimeoutError } from "./errors.js";
+import type { Instance, InstanceRegistry } from "../config/registry.js";
+import type { TransportId } from "../config/schema.js";
+import type { AttemptError, DeliveryReport, Dispatcher, SendInput } from "../core/dispatcher.js";
+import { createEnvelope } from "../core/envelope.js";
+import { InterInstanceError, TransportTimeoutError } from "../core/errors.js";
 
 export interface AskOptions {
   readonly signal?: AbortSignal;
