@@ -28,7 +28,11 @@ import { leaseFleet, type NatsFleet } from "./nats/fleet.js";
 import { fleetMembers, type PresenceEntry } from "./nats/presence.js";
 import { deadLetters, replayDeadLetter, type DeadLetter } from "./nats/receiver.js";
 import { createEnvelope, type Envelope } from "./core/envelope.js";
-import { UnknownInstanceError } from "./core/errors.js";
+import { InterInstanceError, UnknownInstanceError } from "./core/errors.js";
+import type { Task } from "./core/task-book.js";
+import { answerByReply, delegate, followTasks, type DelegateInput, type DelegateResult, type SettledTask } from "./use-cases/delegate.js";
+import { delegateToGroup, sendToGroup, type GroupDelegateResult, type GroupInput, type GroupReport } from "./use-cases/groups.js";
+import { track, waitFor, type TrackedMessage, type TrackOptions } from "./use-cases/track.js";
 import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./use-cases/exec.js";
 import { doctor, type DoctorReport } from "./use-cases/doctor.js";
 import { openclawConfigPath } from "./plaintext-credentials.js";
@@ -54,6 +58,27 @@ export interface Messenger {
   send(input: SendInput, options?: SendOptions): Promise<DeliveryReport>;
   /** Sends a message and waits for the target agent's answer to it. */
   ask(input: SendInput, options?: AskOptions): Promise<AskResult>;
+  /** Hands a task to another instance's agent and returns at once; the answer is followed (`tasks`, `track`). */
+  delegate(input: DelegateInput): Promise<DelegateResult>;
+  /** Where a message stands (one entry per target it went to), with the evidence; see `DeliveryState`. */
+  track(id: string, options?: TrackOptions): Promise<TrackedMessage[]>;
+  /** Waits until a message got at least this far (or can no longer), up to `timeoutMs`. */
+  waitFor(id: string, goal: "accepted" | "delivered" | "seen" | "answered", options?: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number }): Promise<TrackedMessage[]>;
+  /** Delegated tasks: follow them once (their answers, their deadlines), and the results still to bring to a session. */
+  readonly tasks: {
+    follow(options?: { signal?: AbortSignal }): Promise<SettledTask[]>;
+    get(id: string): Promise<Task | undefined>;
+    open(): Promise<Task[]>;
+    toBring(): Promise<Task[]>;
+    markBrought(task: Pick<Task, "id" | "target">): Promise<void>;
+    /** An answer that came back as a verified message with `replyTo`: settles that task. */
+    answerByReply(reply: { replyTo: string; from: string; body: string }): Promise<Task | undefined>;
+  };
+  /** Groups (`groups` in the config; `all`): one envelope per member, a report per member. */
+  readonly groups: {
+    send(input: GroupInput, options?: SendOptions): Promise<GroupReport>;
+    delegate(input: GroupInput & Omit<DelegateInput, "to" | "body" | "id" | "group">): Promise<GroupDelegateResult>;
+  };
   /** Runs an argv on the instance's machine through its paired node (no shell); proxy variables unset unless `keepProxy`. */
   exec(input: ExecInput, options?: { signal?: AbortSignal }): Promise<ExecResult>;
   /** Runs argv steps in order there, stopping at the first failure (which step is reported). */
@@ -170,6 +195,12 @@ export function createMessenger(options: MessengerOptions): Messenger {
     ...(openOutbox ? { outbox: openOutbox } : {}),
     ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
   });
+  const requireOutbox = async (): Promise<Outbox> => {
+    if (!openOutbox) throw new InterInstanceError("Delegated tasks are kept in the outbox, which this config turns off.", { code: "NO_OUTBOX", hint: "Set outbox.enabled to true (the default)." });
+    return openOutbox();
+  };
+  const taskDeps = () => ({ registry, dispatcher, logger, outbox: requireOutbox });
+  const trackDeps = () => ({ ...taskDeps(), fileReceipt: async (to: string, id: string) => (await fileReceipts(registry.resolve(to), [id]))[0]! });
   const execDeps = { registry, nodeOf: (name: string) => nodes.host(registry.resolve(name)) };
   const syncDeps: SyncDependencies = { exec: (input) => exec(execDeps, input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
   return {
@@ -188,6 +219,21 @@ export function createMessenger(options: MessengerOptions): Messenger {
       }
     },
     ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
+    delegate: (input) => delegate(taskDeps(), input),
+    track: (id, trackOptions) => track(trackDeps(), id, trackOptions),
+    waitFor: (id, goal, waitOptions) => waitFor((trackOptions) => track(trackDeps(), id, trackOptions), goal, waitOptions),
+    tasks: {
+      follow: (followOptions) => followTasks(taskDeps(), followOptions),
+      get: async (id) => (await requireOutbox()).tasks.get(id),
+      open: async () => (await requireOutbox()).tasks.open(),
+      toBring: async () => (await requireOutbox()).tasks.toBring(),
+      markBrought: async ({ id, target }) => (await requireOutbox()).tasks.markBrought(id, target),
+      answerByReply: (reply) => answerByReply({ outbox: requireOutbox }, reply),
+    },
+    groups: {
+      send: (input, sendOptions) => sendToGroup({ registry, dispatcher }, input, sendOptions),
+      delegate: (input) => delegateToGroup(registry, (one) => delegate(taskDeps(), one), input),
+    },
     exec: (input, execOptions) => exec(execDeps, input, execOptions),
     execSteps: (input, execOptions) => execSteps(execDeps, input, execOptions),
     doctor: (doctorOptions) => doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(execDeps, input), openclawConfigPath: openclawConfigPath(env), ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}) }, doctorOptions),

@@ -111,6 +111,7 @@ function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEn
 
 /** Resolves targets by name or alias, in Chinese or Latin script, case-insensitively. */
 export class InstanceRegistry {
+  readonly #groups = new Map<string, { name: string; members: string[] }>();
   readonly self: string;
   readonly retries: number;
   readonly circuitCooldownMs: number;
@@ -167,9 +168,24 @@ export class InstanceRegistry {
         this.#index.set(key, name);
       }
     }
+    for (const [group, members] of Object.entries(config.groups)) {
+      if (this.#index.has(normalizeName(group))) collisions.push({ path: `groups.${group}`, message: `"${group}" is also the name or alias of instance "${this.#index.get(normalizeName(group))}"` });
+      const names = members.map((member, i) => {
+        const name = this.#index.get(normalizeName(member));
+        if (name === undefined) collisions.push({ path: `groups.${group}.${i}`, message: `"${member}" is not a configured instance` });
+        return name ?? member;
+      });
+      this.#groups.set(normalizeName(group), { name: group, members: [...new Set(names)] });
+    }
+    if (!this.#groups.has("all")) this.#groups.set("all", { name: "all", members: [...this.#instances.keys()] });
     if (collisions.length > 0) {
       throw new ValidationError(`Invalid config: ${collisions.map((c) => `${c.path}: ${c.message}`).join("; ")}`, collisions);
     }
+  }
+
+  /** A group by name (`all`: every instance, unless the config defines it), with its members' instance names. */
+  group(name: string): { readonly name: string; readonly members: readonly string[] } | undefined {
+    return this.find(name) ? undefined : this.#groups.get(normalizeName(name));
   }
 
   resolve(nameOrAlias: string): Instance {

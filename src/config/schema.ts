@@ -247,6 +247,11 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, sessionKey: "agent:main:main", wake: true, pollMs: 30_000 }),
+    /**
+     * Named groups of instances (by name or alias): `send` and `delegate` to a group name reach each
+     * member. `all` is every configured instance unless defined here.
+     */
+    groups: z.record(z.string().regex(INSTANCE_NAME, "group names use letters, digits, - and _"), z.array(z.string().trim().min(1)).min(1, "a group needs at least one member")).default({}),
     /** The receiving side's policy: who reaches the agent, how often, and how long a conversation may run. */
     inbound: z
       .object({

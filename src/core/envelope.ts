@@ -33,6 +33,10 @@ export const envelopeSchema = z
      */
     conversation: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
     hop: z.number().int().min(1).max(1000).optional(),
+    /** The envelope this one answers (a reply to a question or a delegated task). */
+    replyTo: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
+    /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
+    task: z.literal(true).optional(),
     /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
     signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
   })
@@ -49,6 +53,8 @@ export interface EnvelopeInput {
   /** Continue this conversation (see `Envelope.conversation`); with `hop`, this message's place in it. */
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  readonly replyTo?: string | undefined;
+  readonly task?: boolean | undefined;
 }
 
 /** Builds and validates an envelope; throws `ValidationError` naming the bad field. */
@@ -62,6 +68,8 @@ export function createEnvelope(input: EnvelopeInput): Envelope {
     createdAt: (input.createdAt ?? new Date()).toISOString(),
     ...(input.conversation !== undefined ? { conversation: input.conversation } : {}),
     ...(input.hop !== undefined ? { hop: input.hop } : {}),
+    ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
+    ...(input.task ? { task: true as const } : {}),
   };
   const result = envelopeSchema.safeParse(candidate);
   if (!result.success) throw toValidationError("message", result.error);

@@ -1,3 +1,4 @@
+import { TaskBook, TASKS_SCHEMA } from "./task-book.js";
 import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../sqlite.js";
 import { envelopeSchema, type Envelope } from "./envelope.js";
@@ -97,16 +98,19 @@ function toQueued(row: Row): QueuedEnvelope {
  */
 export class Outbox {
   readonly path: string;
+  /** Delegated tasks, in the same database. */
+  readonly tasks: TaskBook;
   readonly #db: DatabaseSync;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
     this.#db = db;
+    this.tasks = new TaskBook(db);
   }
 
   /** Opens (creating if needed) the outbox at `path`. */
   static async open(path: string): Promise<Outbox> {
-    const db = await openDatabase(path, "FULL", SCHEMA);
+    const db = await openDatabase(path, "FULL", `${SCHEMA}${TASKS_SCHEMA}`);
     const hasColumn = (name: string) => (db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[]).some((column) => column.name === name);
     if (!hasColumn("receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
     if (!hasColumn("envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
@@ -198,6 +202,12 @@ export class Outbox {
       deliveredAt: row.delivered_at,
       ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}),
     };
+  }
+
+  /** Every target's record of an earlier delivery of this envelope id (a group sends one id to several). */
+  deliveries(id: string): DeliveryRecord[] {
+    const rows = this.#db.prepare("SELECT target, via, status, delivered_at, receipt FROM delivered WHERE id = ?").all(id) as { target: string; via: string; status: string; delivered_at: string; receipt: string | null }[];
+    return rows.map((row) => ({ target: row.target, via: row.via, status: row.status, deliveredAt: row.delivered_at, ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}) }));
   }
 
   /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */

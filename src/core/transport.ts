@@ -68,6 +68,12 @@ export interface Transport {
    */
   awaitReply?(envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string>;
   /**
+   * For `delegate`: looks once for the target agent's answer to an envelope this transport
+   * delivered. Undefined while there is none yet; throws a `FatalError` when none will come (its
+   * inbound policy refused it, its task failed).
+   */
+  checkReply?(envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string | undefined>;
+  /**
    * For an envelope this transport left `accepted` (held by the target, not yet run): where is it
    * now? `lost` only on the target's own evidence that it will never run.
    */

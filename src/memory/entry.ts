@@ -43,12 +43,14 @@ export interface EntrySignature {
   readonly redelivery?: number;
   readonly conversation?: string;
   readonly hop?: number;
+  readonly replyTo?: string;
+  readonly task?: true;
   readonly signature: string;
 }
 
 const BEGIN = Buffer.from("<!-- openclaw-inter-instance begin ");
 const HEADER =
-  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))?(?: conversation="([A-Za-z0-9._:-]{8,128})" hop=(\d{1,4}))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
+  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))?(?: conversation="([A-Za-z0-9._:-]{8,128})" hop=(\d{1,4}))?(?: reply-to="([A-Za-z0-9._:-]{8,128})")?(?: (task))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
 // A header is short; this bounds how far the parser looks for it.
 const MAX_HEADER_BYTES = 1024;
 
@@ -83,7 +85,8 @@ function signatureAttributes(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
   const conversation = envelope.conversation ? ` conversation="${envelope.conversation}" hop=${envelope.hop ?? 1}` : "";
-  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery}${conversation} sig="${envelope.signature}"`;
+  const reply = `${envelope.replyTo ? ` reply-to="${envelope.replyTo}"` : ""}${envelope.task ? " task" : ""}`;
+  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery}${conversation}${reply} sig="${envelope.signature}"`;
 }
 
 interface SignatureMatch {
@@ -92,10 +95,12 @@ interface SignatureMatch {
   readonly redelivery: string | undefined;
   readonly conversation: string | undefined;
   readonly hop: string | undefined;
+  readonly replyTo: string | undefined;
+  readonly task: string | undefined;
   readonly signature: string | undefined;
 }
 
-function signatureOf({ to, createdAt, redelivery, conversation, hop, signature }: SignatureMatch): { signed?: EntrySignature } {
+function signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, signature }: SignatureMatch): { signed?: EntrySignature } {
   if (to === undefined || createdAt === undefined || signature === undefined) return {};
   let decoded: string;
   try {
@@ -103,7 +108,7 @@ function signatureOf({ to, createdAt, redelivery, conversation, hop, signature }
   } catch {
     return {};
   }
-  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), ...(conversation ? { conversation, hop: Number(hop) } : {}), signature } };
+  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), ...(conversation ? { conversation, hop: Number(hop) } : {}), ...(replyTo ? { replyTo } : {}), ...(task ? { task: true as const } : {}), signature } };
 }
 
 export function formatEntry(envelope: Envelope, time: string): Buffer {
@@ -126,8 +131,8 @@ type ParsedAt =
 function parseAt(text: Buffer, start: number): ParsedAt {
   const head = HEADER.exec(text.subarray(start, start + MAX_HEADER_BYTES).toString("utf8"));
   if (!head) return undefined;
-  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, conversation, hop, signature, from = "", time = "", fence] = head;
-  const signed = signatureOf({ to, createdAt, redelivery, conversation, hop, signature });
+  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, conversation, hop, replyTo, task, signature, from = "", time = "", fence] = head;
+  const signed = signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, signature });
   const bodyStart = start + Buffer.byteLength(matched, "utf8");
   const bodyEnd = bodyStart + Number(bytes);
   const exactEnd = Buffer.from(`\n${fence ? `${fence}\n` : ""}${endMarker(id)}\n`, "utf8");

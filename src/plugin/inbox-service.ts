@@ -23,7 +23,7 @@ export function seenReceiptsAllowed(config: unknown): boolean {
 export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerdict {
   if (entry.altered) return { verified: false, claimedFrom: entry.from, reason: "the note was edited after this entry was written" };
   const signed = entry.signed;
-  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery, conversation: signed?.conversation, hop: signed?.hop };
+  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery, conversation: signed?.conversation, hop: signed?.hop, replyTo: signed?.replyTo, task: signed?.task };
   return verifySender(fields, signed?.signature, pinned);
 }
 

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { A2aTarget, Instance } from "../config/registry.js";
 import type { Envelope } from "../core/envelope.js";
-import { TransientError, UnavailableError } from "../core/errors.js";
+import { FatalError, TransientError, UnavailableError } from "../core/errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
 import { formatSessionMessage, trailingWhitespaceRefusal } from "../session-message.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
@@ -154,6 +154,23 @@ export class A2aTransport implements Transport {
       }
       await delay(wait, undefined, { signal: context.signal });
     }
+  }
+
+  async checkReply(_envelope: Envelope, receipt: Receipt, context: DeliveryContext): Promise<string | undefined> {
+    const target = context.instance.a2a;
+    if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
+    if (receipt.status === "delivered" && typeof receipt.detail.reply === "string") return receipt.detail.reply;
+    let task: A2aTask;
+    try {
+      task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+    } catch (error) {
+      if (error instanceof TransientError && error.code === "RATE_LIMITED") return undefined;
+      throw error;
+    }
+    const state = task.status?.state;
+    if (state === "TASK_STATE_COMPLETED") return a2aTaskText(task);
+    if (state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED") throw new FatalError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
+    return undefined;
   }
 
   #workingIn(conversation: string): Set<string> {

@@ -133,6 +133,15 @@ export class SessionsSendTransport implements Transport {
     }
   }
 
+  async checkReply(envelope: Envelope, _receipt: Receipt, context: DeliveryContext): Promise<string | undefined> {
+    const transcript = await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal);
+    const reply = replyInTranscript(transcript, envelope.id);
+    if (reply !== undefined) return reply;
+    const outcome = turnOutcome(transcript, envelope);
+    if (outcome.state === "refused") throw keptFromAgent(context.instance.name, outcome.state, outcome.why);
+    return undefined;
+  }
+
   async probe(instance: Instance, signal: AbortSignal): Promise<string> {
     await readTranscript(this.#connection(instance), instance.sessionKey, signal);
     return `Gateway ${instance.gateway?.url} answered and let this device read ${instance.sessionKey}`;

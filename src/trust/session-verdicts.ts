@@ -5,14 +5,15 @@ import { verifySender, type PinnedKeys } from "./sign-envelope.js";
 // A session message: `[Message from <from> via openclaw-inter-instance, id <id>]`, the body, and for
 // a signed envelope a last line with the signature and the signed fields the header does not show.
 const HEADER = /^\[Message from (.{1,64}?) via openclaw-inter-instance, id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127})\]$/gmu;
-const TRAILER = /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))? sig=([A-Za-z0-9_-]{86})\]$/gmu;
+const TRAILER = /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))?(?: reply-to=([A-Za-z0-9._:-]{8,128}))?(?: (task))? sig=([A-Za-z0-9_-]{86})\]$/gmu;
 
 /** The last line of a signed session message (`to` percent-encoded: one token, no `]`). */
 export function signatureTrailer(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
   const conversation = envelope.conversation ? ` conversation=${envelope.conversation} hop=${envelope.hop ?? 1}` : "";
-  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${redelivery}${conversation} sig=${envelope.signature}]`;
+  const reply = `${envelope.replyTo ? ` reply-to=${envelope.replyTo}` : ""}${envelope.task ? " task" : ""}`;
+  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${redelivery}${conversation}${reply} sig=${envelope.signature}]`;
 }
 
 export interface SessionVerdict {
@@ -23,6 +24,9 @@ export interface SessionVerdict {
   /** Its conversation and hop, as its verified signature line says (absent when unverified). */
   readonly conversation?: string;
   readonly hop?: number;
+  /** As its verified signature line says: the envelope it answers, and whether it is a delegated task. */
+  readonly replyTo?: string;
+  readonly task?: true;
   /**
    * Where the message is in the text: from its header to the end of its signature line when
    * verified, else up to the next header (or the end): what replaces it when it is held.
@@ -53,7 +57,9 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     redelivery: match[3] ? Number(match[3]) : undefined,
     conversation: match[4],
     hop: match[5] ? Number(match[5]) : undefined,
-    signature: match[6]!,
+    replyTo: match[6],
+    task: match[7] ? true : undefined,
+    signature: match[8]!,
   }));
   const headers = [...text.matchAll(HEADER)];
   return headers.map((header, index) => {
@@ -62,17 +68,17 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     const bodyStart = header.index + line.length + 1;
     let verdict: SenderVerdict = verifySender({ id, from, to: "", createdAt: "", body: "" }, undefined, pinned);
     let body = text.slice(bodyStart);
-    let thread: { conversation?: string; hop?: number } = {};
+    let thread: { conversation?: string; hop?: number; replyTo?: string; task?: true } = {};
     for (const trailer of trailers) {
       // The body ends at the line break before the signature line.
       if (trailer.at <= bodyStart || trailer.to === undefined) continue;
-      const { conversation, hop, redelivery, createdAt, signature } = trailer;
-      const fields = { id, from, to: trailer.to, createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery, conversation, hop };
+      const { conversation, hop, redelivery, createdAt, signature, replyTo, task } = trailer;
+      const fields = { id, from, to: trailer.to, createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery, conversation, hop, replyTo, task };
       const candidate = verifySender(fields, signature, pinned);
       if (candidate.verified) {
         verdict = candidate;
         body = fields.body;
-        thread = conversation ? { conversation, hop: hop ?? 1 } : {};
+        thread = { ...(conversation ? { conversation, hop: hop ?? 1 } : {}), ...(replyTo ? { replyTo } : {}), ...(task ? { task } : {}) };
         end = trailer.at + trailer.length;
         break;
       }

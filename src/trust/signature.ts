@@ -10,6 +10,8 @@ export interface SignedFields {
   readonly redelivery?: number | undefined;
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  readonly replyTo?: string | undefined;
+  readonly task?: boolean | undefined;
 }
 
 const SIGNATURE_DOMAIN = "openclaw-inter-instance/envelope/v1";
@@ -22,7 +24,7 @@ const SIGNATURE = /^[A-Za-z0-9_-]{86}$/u;
  */
 export function signedPayload(fields: SignedFields): Buffer {
   const bodySha256 = createHash("sha256").update(fields.body, "utf8").digest("hex");
-  const parts = [SIGNATURE_DOMAIN, fields.id, fields.from, fields.to, fields.createdAt, bodySha256, fields.redelivery ?? 0, fields.conversation ?? "", fields.hop ?? 0];
+  const parts = [SIGNATURE_DOMAIN, fields.id, fields.from, fields.to, fields.createdAt, bodySha256, fields.redelivery ?? 0, fields.conversation ?? "", fields.hop ?? 0, fields.replyTo ?? "", fields.task ? 1 : 0];
   return Buffer.from(JSON.stringify(parts), "utf8");
 }
 
