@@ -5,10 +5,12 @@ import { InterInstanceError } from "./core/errors.js";
 import type { ExecResult } from "./use-cases/exec.js";
 import type { Intent } from "./phrase.js";
 import type { SyncFilesResult, SyncRepoResult } from "./use-cases/sync.js";
-import { describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "./report-text.js";
+import { describeExec, describeGroupReport, describeReport, describeSyncFiles, describeSyncRepo } from "./report-text.js";
+import type { GroupReport } from "./use-cases/groups.js";
 
 export type ActionResult =
   | { readonly action: "send"; readonly ok: boolean; readonly report: DeliveryReport; readonly text: string }
+  | { readonly action: "send to group"; readonly ok: boolean; readonly report: GroupReport; readonly text: string }
   | { readonly action: "exec"; readonly ok: boolean; readonly result: ExecResult; readonly text: string }
   | { readonly action: "sync"; readonly ok: boolean; readonly result: SyncRepoResult | SyncFilesResult; readonly text: string };
 
@@ -16,6 +18,10 @@ const looksLikeRepo = (source: string) => /^(?:https?:\/\/|git@|ssh:\/\/)/u.test
 
 /** Carries out a parsed phrase: send, exec, or sync (a repository URL or a local file). */
 export async function act(link: Messenger, intent: Exclude<Intent, { action: "unknown" }>): Promise<ActionResult> {
+  if (intent.action === "send" && link.registry.group(intent.target)) {
+    const report = await link.groups.send({ to: intent.target, body: intent.body });
+    return { action: "send to group", ok: report.ok, report, text: describeGroupReport(report) };
+  }
   if (intent.action === "send") {
     const report = await link.send({ to: intent.target, body: intent.body });
     return { action: "send", ok: report.ok, report, text: describeReport(report) };

@@ -15,6 +15,9 @@ const SEPARATOR = String.raw`\s*[:：,，]?\s*`;
 
 /** Each pattern yields the target as written and the rest; targets may be Chinese (小m) or Latin. */
 const PATTERNS: readonly { readonly pattern: RegExp; readonly build: (m: RegExpExecArray) => Raw }[] = [
+  // Everyone at once: "通知所有实例：…", "tell all instances …" (the group `all`, or one named so in the config).
+  { pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(?:所有|全部)(?:的)?实例${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: "all", body: m[1]! }) },
+  { pattern: /^(?:tell|notify|message)\s+(?:all|every)\s+(?:the\s+)?instances?\s*[:,]?\s+(?:that\s+)?([\s\S]+)$/iu, build: (m) => ({ action: "send", target: "all", body: m[1]! }) },
   { pattern: new RegExp(String.raw`^给\s*(.+?)\s*发(?:个|一条)?(?:消息|信息)${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
   { pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
   { pattern: new RegExp(String.raw`^(?:发消息|发送消息)给\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
@@ -37,7 +40,10 @@ const PATTERNS: readonly { readonly pattern: RegExp; readonly build: (m: RegExpE
   },
 ];
 
+const EVERYONE = new Set(["所有实例", "全部实例", "所有的实例", "所有人", "all instances", "every instance"]);
+
 function trimTarget(target: string): string {
+  if (EVERYONE.has(target.trim().toLowerCase())) return "all";
   return target.replace(/^(?:the|instance|实例)\s*/iu, "").trim();
 }
 
@@ -65,7 +71,7 @@ export function parsePhrase(phrase: string, registry?: InstanceRegistry): Intent
     if (!match) continue;
     const raw = build(match);
     const target = trimTarget(raw.target);
-    if (registry && !registry.find(target)) {
+    if (registry && !registry.find(target) && !registry.group(target)) {
       const labels = registry.labels();
       const folded = normalizeName(target);
       const near = labels

@@ -3,6 +3,9 @@ import type { DeliveryReport } from "./core/dispatcher.js";
 import type { DoctorCheck } from "./use-cases/doctor.js";
 import type { ExecResult } from "./use-cases/exec.js";
 import type { SyncFilesResult, SyncRepoResult } from "./use-cases/sync.js";
+import type { DeliveryState } from "./core/delivery-status.js";
+import type { GroupReport } from "./use-cases/groups.js";
+import type { TrackedMessage } from "./use-cases/track.js";
 
 /** One line for a person (or an agent) about a delivery. */
 export function describeReport(report: DeliveryReport): string {
@@ -14,6 +17,37 @@ export function describeReport(report: DeliveryReport): string {
   return report.status === "queued"
     ? `Not delivered to ${report.to} yet; queued in the outbox and retried later. ${reasons}`
     : `Not delivered to ${report.to}. ${reasons}`;
+}
+
+/** A group send: one line per member. */
+export function describeGroupReport(report: GroupReport): string {
+  const queued = report.members.filter((member) => member.status === "queued").length;
+  const head = `Group ${report.group} (${report.members.length} member${report.members.length === 1 ? "" : "s"}, id ${report.id}): ${report.ok ? "every member has it" : `${queued} queued, ${report.members.length - queued - report.members.filter((m) => m.ok).length} failed`}.`;
+  return [head, ...report.members.map((member) => `- ${describeReport(member)}`)].join("\n");
+}
+
+const STATE_WORDS: Record<DeliveryState, string> = {
+  queued: "queued in the outbox (no transport could deliver it yet; retried later)",
+  accepted: "accepted by the target (not yet seen in its agent's session)",
+  delivered: "delivered into the target agent's session",
+  seen: "seen: a turn of the target agent was prepared with it",
+  answered: "answered by the target agent",
+  held: "held by the target's inbound policy for its owner",
+  refused: "refused by the target's inbound policy or owner",
+  expired: "expired: no answer by its deadline",
+  lost: "lost: the target will not run it",
+};
+
+/** Where a message stands, per target, for a person. */
+export function describeStatus(id: string, statuses: readonly TrackedMessage[]): string {
+  if (statuses.length === 0) return `Nothing is known here of ${id}: it was not sent from this instance (or its outbox was cleared).`;
+  return statuses
+    .map((status) => {
+      const last = status.evidence.at(-1);
+      const detail = last?.detail ? Object.entries(last.detail).filter(([, value]) => value !== "").map(([key, value]) => `${key} ${String(value).slice(0, 200)}`).join(", ") : "";
+      return `${id} to ${status.to}: ${STATE_WORDS[status.state]} (since ${status.since}; ${last?.source ?? "?"}${detail ? `: ${detail}` : ""}).`;
+    })
+    .join("\n");
 }
 
 export function describeAsk(result: AskResult): string {

@@ -8,6 +8,7 @@ import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import { registerSetupCommands } from "./setup-commands.js";
 import { registerInboxCommands } from "./inbox-commands.js";
+import { registerCollaborationCommands } from "./collaboration-commands.js";
 import { InterInstanceError, UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { parsePhrase } from "../phrase.js";
 import { act } from "../act.js";
@@ -93,16 +94,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
     .showHelpAfterError();
 
-  program
-    .command("send")
-    .description('deliver a message; "-" reads it from stdin')
-    .argument("<to>", "instance name or alias, e.g. xiaom or 小m")
-    .argument("<message...>", "the text")
-    .action(async (to: string, words: string[]) => {
-      const report = await (await open()).send({ to, body: await readBody(words, io) });
-      print(report, describeReport(report));
-      exitCode = report.ok ? EXIT.ok : EXIT.notDelivered;
-    });
+  registerCollaborationCommands(program, {
+    open,
+    readBody: (words) => readBody(words, io),
+    print,
+    progress: (text) => io.stderr(`${secrets.scrub(text)}\n`),
+    setExitCode: (code) => {
+      exitCode = EXIT[code];
+    },
+  });
 
   program
     .command("ask")

@@ -17,7 +17,12 @@ export interface ArrivingMessage {
   readonly sessionKey: string;
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  /** The envelope it answers, when its signature says so. */
+  readonly replyTo?: string | undefined;
 }
+
+/** Settles the open task a verified reply answers (true), or leaves the message to be shown as usual (false). */
+export type ReplySettler = (reply: { replyTo: string; from: string; body: string; sessionKey?: string }) => Promise<boolean>;
 
 interface Logger {
   info(message: string): void;
@@ -63,6 +68,18 @@ export class InboundGate {
       this.#held = undefined;
       throw error;
     }));
+  }
+
+  /**
+   * For an allowed message: when it is a verified answer to one of this instance's open tasks,
+   * hands it to `settle` (the task's result then goes to the session that delegated it) and says
+   * so; otherwise false, and it is shown as any message.
+   */
+  async answersTask(message: ArrivingMessage, settle: ReplySettler | undefined): Promise<boolean> {
+    if (!settle || !message.replyTo || !message.verdict.verified) return false;
+    const settled = await settle({ replyTo: message.replyTo, from: message.verdict.from, body: message.body, sessionKey: message.sessionKey }).catch(() => false);
+    if (settled) this.record(message, "task result");
+    return settled;
   }
 
   async admit(message: ArrivingMessage): Promise<InboundDecision> {

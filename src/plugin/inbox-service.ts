@@ -5,9 +5,9 @@ import { InboxWatcher } from "../inbox/watcher.js";
 import { PLUGIN_ID } from "./id.js";
 import type { MemoryEntry } from "../memory/entry.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
+import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
-import type { InboundGate } from "./inbound-gate.js";
+import type { InboundGate, ReplySettler } from "./inbound-gate.js";
 import type { FSWatcher } from "node:fs";
 import { verifySender, type PinnedKeys } from "../trust/sign-envelope.js";
 
@@ -29,7 +29,8 @@ export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerd
 
 /** What the agent reads: the verdict on who sent it, the envelope id, and the body as written, framed. */
 export function inboxInjectionText(entry: MemoryEntry, verdict: SenderVerdict): string {
-  return frameForAgent(verdict, entry.id, entry.body, `written ${entry.time} into your memory notes`).text;
+  const task = entry.signed?.task && verdict.verified ? `; ${howToAnswerTask(verdict.from, entry.id)}` : "";
+  return frameForAgent(verdict, entry.id, entry.body, `written ${entry.time} into your memory notes${task}`).text;
 }
 
 /**
@@ -50,7 +51,7 @@ export function approvedInjectionText(message: { id: string; body: string; reaso
   return frameForAgent(verdict, message.id, message.body, `held (${message.reason}) until your owner approved it`).text;
 }
 
-export function createInboxService(api: OpenClawPluginApi, gate: InboundGate): OpenClawPluginService {
+export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, settleReply?: ReplySettler): OpenClawPluginService {
   let watcher: InboxWatcher | undefined;
   let decisions: FSWatcher | undefined;
   let decisionPoll: NodeJS.Timeout | undefined;
@@ -74,9 +75,10 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate): O
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
         surface: async (entry) => {
           const verdict = entryVerdict(entry, pinned);
-          const arriving = { id: entry.id, verdict, body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop };
+          const arriving = { id: entry.id, verdict, body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop, replyTo: entry.signed?.replyTo };
           const decision = await gate.admit(arriving);
           if (decision.action !== "allow") return decision.action === "hold" ? "held" : "refused";
+          if (await gate.answersTask(arriving, settleReply)) return "surfaced";
           const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop });
           if (queued) gate.record(arriving, "surfaced");
           return queued ? "surfaced" : false;

@@ -12,12 +12,13 @@ import { resolvePluginSecretRefs } from "./secret-refs.js";
 import { createNatsService } from "./nats-service.js";
 import { pinnedKeysOf } from "../trust/pins.js";
 import { ConversationThreads } from "./conversation-threads.js";
-import { InboundGate, senderName } from "./inbound-gate.js";
+import { InboundGate, senderName, type ReplySettler } from "./inbound-gate.js";
 import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 import { gateSessionTurn, rewrittenContent, withHeldReplaced, withoutFrames } from "./session-gate.js";
 import { frameForAgent } from "../trust/frame.js";
 import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
-import { ASK_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
+import { ASK_PARAMETERS, DELEGATE_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceDelegate, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
+import { createTaskService } from "./task-service.js";
 
 export { PLUGIN_ID };
 
@@ -56,9 +57,21 @@ export default definePluginEntry({
     // One gate for every way a message comes in (the inbound policy, held messages, the audit log).
     const gate = new InboundGate(config, api.logger);
     const threads = new ConversationThreads();
-    api.registerService(createInboxService(api, gate));
+    const tasks = createTaskService({ api, link: () => getLink(), mayHoldState: () => existsSync(outboxPath(config())) });
+    // A verified message that answers one of our open tasks (replyTo) settles it; its result is
+    // brought to the session that delegated it (at once when that is where it came in).
+    const settleReply: ReplySettler = async (reply) => {
+      const link = await getLink();
+      const task = await link.tasks.answerByReply(reply);
+      if (!task) return false;
+      if (reply.sessionKey !== undefined && reply.sessionKey === task.sessionKey) await link.tasks.markBrought(task);
+      else tasks.wake();
+      return true;
+    };
+    api.registerService(createInboxService(api, gate, settleReply));
     api.registerService(outbox);
-    api.registerService(createNatsService(api, config, resolvedConfig, gate));
+    api.registerService(tasks);
+    api.registerService(createNatsService(api, config, resolvedConfig, gate, settleReply));
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.
@@ -117,6 +130,7 @@ export default definePluginEntry({
         gateSessionTurn(event.prompt, ctx.sessionKey, {
           gate,
           threads,
+          settleReply,
           pinned: pinnedKeysOf(config()),
           requeue: (message, verdict) => {
             const sessionKey = ctx.sessionKey ?? config().inbox.sessionKey;
@@ -142,6 +156,22 @@ export default definePluginEntry({
         },
       }),
       { name: "instance_send" },
+    );
+    api.registerTool(
+      (toolContext) => ({
+        name: "instance_delegate",
+        label: "Delegate a task to another OpenClaw instance",
+        description:
+          "Hand a task to an agent on another machine (or to each member of a group) and return at once with its id. Its result comes back into this session later as a new turn, framed \"Result from <instance> for task <id>\"; if none comes by the deadline you are told it expired.",
+        parameters: DELEGATE_PARAMETERS,
+        execute: async (_toolCallId: string, params: unknown) => {
+          const next = threads.next(toolContext.sessionKey);
+          const result = await instanceDelegate(getLink, params, toolContext.sessionKey, next);
+          tasks.wake();
+          return result;
+        },
+      }),
+      { name: "instance_delegate" },
     );
     api.registerTool({
       name: "instance_ask",

@@ -7,10 +7,10 @@ import { announce } from "../nats/presence.js";
 import { NatsReceiver } from "../nats/receiver.js";
 import { PLUGIN_ID } from "./id.js";
 import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import type { InboundGate } from "./inbound-gate.js";
+import type { InboundGate, ReplySettler } from "./inbound-gate.js";
 import { defaultStateDir } from "../gateway/device-identity.js";
 import { MessagingKeyStore } from "../trust/messaging-key.js";
-import { frameForAgent, type SenderVerdict } from "../trust/frame.js";
+import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../trust/frame.js";
 import { pinnedKeysOf } from "../trust/pins.js";
 import { verifySender } from "../trust/sign-envelope.js";
 
@@ -18,7 +18,8 @@ export const NATS_SERVICE_ID = "inter-instance-nats";
 
 /** What the agent reads for a message that came through the fleet's broker. */
 export function natsInjectionText(envelope: Envelope, verdict: SenderVerdict): string {
-  return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet`).text;
+  const task = envelope.task && verdict.verified ? `; ${howToAnswerTask(verdict.from, envelope.id)}` : "";
+  return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet${task}`).text;
 }
 
 /** This instance's messaging key for the presence registry; left out when it cannot be read. */
@@ -35,7 +36,7 @@ function announcedKey(config: Config): { publicKey?: string } {
  * (acked once queued there), and the instance announces itself in the fleet's presence registry.
  * Nothing runs unless the config has `nats`. Dials out only: fit for a machine behind NAT.
  */
-export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>, gate: InboundGate): OpenClawPluginService {
+export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>, gate: InboundGate, settleReply?: ReplySettler): OpenClawPluginService {
   let lease: FleetLease | undefined;
   let receiver: NatsReceiver | undefined;
   let presence: NodeJS.Timeout | undefined;
@@ -60,11 +61,15 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       const surface = async (envelope: Envelope): Promise<boolean> => {
         if (ledger.state(envelope.id)) return true;
         const verdict = verifySender(envelope, envelope.signature, pinned);
-        const arriving = { id: envelope.id, verdict, body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop };
+        const arriving = { id: envelope.id, verdict, body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop, replyTo: envelope.replyTo };
         // A held or refused message is taken from the stream: the held store keeps it for the owner.
         const decision = await gate.admit(arriving);
         if (decision.action !== "allow") {
           await ledger.record(envelope.id, decision.action === "hold" ? "held" : "refused", envelope.from);
+          return true;
+        }
+        if (await gate.answersTask(arriving, settleReply)) {
+          await ledger.record(envelope.id, "surfaced", envelope.from);
           return true;
         }
         if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats", conversation: decision.conversation, hop: decision.hop }))) return false;

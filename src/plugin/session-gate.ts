@@ -4,9 +4,9 @@ import { onlyMarkers, policyMarker } from "../trust/policy-marker.js";
 import { verdictsInText, type SessionVerdict } from "../trust/session-verdicts.js";
 import type { PinnedKeys } from "../trust/sign-envelope.js";
 import type { ConversationThreads } from "./conversation-threads.js";
-import type { InboundGate } from "./inbound-gate.js";
+import type { InboundGate, ReplySettler } from "./inbound-gate.js";
 
-const FRAME = /^\[inter-instance message ([A-Za-z0-9_-]{16}) \|[^\n]*\n[\s\S]*?^\[end of inter-instance message \1\]$/gmu;
+const FRAME = /^\[inter-instance (message|task) ([A-Za-z0-9_-]{16}) \|[^\n]*\n[\s\S]*?^\[end of inter-instance \1 \2\]$/gmu;
 
 /** A text without the frames this plugin put around messages it delivered: what is inside one is a body, not a message. */
 export function withoutFrames(text: string): string {
@@ -17,6 +17,7 @@ export interface SessionGateDependencies {
   readonly gate: InboundGate;
   readonly pinned: PinnedKeys;
   readonly threads: ConversationThreads;
+  readonly settleReply?: ReplySettler;
   /** Puts an allowed message of a blocked turn into the session's next turn (framed); true once queued. */
   readonly requeue: (message: SessionVerdict & { conversation: string; hop: number }, verdict: SenderVerdict) => Promise<boolean>;
 }
@@ -58,8 +59,11 @@ export async function gateSessionTurn(prompt: string, sessionKey: string | undef
   const session = sessionKey ?? "agent:main:main";
   const decided = [];
   for (const message of messages) {
-    const arriving = { id: message.id, verdict: message.verdict, body: message.body, transport: "session", sessionKey: session, conversation: message.conversation, hop: message.hop };
-    decided.push({ message, arriving, decision: await deps.gate.admit(arriving) });
+    const arriving = { id: message.id, verdict: message.verdict, body: message.body, transport: "session", sessionKey: session, conversation: message.conversation, hop: message.hop, replyTo: message.replyTo };
+    const decision = await deps.gate.admit(arriving);
+    // A chat message that answers one of our tasks is shown as it came; the task is settled with it.
+    if (decision.action === "allow") await deps.gate.answersTask(arriving, deps.settleReply);
+    decided.push({ message, arriving, decision });
   }
   const allowed = decided.filter(({ decision }) => decision.action === "allow");
   deps.threads.add(sessionKey, allowed.map(({ message, decision }) => ({ conversation: decision.conversation, hop: decision.hop, peer: message.verdict.verified ? message.verdict.from : message.verdict.claimedFrom })));

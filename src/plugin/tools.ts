@@ -2,7 +2,7 @@ import { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import type { Messenger } from "../client.js";
 import type { HeldMessage } from "../inbox/held.js";
-import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
+import { describeAsk, describeChecks, describeExec, describeGroupReport, describeReport, describeStatus, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 
 /** A tool result as OpenClaw's agent tools return it: a short text and structured details. */
 export interface ToolResult {
@@ -11,7 +11,20 @@ export interface ToolResult {
 }
 
 const target = z.string().trim().min(1).max(64).describe("Instance name or alias, e.g. xiaom, 小m, mac-mini");
-const sendArgs = z.object({ to: target, message: z.string().min(1).describe("The text to deliver, exactly as the other agent should see it") }).strict();
+const sendArgs = z
+  .object({
+    to: target.describe("Instance name or alias (e.g. xiaom, 小m), or a group: all, or one from the config's groups"),
+    message: z.string().min(1).describe("The text to deliver, exactly as the other agent should see it"),
+    replyTo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u).optional().describe("When this answers a task or question from that instance: its id (the frame you were shown names it)"),
+  })
+  .strict();
+const delegateArgs = z
+  .object({
+    to: target.describe("Instance name or alias, or a group (all, or one from the config's groups)"),
+    task: z.string().min(1).describe("The task for the other agent, as it should read it"),
+    deadline: z.number().int().min(10).max(7 * 86_400).default(3600).describe("Seconds until the task expires unanswered (default 3600); you are told if it does"),
+  })
+  .strict();
 const askArgs = z
   .object({
     to: target,
@@ -19,7 +32,12 @@ const askArgs = z
     timeout: z.number().int().min(1).max(600).default(120).describe("Seconds to wait for the answer (default 120)"),
   })
   .strict();
-const statusArgs = z.object({ check: z.boolean().default(false).describe("Also run the doctor checklist: every transport, RPC scope, node, proxy, git remotes, timeouts, symlinks (up to 10 s per dead path)") }).strict();
+const statusArgs = z
+  .object({
+    check: z.boolean().default(false).describe("Also run the doctor checklist: every transport, RPC scope, node, proxy, git remotes, timeouts, symlinks (up to 10 s per dead path)"),
+    id: z.string().min(1).optional().describe("A message or task id: where it stands (queued, accepted, delivered, seen, answered, held, refused, expired, lost) and the evidence"),
+  })
+  .strict();
 
 const execArgs = z
   .object({
@@ -49,6 +67,7 @@ const syncArgs = z
 /** Tool parameters as JSON Schema, generated from the same zod schemas that validate them. */
 const parametersOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
 export const SEND_PARAMETERS = parametersOf(sendArgs);
+export const DELEGATE_PARAMETERS = parametersOf(delegateArgs);
 export const ASK_PARAMETERS = parametersOf(askArgs);
 export const STATUS_PARAMETERS = parametersOf(statusArgs);
 export const EXEC_PARAMETERS = parametersOf(execArgs);
@@ -70,18 +89,45 @@ export interface Continuation {
   readonly withinBudget: (to: string) => boolean;
 }
 
-/** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. */
+/** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. A group name sends to each member. */
 export async function instanceSend(link: () => Promise<Messenger>, params: unknown, continuation?: Continuation): Promise<ToolResult> {
   const parsed = sendArgs.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
+  const { to, message, replyTo } = parsed.data;
   try {
     const thread = continuation && { conversation: continuation.conversation, hop: continuation.hop };
-    if (continuation && !continuation.withinBudget(parsed.data.to)) {
-      const text = `Not sent: this conversation with ${parsed.data.to} (${continuation.conversation}) reached its loop budget, so nothing more is sent in it; your owner has been told. Do not send it again; if it matters, tell your owner.`;
+    if (continuation && !continuation.withinBudget(to)) {
+      const text = `Not sent: this conversation with ${to} (${continuation.conversation}) reached its loop budget, so nothing more is sent in it; your owner has been told. Do not send it again; if it matters, tell your owner.`;
       return { content: [{ type: "text", text }], details: { ok: false, error: "LOOP_BUDGET", ...thread } };
     }
-    const report = await (await link()).send({ to: parsed.data.to, body: parsed.data.message, ...thread });
+    const messenger = await link();
+    if (messenger.registry.group(to)) {
+      const report = await messenger.groups.send({ to, body: message });
+      return { content: [{ type: "text", text: describeGroupReport(report) }], details: { report } };
+    }
+    const report = await messenger.send({ to, body: message, ...thread, ...(replyTo ? { replyTo } : {}) });
     return { content: [{ type: "text", text: describeReport(report) }], details: { report } };
+  } catch (error) {
+    return errorResult(error);
+  }
+}
+
+/** `instance_delegate`: hands a task over and returns at once; the result comes into this session later. */
+export async function instanceDelegate(link: () => Promise<Messenger>, params: unknown, sessionKey: string | undefined, continuation?: Omit<Continuation, "withinBudget">): Promise<ToolResult> {
+  const parsed = delegateArgs.safeParse(params);
+  if (!parsed.success) return errorResult(toValidationError("instance_delegate arguments", parsed.error));
+  const { to, task, deadline } = parsed.data;
+  try {
+    const messenger = await link();
+    const common = { body: task, deadline: deadline * 1000, ...(sessionKey ? { sessionKey } : {}), ...(continuation ? { conversation: continuation.conversation, hop: continuation.hop } : {}) };
+    if (messenger.registry.group(to)) {
+      const result = await messenger.groups.delegate({ to, ...common });
+      const text = [`Task ${result.id} handed to ${result.members.length} member(s) of ${result.group}; each result comes into this session as its own turn.`, ...result.members.map((member) => `- ${member.to}: ${member.report.status}`)].join("\n");
+      return { content: [{ type: "text", text }], details: { ...result } };
+    }
+    const result = await messenger.delegate({ to, ...common });
+    const text = `Task ${result.id} handed to ${result.to} (${result.report.status}). Its result comes into this session as a new turn, framed "Result from ${result.to} for task ${result.id}"; if there is none by ${result.deadline}, you are told it expired. Do not wait for it now.`;
+    return { content: [{ type: "text", text }], details: { ...result } };
   } catch (error) {
     return errorResult(error);
   }
@@ -118,6 +164,10 @@ export async function instanceStatus(getLink: () => Promise<Messenger>, params: 
     node: instance.node ? { gateway: instance.node.gateway.url, node: instance.node.name ?? instance.node.id, workspace: instance.node.workspace ?? null } : null,
   }));
   const queued = (await link.outbox.list()).map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError }));
+  if (parsed.data.id !== undefined) {
+    const statuses = await link.track(parsed.data.id);
+    return { content: [{ type: "text", text: describeStatus(parsed.data.id, statuses) }], details: { id: parsed.data.id, statuses } };
+  }
   const doctor = parsed.data.check ? await link.doctor() : undefined;
   // Who sent what and why it waits, never the body: a held message must not reach the agent this way.
   const held = (await heldHere?.().catch(() => []))?.map((m) => ({ id: m.id, from: m.from, transport: m.transport, reason: m.reason, receivedAt: m.receivedAt })) ?? [];

@@ -90,8 +90,10 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
 
 /** What the agent is told before a turn that holds inter-instance messages. */
 export function verdictContext(verdicts: readonly SessionVerdict[]): string {
-  const lines = verdicts.map(({ id, verdict }) =>
-    verdict.verified ? `- id ${id}: verified: from ${verdict.from} (key ${verdict.fingerprint})` : `- id ${id}: UNVERIFIED: claims to be ${verdict.claimedFrom} (${verdict.reason})`,
+  const lines = verdicts.map(({ id, verdict, task }) =>
+    verdict.verified
+      ? `- id ${id}: verified: from ${verdict.from} (key ${verdict.fingerprint})${task ? `; a task: answer it in this turn, your answer goes back to ${verdict.from}` : ""}`
+      : `- id ${id}: UNVERIFIED: claims to be ${verdict.claimedFrom} (${verdict.reason})`,
   );
   return [
     "Inter-instance messages in this turn, checked by the openclaw-inter-instance plugin on this Gateway before you read them:",

@@ -33,6 +33,11 @@ const table: readonly [string, Intent][] = [
   ["notify xiaob, backup finished", { action: "send", target: "xiaob", body: "backup finished" }],
   ["send a message to xiaom: $(touch /tmp/x) `id`", { action: "send", target: "xiaom", body: "$(touch /tmp/x) `id`" }],
   ["ping XIAOM are you there?", { action: "send", target: "xiaom", body: "are you there?" }],
+  ["通知所有实例：今晚十点维护", { action: "send", target: "all", body: "今晚十点维护" }],
+  ["给所有实例发消息：备份完成", { action: "send", target: "all", body: "备份完成" }],
+  ["告诉全部实例 证书已更新", { action: "send", target: "all", body: "证书已更新" }],
+  ["tell all instances the release is out", { action: "send", target: "all", body: "the release is out" }],
+  ["notify every instance: maintenance at ten", { action: "send", target: "all", body: "maintenance at ten" }],
   ["在小m上执行 ls -la", { action: "exec", target: "xiaom", argv: ["ls", "-la"] }],
   ["在小m上执行：git -C ~/repo status", { action: "exec", target: "xiaom", argv: ["git", "-C", "~/repo", "status"] }],
   ["在 小b 上运行 df -h /", { action: "exec", target: "xiaob", argv: ["df", "-h", "/"] }],
@@ -97,5 +102,17 @@ describe("splitCommand", () => {
   });
   it("refuses an empty command", () => {
     expect(splitCommand("   ")).toEqual({ error: "no command given" });
+  });
+});
+
+describe("groups in the registry", () => {
+  it("names its members by instance name; `all` is every instance unless the config defines it; bad members name the field", () => {
+    const withGroups = new InstanceRegistry(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { aliases: ["小m"] }, xiaob: {} }, groups: { macs: ["小m"] } }), {});
+    expect(withGroups.group("macs")).toEqual({ name: "macs", members: ["xiaom"] });
+    expect(withGroups.group("all")).toEqual({ name: "all", members: ["xiaom", "xiaob"] });
+    expect(withGroups.group("xiaom")).toBeUndefined();
+    expect(parsePhrase("tell macs: hello", withGroups)).toEqual({ action: "send", target: "macs", body: "hello" });
+    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { macs: ["xiaoz"] } }), {})).toThrow(/groups\.macs\.0: "xiaoz" is not a configured instance/u);
+    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { xiaom: ["xiaom"] } }), {})).toThrow(/groups\.xiaom: "xiaom" is also the name/u);
   });
 });
