@@ -29,8 +29,8 @@ const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) 
 
 const N = {
   ...(quick
-    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1, signatures: 20 }
-    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 7, signatures: 1000 }),
+    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, idleWindowMs: 6_000, idleWindows: 1, signatures: 20, groups: 2 }
+    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, idleWindowMs: 60_000, idleWindows: 7, signatures: 1000, groups: 20 }),
   naiveCapMs: 3000,
   hangTimeoutMs: 15_000,
 };
@@ -74,6 +74,11 @@ async function sample(name: string, count: number, work: (i: number) => Promise<
   return summary;
 }
 
+async function expectOkTo(link: Messenger, to: string, body: string): Promise<void> {
+  const report = await link.send({ to, body });
+  if (!report.ok) throw new Error(`expected delivery to ${to}, got ${JSON.stringify(report.attempts)}`);
+}
+
 async function expectOk(link: Messenger, body: string, via: string): Promise<void> {
   const report = await link.send({ to: "xiaom", body });
   if (!report.ok || report.via !== via) throw new Error(`expected delivery via ${via}, got ${JSON.stringify(report.attempts)}`);
@@ -112,6 +117,7 @@ const mock = await startMockModel();
 let gateway: TestGateway | undefined;
 let node: TestNodeHost | undefined;
 let loopbackWarm: Series | undefined;
+let signedSend: { signed: Series; unsigned: Series } | undefined;
 let raw: GatewayClient | undefined;
 let silent: { server: Server; url: string } | undefined;
 try {
@@ -243,6 +249,54 @@ try {
   extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk, queuedAtStart: { sequential: backlog[0], pipelined: backlog[1] } };
   rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send; turns still queued at the start: ${backlog.join(" and ")}` });
 
+  // 10. A signed send against an unsigned one, same Gateway, interleaved (the unsigned sender cannot read its key).
+  {
+    const signedLink = messenger({ config: { ...config(gateway.url, gateway.token, workspace, 30_000), stateDir: join(scratch, "signed") }, log: { level: "silent" } });
+    const unsignedState = join(scratch, "unsigned");
+    await mkdir(join(unsignedState, "messaging-key.json"), { recursive: true });
+    const unsignedLink = messenger({ config: { ...config(gateway.url, gateway.token, workspace, 30_000), stateDir: unsignedState }, log: { level: "silent" } });
+    await expectOk(signedLink, "signed warm-up", "sessions_send");
+    await expectOk(unsignedLink, "unsigned warm-up", "sessions_send");
+    const signedSamples: number[] = [];
+    const unsignedSamples: number[] = [];
+    for (let i = 0; i < N.overhead; i += 1) {
+      signedSamples.push(await timed(() => expectOk(signedLink, `bench signed ${i}`, "sessions_send")));
+      unsignedSamples.push(await timed(() => expectOk(unsignedLink, `bench unsigned ${i}`, "sessions_send")));
+    }
+    const signedSeries = summarize("10 signed warm send", signedSamples);
+    const unsignedSeries = summarize("10 unsigned warm send", unsignedSamples);
+    series.push(signedSeries, unsignedSeries);
+    signedSend = { signed: signedSeries, unsigned: unsignedSeries };
+    await signedLink.close();
+    await unsignedLink.close();
+  }
+
+  // 11. A group send to N members (sessions of the one Gateway) against N sequential sends.
+  {
+    const members = Array.from({ length: 8 }, (_, i) => `member${i + 1}`);
+    const groupLink = messenger({
+      config: {
+        self: { name: "bench-a" },
+        stateDir: join(scratch, "groups"),
+        instances: Object.fromEntries(members.map((name) => [name, { gateway: { url: gateway!.url, token: gateway!.token }, sessionKey: `agent:main:${name}`, maxQueued: BENCH_QUEUE_CAP / 2, transports: ["sessions_send"] }])),
+        groups: { g2: members.slice(0, 2), g4: members.slice(0, 4), g8: members },
+      },
+      log: { level: "silent" },
+    });
+    await groupLink.groups.send({ to: "g8", body: "group warm-up" });
+    for (const size of [2, 4, 8]) {
+      const group = await sample(`11 group send to ${size}`, N.groups, async (i) => {
+        const report = await groupLink.groups.send({ to: `g${size}`, body: `bench group ${size} ${i}` });
+        if (!report.ok) throw new Error(`group send failed: ${JSON.stringify(report.members.map((m) => m.status))}`);
+      });
+      const sequential = await sample(`11 ${size} sequential sends`, N.groups, async (i) => {
+        for (const member of members.slice(0, size)) await expectOkTo(groupLink, member, `bench seq ${size} ${i}`);
+      });
+      rows.push({ scenario: `11. group of ${size}`, a: `group send p50 ${group.p50} ms`, b: `${size} sequential sends p50 ${sequential.p50} ms`, ratio: `${ratio(sequential, group)}× faster`, note: `one envelope per member (each a session of the one Gateway), at most 8 at once; n=${group.n}` });
+    }
+    await groupLink.close();
+  }
+
   // 7. Remote exec through a paired node: the library's warm node.invoke vs spawning the CLI per command.
   log("pairing a node host for the exec scenario");
   node = await startNodeHost(gateway, { displayName: "bench-node" });
@@ -318,8 +372,17 @@ rows.push({ scenario: "5. memory-file appends", a: `${N.writers} writers × ${N.
     a: `sign + verify p50 ${signatures.p50} ms`,
     b: loopbackWarm ? `warm library send p50 ${loopbackWarm.p50} ms` : "",
     ratio: loopbackWarm ? `${Math.round((signatures.p50 / loopbackWarm.p50) * 1000) / 10} %` : "",
-    note: `Ed25519 (node:crypto) over id, from, to, time, body hash, redelivery; n=${signatures.n}; goal under 1 ms`,
+    note: `Ed25519 (node:crypto) over id, from, to, time, body hash, redelivery, conversation, hop, replyTo, task; n=${signatures.n}; goal under 1 ms`,
   });
+  if (signedSend) {
+    rows.push({
+      scenario: "10. signatures",
+      a: `signed warm send p50 ${signedSend.signed.p50} ms`,
+      b: `unsigned warm send p50 ${signedSend.unsigned.p50} ms`,
+      ratio: `${ratio(signedSend.signed, signedSend.unsigned)}×`,
+      note: `same Gateway, interleaved, n=${signedSend.signed.n} each; p50 difference ${(signedSend.signed.p50 - signedSend.unsigned.p50).toFixed(2)} ms`,
+    });
+  }
 }
 
 // 6. Cold import of the library vs an empty Node start.

@@ -18,7 +18,7 @@ const manifest = {
   version: pkg.version,
   categories: ["other"],
   activation: { onStartup: true },
-  contracts: { tools: ["instance_send", "instance_ask", "instance_status", "instance_exec", "instance_sync"] },
+  contracts: { tools: ["instance_send", "instance_ask", "instance_delegate", "instance_status", "instance_exec", "instance_sync"] },
   // Running commands and writing files on another machine is opt-in: tools.allow ["instance_exec"].
   toolMetadata: { instance_exec: { optional: true }, instance_sync: { optional: true } },
   skills: ["./dist/skills"],

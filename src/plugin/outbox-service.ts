@@ -16,6 +16,10 @@ export interface OutboxServiceOptions {
   readonly mayHoldState: () => boolean;
 }
 
+// register() runs more than once (discovery and full mode): a tool of one registry may queue a
+// message while another registry's service is the one started. A wake reaches every started one.
+const started = new Set<() => void>();
+
 /** However far off the next due envelope is, the outbox is looked at again within this. */
 const LONGEST_WAIT_MS = 3_600_000;
 
@@ -68,18 +72,24 @@ export function createOutboxService(options: OutboxServiceOptions): OutboxServic
       });
   };
 
+  const wakeHere = () => {
+    woken = true;
+    arm(every);
+  };
+
   return {
     id: OUTBOX_SERVICE_ID,
     async start(ctx) {
       logger = ctx.logger;
       every = options.retryMs();
+      started.add(wakeHere);
       if (every > 0 && options.mayHoldState()) arm(every);
     },
     wake() {
-      woken = true;
-      arm(every);
+      for (const wakeStarted of started) wakeStarted();
     },
     async stop() {
+      started.delete(wakeHere);
       every = 0;
       if (timer) clearTimeout(timer);
       timer = undefined;

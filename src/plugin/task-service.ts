@@ -25,6 +25,13 @@ export interface TaskServiceOptions {
  * it as a new turn (durable next-turn injection plus a wake). The tasks live in the outbox
  * database, so a Gateway restart picks them up where they were. Idle when no task is open.
  */
+// register() runs more than once (discovery and full mode): a tool of one registry may delegate
+// while another registry's service is the one started. A wake reaches every started one.
+const started = new Set<() => void>();
+
+/** While no task is open, the service still looks this often whether one appeared (another process delegated). */
+const IDLE_LOOK_MS = 30_000;
+
 export function createTaskService(options: TaskServiceOptions): TaskService {
   const pollMs = options.pollMs ?? 5_000;
   let timer: NodeJS.Timeout | undefined;
@@ -33,10 +40,20 @@ export function createTaskService(options: TaskServiceOptions): TaskService {
   let again = false;
   let context: Parameters<OpenClawPluginService["start"]>[0] | undefined;
 
-  const arm = (delayMs: number) => {
+  const arm = (delayMs: number, run: () => void = () => tick()) => {
     if (stopped || timer) return;
-    timer = setTimeout(tick, delayMs);
+    timer = setTimeout(run, delayMs);
     timer.unref();
+  };
+  const wakeNow = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    arm(0);
+  };
+  const idleLook = () => {
+    timer = undefined;
+    if (options.mayHoldState()) tick();
+    else arm(IDLE_LOOK_MS, idleLook);
   };
   const tick = () => {
     timer = undefined;
@@ -59,10 +76,8 @@ export function createTaskService(options: TaskServiceOptions): TaskService {
       }
       const open = await link.tasks.open();
       const waiting = (await link.tasks.toBring()).length;
-      if (open.length > 0 || waiting > 0) {
-        const nextDeadline = open.length > 0 ? Math.min(...open.map((task) => Date.parse(task.deadline))) - Date.now() : pollMs;
-        arm(Math.max(50, Math.min(pollMs, nextDeadline)));
-      }
+      const nextDeadline = open.length > 0 ? Math.min(...open.map((task) => Date.parse(task.deadline))) - Date.now() : pollMs;
+      arm(open.length > 0 || waiting > 0 ? Math.max(50, Math.min(pollMs, nextDeadline)) : IDLE_LOOK_MS);
     })()
       .catch((error: unknown) => {
         context?.logger.warn(`inter-instance tasks: ${String(error)}`);
@@ -82,15 +97,15 @@ export function createTaskService(options: TaskServiceOptions): TaskService {
     async start(ctx) {
       context = ctx;
       stopped = false;
-      if (options.mayHoldState()) arm(pollMs);
+      started.add(wakeNow);
+      arm(options.mayHoldState() ? pollMs : IDLE_LOOK_MS, options.mayHoldState() ? undefined : idleLook);
     },
     wake() {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      arm(0);
+      for (const wakeStarted of started) wakeStarted();
     },
     async stop() {
       stopped = true;
+      started.delete(wakeNow);
       if (timer) clearTimeout(timer);
       timer = undefined;
       await running;

@@ -79,6 +79,14 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /** For `delegate`: the same stored answer, looked at once (the task is followed, not waited for). */
+  async checkReply(envelope: Envelope): Promise<string | undefined> {
+    const fleet = this.#fleetOrThrow();
+    const replies = await fleet.bucket(fleet.names.replies, REPLY_TTL_MS);
+    const entry = await replies.get(receiptKey(envelope.id)).catch(() => null);
+    return entry && entry.length > 0 ? (entry.json() as StoredReply).text : undefined;
+  }
+
   async close(): Promise<void> {
     await this.#lease?.release();
   }

@@ -19,10 +19,17 @@ export interface MockToolCall {
 }
 
 /**
- * The script: a user turn "给<name>发消息：<text>" makes the model call `instance_send`; the turn
+ * The script: a user turn "给<name>发消息：<text>" makes the model call `instance_send` ("委托<name>：<task>",
+ * `instance_delegate`); the turn
  * after a tool result answers "ACK tool". Everything else gets `mockReplyFor`.
  */
 export function mockToolCallFor(lastUserText: string): MockToolCall | undefined {
+  // "委托<name>：<task>" hands the task over (instance_delegate); "DEADLINE:<s>" in it sets the deadline.
+  const delegated = /委托(\S+?)[:：]\s*([^\n]+)/u.exec(lastUserText);
+  if (delegated) {
+    const deadline = /DEADLINE:(\d{1,6})/u.exec(delegated[2]!)?.[1];
+    return { tool: "instance_delegate", args: { to: delegated[1], task: delegated[2]!.trim(), ...(deadline ? { deadline: Number(deadline) } : {}) } };
+  }
   const match = /给(\S+?)发消息[:：]\s*([^\n]+)/u.exec(lastUserText);
   return match ? { tool: "instance_send", args: { to: match[1], message: match[2]?.trim() } } : undefined;
 }

@@ -17,10 +17,12 @@ export interface HistoryMessage {
   readonly role: string;
   readonly content: unknown;
   readonly idempotencyKey?: string;
+  /** Milliseconds since the epoch, when the Gateway stored it. */
+  readonly timestamp?: number;
   readonly __openclaw?: { readonly runId?: string; readonly seq?: number; readonly id?: string; readonly truncated?: boolean };
 }
 
-const SIGNATURE_LINE = /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)? sig=[A-Za-z0-9_-]{86}\]$/u;
+const SIGNATURE_LINE = /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)?(?: conversation=\S+ hop=\d+)?(?: reply-to=\S+)?(?: task)? sig=[A-Za-z0-9_-]{86}\]$/u;
 
 /** A session message as sent before signing: the text without its last line, the sender's signature (checked elsewhere). */
 export function withoutSignatureLine(text: string): string {

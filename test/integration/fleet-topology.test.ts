@@ -161,6 +161,20 @@ describe.skipIf(!run)("the nats transport and Xiaom's durable consumer, on the s
     }
   }, 120_000);
 
+  it("delegate over nats: the task goes out at once; its result comes back through the broker and settles the task", async () => {
+    const link = laptop("delegate");
+    try {
+      const tag = `task-nats-${randomUUID().slice(0, 8)}`;
+      const task = await link.delegate({ to: "小m", body: `collect the logs REPLY:${tag}`, deadline: 120_000 });
+      expect(task.report).toMatchObject({ ok: true, via: "nats", status: "accepted" });
+      await expect.poll(async () => (await link.tasks.follow(), (await link.tasks.get(task.id))?.state), { timeout: 90_000, interval: 1000 }).toBe("answered");
+      expect(await link.tasks.get(task.id)).toMatchObject({ result: `ACK ${tag}` });
+      expect((await link.track(task.id))[0]).toMatchObject({ state: "answered" });
+    } finally {
+      await link.close();
+    }
+  }, 120_000);
+
   it("Xiaom's Gateway down for a minute: the stream keeps what Xiaoa sends, and each message reaches its agent once it is back", async () => {
     const downAt = Date.now();
     await side.b.gateway.stop();

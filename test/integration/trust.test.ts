@@ -225,6 +225,9 @@ describe("inbound policy per sender, as the senders' receipts say it", () => {
 
     await expect.poll(() => followedUp(xiaob, join(scratch, "xiaob-state"), bySession.id), { timeout: 90_000, interval: 2000 }).toBe("held");
     await expect.poll(async () => (await xiaob.receipt({ to: "xiaom", id: byFile.id })).state, { timeout: 60_000, interval: 1000 }).toBe("held");
+    // One status for both, as track() tells it.
+    expect((await xiaob.track(bySession.id))[0]).toMatchObject({ state: "held" });
+    expect((await xiaob.track(byFile.id))[0]).toMatchObject({ state: "held", evidence: expect.arrayContaining([expect.objectContaining({ source: "receipt" })]) });
     const held = await heldList();
     expect(held.find((m) => m.id === byFile.id)).toMatchObject({ reason: "the policy for xiaob is hold", verdict: expect.stringContaining('"verified":true') });
     expect(shown(fileBody)).toBe(false);
@@ -232,6 +235,7 @@ describe("inbound policy per sender, as the senders' receipts say it", () => {
     expect((await owner("inbox", "approve", byFile.id)).code).toBe(0);
     await expect.poll(() => shown(`| verified: from xiaob (key ${keys.xiaob.fingerprint}) | id ${byFile.id} | held (the policy for xiaob is hold) until your owner approved it]`), { timeout: 60_000, interval: 1000 }).toBe(true);
     await expect.poll(async () => (await xiaob.receipt({ to: "xiaom", id: byFile.id })).state, { timeout: 60_000, interval: 1000 }).toBe("seen");
+    expect((await xiaob.track(byFile.id))[0]?.state).toBe("seen");
     expect(requestsWith(fileBody)).toBe(1);
   }, 300_000);
 
@@ -243,6 +247,8 @@ describe("inbound policy per sender, as the senders' receipts say it", () => {
     const byFile = await mallory.send({ to: "xiaom", body: fileBody }, { transports: ["memory_file"] });
     await expect.poll(() => followedUp(mallory, join(scratch, "mallory-state"), bySession.id), { timeout: 90_000, interval: 2000 }).toBe("refused");
     await expect.poll(async () => (await mallory.receipt({ to: "xiaom", id: byFile.id })).state, { timeout: 60_000, interval: 1000 }).toBe("refused");
+    expect((await mallory.track(bySession.id))[0]?.state).toBe("refused");
+    expect((await mallory.track(byFile.id))[0]?.state).toBe("refused");
     expect(await heldIds()).not.toContain(byFile.id);
     expect(shown(sessionBody) || shown(fileBody)).toBe(false);
   }, 240_000);
