@@ -20,6 +20,7 @@ import { latencyChart } from "./chart.ts";
 import { ratio, summarize, timed, type Series } from "./stats.ts";
 import { benchIdleCost } from "./idle-cost.ts";
 import { benchTwoMachines } from "./two-machines.ts";
+import { benchFleet } from "./fleet.ts";
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -336,6 +337,9 @@ if (loopbackWarm) {
 
 // 9. What the plugin costs an idle Gateway.
 await benchIdleCost({ scratch, windowMs: N.idleWindowMs, windows: N.idleWindows, settleMs: quick ? 3_000 : 30_000, row: (row) => rows.push(row), log });
+
+// 12. A fleet of 8 on a real NATS broker, broadcast, against direct sessions_send.
+await benchFleet({ scratch, rounds: quick ? 3 : 30, series, row: (row) => rows.push(row), log });
 
 // 5. Memory-file appends: writers × appends, appends per second, lost and torn.
 const memoryWorkspace = join(scratch, "memory-workspace");

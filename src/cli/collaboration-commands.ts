@@ -71,7 +71,7 @@ export function registerCollaborationCommands(program: Command, context: Collabo
         return context.setExitCode(result.members.every((member) => member.report.ok || member.report.status === "queued") ? "ok" : "notDelivered");
       }
       const result = await link.delegate({ to, ...input });
-      context.print(result, `Task ${result.id} handed to ${result.to} (${result.report.status}); it expires at ${result.deadline}. ${options.into ? `The result is brought into ${options.into} when it comes; ` : ""}see where it stands: openclaw-inter-instance status ${result.id}`);
+      context.print(result, `Task ${result.id} handed to ${result.to} (${result.report.status}); it expires at ${result.deadline}; ${options.into ? `the result is brought into ${options.into} when it comes; ` : ""}see where it stands: openclaw-inter-instance status ${result.id}`);
       context.setExitCode(result.report.ok || result.report.status === "queued" ? "ok" : "notDelivered");
     });
 

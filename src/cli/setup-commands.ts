@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { initConfigFile, suggestedSelfName, updateConfigFile, withInstance, withoutInstance, type InstanceInput } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import type { Messenger } from "../client.js";
@@ -65,7 +65,8 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
     .option("--tls-fingerprint <sha256>", "pin its TLS certificate (wss://)")
     .option("--alias <alias>", "another name for it, e.g. 小m (repeatable)", collect)
     .option("--workspace <dir>", "its agent's workspace as a path this machine can write (memory_file)")
-    .action(async (name: string, options: { url: string; tokenEnv?: string; tokenFile?: string; tlsFingerprint?: string; alias?: string[]; workspace?: string }) => {
+    .option("--public-key <key>", "its messaging key (`openclaw-inter-instance keys` there): what it sends is verified against it")
+    .action(async (name: string, options: { url: string; tokenEnv?: string; tokenFile?: string; tlsFingerprint?: string; alias?: string[]; workspace?: string; publicKey?: string }) => {
       const instance: InstanceInput = {
         gateway: {
           url: options.url,
@@ -75,6 +76,7 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
         },
         ...(options.alias ? { aliases: options.alias } : {}),
         ...(options.workspace ? { workspace: options.workspace } : {}),
+        ...(options.publicKey ? { publicKey: options.publicKey } : {}),
       };
       await updateConfigFile(context.configPath(), (config) => withInstance(config, name, instance));
       await checkInstance(context, name, `Added ${name} (${options.url}).`, { added: name });
@@ -88,7 +90,8 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
     .option("--tls-fingerprint <sha256>", "pin its TLS certificate when the code carries no pin")
     .option("--alias <alias>", "another name for it (repeatable)", collect)
     .option("--timeout <seconds>", "stop waiting for the approval after this long (default: until the code expires)", (v) => Number(v))
-    .action(async (name: string, code: string, options: { tlsFingerprint?: string; alias?: string[]; timeout?: number }) => {
+    .option("--public-key <key>", "its messaging key (`openclaw-inter-instance keys` there), to pin with the pairing")
+    .action(async (name: string, code: string, options: { tlsFingerprint?: string; alias?: string[]; timeout?: number; publicKey?: string }) => {
       const path = context.configPath();
       const config = await loadConfigFile(path);
       const setupCode = decodeSetupCode(code);
@@ -106,11 +109,23 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
       const instance: InstanceInput = {
         gateway: { url: paired.url, ...(paired.tlsFingerprint ? { tlsFingerprint: paired.tlsFingerprint } : {}) },
         ...(options.alias ? { aliases: options.alias } : {}),
+        ...(options.publicKey ? { publicKey: options.publicKey } : {}),
       };
       await updateConfigFile(path, (current) => withInstance(current, name, instance));
       await checkInstance(context, name, `Paired with ${name} (${paired.url}) as device ${paired.deviceId.slice(0, 12)}…; scopes: ${paired.scopes.join(", ") || "none"}. No shared token is stored.`, {
         paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId },
       });
+    });
+
+  program
+    .command("pin")
+    .description("pin another instance's messaging key (and optionally what to do with its messages): messages it signs are shown verified")
+    .argument("<name>", "its name here (an instance reached only by file or through a fleet needs no URL)")
+    .argument("<public-key>", "the 43 characters `openclaw-inter-instance keys` shows on that machine")
+    .addOption(new Option("--inbound <policy>", "its verified messages: allow (default), hold for you, or refuse").choices(["allow", "hold", "refuse"]))
+    .action(async (name: string, publicKey: string, options: { inbound?: "allow" | "hold" | "refuse" }) => {
+      await updateConfigFile(context.configPath(), (config) => withInstance(config, name, { publicKey, ...(options.inbound ? { inbound: options.inbound } : {}) }));
+      context.print({ pinned: name, fingerprint: fingerprintOf(publicKey), ...(options.inbound ? { inbound: options.inbound } : {}) }, `Pinned ${name}'s key ${fingerprintOf(publicKey)}${options.inbound ? ` (its messages: ${options.inbound})` : ""}. Compare the fingerprint with \`openclaw-inter-instance keys\` on ${name}'s machine.`);
     });
 
   program

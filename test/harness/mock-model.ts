@@ -140,6 +140,8 @@ export interface MockModelOptions {
   readonly contextWindow?: number;
   /** An agent that always answers: a user turn containing PINGPONG makes it `instance_send` PINGPONG to this instance. */
   readonly pingPongTo?: string;
+  /** Answer at once even when the text says SLOW:<ms> (that marker is then meant for the agent it is passed on to). */
+  readonly ignoreSlow?: boolean;
 }
 
 /** Starts an OpenAI-compatible chat-completions server on 127.0.0.1 with deterministic replies. */
@@ -182,7 +184,7 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
         return;
       }
       // "SLOW:<ms>" holds the answer back, for timeout tests; a client that gives up closes the socket.
-      const slowMs = Number(/SLOW:(\d{1,6})/u.exec(lastUserText(body))?.[1] ?? 0);
+      const slowMs = options.ignoreSlow ? 0 : Number(/SLOW:(\d{1,6})/u.exec(lastUserText(body))?.[1] ?? 0);
       if (slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
       if (res.destroyed) return;
       const pingPong = options.pingPongTo && lastUserText(body).includes("PINGPONG") ? { tool: "instance_send", args: { to: options.pingPongTo, message: "PINGPONG" } } : undefined;

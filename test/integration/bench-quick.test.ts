@@ -22,7 +22,7 @@ it("npm run bench --quick writes results.json, results.md and latency.svg, then 
     expect(run.leftovers).toEqual([]);
     const results = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as { quick: boolean; rows: { scenario: string }[]; memory: { lost: number; torn: number } };
     expect(results.quick).toBe(true);
-    expect(new Set(results.rows.map((row) => row.scenario.split(".")[0]))).toEqual(new Set(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]));
+    expect(new Set(results.rows.map((row) => row.scenario.split(".")[0]))).toEqual(new Set(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]));
     expect(results.memory).toMatchObject({ lost: 0, torn: 0 });
     expect(await readFile(join(out, "results.md"), "utf8")).toContain("| scenario |");
     expect(await readFile(join(out, "latency.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/u);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -249,10 +249,46 @@ describe("the built CLI against a real Gateway", () => {
     expect(bad.stderr).toContain("neither a time");
   });
 
+  it("pin, status, send --wait, delegate, inbox: sentences for a person, the field named on bad input", async () => {
+    const pinConfig = join(scratch, "pin.json");
+    await writeFile(pinConfig, JSON.stringify({ self: { name: "xiaoa" }, stateDir: join(scratch, "state-pin"), instances: {} }));
+    const key = JSON.parse((await cli(["-c", goodConfig, "--json", "keys"])).stdout) as { publicKey: string; fingerprint: string };
+    const pinned = await cli(["-c", pinConfig, "pin", "xiaob", key.publicKey, "--inbound", "hold"]);
+    expect(pinned.exitCode, pinned.stderr).toBe(0);
+    expect(pinned.stdout).toContain(`Pinned xiaob's key ${key.fingerprint} (its messages: hold)`);
+    expect(JSON.parse(await readFile(pinConfig, "utf8")).instances.xiaob).toEqual({ publicKey: key.publicKey, inbound: "hold" });
+    const bad = await cli(["-c", pinConfig, "pin", "xiaob", "not-a-key"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("instances.xiaob.publicKey");
+
+    const marker = `waited-${randomUUID()}`;
+    const waited = await cli(["-c", goodConfig, "send", "xiaom", "--wait", "answered", "--timeout", "90s", `${marker} REPLY:waited`]);
+    expect(waited.exitCode, waited.stderr).toBe(0);
+    expect(waited.stdout).toMatch(/ to xiaom: answered by the target agent \(since /u);
+    const id = /^(\S+) to xiaom:/u.exec(waited.stdout)?.[1];
+    const status = await cli(["-c", goodConfig, "--json", "status", id!]);
+    expect((JSON.parse(status.stdout) as { statuses: { state: string }[] }).statuses[0]?.state).toBe("answered");
+    const unknown = await cli(["-c", goodConfig, "status", "never-sent-0001"]);
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stdout).toContain("Nothing is known here of never-sent-0001");
+
+    const delegated = await cli(["-c", goodConfig, "delegate", "--deadline", "10m", "xiaom", "summarize the logs REPLY:task"]);
+    expect(delegated.exitCode, delegated.stderr).toBe(0);
+    expect(delegated.stdout).toMatch(/^Task \S+ handed to xiaom \(accepted\); it expires at .*; see where it stands: openclaw-inter-instance status \S+$/u);
+    const badDeadline = await cli(["-c", goodConfig, "delegate", "--deadline", "soon", "xiaom", "x"]);
+    expect(badDeadline.exitCode).toBe(2);
+
+    const inbox = await cli(["-c", goodConfig, "inbox", "list"]);
+    expect(inbox.exitCode).toBe(0);
+    expect(inbox.stdout).toContain("No messages are waiting for you");
+    const approve = await cli(["-c", goodConfig, "inbox", "approve", "nothing-0001"]);
+    expect(approve.exitCode).toBe(2);
+  }, 240_000);
+
   it("--help exits 0 and lists the commands", async () => {
     const help = await cli(["--help"]);
     expect(help.exitCode).toBe(0);
-    for (const command of ["send", "ask", "say", "doctor", "outbox", "keys", "log"]) expect(help.stdout).toContain(command);
+    for (const command of ["send", "ask", "delegate", "status", "say", "doctor", "outbox", "inbox", "keys", "pin", "log"]) expect(help.stdout).toContain(command);
   });
 
   it("never prints the token", () => {

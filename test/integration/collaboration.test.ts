@@ -24,7 +24,8 @@ let link: Messenger;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-collab-"));
-  [mockA, mockB] = await Promise.all([startMockModel(), startMockModel()]);
+  // A's agent hands SLOW:<ms> on to B's, which honors it; A's answers at once.
+  [mockA, mockB] = await Promise.all([startMockModel({ ignoreSlow: true }), startMockModel()]);
   gatewayB = await startGateway({ modelBaseUrl: mockB.url, name: "xiaom-collab" });
   const tarball = await packPlugin(scratch);
   gatewayA = await startGateway({
@@ -78,8 +79,10 @@ const requestsA = () => mockA.requests.map((request) => ({ at: request.receivedA
 /** The id A's delegate tool answered with, once its tool result is in a request. */
 const taskIdFor = (tag: string) => {
   for (const request of requestsA()) {
-    if (!request.text.includes(tag)) continue;
-    const id = /Task (\S+) handed to xiaom/u.exec(request.text)?.[1];
+    // The tool's answer after the turn that asked for this task (the history holds earlier tasks' answers too).
+    const after = request.text.lastIndexOf(tag);
+    if (after < 0) continue;
+    const id = /Task (\S+) handed to xiaom/u.exec(request.text.slice(after))?.[1];
     if (id) return { id, at: request.at };
   }
   return undefined;
@@ -120,17 +123,21 @@ describe("delegate: the result comes back into the session that delegated", () =
 
   it("with A's Gateway restarted while B works on the task: the result still arrives, once", async () => {
     const tag = `restart-${randomUUID().slice(0, 8)}`;
-    const handed = await delegateFromA(`跑完整测试 SLOW:20000 REPLY:${tag}`);
+    // B holds its answer back a minute: A's Gateway is down and up again well before it comes.
+    const handed = await delegateFromA(`跑完整测试 SLOW:60000 REPLY:${tag}`);
     await gatewayA.stop();
     await gatewayA.start();
     const restartedAt = Date.now();
-    await expect.poll(() => resultRequest(handed.id), { timeout: 120_000, interval: 1000 }).toBeDefined();
+    const bTookIt = mockB.requests.find((request) => JSON.stringify(request.body.messages).includes(tag))?.receivedAt;
+    expect(bTookIt).toBeDefined();
+    expect(bTookIt! + 60_000).toBeGreaterThan(restartedAt);
+    await expect.poll(() => resultRequest(handed.id), { timeout: 150_000, interval: 1000 }).toBeDefined();
     expect(resultRequest(handed.id)!.at).toBeGreaterThan(restartedAt - 1000);
     expect(resultRequest(handed.id)!.text).toContain(`ACK ${tag}`);
     // Brought once: no later request carries a second copy of the frame.
     const frames = (text: string) => text.split(`| Result from xiaom for task ${handed.id}]`).length - 1;
     expect(requestsA().filter((request) => frames(request.text) > 0).map((request) => frames(request.text))).toEqual([1]);
-  }, 300_000);
+  }, 360_000);
 });
 
 describe("examples/delegate.mjs", () => {
