@@ -284,10 +284,11 @@ try {
       },
       log: { level: "silent" },
     });
-    // sessions.send reaches existing sessions only: one turn opens each member's session.
-    await Promise.all(
-      members.map((name) => run(process.execPath, [openclawEntry, "agent", "--session-key", `agent:main:${name}`, "--message", "open", "--json", "--timeout", "120"], { env: gateway!.cliEnv(), timeout: 180_000 })),
-    );
+    // sessions.send reaches existing sessions only: one turn opens each member's session. One at a
+    // time: eight CLI starts at once starve a 2-core machine (and whatever else runs on it).
+    for (const name of members) {
+      await run(process.execPath, [openclawEntry, "agent", "--session-key", `agent:main:${name}`, "--message", "open", "--json", "--timeout", "120"], { env: gateway!.cliEnv(), timeout: 180_000 });
+    }
     await groupLink.groups.send({ to: "g8", body: "group warm-up" });
     for (const size of [2, 4, 8]) {
       const group = await sample(`11 group send to ${size}`, N.groups, async (i) => {

@@ -66,17 +66,18 @@ describe("the built CLI against a real Gateway", () => {
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 60_000 }).toBe(true);
-  });
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 }).toBe(true);
+  }, 180_000);
 
   it("send -: the body comes from stdin byte-exact, hostile characters included", async () => {
     const body = `from stdin ${randomUUID()}\n$(touch /tmp/never) \`id\` 'q' "qq"\nEOF`;
     const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", "-"], { input: `${body}\n` });
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as DeliveryReport;
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 60_000 }).toBe(true);
+    // Accepted is not yet in the transcript: the row is written when B's turn starts, which a loaded machine delays.
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 120_000 }).toBe(true);
     expect(report.ok).toBe(true);
-  });
+  }, 180_000);
 
   it("ask: prints the other agent's answer", async () => {
     const result = await cli(["-c", goodConfig, "ask", "xiaom", "are you done? REPLY:cli-ask", "--timeout", "60"]);
