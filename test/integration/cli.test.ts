@@ -67,6 +67,9 @@ describe("the built CLI against a real Gateway", () => {
     const report = JSON.parse(result.stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
     await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 }).toBe(true);
+    // Its turn answered before the next test sends: a message that lands as a turn ends can be lost
+    // inside the Gateway (seen in the hostile suite too), which is not what the next test is about.
+    await expect.poll(async () => (await readHistory(gatewayB)).at(-1)?.role, { timeout: 60_000 }).toBe("assistant");
   }, 180_000);
 
   it("send -: the body comes from stdin byte-exact, hostile characters included", async () => {
