@@ -3,13 +3,14 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
-import { configSchema, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
+import { configSchemas, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
+import { zod } from "../dist/zod.js";
 
 const CREDENTIAL_PATHS = [...CREDENTIAL_FIELDS.map((field) => `instances.*.${field}.token`), "nats.auth.token"];
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const { $schema: _ignored, ...schema } = z.toJSONSchema(configSchema, { io: "input", target: "draft-7" });
+const z = zod();
+const { $schema: _ignored, ...schema } = z.toJSONSchema(configSchemas().configSchema, { io: "input", target: "draft-7" });
 
 const manifest = {
   id: "inter-instance",

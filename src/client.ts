@@ -1,5 +1,5 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
-import { ask, type AskOptions, type AskResult } from "./use-cases/ask.js";
+import type { AskOptions, AskResult } from "./use-cases/ask.js";
 import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
@@ -25,18 +25,18 @@ import { SessionsSendTransport } from "./transports/sessions-send.js";
 import { NodesTransport } from "./transports/nodes.js";
 import { NatsTransport } from "./transports/nats.js";
 import { leaseFleet, type NatsFleet } from "./nats/fleet.js";
-import { fleetMembers, type PresenceEntry } from "./nats/presence.js";
-import { deadLetters, replayDeadLetter, type DeadLetter } from "./nats/receiver.js";
+import type { PresenceEntry } from "./nats/presence.js";
+import type { DeadLetter } from "./nats/receiver.js";
 import { createEnvelope, type Envelope } from "./core/envelope.js";
 import { InterInstanceError, UnknownInstanceError } from "./core/errors.js";
 import type { Task } from "./core/task-book.js";
-import { answerByReply, delegate, followTasks, type DelegateInput, type DelegateResult, type SettledTask } from "./use-cases/delegate.js";
-import { delegateToGroup, sendToGroup, type GroupDelegateResult, type GroupInput, type GroupReport } from "./use-cases/groups.js";
-import { track, waitFor, type TrackedMessage, type TrackOptions } from "./use-cases/track.js";
-import { exec, execSteps, type ExecInput, type ExecResult, type ExecStepsInput, type ExecStepsResult } from "./use-cases/exec.js";
-import { doctor, type DoctorReport } from "./use-cases/doctor.js";
+import type { DelegateInput, DelegateResult, SettledTask } from "./use-cases/delegate.js";
+import type { GroupDelegateResult, GroupInput, GroupReport } from "./use-cases/groups.js";
+import type { TrackedMessage, TrackOptions } from "./use-cases/track.js";
+import type { ExecInput, ExecResult, ExecStepsInput, ExecStepsResult } from "./use-cases/exec.js";
+import type { DoctorReport } from "./use-cases/doctor.js";
 import { openclawConfigPath } from "./plaintext-credentials.js";
-import { syncFiles, syncRepo, type SyncDependencies, type SyncFilesInput, type SyncProgress, type SyncFilesResult, type SyncRepoInput, type SyncRepoResult } from "./use-cases/sync.js";
+import type { SyncDependencies, SyncFilesInput, SyncProgress, SyncFilesResult, SyncRepoInput, SyncRepoResult } from "./use-cases/sync.js";
 
 export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
@@ -139,6 +139,18 @@ export interface FleetView {
   replay(seq: number, instance?: string): Promise<Envelope>;
 }
 
+// The use cases load with their first call: a script that only sends never pays for the others.
+const useCases = {
+  ask: () => import("./use-cases/ask.js"),
+  delegate: () => import("./use-cases/delegate.js"),
+  groups: () => import("./use-cases/groups.js"),
+  track: () => import("./use-cases/track.js"),
+  exec: () => import("./use-cases/exec.js"),
+  sync: () => import("./use-cases/sync.js"),
+  doctor: () => import("./use-cases/doctor.js"),
+};
+const fleetMembers = async (fleet: NatsFleet) => (await import("./nats/presence.js")).fleetMembers(fleet);
+
 /** Builds the registry, the Gateway connection pool, the transports and the dispatcher. */
 export function createMessenger(options: MessengerOptions): Messenger {
   const env = options.env ?? process.env;
@@ -202,7 +214,10 @@ export function createMessenger(options: MessengerOptions): Messenger {
   const taskDeps = () => ({ registry, dispatcher, logger, outbox: requireOutbox });
   const trackDeps = () => ({ ...taskDeps(), fileReceipt: async (to: string, id: string) => (await fileReceipts(registry.resolve(to), [id]))[0]! });
   const execDeps = { registry, nodeOf: (name: string) => nodes.host(registry.resolve(name)) };
-  const syncDeps: SyncDependencies = { exec: (input) => exec(execDeps, input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
+  const exec = async (input: ExecInput, execOptions?: { signal?: AbortSignal }) => (await useCases.exec()).exec(execDeps, input, execOptions);
+  const syncDeps: SyncDependencies = { exec: (input) => exec(input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
+  const delegateOne = async (input: DelegateInput) => (await useCases.delegate()).delegate(taskDeps(), input);
+  const trackOne = async (id: string, trackOptions?: TrackOptions) => (await useCases.track()).track(trackDeps(), id, trackOptions);
   return {
     registry,
     dispatcher,
@@ -218,26 +233,30 @@ export function createMessenger(options: MessengerOptions): Messenger {
         return dispatcher.deliver(createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id, conversation: input.conversation, hop: input.hop }), instance, { ...sendOptions, queue: false });
       }
     },
-    ask: (input, askOptions) => ask({ registry, dispatcher, logger }, input, askOptions),
-    delegate: (input) => delegate(taskDeps(), input),
-    track: (id, trackOptions) => track(trackDeps(), id, trackOptions),
-    waitFor: (id, goal, waitOptions) => waitFor((trackOptions) => track(trackDeps(), id, trackOptions), goal, waitOptions),
+    ask: async (input, askOptions) => (await useCases.ask()).ask({ registry, dispatcher, logger }, input, askOptions),
+    delegate: delegateOne,
+    track: trackOne,
+    waitFor: async (id, goal, waitOptions) => (await useCases.track()).waitFor((trackOptions) => trackOne(id, trackOptions), goal, waitOptions),
     tasks: {
-      follow: (followOptions) => followTasks(taskDeps(), followOptions),
+      follow: async (followOptions) => (await useCases.delegate()).followTasks(taskDeps(), followOptions),
       get: async (id) => (await requireOutbox()).tasks.get(id),
       open: async () => (await requireOutbox()).tasks.open(),
       toBring: async () => (await requireOutbox()).tasks.toBring(),
       markBrought: async ({ id, target }) => (await requireOutbox()).tasks.markBrought(id, target),
-      answerByReply: (reply) => answerByReply({ outbox: requireOutbox }, reply),
+      answerByReply: async (reply) => (await useCases.delegate()).answerByReply({ outbox: requireOutbox }, reply),
     },
     groups: {
-      send: (input, sendOptions) => sendToGroup({ registry, dispatcher }, input, sendOptions),
-      delegate: (input) => delegateToGroup(registry, (one) => delegate(taskDeps(), one), input),
+      send: async (input, sendOptions) => (await useCases.groups()).sendToGroup({ registry, dispatcher }, input, sendOptions),
+      delegate: async (input) => (await useCases.groups()).delegateToGroup(registry, delegateOne, input),
     },
-    exec: (input, execOptions) => exec(execDeps, input, execOptions),
-    execSteps: (input, execOptions) => execSteps(execDeps, input, execOptions),
-    doctor: (doctorOptions) => doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(execDeps, input), openclawConfigPath: openclawConfigPath(env), ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}) }, doctorOptions),
-    sync: { repo: (input) => syncRepo(syncDeps, input), files: (input, syncOptions) => syncFiles(syncDeps, input, syncOptions) },
+    exec,
+    execSteps: async (input, execOptions) => (await useCases.exec()).execSteps(execDeps, input, execOptions),
+    doctor: async (doctorOptions) =>
+      (await useCases.doctor()).doctor({ registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(input), openclawConfigPath: openclawConfigPath(env), ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}) }, doctorOptions),
+    sync: {
+      repo: async (input) => (await useCases.sync()).syncRepo(syncDeps, input),
+      files: async (input, syncOptions) => (await useCases.sync()).syncFiles(syncDeps, input, syncOptions),
+    },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
@@ -258,8 +277,8 @@ export function createMessenger(options: MessengerOptions): Messenger {
     fleet: natsFleet && {
       name: natsFleet.config.fleet,
       members: () => fleetMembers(natsFleet),
-      deadLetters: (instance = registry.self) => deadLetters(natsFleet, instance),
-      replay: (seq, instance = registry.self) => replayDeadLetter(natsFleet, instance, seq),
+      deadLetters: async (instance = registry.self) => (await import("./nats/receiver.js")).deadLetters(natsFleet, instance),
+      replay: async (seq, instance = registry.self) => (await import("./nats/receiver.js")).replayDeadLetter(natsFleet, instance, seq),
     },
     receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
     // Idempotent: every caller waits for the same close.

@@ -1,7 +1,10 @@
-import pino, { type DestinationStream, type Logger } from "pino";
+import { lazyRequire } from "./lazy.js";
+import type { DestinationStream, LevelWithSilent, Logger } from "pino";
 import type { SecretSet } from "./redact.js";
 
 export type { Logger } from "pino";
+
+const pinoModule = lazyRequire<typeof import("pino")>("pino");
 
 /** Field paths that never reach a log line, whatever object they sit in. */
 export const REDACT_PATHS = [
@@ -28,7 +31,7 @@ function scrubDeep(value: unknown, secrets: SecretSet, depth = 0): unknown {
 }
 
 export interface LoggerOptions {
-  readonly level?: pino.LevelWithSilent;
+  readonly level?: LevelWithSilent;
   readonly destination?: DestinationStream;
   /** Secret values (tokens) to blank out wherever they appear, also inside messages. */
   readonly secrets?: SecretSet;
@@ -40,7 +43,8 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = options.secrets;
-  return pino(
+  const pino = pinoModule();
+  return pino.pino(
     {
       name: "openclaw-inter-instance",
       level: options.level ?? "info",

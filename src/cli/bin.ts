@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-import { runCli } from "./main.js";
+import { enableCompileCache } from "node:module";
+
+// Each run is a fresh process: Node's on-disk compile cache spares it from compiling the same
+// modules again (the cache lives in the OS temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off).
+enableCompileCache();
+const { runCli } = await import("./main.js");
 
 async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { access, mkdir } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 import { ValidationError } from "../core/errors.js";
 import { parseConfig, readConfigJson } from "./parse.js";
 import type { ConfigInput } from "./schema.js";
@@ -47,7 +47,7 @@ async function readRaw(path: string): Promise<ConfigInput> {
 async function saveConfig(path: string, config: ConfigInput): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // 0600: a config may hold an inline token.
-  await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic()(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Applies `change` to the config file and writes it back only if the result validates. */

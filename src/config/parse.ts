@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { z } from "zod";
 import { ValidationError } from "../core/errors.js";
-import { configSchema, type Config } from "./schema.js";
+import { configSchemas, type Config } from "./schema.js";
 
 /** Turns zod issues into `a.b.c: message` lines that name the offending field. */
 export function toValidationError(what: string, error: z.ZodError): ValidationError {
@@ -15,7 +15,7 @@ export function toValidationError(what: string, error: z.ZodError): ValidationEr
 
 /** Validates a registry given as an object (plugin config, code). Throws `ValidationError`. */
 export function parseConfig(input: unknown): Config {
-  const result = configSchema.safeParse(input);
+  const result = configSchemas().configSchema.safeParse(input);
   if (!result.success) throw toValidationError("config", result.error);
   return result.data;
 }

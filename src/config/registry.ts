@@ -1,6 +1,7 @@
 import { UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
 import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
+import { once } from "../lazy.js";
 
 export interface GatewayTarget {
   readonly url: string;
@@ -110,6 +111,8 @@ function resolveA2a(instance: Config["instances"][string], env: NodeJS.ProcessEn
 }
 
 /** Resolves targets by name or alias, in Chinese or Latin script, case-insensitively. */
+const localTimeZone = once(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+
 export class InstanceRegistry {
   readonly #groups = new Map<string, { name: string; members: string[] }>();
   readonly self: string;
@@ -150,7 +153,10 @@ export class InstanceRegistry {
         sessionKey: raw.sessionKey,
         maxQueued: raw.maxQueued,
         workspace: raw.workspace,
-        timeZone: raw.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+        // Read when first needed: asking Intl for the local zone starts ICU, about 20 ms.
+        get timeZone() {
+          return raw.timeZone ?? localTimeZone();
+        },
         transports: raw.transports ?? defaultOrder,
         timeouts: { ...DEFAULT_TIMEOUTS_MS, ...config.defaults.timeouts, ...raw.timeouts },
         missingSecrets: missing,

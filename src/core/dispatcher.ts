@@ -7,6 +7,7 @@ import type { Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
+import { once } from "../lazy.js";
 import { failureClassOf, InterInstanceError, ValidationError, TransientError, TransportError, TransportTimeoutError, UnsuitableMessageError, type FailureClass } from "./errors.js";
 import type { SecretSet } from "../redact.js";
 import type { Receipt, ReceiptStatus, Transport } from "./transport.js";
@@ -129,7 +130,7 @@ const FOLLOW_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 const MAX_FLUSH_BACKOFF_MS = 3_600_000;
 
 /** Probes run `applies` with a stand-in message: they ask about the path, not about a body. */
-const PROBE_ENVELOPE = createEnvelope({ to: "probe", from: "probe", body: "probe", id: "probe-0000" });
+const probeEnvelope = once(() => createEnvelope({ to: "probe", from: "probe", body: "probe", id: "probe-0000" }));
 
 const ms = (since: number) => Math.round(performance.now() - since);
 const MAX_RETRY_AFTER_MS = 10_000;
@@ -325,7 +326,7 @@ export class Dispatcher {
     for (const id of options.transports ?? instance.transports) {
       options.signal?.throwIfAborted();
       const transport = this.#transports.get(id);
-      const applicability = transport ? transport.applies(instance, PROBE_ENVELOPE) : { ok: false as const, reason: `no ${id} transport is registered` };
+      const applicability = transport ? transport.applies(instance, probeEnvelope()) : { ok: false as const, reason: `no ${id} transport is registered` };
       if (!transport?.probe || !applicability.ok) {
         results.push({ transport: id, ok: false, ms: 0, skippedBecause: applicability.ok ? "this transport has no probe" : applicability.reason });
         continue;

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import type { z } from "zod";
+import { once } from "../lazy.js";
+import { zod, type ZodApi } from "../zod.js";
 import { toValidationError } from "../config/parse.js";
 
 /** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */
@@ -8,41 +10,46 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;
 const ENVELOPE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u;
 
-export const envelopeSchema = z
-  .object({
-    /** Idempotency key: the same id is shown at most once on the receiving side. */
-    id: z.string().regex(ENVELOPE_ID, "must be 8–128 characters of letters, digits, . _ : -"),
-    kind: z.literal("message"),
-    from: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
-    to: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
-    body: z
-      .string()
-      .min(1, "must not be empty")
-      .refine((body) => body.isWellFormed(), "must be well-formed Unicode (no lone surrogates)")
-      .refine((body) => Buffer.byteLength(body, "utf8") <= MAX_BODY_BYTES, `must be at most ${MAX_BODY_BYTES} bytes of UTF-8`),
-    createdAt: z.iso.datetime(),
-    /**
-     * Set when a target lost a copy it had accepted (a Gateway restart interrupts queued input, which
-     * then never runs): the nth redelivery needs a fresh Gateway idempotency key.
-     */
-    redelivery: z.number().int().min(1).max(1000).optional(),
-    /**
-     * The conversation this message belongs to (the id of the message that started it) and its
-     * place in it: a message an agent sends while handling another continues that one's conversation
-     * at the next hop. Loop limits count hops per conversation.
-     */
-    conversation: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
-    hop: z.number().int().min(1).max(1000).optional(),
-    /** The envelope this one answers (a reply to a question or a delegated task). */
-    replyTo: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
-    /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
-    task: z.literal(true).optional(),
-    /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
-    signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
-  })
-  .strict();
+function buildEnvelopeSchema(z: ZodApi) {
+  return z
+    .object({
+      /** Idempotency key: the same id is shown at most once on the receiving side. */
+      id: z.string().regex(ENVELOPE_ID, "must be 8–128 characters of letters, digits, . _ : -"),
+      kind: z.literal("message"),
+      from: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
+      to: z.string().trim().min(1).max(64).regex(NO_CONTROL_CHARS, "must not contain control characters"),
+      body: z
+        .string()
+        .min(1, "must not be empty")
+        .refine((body) => body.isWellFormed(), "must be well-formed Unicode (no lone surrogates)")
+        .refine((body) => Buffer.byteLength(body, "utf8") <= MAX_BODY_BYTES, `must be at most ${MAX_BODY_BYTES} bytes of UTF-8`),
+      createdAt: z.iso.datetime(),
+      /**
+       * Set when a target lost a copy it had accepted (a Gateway restart interrupts queued input, which
+       * then never runs): the nth redelivery needs a fresh Gateway idempotency key.
+       */
+      redelivery: z.number().int().min(1).max(1000).optional(),
+      /**
+       * The conversation this message belongs to (the id of the message that started it) and its
+       * place in it: a message an agent sends while handling another continues that one's conversation
+       * at the next hop. Loop limits count hops per conversation.
+       */
+      conversation: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
+      hop: z.number().int().min(1).max(1000).optional(),
+      /** The envelope this one answers (a reply to a question or a delegated task). */
+      replyTo: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
+      /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
+      task: z.literal(true).optional(),
+      /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
+      signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
+    })
+    .strict();
+}
 
-export type Envelope = Readonly<z.output<typeof envelopeSchema>>;
+/** The envelope schema, built on first use (see `zod()`). */
+export const envelopeSchema = once(() => buildEnvelopeSchema(zod()));
+
+export type Envelope = Readonly<z.output<ReturnType<typeof buildEnvelopeSchema>>>;
 
 export interface EnvelopeInput {
   readonly to: string;
@@ -71,7 +78,7 @@ export function createEnvelope(input: EnvelopeInput): Envelope {
     ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
     ...(input.task ? { task: true as const } : {}),
   };
-  const result = envelopeSchema.safeParse(candidate);
+  const result = envelopeSchema().safeParse(candidate);
   if (!result.success) throw toValidationError("message", result.error);
   return result.data;
 }

@@ -80,7 +80,7 @@ export interface DeliveryRecord {
 function toQueued(row: Row): QueuedEnvelope {
   return {
     seq: row.seq,
-    envelope: envelopeSchema.parse(JSON.parse(row.envelope)),
+    envelope: envelopeSchema().parse(JSON.parse(row.envelope)),
     target: row.target,
     queuedAt: row.queued_at,
     attempts: row.attempts,

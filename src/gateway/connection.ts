@@ -1,4 +1,4 @@
-import { GatewayClient } from "@openclaw/gateway-client";
+import type { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
 import { missingCredential, type GatewayTarget, type Instance } from "../config/registry.js";
 import { UnavailableError } from "../core/errors.js";
@@ -196,16 +196,18 @@ export class GatewayConnection {
     return this.#ready;
   }
 
-  #open(): Promise<GatewayClient> {
+  async #open(): Promise<GatewayClient> {
     const { url, token, bootstrapToken, identity: store } = this.#options;
     const env = this.#options.env ?? process.env;
-    if (!isPlaintextAllowed(url, env)) return Promise.reject(insecureTransportError(url));
+    if (!isPlaintextAllowed(url, env)) throw insecureTransportError(url);
     const identity = store.identity();
-    if (!token && !bootstrapToken && !store.loadToken(url, identity.deviceId, ROLE)) return Promise.reject(notPairedError(url));
+    if (!token && !bootstrapToken && !store.loadToken(url, identity.deviceId, ROLE)) throw notPairedError(url);
     const budgetMs = this.#options.connectTimeoutMs ?? this.#options.latency?.handshakeBudgetMs(url) ?? DEFAULT_HANDSHAKE_BUDGET_MS;
     const slowestRecentMs = this.#options.connectTimeoutMs === undefined ? this.#options.latency?.slowestRecentMs(url) : undefined;
     const started = performance.now();
 
+    // Loaded with the first connection: a script that never connects does not pay for the client.
+    const { GatewayClient } = await import("@openclaw/gateway-client");
     return new Promise<GatewayClient>((resolve, reject) => {
       let settled = false;
       let client: GatewayClient | undefined;

@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 
 /** The Ed25519 key that identifies this client to every Gateway it pairs with. */
 export interface DeviceIdentity {
@@ -119,7 +119,7 @@ export class DeviceIdentityStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tokens = this.#readTokens();
     tokens[tokenKey(gatewayUrl, deviceId, role)] = { token: record.token, scopes: [...record.scopes] };
-    writeFileAtomic.sync(this.tokensPath, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+    writeFileAtomic().sync(this.tokensPath, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   }
 
   clearToken(gatewayUrl: string, deviceId: string, role: string): void {
@@ -127,7 +127,7 @@ export class DeviceIdentityStore {
     const key = tokenKey(gatewayUrl, deviceId, role);
     if (!(key in tokens)) return;
     delete tokens[key];
-    writeFileAtomic.sync(this.tokensPath, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+    writeFileAtomic().sync(this.tokensPath, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   }
 }
 

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 
 /** The budget for a handshake with no history: a slow link's TLS and connect challenge fit in it. */
 export const DEFAULT_HANDSHAKE_BUDGET_MS = 10_000;
@@ -52,7 +52,7 @@ export class LinkLatency {
     if (!this.#path) return;
     try {
       mkdirSync(join(this.#path, ".."), { recursive: true, mode: 0o700 });
-      writeFileAtomic.sync(this.#path, `${JSON.stringify(all)}\n`, { mode: 0o600 });
+      writeFileAtomic().sync(this.#path, `${JSON.stringify(all)}\n`, { mode: 0o600 });
     } catch {
       // Only an optimisation: without the file the next process starts from the default budget.
     }

@@ -1,13 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { z } from "zod";
+import { once } from "../lazy.js";
+import { zod } from "../zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError, UnavailableError, ValidationError } from "../core/errors.js";
 import { GatewayConnection } from "./connection.js";
 import type { DeviceIdentityStore } from "./device-identity.js";
 
 /** What an OpenClaw setup code (`openclaw qr --setup-code-only`) carries: base64url JSON. Built on first use: importing the library stays cheap. */
-let setupCodeSchema: ReturnType<typeof buildSetupCodeSchema> | undefined;
-function buildSetupCodeSchema() {
+const setupCodeSchema = once(() => {
+  const z = zod();
   return z
     .object({
       url: z.string().refine((value) => URL.canParse(value) && /^wss?:$/u.test(new URL(value).protocol), "must be a ws:// or wss:// URL"),
@@ -16,7 +17,7 @@ function buildSetupCodeSchema() {
       tlsFingerprint: z.string().min(1).optional(),
     })
     .passthrough();
-}
+});
 
 export interface SetupCode {
   readonly url: string;
@@ -38,7 +39,7 @@ export function decodeSetupCode(code: string): SetupCode {
       hint: "Copy it again from `openclaw qr --setup-code-only --limited` on the target, whole.",
     });
   }
-  const parsed = (setupCodeSchema ??= buildSetupCodeSchema()).safeParse(json);
+  const parsed = setupCodeSchema().safeParse(json);
   if (!parsed.success) throw toValidationError("setup code", parsed.error);
   const { url, bootstrapToken, expiresAtMs, tlsFingerprint } = parsed.data;
   return { url, bootstrapToken, expiresAt: expiresAtMs === undefined ? undefined : new Date(expiresAtMs), tlsFingerprint };

@@ -31,7 +31,7 @@ export async function mergeIncoming(workspace: string, timeZone: string): Promis
   const rejected: string[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    const parsed = (await stat(path)).size <= MAX_INCOMING_BYTES ? envelopeSchema.safeParse(parseJson(await readFile(path, "utf8"))) : undefined;
+    const parsed = (await stat(path)).size <= MAX_INCOMING_BYTES ? envelopeSchema().safeParse(parseJson(await readFile(path, "utf8"))) : undefined;
     if (!parsed?.success || `${parsed.data.id}.json` !== name) {
       await rename(path, `${path}.invalid`);
       rejected.push(name);

@@ -1,6 +1,6 @@
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 
 /**
  * What the receiving side did with an envelope written into its memory file:
@@ -95,6 +95,6 @@ export class InboxLedger {
 
   async announce(presence: Omit<InboxPresence, "watching" | "pid">): Promise<void> {
     await mkdir(inboxDir(this.#workspace), { recursive: true });
-    await writeFileAtomic(presencePath(this.#workspace), `${JSON.stringify({ watching: true, pid: process.pid, ...presence }, null, 2)}\n`);
+    await writeFileAtomic()(presencePath(this.#workspace), `${JSON.stringify({ watching: true, pid: process.pid, ...presence }, null, 2)}\n`);
   }
 }

@@ -105,7 +105,7 @@ export class NatsReceiver {
     } catch {
       payload = undefined;
     }
-    const parsed = envelopeSchema.safeParse(payload);
+    const parsed = envelopeSchema().safeParse(payload);
     if (!parsed.success || parsed.data.to !== self) {
       await this.#deadLetter(message, parsed.success ? `addressed to ${parsed.data.to}, not ${self}` : `not an envelope: ${parsed.error.issues[0]?.message ?? "invalid"}`);
       return;
@@ -175,7 +175,7 @@ export async function deadLetters(fleet: NatsFleet, instance: string): Promise<D
     } catch {
       payload = undefined;
     }
-    const parsed = envelopeSchema.safeParse(payload);
+    const parsed = envelopeSchema().safeParse(payload);
     found.push({ seq: message.seq, envelope: parsed.success ? parsed.data : undefined, reason: message.headers?.get("Iim-Reason") ?? "", at: new Date(message.info.timestampNanos / NANOS_PER_MS).toISOString() });
     if (message.info.pending === 0) break;
   }
@@ -188,7 +188,7 @@ export async function replayDeadLetter(fleet: NatsFleet, instance: string, seq: 
   const manager = await fleet.manager();
   const stored = await manager.streams.getMessage(fleet.names.stream, { seq });
   if (!stored || stored.subject !== fleet.names.deadLetters(instance)) throw new Error(`No dead letter ${seq} for ${instance}.`);
-  const envelope = envelopeSchema.parse(stored.json());
+  const envelope = envelopeSchema().parse(stored.json());
   await (await fleet.jetstream()).publish(fleet.names.inbox(instance), stored.data, { msgID: `${envelope.id}:replay:${seq}` });
   await manager.streams.deleteMessage(fleet.names.stream, seq);
   return envelope;

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { OpenClawPluginApi, OpenClawPluginServiceContext } from "openclaw/plugin-sdk/plugin-entry";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 import { inboxDir } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 
@@ -56,7 +56,7 @@ async function injectionText(target: TurnTarget, message: IncomingMessage): Prom
   const dir = join(inboxDir(target.workspace), "long-messages");
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${message.id.replace(/[^A-Za-z0-9_-]/gu, "_")}.txt`);
-  await writeFileAtomic(path, message.text, { mode: 0o600 });
+  await writeFileAtomic()(path, message.text, { mode: 0o600 });
   return `${message.text.slice(0, LONG_MESSAGE_PREVIEW_LENGTH)}\n\n[… this message is ${message.text.length} characters long; the first ${LONG_MESSAGE_PREVIEW_LENGTH} are above. Read all of it, as written, in ${path}]`;
 }
 

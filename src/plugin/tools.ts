@@ -1,4 +1,5 @@
-import { z } from "zod";
+import type { z as Zod } from "zod";
+import { zod } from "../zod.js";
 import { toValidationError } from "../config/parse.js";
 import type { Messenger } from "../client.js";
 import type { HeldMessage } from "../inbox/held.js";
@@ -9,6 +10,9 @@ export interface ToolResult {
   readonly content: { readonly type: "text"; readonly text: string }[];
   readonly details: Record<string, unknown>;
 }
+
+// The plugin registers every tool at start: the schemas are built when this module loads.
+const z = zod();
 
 const target = z.string().trim().min(1).max(64).describe("Instance name or alias, e.g. xiaom, 小m, mac-mini");
 const sendArgs = z
@@ -65,7 +69,7 @@ const syncArgs = z
   .refine((value) => value.repo === undefined || value.dir !== undefined, { message: "repo needs dir", path: ["dir"] });
 
 /** Tool parameters as JSON Schema, generated from the same zod schemas that validate them. */
-const parametersOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
+const parametersOf = (schema: Zod.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
 export const SEND_PARAMETERS = parametersOf(sendArgs);
 export const DELEGATE_PARAMETERS = parametersOf(delegateArgs);
 export const ASK_PARAMETERS = parametersOf(askArgs);

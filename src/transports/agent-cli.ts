@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
 import { locateOpenclaw, type OpenclawCommand } from "../cli-runner/locate.js";
 import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../core/envelope.js";
@@ -98,6 +97,7 @@ export class AgentCliTransport implements Transport {
       await writeFile(messageFile, formatSessionMessage(envelope), { mode: 0o600 });
       const timeoutSeconds = Math.max(1, Math.ceil(instance.timeouts.agent_cli / 1000));
       const args = [...command.prefix, "agent", "--session-key", instance.sessionKey, "--message-file", messageFile, "--json", "--timeout", String(timeoutSeconds)];
+      const { execa } = await import("execa");
       const result = await execa(command.file, args, {
         env: this.#environment(instance),
         extendEnv: false,

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomic } from "../atomic-write.js";
 import { fingerprintOf, publicKeyFromRaw } from "./signature.js";
 
 /**
@@ -92,7 +92,7 @@ export class MessagingKeyStore {
     const signature = sign(null, rotationPayload(current.publicKey, next.publicKey, rotatedAt), createPrivateKey(current.privateKeyPem)).toString("base64url");
     const rotation: KeyRotation = { previous: current.publicKey, next: next.publicKey, rotatedAt, signature };
     const updated: KeyFile = { version: 1, ...next, createdAt: rotatedAt, rotations: [...current.rotations, rotation] };
-    writeFileAtomic.sync(this.path, `${JSON.stringify(updated, null, 2)}\n`, { mode: 0o600 });
+    writeFileAtomic().sync(this.path, `${JSON.stringify(updated, null, 2)}\n`, { mode: 0o600 });
     this.#cached = updated;
     return rotation;
   }

@@ -1,4 +1,6 @@
-import { z } from "zod";
+import type { z } from "zod";
+import { once } from "../lazy.js";
+import { zod, type ZodApi } from "../zod.js";
 import type { InstanceRegistry } from "../config/registry.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError } from "../core/errors.js";
@@ -8,30 +10,46 @@ import type { NodeHost, RunOutput } from "../nodes/node-host.js";
 export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/u;
-const noNul = (what: string) => z.string().refine((value) => !value.includes("\0"), `${what} cannot contain NUL bytes`);
+function buildExecSchemas(z: ZodApi) {
+  const noNul = (what: string) => z.string().refine((value) => !value.includes("\0"), `${what} cannot contain NUL bytes`);
 
-/** What a single command and a list of steps share: where, with what environment, how long. */
-const runFields = {
-  /** Instance name or alias. */
-  to: z.string().trim().min(1),
-  /** Absolute working directory on the target machine. */
-  cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
-  env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
-  timeoutMs: z.number().int().positive().max(3_600_000).optional(),
-  /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */
-  keepProxy: z.boolean().default(false),
-};
+  /** What a single command and a list of steps share: where, with what environment, how long. */
+  const runFields = {
+    /** Instance name or alias. */
+    to: z.string().trim().min(1),
+    /** Absolute working directory on the target machine. */
+    cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
+    env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
+    timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+    /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */
+    keepProxy: z.boolean().default(false),
+  };
 
-/** The program and its arguments, each one argv element: nothing is parsed by a shell. */
-const argvSchema = z
-  .array(noNul("an argument"))
-  .min(1, "give at least the program to run")
-  .max(4096)
-  .refine((argv) => argv[0]?.length, { message: "the program name cannot be empty", path: [0] });
+  /** The program and its arguments, each one argv element: nothing is parsed by a shell. */
+  const argvSchema = z
+    .array(noNul("an argument"))
+    .min(1, "give at least the program to run")
+    .max(4096)
+    .refine((argv) => argv[0]?.length, { message: "the program name cannot be empty", path: [0] });
 
-const execInputSchema = z.object({ ...runFields, argv: argvSchema }).strict();
+  const execInputSchema = z.object({ ...runFields, argv: argvSchema }).strict();
 
-export type ExecInput = z.input<typeof execInputSchema>;
+  const stepsInputSchema = z
+    .object({
+      ...runFields,
+      /** Each step one argv; the seed's advice to split a complex command into simple ones. */
+      steps: z.array(argvSchema).min(1).max(100),
+    })
+    .strict();
+
+  return { execInputSchema, stepsInputSchema };
+}
+
+/** Built on first use (see `zod()`). */
+const execSchemas = once(() => buildExecSchemas(zod()));
+type ExecSchemas = ReturnType<typeof buildExecSchemas>;
+
+export type ExecInput = z.input<ExecSchemas["execInputSchema"]>;
 
 export interface ExecResult extends RunOutput {
   /** Exit code 0, not timed out. */
@@ -56,7 +74,7 @@ export function withoutProxy(argv: readonly string[]): string[] {
  * string: quotes, `$(…)` and backticks in arguments reach the program as written.
  */
 export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecInput, options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
-  const parsed = execInputSchema.safeParse(input);
+  const parsed = execSchemas().execInputSchema.safeParse(input);
   if (!parsed.success) throw toValidationError("exec", parsed.error);
   const { to, argv, cwd, env, timeoutMs, keepProxy } = parsed.data;
   const instance = registry.resolve(to);
@@ -78,15 +96,7 @@ export async function exec({ registry, nodeOf }: ExecDependencies, input: ExecIn
   return { ...output, ok: output.exitCode === 0 && !output.timedOut, to: instance.name, argv, ms: Math.round(performance.now() - started) };
 }
 
-const stepsInputSchema = z
-  .object({
-    ...runFields,
-    /** Each step one argv; the seed's advice to split a complex command into simple ones. */
-    steps: z.array(argvSchema).min(1).max(100),
-  })
-  .strict();
-
-export type ExecStepsInput = z.input<typeof stepsInputSchema>;
+export type ExecStepsInput = z.input<ExecSchemas["stepsInputSchema"]>;
 
 export interface ExecStepsResult {
   readonly ok: boolean;
@@ -99,7 +109,7 @@ export interface ExecStepsResult {
 
 /** Runs argv steps one after another on the target, stopping at the first that fails. */
 export async function execSteps(deps: ExecDependencies, input: ExecStepsInput, options: { signal?: AbortSignal } = {}): Promise<ExecStepsResult> {
-  const parsed = stepsInputSchema.safeParse(input);
+  const parsed = execSchemas().stepsInputSchema.safeParse(input);
   if (!parsed.success) throw toValidationError("exec steps", parsed.error);
   const { steps, ...shared } = parsed.data;
   const results: ExecResult[] = [];

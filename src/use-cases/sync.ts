@@ -1,16 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, posix } from "node:path";
-import { z } from "zod";
+import type { z } from "zod";
+import { once } from "../lazy.js";
+import { zod, type ZodApi } from "../zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError } from "../core/errors.js";
 import type { ExecInput, ExecResult } from "./exec.js";
 import type { NodeHost } from "../nodes/node-host.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-const noNul = z.string().min(1).refine((value) => !value.includes("\0"), "cannot contain NUL bytes");
-const remotePath = noNul.refine((value) => value.startsWith("/"), "must be an absolute path on the target").refine((value) => !value.split("/").includes(".."), "cannot contain ..");
-
 /** The HTTPS twin of an SSH remote (`git@host:owner/repo.git` → `https://host/owner/repo.git`), when there is an obvious one. */
 export function httpsAlternative(url: string): string | undefined {
   const scp = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/u.exec(url);
@@ -19,55 +18,66 @@ export function httpsAlternative(url: string): string | undefined {
   return ssh ? `https://${ssh[1]}/${ssh[2]}` : undefined;
 }
 
-const repoUrl = z.string().superRefine((value, ctx) => {
-  if (/^[\w.-]+@[\w.-]+:/u.test(value) || value.startsWith("ssh://") || value.startsWith("git://")) {
-    const https = httpsAlternative(value);
-    ctx.addIssue({ code: "custom", message: `use the HTTPS URL${https ? ` (${https})` : ""}: the node host has no SSH key or agent of yours, and git:// is unauthenticated` });
-    return;
-  }
-  if (!URL.canParse(value)) {
-    ctx.addIssue({ code: "custom", message: "must be an https:// URL" });
-    return;
-  }
-  const url = new URL(value);
-  if (url.username || url.password) ctx.addIssue({ code: "custom", message: "put no credentials in the URL (they would show in the node's process list); use a credential helper on the target" });
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) ctx.addIssue({ code: "custom", message: "must be an https:// URL (http:// only on loopback)" });
-});
+function buildSyncSchemas(z: ZodApi) {
+  const noNul = z.string().min(1).refine((value) => !value.includes("\0"), "cannot contain NUL bytes");
+  const remotePath = noNul.refine((value) => value.startsWith("/"), "must be an absolute path on the target").refine((value) => !value.split("/").includes(".."), "cannot contain ..");
 
-const relativeFile = z.string().min(1).refine((value) => !value.startsWith("/") && !value.split("/").includes("..") && !value.includes("\0"), "a path inside the checkout");
+  const repoUrl = z.string().superRefine((value, ctx) => {
+    if (/^[\w.-]+@[\w.-]+:/u.test(value) || value.startsWith("ssh://") || value.startsWith("git://")) {
+      const https = httpsAlternative(value);
+      ctx.addIssue({ code: "custom", message: `use the HTTPS URL${https ? ` (${https})` : ""}: the node host has no SSH key or agent of yours, and git:// is unauthenticated` });
+      return;
+    }
+    if (!URL.canParse(value)) {
+      ctx.addIssue({ code: "custom", message: "must be an https:// URL" });
+      return;
+    }
+    const url = new URL(value);
+    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "put no credentials in the URL (they would show in the node's process list); use a credential helper on the target" });
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) ctx.addIssue({ code: "custom", message: "must be an https:// URL (http:// only on loopback)" });
+  });
 
-const syncRepoSchema = z
-  .object({
-    to: z.string().trim().min(1),
-    /** The repository's HTTPS URL. */
-    repo: repoUrl,
-    /** Where checkouts live on the target: each commit gets its own `<dir>/<commit>`, so the live one is never touched. */
-    dir: remotePath,
-    /** Branch or tag; default the remote's HEAD. */
-    ref: z.string().regex(/^[A-Za-z0-9._/-]+$/u, "a branch or tag name").refine((value) => !value.startsWith("-") && !value.includes(".."), "not a valid ref").optional(),
-    /** The stable path to point at the new checkout (`ln -sfn`), verified with `readlink`; put back when verification fails. */
-    link: remotePath.optional(),
-    /** Files that must exist in the checkout for it to count as good (checked before the link moves back or stays). */
-    expect: z.array(relativeFile).max(100).default([]),
-    /** Budget per git step (default 120 s). */
-    timeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
-  })
-  .strict();
+  const relativeFile = z.string().min(1).refine((value) => !value.startsWith("/") && !value.split("/").includes("..") && !value.includes("\0"), "a path inside the checkout");
 
-const syncFilesSchema = z
-  .object({
-    to: z.string().trim().min(1),
-    files: z
-      .array(z.object({ from: noNul.refine(isAbsolute, "must be an absolute local path"), to: remotePath }).strict())
-      .min(1)
-      .max(1000),
-    /** Replace files that exist (default true). */
-    overwrite: z.boolean().default(true),
-  })
-  .strict();
+  const syncRepoSchema = z
+    .object({
+      to: z.string().trim().min(1),
+      /** The repository's HTTPS URL. */
+      repo: repoUrl,
+      /** Where checkouts live on the target: each commit gets its own `<dir>/<commit>`, so the live one is never touched. */
+      dir: remotePath,
+      /** Branch or tag; default the remote's HEAD. */
+      ref: z.string().regex(/^[A-Za-z0-9._/-]+$/u, "a branch or tag name").refine((value) => !value.startsWith("-") && !value.includes(".."), "not a valid ref").optional(),
+      /** The stable path to point at the new checkout (`ln -sfn`), verified with `readlink`; put back when verification fails. */
+      link: remotePath.optional(),
+      /** Files that must exist in the checkout for it to count as good (checked before the link moves back or stays). */
+      expect: z.array(relativeFile).max(100).default([]),
+      /** Budget per git step (default 120 s). */
+      timeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
+    })
+    .strict();
 
-export type SyncRepoInput = z.input<typeof syncRepoSchema>;
-export type SyncFilesInput = z.input<typeof syncFilesSchema>;
+  const syncFilesSchema = z
+    .object({
+      to: z.string().trim().min(1),
+      files: z
+        .array(z.object({ from: noNul.refine(isAbsolute, "must be an absolute local path"), to: remotePath }).strict())
+        .min(1)
+        .max(1000),
+      /** Replace files that exist (default true). */
+      overwrite: z.boolean().default(true),
+    })
+    .strict();
+
+  return { syncRepoSchema, syncFilesSchema };
+}
+
+/** Built on first use (see `zod()`). */
+const syncSchemas = once(() => buildSyncSchemas(zod()));
+type SyncSchemas = ReturnType<typeof buildSyncSchemas>;
+
+export type SyncRepoInput = z.input<SyncSchemas["syncRepoSchema"]>;
+export type SyncFilesInput = z.input<SyncSchemas["syncFilesSchema"]>;
 
 export interface SyncStep {
   readonly argv: readonly string[];
@@ -121,7 +131,7 @@ const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GCM_INTERACTIVE: "never" };
  * any check after the link moved fails, the link is put back where it was.
  */
 export async function syncRepo(deps: SyncDependencies, input: SyncRepoInput): Promise<SyncRepoResult> {
-  const parsed = syncRepoSchema.safeParse(input);
+  const parsed = syncSchemas().syncRepoSchema.safeParse(input);
   if (!parsed.success) throw toValidationError("sync", parsed.error);
   const { to, repo, ref, link, expect, timeoutMs } = parsed.data;
   const steps: SyncStep[] = [];
@@ -166,7 +176,7 @@ export async function syncRepo(deps: SyncDependencies, input: SyncRepoInput): Pr
 
 /** Copies local files to the target through its node's `file.write`, each checked by SHA-256 on arrival. */
 export async function syncFiles(deps: SyncDependencies, input: SyncFilesInput, options: { signal?: AbortSignal; onProgress?: (progress: SyncProgress) => void } = {}): Promise<SyncFilesResult> {
-  const parsed = syncFilesSchema.safeParse(input);
+  const parsed = syncSchemas().syncFilesSchema.safeParse(input);
   if (!parsed.success) throw toValidationError("sync files", parsed.error);
   const name = deps.resolveName(parsed.data.to);
   const host = deps.nodeOf(name);

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, dailyNotePath, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { createMessenger, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { dailyNotePath } from "../../src/transports.js";
 import { readMemoryEntries } from "../harness/oracle.js";
 import { testLog, watchOutput } from "../harness/secrets-watch.js";
 

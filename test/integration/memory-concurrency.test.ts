@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { appendEntry, createEnvelope, parseEntries } from "../../src/index.js";
+import { createEnvelope } from "../../src/index.js";
+import { appendEntry, parseEntries } from "../../src/transports.js";
 
 const writerScript = join(import.meta.dirname, "..", "fixtures", "memory-writer.mjs");
 // 16 writers contend for the note's lock; 250 appends each interleave them thousands of times (1,000

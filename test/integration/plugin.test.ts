@@ -5,7 +5,8 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEnvelope, createMessenger, formatEntry, type DeliveryReport } from "../../src/index.js";
+import { createEnvelope, createMessenger, type DeliveryReport } from "../../src/index.js";
+import { formatEntry } from "../../src/transports.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
 import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { gatewayRequest, openclawCli, readHistory, textOf } from "../harness/oracle.js";

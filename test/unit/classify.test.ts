@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyGatewayError, FatalError, TransientError, UnavailableError } from "../../src/index.js";
+import { FatalError, TransientError, UnavailableError } from "../../src/index.js";
+import { classifyGatewayError } from "../../src/gateway.js";
 import { isPlaintextAllowed } from "../../src/gateway/url-policy.js";
 
 const context = { url: "wss://xiaom.example.ts.net", tokenSource: "environment variable XIAOM_TOKEN", sessionKey: "agent:main:main" };

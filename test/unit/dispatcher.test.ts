@@ -3,26 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import {
-  APPLIES,
-  CircuitBreaker,
-  createLogger,
-  Dispatcher,
-  FatalError,
-  InstanceRegistry,
-  notApplicable,
-  parseConfig,
-  Outbox,
-  TransientError,
-  UnavailableError,
-  ValidationError,
-  type DeliveryContext,
-  type FollowUp,
-  type Envelope,
-  type Receipt,
-  type Transport,
-  type TransportId,
-} from "../../src/index.js";
+import { APPLIES, createLogger, FatalError, InstanceRegistry, notApplicable, parseConfig, TransientError, UnavailableError, ValidationError, type DeliveryContext, type FollowUp, type Envelope, type Receipt, type Transport, type TransportId } from "../../src/index.js";
+import { CircuitBreaker, Dispatcher, Outbox } from "../../src/core.js";
 
 const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
 

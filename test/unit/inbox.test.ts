@@ -2,7 +2,8 @@ import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { appendEntry, createEnvelope, formatEntry, InboxWatcher, readPresence, readReceipts, type MemoryEntry } from "../../src/index.js";
+import { createEnvelope } from "../../src/index.js";
+import { appendEntry, formatEntry, InboxWatcher, readPresence, readReceipts, type MemoryEntry } from "../../src/transports.js";
 
 let workspace: string;
 let surfaced: MemoryEntry[];

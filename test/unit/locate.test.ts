@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { locateOpenclaw } from "../../src/index.js";
+import { locateOpenclaw } from "../../src/transports.js";
 
 describe("locateOpenclaw", () => {
   it("takes the configured path; a .mjs entry runs under this Node", async () => {

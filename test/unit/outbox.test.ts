@@ -3,21 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  APPLIES,
-  createEnvelope,
-  createLogger,
-  Dispatcher,
-  FatalError,
-  InstanceRegistry,
-  Outbox,
-  parseConfig,
-  UnavailableError,
-  type DeliveryContext,
-  type Envelope,
-  type Receipt,
-  type Transport,
-} from "../../src/index.js";
+import { APPLIES, createEnvelope, createLogger, FatalError, InstanceRegistry, parseConfig, UnavailableError, type DeliveryContext, type Envelope, type Receipt, type Transport } from "../../src/index.js";
+import { Dispatcher, Outbox } from "../../src/core.js";
 
 let dir: string;
 beforeEach(async () => {

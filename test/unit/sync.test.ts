@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { httpsAlternative, syncRepo, ValidationError, type ExecResult, type SyncRepoInput } from "../../src/index.js";
+import { ValidationError, type ExecResult, type SyncRepoInput } from "../../src/index.js";
+import { httpsAlternative, syncRepo } from "../../src/core.js";
 
 const COMMIT = "a".repeat(40);
 
