@@ -2,7 +2,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { appendEntry, createEnvelope, dailyNotePath, formatEntry, parseEntries, UnavailableError } from "../../src/index.js";
+import { createEnvelope, UnavailableError } from "../../src/index.js";
+import { appendEntry, dailyNotePath, formatEntry, parseEntries } from "../../src/transports.js";
 
 let workspace: string;
 
