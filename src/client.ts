@@ -8,7 +8,7 @@ import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
 import { auditWriter } from "./audit/inbound.js";
 import { outboundEntry } from "./audit/entries.js";
-import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type SendInput, type SendOptions, type Waiting } from "./core/dispatcher.js";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type Route, type SendInput, type SendOptions, type Waiting } from "./core/dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./core/outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
@@ -93,6 +93,8 @@ export interface Messenger {
   doctor(options?: { instance?: string }): Promise<DoctorReport>;
   /** Checks each transport of an instance without sending; a dead one is skipped by the next messages. */
   probe(target: string, options?: ProbeOptions): Promise<ProbeResult[]>;
+  /** The transport a message to this target would take now, and why the ones before it are passed over; nothing is sent. */
+  route(target: string): Route;
   /** The durable queue of envelopes no transport could deliver. */
   readonly outbox: {
     /** The envelopes waiting, oldest first. */
@@ -101,6 +103,8 @@ export interface Messenger {
     waiting(): Promise<Waiting>;
     /** Retries them in arrival order per target. */
     flush(options?: FlushOptions): Promise<DeliveryReport[]>;
+    /** Drops a waiting message for good (every target it waits for); false when none waits with that id. */
+    drop(id: string): Promise<boolean>;
     /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */
     unseen(): Promise<FileReceipt[]>;
   };
@@ -258,10 +262,18 @@ export function createMessenger(options: MessengerOptions): Messenger {
       files: async (input, syncOptions) => (await useCases.sync()).syncFiles(syncDeps, input, syncOptions),
     },
     probe: (target, probeOptions) => dispatcher.probe(target, probeOptions),
+    route: (target) => dispatcher.route(target),
     outbox: {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
       waiting: () => dispatcher.waiting(),
       flush: (flushOptions) => dispatcher.flush(flushOptions),
+      drop: async (id) => {
+        if (!openOutbox) return false;
+        const queue = await openOutbox();
+        if (!queue.list().some((queued) => queued.envelope.id === id)) return false;
+        queue.remove(id);
+        return true;
+      },
       unseen: async () => {
         if (!openOutbox) return [];
         const byTarget = Map.groupBy((await openOutbox()).written(), (row) => row.target);

@@ -6,6 +6,7 @@ import { AuditLog, type AuditEntry } from "../audit/audit-log.js";
 import { auditPath, createMessenger, type Messenger } from "../client.js";
 import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
+import type { Config } from "../config/schema.js";
 import { registerSetupCommands } from "./setup-commands.js";
 import { registerInboxCommands } from "./inbox-commands.js";
 import { registerCollaborationCommands } from "./collaboration-commands.js";
@@ -33,6 +34,10 @@ export interface CliIo {
   readonly stdin: () => Promise<Uint8Array>;
   /** A person at a terminal: setup commands may ask questions. */
   readonly interactive?: boolean;
+  /** How the command is called, for its help (`openclaw inter-instance` inside OpenClaw). */
+  readonly name?: string;
+  /** Where the config comes from when no `--config` is given (inside OpenClaw: the plugin's own config). */
+  readonly pluginConfig?: () => Promise<Config>;
 }
 
 class BadInput extends Error {}
@@ -74,16 +79,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let active: Command | undefined;
   const globals = (): GlobalOptions => (active ?? program).optsWithGlobals<GlobalOptions>();
   const print = (value: unknown, text: string) => io.stdout(`${secrets.scrub(globals().json ? JSON.stringify(value, null, 2) : text)}\n`);
+  const loadConfig = (): Promise<Config> => {
+    const path = globals().config;
+    return path === undefined && io.pluginConfig ? io.pluginConfig() : loadConfigFile(path ?? defaultConfigPath(io.env));
+  };
   const open = async (): Promise<Messenger> => {
     const options = globals();
-    const config = await loadConfigFile(options.config ?? defaultConfigPath(io.env));
+    const config = await loadConfig();
     // A person reads the report's sentences; the JSON log is for --verbose (every attempt) and --json (warnings).
     messenger = createMessenger({ config, env: io.env, log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" } });
     for (const secret of messenger.registry.secrets()) secrets.add(secret);
     return messenger;
   };
 
-  const program = new Command("openclaw-inter-instance")
+  const program = new Command(io.name ?? "openclaw-inter-instance")
     .description("Talk to OpenClaw instances on other machines: send, ask, check, and manage the outbox.")
     .exitOverride()
     // Options after a command's name belong to that command, so exec can pass the program's own flags through.
@@ -173,7 +182,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   registerInboxCommands(program, {
     env: io.env,
-    config: () => loadConfigFile(globals().config ?? defaultConfigPath(io.env)),
+    config: loadConfig,
     print,
     fail: (value, text) => {
       print(value, text);
@@ -267,7 +276,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description("every message sent from here or shown to this instance's agent: when, who, id, how, the verdict and the size")
     .option("--since <when>", "an ISO time, or how long ago: 30m, 2h, 7d")
     .action(async (options: { since?: string }) => {
-      const config = await loadConfigFile(globals().config ?? defaultConfigPath(io.env));
+      const config = await loadConfig();
       const since = options.since === undefined ? undefined : parseSince(options.since);
       const path = auditPath(config, io.env);
       if (!existsSync(path)) return print([], `No messages are logged yet (${path} does not exist).`);

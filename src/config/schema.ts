@@ -281,7 +281,12 @@ function buildSchemas(z: ZodApi) {
         })
         .strict()
         .default({ enabled: true, bodies: false }),
-      /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
+      /** Inside the plugin: how often the doctor's checks run; failing ones show in the Gateway's health report (`openclaw health`). 0: never. */
+    health: z
+      .object({ intervalMs: z.number().int().min(0).max(86_400_000).default(600_000) })
+      .strict()
+      .default({ intervalMs: 600_000 }),
+    /** The durable queue of envelopes no transport could deliver; default `<stateDir>/outbox.sqlite`. */
       outbox: z
         .object({
           enabled: z.boolean().default(true),

@@ -114,6 +114,13 @@ export interface Waiting {
   readonly nextAttemptAt?: Date;
 }
 
+/** `Dispatcher.route`: the transport a message would take now (undefined: every path is passed over, it would be queued). */
+export interface Route {
+  readonly to: string;
+  readonly via: TransportId | undefined;
+  readonly skipped: readonly { readonly transport: TransportId; readonly reason: string }[];
+}
+
 export interface FlushOptions {
   readonly signal?: AbortSignal;
   /** Also retry envelopes whose backoff has not run out yet. */
@@ -354,6 +361,23 @@ export class Dispatcher {
       }
     }
     return results;
+  }
+
+  /**
+   * The way a message to this target would go now, without sending anything: the first transport in
+   * its order that applies and whose circuit is closed, and why each one before it is passed over.
+   */
+  route(target: string): Route {
+    const instance = this.#registry.resolve(target);
+    const skipped: { transport: TransportId; reason: string }[] = [];
+    for (const id of instance.transports) {
+      const transport = this.#transports.get(id);
+      const applicability = transport ? transport.applies(instance, probeEnvelope()) : { ok: false as const, reason: `no ${id} transport is registered` };
+      const circuit = this.#circuits.state(instance.name, id);
+      if (applicability.ok && !circuit.open) return { to: instance.name, via: id, skipped };
+      skipped.push({ transport: id, reason: applicability.ok ? (circuit.reason ?? "circuit open") : applicability.reason });
+    }
+    return { to: instance.name, via: undefined, skipped };
   }
 
   /** `avoid`: transports that must not carry this envelope, each with the reason. */

@@ -19,8 +19,18 @@ import { frameForAgent } from "../trust/frame.js";
 import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, DELEGATE_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceDelegate, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 import { createTaskService } from "./task-service.js";
+import { createHealthService } from "./health-service.js";
+import { CheckBook } from "./control-ui/overview.js";
+import { registerInstancesFeature } from "./control-ui/feature.js";
+import { registerInterInstanceCli, INTER_INSTANCE_CLI } from "./cli-command.js";
+import { AuditLog } from "../audit/audit-log.js";
+import { auditPath } from "../client.js";
 
 export { PLUGIN_ID };
+
+// One book for every registry register() runs in: the page may be served by another than the one
+// whose health service ran the checks.
+const checks = new CheckBook();
 
 /**
  * The OpenClaw plugin: agent tools over the library. `register()` runs more than once (discovery
@@ -31,6 +41,10 @@ export default definePluginEntry({
   name: "Inter-instance messaging",
   description: "Send messages to OpenClaw instances on other machines, with fallback and a durable outbox.",
   register(api) {
+    // `openclaw inter-instance …` runs in the CLI's own process, which loads plugins for their
+    // commands only ("cli-metadata"); nothing else is needed there.
+    api.registerCli(registerInterInstanceCli(api), { descriptors: [INTER_INSTANCE_CLI] });
+    if (api.registrationMode === "cli-metadata") return;
     let link: Promise<Messenger> | undefined;
     const config = () => parseConfig(api.pluginConfig ?? {});
     const outbox = createOutboxService({
@@ -72,6 +86,27 @@ export default definePluginEntry({
     api.registerService(outbox);
     api.registerService(tasks);
     api.registerService(createNatsService(api, config, resolvedConfig, gate, settleReply));
+    const health = createHealthService({ link: () => getLink(), book: checks, intervalMs: () => config().health.intervalMs });
+    api.registerService(health);
+    registerInstancesFeature(api, {
+      link: () => getLink(),
+      book: checks,
+      check: (instance) => health.check(instance),
+      held: async () => (await gate.held()).list({ pending: true }),
+      audit: async () => {
+        const log = await AuditLog.open(auditPath(config()));
+        try {
+          return log.list({ since: new Date(Date.now() - 7 * 86_400_000) });
+        } finally {
+          log.close();
+        }
+      },
+      decideHeld: async (id, decision) => {
+        const result = await (await gate.held()).decide(id, decision);
+        if (result.ok) return { ok: true, text: `${decision === "approved" ? "Approved" : "Refused"} ${id} from ${result.message.from}. ${decision === "approved" ? "It goes into the agent's next turn now." : "Its sender's receipt says refused."}` };
+        return { ok: false, text: result.reason === "decided" ? `${id} was already ${result.message?.decision}; nothing changed.` : `No held message has the id ${id}.` };
+      },
+    });
     // A turn prepared with our injection carries it to the model: that is the "seen" receipt.
     // register() may run in several registries; the hook keeps no state of its own and reads the
     // ledger of the workspace the turn runs in.

@@ -14,24 +14,24 @@ export interface ToolResult {
 // The plugin registers every tool at start: the schemas are built when this module loads.
 const z = zod();
 
-const target = z.string().trim().min(1).max(64).describe("Instance name or alias, e.g. xiaom, 小m, mac-mini");
-const sendArgs = z
+export const TARGET_ARG = z.string().trim().min(1).max(64).describe("Instance name or alias, e.g. xiaom, 小m, mac-mini");
+export const SEND_ARGS = z
   .object({
-    to: target.describe("Instance name or alias (e.g. xiaom, 小m), or a group: all, or one from the config's groups"),
+    to: TARGET_ARG.describe("Instance name or alias (e.g. xiaom, 小m), or a group: all, or one from the config's groups"),
     message: z.string().min(1).describe("The text to deliver, exactly as the other agent should see it"),
     replyTo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u).optional().describe("When this answers a task or question from that instance: its id (the frame you were shown names it)"),
   })
   .strict();
 const delegateArgs = z
   .object({
-    to: target.describe("Instance name or alias, or a group (all, or one from the config's groups)"),
+    to: TARGET_ARG.describe("Instance name or alias, or a group (all, or one from the config's groups)"),
     task: z.string().min(1).describe("The task for the other agent, as it should read it"),
     deadline: z.number().int().min(10).max(7 * 86_400).default(3600).describe("Seconds until the task expires unanswered (default 3600); you are told if it does"),
   })
   .strict();
 const askArgs = z
   .object({
-    to: target,
+    to: TARGET_ARG,
     message: z.string().min(1).describe("The question or request for the other agent"),
     timeout: z.number().int().min(1).max(600).default(120).describe("Seconds to wait for the answer (default 120)"),
   })
@@ -45,7 +45,7 @@ const statusArgs = z
 
 const execArgs = z
   .object({
-    to: target,
+    to: TARGET_ARG,
     argv: z.array(z.string()).min(1).optional().describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
     steps: z.array(z.array(z.string()).min(1)).min(1).optional().describe("Instead of argv: several argv run in order, stopping at the first that fails"),
     cwd: z.string().optional().describe("Absolute working directory on that machine"),
@@ -56,7 +56,7 @@ const execArgs = z
   .refine((value) => (value.argv !== undefined) !== (value.steps !== undefined), { message: "give either argv or steps", path: ["argv"] });
 const syncArgs = z
   .object({
-    to: target,
+    to: TARGET_ARG,
     repo: z.string().optional().describe("https:// URL of a git repository to clone or fast-forward there"),
     dir: z.string().optional().describe("With repo: absolute path there under which each commit gets its own checkout"),
     expect: z.array(z.string()).optional().describe("With repo: files that must exist in the checkout before the link moves"),
@@ -69,8 +69,8 @@ const syncArgs = z
   .refine((value) => value.repo === undefined || value.dir !== undefined, { message: "repo needs dir", path: ["dir"] });
 
 /** Tool parameters as JSON Schema, generated from the same zod schemas that validate them. */
-const parametersOf = (schema: Zod.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
-export const SEND_PARAMETERS = parametersOf(sendArgs);
+export const parametersOf = (schema: Zod.ZodType) => z.toJSONSchema(schema, { io: "input", target: "draft-7" });
+export const SEND_PARAMETERS = parametersOf(SEND_ARGS);
 export const DELEGATE_PARAMETERS = parametersOf(delegateArgs);
 export const ASK_PARAMETERS = parametersOf(askArgs);
 export const STATUS_PARAMETERS = parametersOf(statusArgs);
@@ -95,7 +95,7 @@ export interface Continuation {
 
 /** `instance_send`: arguments are validated here, since not every Gateway path checks the schema. A group name sends to each member. */
 export async function instanceSend(link: () => Promise<Messenger>, params: unknown, continuation?: Continuation): Promise<ToolResult> {
-  const parsed = sendArgs.safeParse(params);
+  const parsed = SEND_ARGS.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
   const { to, message, replyTo } = parsed.data;
   try {

@@ -1,0 +1,126 @@
+import { defineFeatureContract } from "openclaw/plugin-sdk/feature-contract";
+import { defineFeaturePlugin } from "openclaw/plugin-sdk/feature-plugin";
+import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import type { TSchema } from "typebox";
+import type { Messenger } from "../../client.js";
+import { toValidationError } from "../../config/parse.js";
+import { describeReport } from "../../report-text.js";
+import { zod } from "../../zod.js";
+import { PLUGIN_ID } from "../id.js";
+import { instanceSend, parametersOf, SEND_ARGS, TARGET_ARG } from "../tools.js";
+import { buildOverview, describeOverview, type CheckBook, type OverviewSources } from "./overview.js";
+import { OPERATIONS, type ActionResult, type OperationId, type Overview } from "./operations.js";
+
+const z = zod();
+const ID_ARG = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u, "must be a message id");
+
+/** Each operation's input: the page's requests are checked against these (JSON Schema by the Gateway, then zod here). */
+const INPUTS = {
+  overview: z.object({}).strict(),
+  check: z.object({ instance: TARGET_ARG.optional() }).strict(),
+  send: SEND_ARGS,
+  "outbox.retry": z.object({}).strict(),
+  "outbox.drop": z.object({ id: ID_ARG }).strict(),
+  "deadletters.replay": z.object({ seq: z.number().int().positive() }).strict(),
+  "held.approve": z.object({ id: ID_ARG }).strict(),
+  "held.refuse": z.object({ id: ID_ARG }).strict(),
+} satisfies Record<OperationId, unknown>;
+
+// Outputs are this module's own objects; the Gateway still checks that they are bounded JSON.
+const OBJECT_OUTPUT = { type: "object" } as unknown as TSchema;
+
+export const instancesContract = defineFeatureContract({
+  pluginId: PLUGIN_ID,
+  operations: Object.fromEntries(
+    Object.entries(OPERATIONS).map(([id, operation]) => [id, { ...operation, input: parametersOf(INPUTS[id as OperationId]) as unknown as TSchema, output: OBJECT_OUTPUT }]),
+  ) as Record<OperationId, { kind: "query" | "action"; description: string; input: TSchema; output: TSchema }>,
+  events: {},
+});
+
+export interface InstancesFeatureDeps extends Omit<OverviewSources, "link"> {
+  readonly link: () => Promise<Messenger>;
+  /** Runs the doctor's checks (all instances, or one) and records them in the book. */
+  readonly check: (instance?: string) => Promise<void>;
+  readonly decideHeld: (id: string, decision: "approved" | "refused") => Promise<ActionResult>;
+}
+
+function parse<K extends OperationId>(id: K, input: unknown): ReturnType<(typeof INPUTS)[K]["parse"]> {
+  const parsed = INPUTS[id].safeParse(input);
+  if (!parsed.success) throw toValidationError(`${id} input`, parsed.error);
+  return parsed.data as ReturnType<(typeof INPUTS)[K]["parse"]>;
+}
+
+const failed = (error: unknown): ActionResult => ({
+  ok: false,
+  text: `${error instanceof Error ? error.message : String(error)}${error && typeof error === "object" && "hint" in error && typeof error.hint === "string" ? ` ${error.hint}` : ""}`,
+});
+
+async function overviewOf(deps: InstancesFeatureDeps): Promise<Overview> {
+  let link: Messenger;
+  try {
+    link = await deps.link();
+  } catch (error) {
+    const problem = `The inter-instance plugin cannot start: ${failed(error).text} Fix plugins.entries.inter-instance.config in openclaw.json.`;
+    return { self: "?", at: new Date().toISOString(), instances: [], outbox: [], deadLetters: [], recent: [], held: [], problem };
+  }
+  return buildOverview({ ...deps, link });
+}
+
+/**
+ * The Instances page's backend (session actions, which the page calls through the Gateway with the
+ * operator's scopes) and `/instances` in chat, both from OpenClaw's feature-plugin seam.
+ */
+export function registerInstancesFeature(api: OpenClawPluginApi, deps: InstancesFeatureDeps): void {
+  const act = async (work: () => Promise<ActionResult>): Promise<ActionResult> => work().catch(failed);
+  const feature = defineFeaturePlugin({
+    contract: instancesContract,
+    name: "Inter-instance messaging",
+    description: "Instances, routes, outbox and held messages of this Gateway's inter-instance plugin.",
+    setup: () => ({
+      overview: async (input: unknown) => (parse("overview", input), overviewOf(deps)),
+      check: async (input: unknown) => {
+        const { instance } = parse("check", input);
+        await deps.check(instance);
+        return overviewOf(deps);
+      },
+      send: (input: unknown) =>
+        act(async () => {
+          const result = await instanceSend(deps.link, parse("send", input));
+          const report = result.details["report"] as { ok?: boolean } | undefined;
+          return { ok: report?.ok === true, text: result.content.map((part) => part.text).join("\n") };
+        }),
+      "outbox.retry": (input: unknown) =>
+        act(async () => {
+          parse("outbox.retry", input);
+          const reports = await (await deps.link()).outbox.flush({ all: true });
+          if (reports.length === 0) return { ok: true, text: "Nothing waits in the outbox." };
+          return { ok: reports.every((report) => report.ok), text: reports.map(describeReport).join("\n") };
+        }),
+      "outbox.drop": (input: unknown) =>
+        act(async () => {
+          const { id } = parse("outbox.drop", input);
+          const dropped = await (await deps.link()).outbox.drop(id);
+          return dropped ? { ok: true, text: `Dropped ${id} from the outbox: it will not be sent.` } : { ok: false, text: `No message ${id} waits in the outbox (it may have gone out meanwhile).` };
+        }),
+      "deadletters.replay": (input: unknown) =>
+        act(async () => {
+          const { seq } = parse("deadletters.replay", input);
+          const fleet = (await deps.link()).fleet;
+          if (!fleet) return { ok: false, text: "This instance is on no NATS fleet, so it has no dead letters." };
+          const envelope = await fleet.replay(seq);
+          return { ok: true, text: `Dead letter ${seq} (${envelope.id} from ${envelope.from}) goes to the agent again.` };
+        }),
+      "held.approve": (input: unknown) => act(() => deps.decideHeld(parse("held.approve", input).id, "approved")),
+      "held.refuse": (input: unknown) => act(() => deps.decideHeld(parse("held.refuse", input).id, "refused")),
+    }),
+    commands: {
+      overview: {
+        name: "instances",
+        description: "List the other OpenClaw instances, the way a message to each goes now, and what waits in the outbox.",
+        parse: () => ({}),
+        format: (output: unknown) => ({ text: describeOverview(output as Overview) }),
+      },
+    },
+  });
+  feature.register(api);
+}

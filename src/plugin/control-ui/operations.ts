@@ -1,0 +1,100 @@
+// The Instances page's backend operations, as the page and the Gateway both know them. Browser
+// safe: no Node imports. What they return is plain JSON: an absent field is left out, never
+// undefined (the Gateway refuses a result that is not bounded JSON). The backend adds the input schemas (JSON Schema from the same zod schemas
+// the agent tools use) and the handlers.
+
+export const INSTANCES_PAGE_ID = "instances";
+
+export const OPERATIONS = {
+  overview: { kind: "query", description: "Every instance with each transport's last check, the route a message takes now, the outbox, dead letters, recent deliveries and held messages." },
+  check: { kind: "action", description: "Run the doctor's checks for one instance (or every one) now, then return the overview. Nothing is sent." },
+  send: { kind: "action", description: "Send a message to an instance or a group, as the instance_send tool does." },
+  "outbox.retry": { kind: "action", description: "Retry every message waiting in the outbox now, backoff or not." },
+  "outbox.drop": { kind: "action", description: "Drop one message from the outbox for good." },
+  "deadletters.replay": { kind: "action", description: "Send a dead letter of this instance's fleet consumer to its agent again." },
+  "held.approve": { kind: "action", description: "Approve a held incoming message: it is shown to the agent once." },
+  "held.refuse": { kind: "action", description: "Refuse a held incoming message: it is never shown, and the sender's receipt says refused." },
+} as const satisfies Record<string, { readonly kind: "query" | "action"; readonly description: string }>;
+
+export type OperationId = keyof typeof OPERATIONS;
+
+export type CheckState = "pass" | "warn" | "fail" | "skip";
+
+/** One transport of an instance, in the order messages try them. */
+export interface TransportView {
+  readonly id: string;
+  /** From the last doctor run; `unchecked` before the first. */
+  readonly state: CheckState | "unchecked";
+  readonly summary: string;
+  readonly fix?: string;
+  /** Its circuit is open: messages skip it until the cool-down ends. */
+  readonly skippedNow?: string;
+}
+
+export interface InstanceView {
+  readonly name: string;
+  readonly displayName: string;
+  readonly aliases: readonly string[];
+  readonly transports: readonly TransportView[];
+  /** The transport a message would take now (absent: it would wait in the outbox). */
+  readonly route?: string;
+  /** Other failing or warning checks of the last doctor run (gateway, scope, node, timeouts, …). */
+  readonly otherChecks: readonly { readonly check: string; readonly state: CheckState; readonly summary: string; readonly fix?: string }[];
+  /** When the doctor's checks last ran for it (absent: never yet). */
+  readonly checkedAt?: string;
+}
+
+export interface WaitingView {
+  readonly id: string;
+  readonly to: string;
+  readonly queuedAt: string;
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly nextAttemptAt: string;
+}
+
+export interface DeadLetterView {
+  readonly seq: number;
+  readonly id: string;
+  readonly from: string;
+  readonly reason: string;
+}
+
+export interface DeliveryView {
+  readonly at: string;
+  readonly direction: "out" | "in";
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly transport: string;
+  /** Out: what the report said, then what became of it (the follow-up or the receiver's receipt). In: what this side did. */
+  readonly status: string;
+  readonly verdict: string;
+}
+
+export interface HeldView {
+  readonly id: string;
+  readonly from: string;
+  readonly transport: string;
+  readonly verdict: string;
+  readonly reason: string;
+  readonly receivedAt: string;
+}
+
+export interface Overview {
+  readonly self: string;
+  readonly at: string;
+  readonly instances: readonly InstanceView[];
+  readonly outbox: readonly WaitingView[];
+  readonly deadLetters: readonly DeadLetterView[];
+  readonly recent: readonly DeliveryView[];
+  readonly held: readonly HeldView[];
+  /** Set when the config cannot be used (the page says so, with what to do). */
+  readonly problem?: string;
+}
+
+/** What an action says back: a sentence for a person, and whether it worked. */
+export interface ActionResult {
+  readonly ok: boolean;
+  readonly text: string;
+}

@@ -1,0 +1,228 @@
+// The Instances page in OpenClaw's Control UI (browser code, bundled by scripts/build-plugin.mjs).
+// Plain DOM: the page owns its elements, namespaced `iim-`, and talks to the plugin only through
+// the feature client (the Gateway's plugins.sessionAction, with the signed-in operator's scopes).
+import { defineControlUiPlugin, type ControlUiViewContext } from "openclaw/plugin-sdk/control-ui";
+import { createFeatureClient, type FeatureContract } from "openclaw/plugin-sdk/feature-contract";
+import { PLUGIN_ID } from "../id.js";
+import { INSTANCES_PAGE_ID, OPERATIONS, type ActionResult, type InstanceView, type OperationId, type Overview } from "./operations.js";
+import "./page.css";
+
+/** The browser only needs each operation's kind; the Gateway holds and checks the schemas. */
+const contract = {
+  pluginId: PLUGIN_ID,
+  operations: Object.fromEntries(Object.entries(OPERATIONS).map(([id, op]) => [id, { ...op, input: {}, output: {} }])),
+  events: {},
+} as unknown as FeatureContract;
+
+const REFRESH_MS = 15_000;
+
+type Child = Node | string | undefined | false;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) if (child !== undefined && child !== false) node.append(child);
+  return node;
+}
+
+const badge = (state: string, text = state) => el("span", { class: `iim-badge iim-${state}` }, text);
+const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : "never");
+
+function instanceCard(instance: InstanceView): HTMLElement {
+  const route = instance.route
+    ? el("p", { class: "iim-route" }, "A message goes by ", el("strong", {}, instance.route), " now.")
+    : el("p", { class: "iim-route iim-fail" }, "No transport is open: a message would wait in the outbox.");
+  const rows = instance.transports.map((t) =>
+    el(
+      "li",
+      { class: "iim-transport", "data-transport": t.id },
+      el("span", { class: "iim-name" }, t.id),
+      badge(t.state === "pass" ? "ok" : t.state === "fail" ? "failing" : t.state, t.state === "pass" ? "ok" : t.state === "fail" ? "failing" : t.state),
+      el("span", { class: "iim-summary" }, t.summary),
+      t.skippedNow && el("span", { class: "iim-note" }, ` (${t.skippedNow})`),
+      t.fix && el("div", { class: "iim-fix" }, "Fix: ", t.fix),
+    ),
+  );
+  const check = (c: InstanceView["otherChecks"][number]) =>
+    el("li", { class: "iim-check" }, badge(c.state === "fail" ? "failing" : c.state), el("span", { class: "iim-summary" }, `${c.check}: ${c.summary}`), c.fix && el("div", { class: "iim-fix" }, "Fix: ", c.fix));
+  const failing = instance.otherChecks.filter((c) => c.state === "fail");
+  const warnings = instance.otherChecks.filter((c) => c.state !== "fail");
+  return el(
+    "article",
+    { class: "iim-instance", "data-instance": instance.name, "aria-label": `Instance ${instance.displayName}` },
+    el("h3", {}, instance.displayName, instance.aliases.length > 0 && el("span", { class: "iim-aliases" }, ` (${instance.aliases.join(", ")})`)),
+    route,
+    el("ul", { class: "iim-transports", "aria-label": `Transports of ${instance.displayName}` }, ...rows),
+    failing.length > 0 && el("ul", { class: "iim-checks" }, ...failing.map(check)),
+    warnings.length > 0 && el("details", { class: "iim-warnings" }, el("summary", {}, `${warnings.length} warning${warnings.length === 1 ? "" : "s"}`), el("ul", { class: "iim-checks" }, ...warnings.map(check))),
+    el("p", { class: "iim-muted" }, `Last checked: ${when(instance.checkedAt)}`),
+  );
+}
+
+function table(caption: string, headers: readonly string[], rows: readonly (readonly Child[])[], empty: string): HTMLElement {
+  if (rows.length === 0) return el("p", { class: "iim-muted" }, empty);
+  return el(
+    "table",
+    { class: "iim-table", "aria-label": caption },
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((cell) => el("td", {}, cell))))),
+  );
+}
+
+function mountInstancesPage(container: HTMLElement, context: ControlUiViewContext) {
+  const feature = createFeatureClient(contract, context.host);
+  const invoke = <T>(operation: OperationId, input: Record<string, unknown>) => feature.invoke(operation, input as never) as Promise<T>;
+  const status = el("output", { class: "iim-status", "aria-live": "polite" });
+  const body = el("div", { class: "iim-body" }, el("p", { class: "iim-muted" }, "Loading…"));
+  const checkButton = el("button", { type: "button" }, "Check now");
+  const root = el(
+    "section",
+    { class: "iim-page" },
+    el("header", { class: "iim-header" }, el("h1", {}, "Instances"), checkButton, status),
+    body,
+  );
+  container.append(root);
+  let presented = context.presented;
+  let checkedOnce = false;
+  let busy = false;
+
+  const say = (result: ActionResult) => {
+    status.textContent = result.text;
+    status.className = `iim-status ${result.ok ? "iim-ok" : "iim-failing"}`;
+  };
+
+  const action = (operation: OperationId, input: Record<string, unknown>) => async () => {
+    try {
+      say(await invoke<ActionResult>(operation, input));
+    } catch (error) {
+      say({ ok: false, text: error instanceof Error ? error.message : String(error) });
+    }
+    await refresh();
+  };
+  const button = (label: string, run: () => Promise<void>, name?: string) => {
+    const b = el("button", { type: "button", ...(name ? { "aria-label": name } : {}) }, label);
+    b.addEventListener("click", () => {
+      b.disabled = true;
+      void run().finally(() => (b.disabled = false));
+    });
+    return b;
+  };
+
+  const sendForm = (overview: Overview) => {
+    const to = el("select", { "aria-label": "Send to" }, ...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)), el("option", { value: "all" }, "all (every instance)"));
+    const message = el("textarea", { "aria-label": "Message", rows: "3", placeholder: "What the other agent should read" });
+    const send = el("button", { type: "submit" }, "Send");
+    const form = el("form", { class: "iim-send", "aria-label": "Send a message" }, to, message, send);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!message.value.trim()) return say({ ok: false, text: "Write a message first." });
+      send.disabled = true;
+      void action("send", { to: to.value, message: message.value })().finally(() => {
+        send.disabled = false;
+        if (status.classList.contains("iim-ok")) message.value = "";
+      });
+    });
+    return form;
+  };
+
+  const render = (overview: Overview) => {
+    if (overview.problem) {
+      body.replaceChildren(el("p", { class: "iim-problem", role: "alert" }, overview.problem));
+      return;
+    }
+    const outbox = table(
+      "Outbox",
+      ["message", "to", "attempts", "last error", "next try", ""],
+      overview.outbox.map((w) => [w.id, w.to, String(w.attempts), w.lastError, when(w.nextAttemptAt), button("Drop", action("outbox.drop", { id: w.id }), `Drop ${w.id}`)]),
+      "Nothing waits in the outbox.",
+    );
+    const dead = table(
+      "Dead letters",
+      ["seq", "message", "from", "why", ""],
+      overview.deadLetters.map((d) => [String(d.seq), d.id, d.from, d.reason, button("Replay", action("deadletters.replay", { seq: d.seq }), `Replay ${d.seq}`)]),
+      "No dead letters.",
+    );
+    const held = table(
+      "Held messages",
+      ["message", "from", "via", "verdict", "why held", "received", ""],
+      overview.held.map((h) => [h.id, h.from, h.transport, h.verdict, h.reason, when(h.receivedAt), el("span", {}, button("Approve", action("held.approve", { id: h.id }), `Approve ${h.id}`), button("Refuse", action("held.refuse", { id: h.id }), `Refuse ${h.id}`))]),
+      "No incoming message is held for you.",
+    );
+    const recent = table(
+      "Recent deliveries",
+      ["when", "", "message", "from → to", "via", "status", "signature"],
+      overview.recent.map((r) => [when(r.at), r.direction === "out" ? "sent" : "shown", r.id, `${r.from} → ${r.to}`, r.transport, r.status, r.verdict]),
+      "Nothing sent or received yet.",
+    );
+    body.replaceChildren(
+      el("p", { class: "iim-muted" }, `This Gateway is ${overview.self}. Updated ${when(overview.at)}.`),
+      el("div", { class: "iim-instances" }, ...overview.instances.map(instanceCard)),
+      el("h2", {}, "Send a message"),
+      sendForm(overview),
+      el("h2", {}, "Outbox ", overview.outbox.length > 0 && button("Retry all now", action("outbox.retry", {}))),
+      outbox,
+      el("h2", {}, "Dead letters"),
+      dead,
+      el("h2", {}, "Held for you"),
+      held,
+      el("h2", {}, "Recent deliveries"),
+      recent,
+    );
+  };
+
+  const load = async (operation: "overview" | "check") => {
+    const overview = await invoke<Overview>(operation, {});
+    // Keep the form while someone types in it.
+    if (!context.signal.aborted && !root.querySelector("textarea")?.value) render(overview);
+    return overview;
+  };
+  const failedToLoad = (error: unknown) => {
+    if (!context.signal.aborted) say({ ok: false, text: `Could not load the instances: ${error instanceof Error ? error.message : String(error)}` });
+  };
+  const check = async () => {
+    status.textContent = "Checking every transport…";
+    status.className = "iim-status";
+    await load("check").then(() => (status.textContent = ""), failedToLoad);
+  };
+  const refresh = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const overview = await load("overview");
+      // The first visit checks what was never checked: the page then shows each path's state and fix.
+      if (!checkedOnce && overview.instances.some((i) => i.checkedAt === undefined)) {
+        checkedOnce = true;
+        await check();
+      }
+    } catch (error) {
+      failedToLoad(error);
+    } finally {
+      busy = false;
+    }
+  };
+
+  checkButton.addEventListener("click", () => {
+    if (busy) return;
+    busy = checkButton.disabled = true;
+    void check().finally(() => (busy = checkButton.disabled = false));
+  });
+  const timer = setInterval(() => presented && void refresh(), REFRESH_MS);
+  void refresh();
+  return {
+    update: (next: ControlUiViewContext) => {
+      presented = next.presented;
+    },
+    dispose: () => {
+      clearInterval(timer);
+      root.remove();
+    },
+  };
+}
+
+export default defineControlUiPlugin({
+  id: PLUGIN_ID,
+  activate(host) {
+    host.ui.registerNavigation({ id: INSTANCES_PAGE_ID, label: "Instances", page: { id: INSTANCES_PAGE_ID }, icon: "users" });
+    host.ui.registerPage({ id: INSTANCES_PAGE_ID, label: "Instances", mount: mountInstancesPage });
+  },
+});

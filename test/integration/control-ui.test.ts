@@ -1,0 +1,201 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMessenger, type Messenger } from "../../src/index.js";
+import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
+import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
+import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { gatewayRequest } from "../harness/rpc.js";
+import { testLog } from "../harness/secrets-watch.js";
+
+// Where OpenClaw users look, against real Gateways: A (Xiaoa) runs the plugin from its packed
+// tarball with the Control UI's custom plugin pages on; B (Xiaom) is a plain Gateway; xiaoq's
+// Gateway refuses connections. The Instances page is driven in Debian's Chromium (playwright-core),
+// the `/instances` command through chat.send, our CLI through `openclaw inter-instance`, and the
+// doctor's failing checks are read from the Gateway's health report.
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  const missing = `control-ui.test: ${CHROMIUM} is missing (install Debian's chromium package to run the browser test)`;
+  if (process.env.CI) throw new Error(missing);
+  console.warn(missing);
+}
+const SCREENSHOT = join(import.meta.dirname, "..", "..", "docs", "control-ui-instances.png");
+
+let scratch: string;
+let mockA: MockModelServer;
+let mockB: MockModelServer;
+let gatewayA: TestGateway;
+let gatewayB: TestGateway;
+let stranger: Messenger;
+let browser: BrowserContext | undefined;
+let page: Page;
+let deadPort: number;
+
+/** The config's gateway block gains `controlUi.experimental.customPlugins` (Settings → Labs → Custom plugin UI). */
+async function enableCustomPluginUi(stateDir: string): Promise<void> {
+  const path = join(stateDir, "openclaw.json");
+  const config = JSON.parse(await readFile(path, "utf8")) as { gateway: Record<string, unknown> };
+  config.gateway.controlUi = { experimental: { customPlugins: true } };
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-controlui-"));
+  let portB: number;
+  [mockA, mockB, deadPort, portB] = await Promise.all([startMockModel(), startMockModel(), freePort(), freePort()]);
+  const tokenB = `tok-xiaom-${randomUUID()}`;
+  const tarball = await packPlugin(scratch);
+  [gatewayB, gatewayA] = await Promise.all([
+    startGateway({ modelBaseUrl: mockB.url, name: "xiaom-ui", port: portB, token: tokenB }),
+    startGateway({
+      modelBaseUrl: mockA.url,
+      name: "xiaoa-ui",
+      beforeStart: async (gateway) => {
+        await installPlugin(tarball, gateway, {
+          hooks: { allowConversationAccess: true },
+          config: {
+            self: { name: "xiaoa" },
+            stateDir: join(gateway.stateDir, "inter-instance"),
+            // The health service's first run comes 5 s after start.
+            health: { intervalMs: 5_000 },
+            defaults: { retries: 0 },
+            instances: {
+              xiaom: { aliases: ["小m"], gateway: { url: `ws://127.0.0.1:${portB}`, token: tokenB }, transports: ["sessions_send"] },
+              xiaoq: { gateway: { url: `ws://127.0.0.1:${deadPort}`, token: "tok-nobody-listens" }, transports: ["sessions_send"] },
+            },
+          },
+        });
+        await enableCustomPluginUi(gateway.stateDir);
+      },
+    }),
+  ]);
+  // Nobody A pinned: what it sends to A is held for A's owner (the default policy).
+  stranger = createMessenger({
+    config: { self: { name: "xiaoz" }, stateDir: join(scratch, "xiaoz"), instances: { xiaoa: { gateway: { url: gatewayA.url, token: gatewayA.token }, transports: ["sessions_send"] } } },
+    log: testLog(),
+  });
+}, 420_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stranger?.close();
+  await gatewayA?.dispose();
+  await gatewayB?.dispose();
+  await mockA?.close();
+  await mockB?.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Our entry in the Gateway's health report (`health` RPC, as `openclaw health --json` prints it), if any. */
+async function pluginHealthError(): Promise<string | undefined> {
+  const health = await gatewayRequest<{ plugins?: { errors?: { id: string; error?: string }[] } }>(gatewayA, "health", {});
+  return health.plugins?.errors?.find((entry) => entry.id === "inter-instance")?.error;
+}
+
+it("the doctor's failing checks are in the Gateway's health report, each with its fix; working instances are not", async () => {
+  await expect.poll(pluginHealthError, { timeout: 90_000, interval: 2_000 }).toContain("xiaoq transport:sessions_send");
+  const error = (await pluginHealthError())!;
+  expect(error).toContain("(fix: ");
+  expect(error).not.toContain("xiaom ");
+  expect(error).not.toContain("tok-nobody-listens");
+});
+
+it("/instances in chat lists the instances, the way to each now and the outbox, without a model call", async () => {
+  const before = mockA.requests.length;
+  const { runId } = await gatewayRequest<{ runId: string }>(gatewayA, "chat.send", { sessionKey: "agent:main:main", message: "/instances", idempotencyKey: randomUUID() });
+  await gatewayRequest(gatewayA, "agent.wait", { runId, timeoutMs: 60_000 }, 70_000);
+  await expect
+    .poll(async () => {
+      const rows = await readHistory(gatewayA);
+      const last = rows.at(-1);
+      return last?.role === "assistant" ? textOf(last.content) : "";
+    }, { timeout: 60_000, interval: 1_000 })
+    .toContain("instance(s) known to xiaoa");
+  const text = textOf((await readHistory(gatewayA)).at(-1)!.content);
+  expect(text).toMatch(/- xiaom \(小m\): messages go by sessions_send/u);
+  expect(text).toContain("- xiaoq");
+  expect(text).toMatch(/outbox/u);
+  expect(mockA.requests.length).toBe(before);
+});
+
+it("openclaw inter-instance runs our CLI inside OpenClaw, with the plugin's config from openclaw.json", async () => {
+  const result = await openclawCli(gatewayA, ["inter-instance", "doctor", "xiaoq"], 120_000);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toMatch(/FAIL\s+transport:sessions_send/u);
+  expect(result.stdout).toContain("fix:");
+  expect(`${result.stdout}${result.stderr}`).not.toContain("tok-nobody-listens");
+}, 150_000);
+
+describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
+  beforeAll(async () => {
+    const profile = join(scratch, "chromium-profile");
+    await mkdir(profile, { recursive: true });
+    // Off the network: only the Gateway on loopback is reached.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1440, height: 1200 },
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+
+  const status = () => page.locator("output.iim-status").textContent();
+  const transportBadge = (instance: string, transport: string) => page.locator(`article[data-instance="${instance}"] [data-transport="${transport}"] .iim-badge`).textContent();
+
+  it("loads from the plugin's tarball and shows each instance, its transports' state and the route now; a failing one shows its fix", async () => {
+    const catalog = await gatewayRequest<{ plugins: { pluginId: string }[] }>(gatewayA, "plugins.controlUi.list", {});
+    expect(catalog.plugins.map((plugin) => plugin.pluginId)).toContain("inter-instance");
+    await page.goto(`${gatewayA.httpUrl}/plugin?plugin=inter-instance&id=instances#token=${encodeURIComponent(gatewayA.token)}`);
+    await page.getByRole("heading", { name: "Instances", level: 1 }).waitFor({ timeout: 90_000 });
+    await page.getByRole("button", { name: "Check now" }).click();
+    await expect.poll(() => transportBadge("xiaom", "sessions_send"), { timeout: 60_000 }).toBe("ok");
+    await expect.poll(() => transportBadge("xiaoq", "sessions_send"), { timeout: 60_000 }).toBe("failing");
+    expect(await page.locator('article[data-instance="xiaom"] .iim-route').textContent()).toContain("sessions_send");
+    expect(await page.locator('article[data-instance="xiaoq"] .iim-fix').first().textContent()).toMatch(/^Fix: \S/u);
+    const activations = await gatewayRequest<{ clients: { activations: { status: string }[] }[] }>(gatewayA, "plugins.controlUi.status", { pluginId: "inter-instance" });
+    expect(activations.clients.flatMap((client) => client.activations.map((a) => a.status))).toContain("activated");
+  });
+
+  it("a message sent from the page arrives at Gateway B; one to the unreachable instance waits in the outbox and can be dropped", async () => {
+    const body = `from the Instances page ${randomUUID()}`;
+    await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaom");
+    await page.getByRole("textbox", { name: "Message" }).fill(body);
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect.poll(status, { timeout: 60_000 }).toContain("Delivered to xiaom via sessions_send");
+    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => row.role === "user" && textOf(row.content).includes(body)), { timeout: 120_000, interval: 1_000 }).toBe(true);
+
+    await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaoq");
+    await page.getByRole("textbox", { name: "Message" }).fill("this one waits");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect.poll(status, { timeout: 60_000 }).toContain("queued in the outbox");
+    await page.getByRole("table", { name: "Outbox" }).getByRole("cell", { name: "xiaoq", exact: true }).waitFor({ timeout: 30_000 });
+  });
+
+  it("a message held for the owner is listed without its body; approving it on the page shows it to A's agent once", async () => {
+    const body = `a stranger writes ${randomUUID()}`;
+    const report = await stranger.send({ to: "xiaoa", body });
+    expect(report.ok).toBe(true);
+    const held = page.getByRole("table", { name: "Held messages" });
+    await held.getByRole("cell", { name: report.id, exact: true }).waitFor({ timeout: 90_000 });
+    expect(await held.textContent()).not.toContain(body);
+    await mkdir(join(SCREENSHOT, ".."), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    await page.getByRole("button", { name: `Approve ${report.id}` }).click();
+    await expect.poll(status, { timeout: 30_000 }).toContain(`Approved ${report.id}`);
+    await expect.poll(async () => (await readHistory(gatewayA)).filter((row) => textOf(row.content).includes(body) && textOf(row.content).includes("UNVERIFIED")).length, { timeout: 120_000, interval: 1_000 }).toBeGreaterThanOrEqual(1);
+
+    const waiting = page.getByRole("table", { name: "Outbox" });
+    const queuedId = (await waiting.locator("tbody tr td").first().textContent())!;
+    await page.getByRole("button", { name: `Drop ${queuedId}` }).click();
+    await expect.poll(status, { timeout: 30_000 }).toContain(`Dropped ${queuedId}`);
+    await expect.poll(() => page.getByText("Nothing waits in the outbox.").count(), { timeout: 30_000 }).toBe(1);
+  });
+});
