@@ -2,8 +2,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { defaultStateDir } from "../gateway/device-identity.js";
-import { HeldInbox, heldPath, type HeldMessage } from "../inbox/held.js";
-import type { SenderVerdict } from "../trust/frame.js";
+import { describeSender, HeldInbox, heldPath, type HeldMessage } from "../inbox/held.js";
 
 export interface InboxContext {
   readonly env: NodeJS.ProcessEnv;
@@ -13,19 +12,10 @@ export interface InboxContext {
   readonly fail: (value: unknown, text: string) => void;
 }
 
-function who(message: HeldMessage): string {
-  try {
-    const verdict = JSON.parse(message.verdict) as SenderVerdict;
-    return verdict.verified ? `from ${verdict.from} (verified)` : `claims to be ${verdict.claimedFrom} (UNVERIFIED: ${verdict.reason})`;
-  } catch {
-    return `from ${message.from}`;
-  }
-}
-
 function describeHeld(message: HeldMessage): string {
   const preview = message.body.length > 120 ? `${message.body.slice(0, 120)}…` : message.body;
   const state = message.decision ? ` [${message.decision}${message.settledAt ? "" : ", waiting for the plugin"}]` : "";
-  return `${message.id}  ${message.receivedAt}  ${who(message)} via ${message.transport}${state}\n    why held: ${message.reason}\n    ${JSON.stringify(preview)}`;
+  return `${message.id}  ${message.receivedAt}  ${describeSender(message)} via ${message.transport}${state}\n    why held: ${message.reason}\n    ${JSON.stringify(preview)}`;
 }
 
 /**
@@ -78,7 +68,7 @@ export function registerInboxCommands(program: Command, context: InboxContext): 
             const result = await held.decide(id, decision);
             if (result.ok) {
               const next = decision === "approved" ? "The plugin puts it into the agent's next turn now (if the Gateway is down, when it starts)." : "Its sender's receipt says refused.";
-              return context.print({ id, decision }, `${decision === "approved" ? "Approved" : "Refused"} ${id} ${who(result.message)}. ${next}`);
+              return context.print({ id, decision }, `${decision === "approved" ? "Approved" : "Refused"} ${id} ${describeSender(result.message)}. ${next}`);
             }
             if (result.reason === "decided") return context.fail({ id, decision: result.message?.decision }, `${id} was already ${result.message?.decision}; nothing changed.`);
             context.fail({ id }, `No held message has the id ${id}. See the held ones: openclaw-inter-instance inbox list`);

@@ -3,6 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../sqlite.js";
+import type { SenderVerdict } from "../trust/frame.js";
 
 /** A message the inbound policy kept from the agent until its owner decides. */
 export interface HeldMessage {
@@ -78,6 +79,16 @@ function fromRow(row: Row): HeldMessage {
 }
 
 /** Where the receiving side keeps held messages: `<stateDir>/held.sqlite`, shared by the plugin and the CLI. */
+/** Who a held message is from, in words: its verdict ("from xiaoa (verified)", "claims to be … (UNVERIFIED: why)"). */
+export function describeSender(message: Pick<HeldMessage, "from" | "verdict">): string {
+  try {
+    const verdict = JSON.parse(message.verdict) as SenderVerdict;
+    return verdict.verified ? `from ${verdict.from} (verified)` : `claims to be ${verdict.claimedFrom} (UNVERIFIED: ${verdict.reason})`;
+  } catch {
+    return `from ${message.from}`;
+  }
+}
+
 export function heldPath(stateDir: string): string {
   return join(stateDir, "held.sqlite");
 }

@@ -86,8 +86,8 @@ export function registerInstancesFeature(api: OpenClawPluginApi, deps: Instances
       send: (input: unknown) =>
         act(async () => {
           const result = await instanceSend(deps.link, parse("send", input));
-          const report = result.details["report"] as { ok?: boolean } | undefined;
-          return { ok: report?.ok === true, text: result.content.map((part) => part.text).join("\n") };
+          const report = result.details["report"] as { ok?: boolean; status?: string } | undefined;
+          return { ok: report?.ok === true, text: result.content.map((part) => part.text).join("\n"), ...(report?.status === "queued" ? { queued: true } : {}) };
         }),
       "outbox.retry": (input: unknown) =>
         act(async () => {

@@ -1,7 +1,9 @@
 // The Instances page's backend operations, as the page and the Gateway both know them. Browser
-// safe: no Node imports. What they return is plain JSON: an absent field is left out, never
-// undefined (the Gateway refuses a result that is not bounded JSON). The backend adds the input schemas (JSON Schema from the same zod schemas
-// the agent tools use) and the handlers.
+// safe: it imports only types. What they return is plain JSON: an absent field is left out, never
+// undefined (the Gateway refuses a result that is not bounded JSON). The backend adds the input
+// schemas (JSON Schema from the same zod schemas the agent tools use) and the handlers.
+import type { AuditEntry } from "../../audit/audit-log.js";
+import type { HeldMessage } from "../../inbox/held.js";
 
 export const INSTANCES_PAGE_ID = "instances";
 
@@ -60,26 +62,11 @@ export interface DeadLetterView {
   readonly reason: string;
 }
 
-export interface DeliveryView {
-  readonly at: string;
-  readonly direction: "out" | "in";
-  readonly id: string;
-  readonly from: string;
-  readonly to: string;
-  readonly transport: string;
-  /** Out: what the report said, then what became of it (the follow-up or the receiver's receipt). In: what this side did. */
-  readonly status: string;
-  readonly verdict: string;
-}
+/** A message sent or shown here (the audit log's row); `status` for an outgoing one also says what became of it. */
+export type DeliveryView = Pick<AuditEntry, "at" | "direction" | "id" | "from" | "to" | "transport" | "status" | "verdict">;
 
-export interface HeldView {
-  readonly id: string;
-  readonly from: string;
-  readonly transport: string;
-  readonly verdict: string;
-  readonly reason: string;
-  readonly receivedAt: string;
-}
+/** A held incoming message, without its body; `verdict` in words. */
+export type HeldView = Pick<HeldMessage, "id" | "from" | "transport" | "verdict" | "reason" | "receivedAt">;
 
 export interface Overview {
   readonly self: string;
@@ -97,4 +84,6 @@ export interface Overview {
 export interface ActionResult {
   readonly ok: boolean;
   readonly text: string;
+  /** A send that no transport delivered yet: it waits in the outbox and is retried. */
+  readonly queued?: boolean;
 }

@@ -1,6 +1,6 @@
 import type { Messenger } from "../../client.js";
 import type { AuditEntry } from "../../audit/audit-log.js";
-import type { HeldMessage } from "../../inbox/held.js";
+import { describeSender, type HeldMessage } from "../../inbox/held.js";
 import type { DoctorCheck, DoctorReport } from "../../use-cases/doctor.js";
 import type { DeliveryView, InstanceView, Overview } from "./operations.js";
 
@@ -110,7 +110,7 @@ export async function buildOverview({ link, book, held, audit }: OverviewSources
     outbox: waiting.map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError, nextAttemptAt: q.nextAttemptAt })),
     deadLetters: deadLetters.map((d) => ({ seq: d.seq, id: d.envelope?.id ?? "(unreadable)", from: d.envelope?.from ?? "?", reason: d.reason })),
     recent: await recentDeliveries(link, entries),
-    held: heldMessages.map((m) => ({ id: m.id, from: m.from, transport: m.transport, verdict: m.verdict, reason: m.reason, receivedAt: m.receivedAt })),
+    held: heldMessages.map((m) => ({ id: m.id, from: m.from, transport: m.transport, verdict: describeSender(m), reason: m.reason, receivedAt: m.receivedAt })),
   };
 }
 

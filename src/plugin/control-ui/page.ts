@@ -108,24 +108,39 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
     return b;
   };
 
-  const sendForm = (overview: Overview) => {
-    const to = el("select", { "aria-label": "Send to" }, ...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)), el("option", { value: "all" }, "all (every instance)"));
-    const message = el("textarea", { "aria-label": "Message", rows: "3", placeholder: "What the other agent should read" });
-    const send = el("button", { type: "submit" }, "Send");
-    const form = el("form", { class: "iim-send", "aria-label": "Send a message" }, to, message, send);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!message.value.trim()) return say({ ok: false, text: "Write a message first." });
-      send.disabled = true;
-      void action("send", { to: to.value, message: message.value })().finally(() => {
-        send.disabled = false;
-        if (status.classList.contains("iim-ok")) message.value = "";
+  // The form lives across refreshes, so what someone is typing stays; only its targets follow the config.
+  const sendTo = el("select", { "aria-label": "Send to" });
+  const message = el("textarea", { "aria-label": "Message", rows: "3", placeholder: "What the other agent should read" });
+  const sendButton = el("button", { type: "submit" }, "Send");
+  const sendForm = el("form", { class: "iim-send", "aria-label": "Send a message" }, sendTo, message, sendButton);
+  sendForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!message.value.trim()) return say({ ok: false, text: "Write a message first." });
+    sendButton.disabled = true;
+    void invoke<ActionResult>("send", { to: sendTo.value, message: message.value })
+      .then(
+        (result) => {
+          say(result);
+          // Delivered, or queued in the outbox: either way it is on its way.
+          if (result.ok || result.queued) message.value = "";
+        },
+        (error: unknown) => say({ ok: false, text: error instanceof Error ? error.message : String(error) }),
+      )
+      .finally(() => {
+        sendButton.disabled = false;
+        void refresh();
       });
-    });
-    return form;
+  });
+  const updateTargets = (overview: Overview) => {
+    const names = [...overview.instances.map((i) => i.name), "all"];
+    if (names.join("\n") === [...sendTo.options].map((o) => o.value).join("\n")) return;
+    const selected = sendTo.value;
+    sendTo.replaceChildren(...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)), el("option", { value: "all" }, "all (every instance)"));
+    if (names.includes(selected)) sendTo.value = selected;
   };
 
   const render = (overview: Overview) => {
+    updateTargets(overview);
     if (overview.problem) {
       body.replaceChildren(el("p", { class: "iim-problem", role: "alert" }, overview.problem));
       return;
@@ -158,7 +173,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
       el("p", { class: "iim-muted" }, `This Gateway is ${overview.self}. Updated ${when(overview.at)}.`),
       el("div", { class: "iim-instances" }, ...overview.instances.map(instanceCard)),
       el("h2", {}, "Send a message"),
-      sendForm(overview),
+      sendForm,
       el("h2", {}, "Outbox ", overview.outbox.length > 0 && button("Retry all now", action("outbox.retry", {}))),
       outbox,
       el("h2", {}, "Dead letters"),
@@ -172,8 +187,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
 
   const load = async (operation: "overview" | "check") => {
     const overview = await invoke<Overview>(operation, {});
-    // Keep the form while someone types in it.
-    if (!context.signal.aborted && !root.querySelector("textarea")?.value) render(overview);
+    if (!context.signal.aborted) render(overview);
     return overview;
   };
   const failedToLoad = (error: unknown) => {
