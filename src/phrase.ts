@@ -1,6 +1,9 @@
-import { closest, distance } from "fastest-levenshtein";
-import { parse as parseShellWords } from "shell-quote";
+import { lazyRequire } from "./lazy.js";
 import { normalizeName, type InstanceRegistry } from "./config/registry.js";
+
+// Required by the first phrase: a script that never parses one does not load them.
+const levenshtein = lazyRequire<typeof import("fastest-levenshtein")>("fastest-levenshtein");
+const shellQuote = lazyRequire<typeof import("shell-quote")>("shell-quote");
 
 /** What a user asked for, in words. Pure: no I/O, nothing is run. */
 export type Intent =
@@ -52,7 +55,7 @@ function trimTarget(target: string): string {
  * operators (`;`, `&&`, `|`, `>`), substitutions and globs are refused: each step is its own argv.
  */
 export function splitCommand(command: string): { argv: string[] } | { error: string } {
-  const tokens = parseShellWords(command, (name) => `$${name}`);
+  const tokens = shellQuote().parse(command, (name) => `$${name}`);
   const argv: string[] = [];
   for (const token of tokens) {
     if (typeof token === "string") argv.push(token);
@@ -75,11 +78,11 @@ export function parsePhrase(phrase: string, registry?: InstanceRegistry): Intent
       const labels = registry.labels();
       const folded = normalizeName(target);
       const near = labels
-        .map((label) => ({ label, d: distance(normalizeName(label), folded) }))
+        .map((label) => ({ label, d: levenshtein().distance(normalizeName(label), folded) }))
         .filter((x) => x.d <= Math.max(2, Math.floor(folded.length / 2)))
         .sort((a, b) => a.d - b.d)
         .map((x) => x.label);
-      const suggestions = near.length > 0 ? near.slice(0, 3) : labels.length > 0 ? [closest(folded, labels)] : [];
+      const suggestions = near.length > 0 ? near.slice(0, 3) : labels.length > 0 ? [levenshtein().closest(folded, labels)] : [];
       return { action: "unknown", reason: `no instance is called "${target}"`, suggestions };
     }
     const name = registry?.find(target)?.name ?? target;

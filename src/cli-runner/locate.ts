@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import which from "which";
 
 /** How to start the `openclaw` CLI: a file to execute and the arguments that come before ours. */
 export interface OpenclawCommand {
@@ -43,6 +42,7 @@ function nodeCanRunOpenclaw(): boolean {
  */
 export async function locateOpenclaw(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<OpenclawCommand | undefined> {
   if (configured) return configured.endsWith(".mjs") ? { file: process.execPath, prefix: [configured], source: "config" } : { file: configured, prefix: [], source: "config" };
+  const { default: which } = await import("which");
   const onPath = await which("openclaw", { nothrow: true, path: env.PATH ?? "" });
   if (onPath) return { file: onPath, prefix: [], source: "PATH" };
   const entry = installedPackageEntry();

@@ -1,5 +1,3 @@
-import { isIP } from "node:net";
-import { connect } from "node:tls";
 import { TransportError, UnavailableError } from "../core/errors.js";
 
 const PROBE_TIMEOUT_MS = 3_000;
@@ -15,6 +13,8 @@ export async function presentedFingerprint(rawUrl: string, timeoutMs = PROBE_TIM
   const url = new URL(rawUrl);
   const host = url.hostname.replace(/^\[|\]$/gu, "");
   const port = Number(url.port || (url.protocol === "wss:" || url.protocol === "https:" ? 443 : 80));
+  // Loaded only when a failure needs explaining: most runs never look at a certificate.
+  const [{ isIP }, { connect }] = await Promise.all([import("node:net"), import("node:tls")]);
   return new Promise((resolve) => {
     const socket = connect({ host, port, rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
     const done = (value: string | undefined) => {

@@ -4,8 +4,10 @@ import type { Instance } from "../config/registry.js";
 import { UnavailableError } from "../core/errors.js";
 import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../receipts.js";
 import type { Envelope } from "../core/envelope.js";
-import { appendEntry, workspaceMissingError } from "../memory/append.js";
 import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
+
+// The locked, group-committed append loads with the first delivery or probe of this transport.
+const appendModule = () => import("../memory/append.js");
 
 /**
  * Appends the message to `<workspace>/memory/YYYY-MM-DD.md` of the target (date in the target's
@@ -27,7 +29,7 @@ export class MemoryFileTransport implements Transport {
     const workspace = instance.workspace;
     if (!workspace) throw new UnavailableError("no workspace", { code: "NOT_CONFIGURED" });
     if (!(await stat(workspace).catch(() => undefined))?.isDirectory()) {
-      throw workspaceMissingError(workspace);
+      throw (await appendModule()).workspaceMissingError(workspace);
     }
     const memoryDir = join(workspace, "memory");
     const existing = await stat(memoryDir).catch(() => undefined);
@@ -50,7 +52,7 @@ export class MemoryFileTransport implements Transport {
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const workspace = context.instance.workspace;
     if (!workspace) throw new Error("memory_file used without a workspace");
-    const result = await appendEntry(envelope, { workspace, timeZone: context.instance.timeZone, signal: context.signal });
+    const result = await (await appendModule()).appendEntry(envelope, { workspace, timeZone: context.instance.timeZone, signal: context.signal });
     const receiver = await receiverOf(workspace);
     return { status: "written", detail: { path: result.path, duplicate: result.duplicate, receiver, ...(receiver === "passive" ? { note: PASSIVE_DELIVERY_NOTE } : {}) } };
   }
