@@ -267,13 +267,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
       waiting: () => dispatcher.waiting(),
       flush: (flushOptions) => dispatcher.flush(flushOptions),
-      drop: async (id) => {
-        if (!openOutbox) return false;
-        const queue = await openOutbox();
-        if (!queue.list().some((queued) => queued.envelope.id === id)) return false;
-        queue.remove(id);
-        return true;
-      },
+      drop: async (id) => (openOutbox ? (await openOutbox()).remove(id) : false),
       unseen: async () => {
         if (!openOutbox) return [];
         const byTarget = Map.groupBy((await openOutbox()).written(), (row) => row.target);

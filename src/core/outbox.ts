@@ -226,9 +226,9 @@ export class Outbox {
     this.#db.prepare("UPDATE outbox SET pinned_to = NULL WHERE id = ?").run(id);
   }
 
-  /** Drops an envelope that can never be delivered (e.g. its target was removed from the config). */
-  remove(id: string): void {
-    this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
+  /** Drops an envelope that can never be delivered (e.g. its target was removed from the config); false when none waited. */
+  remove(id: string): boolean {
+    return Number(this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id).changes) > 0;
   }
 
   close(): void {

@@ -8,7 +8,7 @@ import { PLUGIN_ID } from "./id.js";
 import { createInboxService, seenReceiptsAllowed } from "./inbox-service.js";
 import { createOutboxService } from "./outbox-service.js";
 import { gatewayLogDestination } from "./gateway-log.js";
-import { resolvePluginSecretRefs } from "./secret-refs.js";
+import { pluginConfigOf } from "./secret-refs.js";
 import { createNatsService } from "./nats-service.js";
 import { pinnedKeysOf } from "../trust/pins.js";
 import { ConversationThreads } from "./conversation-threads.js";
@@ -55,11 +55,7 @@ export default definePluginEntry({
       },
       mayHoldState: () => existsSync(outboxPath(config())),
     });
-    const resolvedConfig = async () => {
-      const resolved = await resolvePluginSecretRefs(api.pluginConfig ?? {}, api.config, process.env);
-      for (const { path, reason } of resolved.unresolved) api.logger.warn(`inter-instance: ${path} did not resolve: ${reason}`);
-      return parseConfig(resolved.config);
-    };
+    const resolvedConfig = () => pluginConfigOf(api, (line) => api.logger.warn(line));
     // Inside the Gateway our lines go through its logger (its format, levels and redaction).
     const buildLink = async (): Promise<Messenger> =>
       createMessenger({ config: await resolvedConfig(), log: { destination: gatewayLogDestination(api.logger) }, onWaiting: () => outbox.wake() });

@@ -1,5 +1,6 @@
 import type { OpenClawConfig } from "openclaw/plugin-sdk/plugin-entry";
-import { CREDENTIAL_FIELDS } from "../config/schema.js";
+import { parseConfig } from "../config/parse.js";
+import { CREDENTIAL_FIELDS, type Config } from "../config/schema.js";
 import { PLUGIN_ID } from "./id.js";
 
 
@@ -36,4 +37,11 @@ export async function resolvePluginSecretRefs(pluginConfig: unknown, openclawCon
     else unresolved.push({ path, reason: result.unresolvedRefReason ?? "the Gateway could not resolve it" });
   }
   return { config: copy, unresolved };
+}
+
+/** The plugin's config as the library takes it: SecretRefs resolved, each one that did not told to `warn`, validated. */
+export async function pluginConfigOf(api: { readonly pluginConfig?: unknown; readonly config: OpenClawConfig }, warn: (line: string) => void): Promise<Config> {
+  const resolved = await resolvePluginSecretRefs(api.pluginConfig ?? {}, api.config, process.env);
+  for (const { path, reason } of resolved.unresolved) warn(`inter-instance: ${path} did not resolve: ${reason}`);
+  return parseConfig(resolved.config);
 }
