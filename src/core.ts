@@ -1,6 +1,6 @@
 // `openclaw-inter-instance/core`: the parts `createMessenger` assembles (dispatcher, outbox, circuit
 // breaker) and the use cases as functions, for code that wires its own.
-export { Dispatcher } from "./core/dispatcher.js";
+export { Dispatcher, MAX_REDELIVERIES, MAX_REDELIVERY_AGE_MS } from "./core/dispatcher.js";
 export { Outbox } from "./core/outbox.js";
 export { CircuitBreaker } from "./core/circuit-breaker.js";
 export { DEFAULT_ASK_TIMEOUT_MS } from "./use-cases/ask.js";

@@ -5,7 +5,7 @@ export { createMessenger, outboxPath, type FleetView, type Messenger, type Messe
 export type { PresenceEntry } from "./nats/presence.js";
 export type { DeadLetter } from "./nats/receiver.js";
 export type { QueuedEnvelope } from "./core/outbox.js";
-export type { FlushOptions, Attempt, AttemptError, AttemptOutcome, DeliveryReport, DispatcherOptions, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "./core/dispatcher.js";
+export type { FlushOptions, Attempt, AttemptError, AttemptOutcome, DeliveryReport, DispatcherOptions, FollowUpStep, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "./core/dispatcher.js";
 export type { CircuitState } from "./core/circuit-breaker.js";
 export { parseConfig, loadConfigFile } from "./config/parse.js";
 export { InstanceRegistry, normalizeName, type A2aTarget, type Instance, type GatewayTarget, type MessageToolTarget, type NodeTarget } from "./config/registry.js";

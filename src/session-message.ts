@@ -60,9 +60,23 @@ export function estimatedTokens(text: string): number {
 
 const keyOf = (row: TranscriptRow) => row.idempotencyKey ?? row.__openclaw?.idempotencyKey;
 
+/**
+ * The row a Gateway writes in place of follow-ups its queue dropped past its cap: it quotes each
+ * dropped message's first line, header included, but not the message (the agent never got it).
+ */
+export function isOverflowSummary(row: TranscriptRow): boolean {
+  return keyOf(row)?.startsWith("followup-overflow:") === true || (row.role === "user" && rowText(row.content).startsWith("[Queue overflow]"));
+}
+
 /** The user row of an envelope: by its idempotency key, or by its header line (transports that cannot set the key). */
 function isEnvelopeRow(row: TranscriptRow, envelopeId: string): boolean {
-  return keyOf(row) === `${envelopeId}:user` || (row.role === "user" && rowText(row.content).includes(marker(envelopeId)));
+  if (keyOf(row) === `${envelopeId}:user`) return true;
+  return row.role === "user" && !isOverflowSummary(row) && rowText(row.content).includes(marker(envelopeId));
+}
+
+/** Whether a transcript row carries this envelope (its own user row, or a row that collected several). */
+export function carriesEnvelope(row: TranscriptRow, envelopeId: string): boolean {
+  return isEnvelopeRow(row, envelopeId);
 }
 
 /** OpenClaw's words for a turn whose prompt did not fit the model (agent.wait's error, the terminal-error row). */

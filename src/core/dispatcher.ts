@@ -3,7 +3,7 @@ import pRetry from "p-retry";
 import pTimeout from "p-timeout";
 import type { Logger } from "pino";
 import { CircuitBreaker } from "./circuit-breaker.js";
-import type { Outbox } from "./outbox.js";
+import { leaseOwner, type AwaitingFollowUp, type Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
@@ -35,12 +35,32 @@ export interface Attempt {
   readonly checked?: "landed" | "not found" | "never sent" | "lost" | `could not check: ${string}`;
 }
 
+/** One look at an accepted message on its target, and what was done about it. */
+export interface FollowUpStep {
+  readonly at: string;
+  readonly via: TransportId;
+  /** What the target's evidence showed. */
+  readonly found: "delivered" | "in session" | "queued" | "not settled" | "lost" | "held" | "refused" | "unsuitable";
+  readonly reason?: string;
+  /** `redelivered` under a fresh Gateway key (same envelope id and text); `queued again` in the outbox; `given up` past the bound. */
+  readonly action?: "redelivered" | "queued again" | "given up";
+  /** The redelivery number of the copy sent by this step. */
+  readonly redelivery?: number;
+}
+
 export interface DeliveryReport {
   readonly ok: boolean;
   readonly id: string;
   readonly to: string;
-  /** `queued`: every transport failed and the envelope waits in the durable outbox for `flush()`. */
-  readonly status: ReceiptStatus | "queued" | "failed";
+  /**
+   * `queued`: every transport failed and the envelope waits in the durable outbox for `flush()`.
+   * `accepted`: the target took it and has not shown it to its agent yet. After a follow-up
+   * (`settleMs`, `settle()`): `delivered`, `held` / `refused` by the receiver's policy, or `lost`:
+   * the target dropped it after accepting it and the bounded redeliveries did not get it there.
+   */
+  readonly status: ReceiptStatus | "queued" | "failed" | "held" | "refused" | "lost";
+  /** What following it up after its acceptance found and did, in order. */
+  readonly followUp?: readonly FollowUpStep[];
   readonly via?: TransportId;
   readonly receipt?: Receipt;
   readonly attempts: readonly Attempt[];
@@ -70,6 +90,11 @@ export interface SendOptions {
   readonly transports?: readonly TransportId[];
   /** Put it in the outbox when every transport fails (default true; `ask` turns it off: nobody would wait for the answer). */
   readonly queue?: boolean;
+  /**
+   * After the target accepts it, wait up to this long for the evidence that settles it: delivered,
+   * or lost by the target and redelivered (see `Dispatcher.settle`). 0 (default): return at acceptance.
+   */
+  readonly settleMs?: number;
 }
 
 export interface DispatcherOptions {
@@ -89,6 +114,8 @@ export interface DispatcherOptions {
   readonly sign?: (envelope: Envelope) => Envelope;
   /** Told of every report given back (a send, a delivery, each envelope a flush tried): the audit log. */
   readonly onReport?: (envelope: Envelope, report: DeliveryReport) => void;
+  /** Told when a message is lost for good (the target dropped it and the redeliveries are used up): tell the owner. */
+  readonly onLost?: (envelope: Envelope, report: DeliveryReport) => void;
 }
 
 /** What one transport's probe found. */
@@ -130,6 +157,11 @@ export interface FlushOptions {
 }
 
 const FLUSH_BACKOFF_MS = 30_000;
+/** A message the target lost after accepting it is sent again at most this often, and only while this young. */
+export const MAX_REDELIVERIES = 3;
+export const MAX_REDELIVERY_AGE_MS = 60 * 60_000;
+/** How long a flush or follow-up holds a target before another process may take it (renewed per envelope). */
+const TARGET_LEASE_MS = 5 * 60_000;
 const PROBE_TIMEOUT_MS = 10_000;
 const CONFIRM_TIMEOUT_MS = 10_000;
 /** How long after acceptance an envelope is still followed up. */
@@ -158,6 +190,7 @@ export class Dispatcher {
   readonly #onWaiting: (() => void) | undefined;
   readonly #sign: ((envelope: Envelope) => Envelope) | undefined;
   readonly #onReport: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
+  readonly #onLost: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#registry = options.registry;
@@ -170,6 +203,7 @@ export class Dispatcher {
     this.#onWaiting = options.onWaiting;
     this.#sign = options.sign;
     this.#onReport = options.onReport;
+    this.#onLost = options.onLost;
   }
 
   /** The registered transport with this id. */
@@ -200,7 +234,9 @@ export class Dispatcher {
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const report = await this.#deliver(envelope, instance, options);
     this.#onReport?.(envelope, report);
-    return report;
+    if (report.status !== "accepted" || !options.settleMs || report.repeatOf) return report;
+    const [settled] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) });
+    return settled ?? report;
   }
 
   async #deliver(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {
@@ -256,14 +292,33 @@ export class Dispatcher {
   async flush(options: FlushOptions = {}): Promise<DeliveryReport[]> {
     if (!this.#outbox) return [];
     const outbox = await this.#outbox();
-    await this.#followUp(outbox, options.signal);
+    const leases = new TargetLeases(outbox);
+    try {
+      const looks = await this.#followUp(outbox, leases, options.signal);
+      // What a follow-up sent again is among the envelopes this flush tried.
+      const redelivered = [...looks.values()].flatMap((look) => (look.redelivered ? [{ ...look.redelivered, followUp: [look.step] }] : []));
+      return [...redelivered, ...(await this.#flushQueued(outbox, leases, options))];
+    } finally {
+      leases.releaseAll();
+    }
+  }
+
+  async #flushQueued(outbox: Outbox, leases: TargetLeases, options: FlushOptions): Promise<DeliveryReport[]> {
     const now = new Date();
     const blocked = new Set<string>();
     const reports: DeliveryReport[] = [];
-    for (const queued of outbox.list(options.all ? {} : { dueBy: now })) {
+    for (const listed of outbox.list(options.all ? {} : { dueBy: now })) {
       options.signal?.throwIfAborted();
       if (options.limit !== undefined && reports.length >= options.limit) break;
-      if (blocked.has(queued.target)) continue;
+      if (blocked.has(listed.target)) continue;
+      // Another process holds this target: its envelopes are that process's to send, in order.
+      if (!leases.claim(listed.target)) {
+        blocked.add(listed.target);
+        continue;
+      }
+      // Read again under the lease: another flusher may have sent it since the list was read.
+      const queued = outbox.queued(listed.envelope.id);
+      if (!queued) continue;
       const instance = this.#registry.find(queued.target);
       if (!instance) {
         blocked.add(queued.target);
@@ -281,6 +336,7 @@ export class Dispatcher {
       if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found")) outbox.unpin(queued.envelope.id);
       if (report.ok && report.via) {
         outbox.markDelivered(queued.envelope.id, report.via, report.status, report.receipt);
+        if (report.status === "accepted") this.#onWaiting?.();
       } else {
         blocked.add(queued.target);
         const backoff = Math.min(FLUSH_BACKOFF_MS * 2 ** queued.attempts, MAX_FLUSH_BACKOFF_MS);
@@ -291,36 +347,141 @@ export class Dispatcher {
   }
 
   /**
-   * Looks again at envelopes a target accepted but had not run (a session queue holds them). Ran:
-   * the record says delivered. Lost (a Gateway restart interrupts queued input, which then never
-   * runs): queued again, with the next redelivery number, for the flush that follows. Envelopes
-   * not seen within a day are left alone, and a target that cannot be asked is asked next time.
+   * Follows up, once, every envelope a target accepted but nobody has seen run (see `settle` for
+   * what is done with what is found): for a process that sends and leaves the queue to others.
    */
-  async #followUp(outbox: Outbox, signal: AbortSignal | undefined): Promise<void> {
-    for (const { envelope, via } of outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS))) {
-      signal?.throwIfAborted();
-      const transport = this.#transports.get(via as TransportId);
-      const instance = this.#registry.find(envelope.to);
-      if (!transport?.followUp || !instance) continue;
-      const attemptSignal = AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(signal ? [signal] : [])]);
-      const outcome = await transport.followUp(envelope, { instance, signal: attemptSignal, logger: this.#logger }).catch((error: unknown) => {
-        this.#logger.debug({ envelopeId: envelope.id, transport: transport.id, err: this.#describe(error) }, "follow-up could not ask the target");
-        return undefined;
-      });
-      if (outcome?.status === "delivered") outbox.markFollowedUp(envelope.id, envelope.to);
-      if (outcome?.status === "held" || outcome?.status === "refused") {
-        outbox.markFollowedUp(envelope.id, envelope.to, outcome.status);
-        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, `${outcome.status} by the receiver's policy`);
+  async followUp(options: { readonly signal?: AbortSignal } = {}): Promise<FollowUpStep[]> {
+    if (!this.#outbox) return [];
+    const outbox = await this.#outbox();
+    const leases = new TargetLeases(outbox);
+    try {
+      return [...(await this.#followUp(outbox, leases, options.signal)).values()].map(({ step }) => step);
+    } finally {
+      leases.releaseAll();
+    }
+  }
+
+  /**
+   * Waits, up to `timeoutMs`, for the evidence that settles messages a target accepted: a turn
+   * ran with it or its row is in the session (delivered); the receiver's policy held or refused
+   * it; or the target lost it after its ack (an interrupted or cancelled pending input, a
+   * queue-overflow drop, in nobody's custody while the session is quiet). A lost one is sent again
+   * at once under a fresh Gateway idempotency key with the same envelope id, header and
+   * signature, at most `MAX_REDELIVERIES` times and while younger than `MAX_REDELIVERY_AGE_MS`;
+   * past that it is `lost` for good and `onLost` is told. Each look is in the report's `followUp`.
+   * What is still unsettled at the deadline stays `accepted`, for the next `flush` or `followUp`.
+   */
+  async settle(reports: readonly DeliveryReport[], options: { readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<DeliveryReport[]> {
+    if (!this.#outbox) return [...reports];
+    const outbox = await this.#outbox();
+    const leases = new TargetLeases(outbox);
+    const keyOf = (report: { readonly id: string; readonly to: string }) => `${report.id} ${report.to}`;
+    const current = new Map(reports.map((report) => [keyOf(report), report]));
+    const open = new Set(reports.filter((report) => report.status === "accepted").map(keyOf));
+    const deadline = Date.now() + options.timeoutMs;
+    let pause = 250;
+    try {
+      while (open.size > 0) {
+        const ids = new Set([...open].map((key) => current.get(key)!.id));
+        const looks = await this.#followUp(outbox, leases, options.signal, ids);
+        for (const key of open) {
+          const report = current.get(key)!;
+          const look = looks.get(key);
+          const updated = look ? withStep(report, look.step, look.redelivered) : report;
+          // Not followed any more without a settling look (queued again elsewhere): the outbox says where it is.
+          const status = (look && settledStatus(look.step)) ?? (outbox.delivery(report.id, report.to)?.status !== "accepted" && outbox.queued(report.id) ? "queued" : undefined);
+          current.set(key, status ? { ...updated, status, ok: status === "delivered" || status === "queued" } : updated);
+          if (status) open.delete(key);
+        }
+        if (open.size === 0 || Date.now() + pause > deadline) break;
+        await delay(pause, undefined, options.signal ? { signal: options.signal } : {});
+        pause = Math.min(pause * 2, 4_000);
       }
-      if (outcome?.status === "lost") {
-        outbox.requeue({ ...envelope, redelivery: (envelope.redelivery ?? 0) + 1 }, `${transport.id}: ${outcome.reason}`);
-        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id }, "accepted but lost by the target; queued again");
-      }
-      if (outcome?.status === "unsuitable") {
-        outbox.requeue(envelope, `${transport.id}: ${outcome.reason}`, new Date(), [transport.id]);
-        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, "the target could not use it; queued for another transport");
+    } finally {
+      leases.releaseAll();
+    }
+    return reports.map((report) => current.get(keyOf(report))!);
+  }
+
+  /**
+   * Looks at accepted envelopes (all, or those with these ids) on their targets, one target at a
+   * time under its lease, and acts on what is found. Keyed `<id> <target>`.
+   */
+  async #followUp(outbox: Outbox, leases: TargetLeases, signal: AbortSignal | undefined, ids?: ReadonlySet<string>): Promise<Map<string, FollowUpLook>> {
+    const looks = new Map<string, FollowUpLook>();
+    const awaiting = () => outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS), ids ? { ids } : {});
+    for (const target of new Set(awaiting().map((item) => item.envelope.to))) {
+      if (!leases.claim(target)) continue;
+      // Read again under the lease: another process may have settled or redelivered them meanwhile.
+      for (const item of awaiting().filter((candidate) => candidate.envelope.to === target)) {
+        signal?.throwIfAborted();
+        leases.claim(target);
+        const look = await this.#followOne(outbox, item, signal);
+        if (look) looks.set(`${item.envelope.id} ${target}`, look);
       }
     }
+    return looks;
+  }
+
+  /** One look at one accepted envelope; undefined when its target could not be asked (asked next time). */
+  async #followOne(outbox: Outbox, { envelope, via, acceptedAt }: AwaitingFollowUp, signal: AbortSignal | undefined): Promise<FollowUpLook | undefined> {
+    const transport = this.#transports.get(via as TransportId);
+    const instance = this.#registry.find(envelope.to);
+    if (!transport?.followUp || !instance) return undefined;
+    const attemptSignal = AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(signal ? [signal] : [])]);
+    const outcome = await transport.followUp(envelope, { instance, signal: attemptSignal, logger: this.#logger }, { acceptedAt }).catch((error: unknown) => {
+      this.#logger.debug({ envelopeId: envelope.id, transport: transport.id, err: this.#describe(error) }, "follow-up could not ask the target");
+      return undefined;
+    });
+    if (!outcome) return undefined;
+    const step = { at: new Date().toISOString(), via: transport.id };
+    switch (outcome.status) {
+      case "delivered":
+        outbox.markFollowedUp(envelope.id, envelope.to);
+        return { step: { ...step, found: "delivered" } };
+      case "waiting":
+        return { step: { ...step, found: outcome.custody ?? "not settled" } };
+      case "held":
+      case "refused":
+        outbox.markFollowedUp(envelope.id, envelope.to, outcome.status);
+        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, `${outcome.status} by the receiver's policy`);
+        return { step: { ...step, found: outcome.status, reason: outcome.reason } };
+      case "unsuitable":
+        outbox.requeue(envelope, `${transport.id}: ${outcome.reason}`, new Date(), [transport.id]);
+        this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, transport: transport.id, reason: outcome.reason }, "the target could not use it; queued for another transport");
+        return { step: { ...step, found: "unsuitable", reason: outcome.reason, action: "queued again" } };
+      case "lost":
+        return this.#redeliver(outbox, envelope, instance, { ...step, found: "lost", reason: outcome.reason }, signal);
+    }
+  }
+
+  /** A target lost an envelope after accepting it: sent again now under a fresh key, or given up past the bound. */
+  async #redeliver(outbox: Outbox, envelope: Envelope, instance: Instance, step: FollowUpStep, signal: AbortSignal | undefined): Promise<FollowUpLook> {
+    const redelivery = (envelope.redelivery ?? 0) + 1;
+    const ageMs = Date.now() - Date.parse(envelope.createdAt);
+    if (redelivery > MAX_REDELIVERIES || ageMs > MAX_REDELIVERY_AGE_MS) {
+      const bound = redelivery > MAX_REDELIVERIES ? `sent ${MAX_REDELIVERIES + 1} times` : `older than ${MAX_REDELIVERY_AGE_MS / 60_000} minutes`;
+      const reason = `${step.reason ?? "lost by the target"}; not sent again (${bound})`;
+      outbox.markLost(envelope.id, envelope.to, reason);
+      const given: FollowUpStep = { ...step, reason, action: "given up" };
+      const report: DeliveryReport = { ok: false, id: envelope.id, to: envelope.to, status: "lost", via: step.via, attempts: [], followUp: [given] };
+      this.#logger.error({ envelopeId: envelope.id, to: envelope.to, reason }, "lost by the target after it accepted the message; given up");
+      this.#onReport?.(envelope, report);
+      this.#onLost?.(envelope, report);
+      return { step: given };
+    }
+    const again: Envelope = { ...envelope, redelivery };
+    this.#logger.warn({ envelopeId: envelope.id, to: envelope.to, redelivery, reason: step.reason }, "accepted but lost by the target; sending it again");
+    const report = await this.#tryAll(again, instance, signal ? { signal } : {});
+    this.#onReport?.(again, report);
+    if (report.ok && report.via && report.receipt) {
+      outbox.recordDelivery(again.id, again.to, report.via, report.status, report.receipt, new Date(), again);
+      return { step: { ...step, action: "redelivered", redelivery }, redelivered: report };
+    }
+    outbox.requeue(again, `${step.via}: ${step.reason ?? "lost"}`);
+    if (report.unsettledOn) outbox.pin(again.id, report.unsettledOn);
+    this.#onWaiting?.();
+    return { step: { ...step, action: "queued again", redelivery }, redelivered: { ...report, status: "queued" } };
   }
 
   /**
@@ -534,5 +695,65 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     await Promise.all([...this.#transports.values()].map((transport) => transport.close?.()));
+  }
+}
+
+interface FollowUpLook {
+  readonly step: FollowUpStep;
+  /** The report of the copy sent again, when the step redelivered it. */
+  readonly redelivered?: DeliveryReport;
+}
+
+/** The report with one more look: a redelivery's attempts are added and its receipt replaces the old one. */
+function withStep(report: DeliveryReport, step: FollowUpStep, redelivered: DeliveryReport | undefined): DeliveryReport {
+  const followUp = [...(report.followUp ?? []), step];
+  if (!redelivered) return { ...report, followUp };
+  return {
+    ...report,
+    followUp,
+    attempts: [...report.attempts, ...redelivered.attempts],
+    ...(redelivered.via ? { via: redelivered.via } : {}),
+    ...(redelivered.receipt ? { receipt: redelivered.receipt } : {}),
+  };
+}
+
+/** The status a look settles a message at, if it does. */
+function settledStatus(step: FollowUpStep): DeliveryReport["status"] | undefined {
+  switch (step.found) {
+    case "delivered":
+    case "in session":
+      return "delivered";
+    case "held":
+    case "refused":
+      return step.found;
+    case "lost":
+      return step.action === "given up" ? "lost" : step.action === "queued again" ? "queued" : undefined;
+    case "unsuitable":
+      return "queued";
+    default:
+      return undefined;
+  }
+}
+
+/** The targets one flush or follow-up holds: claimed (and renewed) on use, all given back at the end. */
+class TargetLeases {
+  readonly #outbox: Outbox;
+  readonly #held = new Set<string>();
+  readonly #owner = leaseOwner();
+
+  constructor(outbox: Outbox) {
+    this.#outbox = outbox;
+  }
+
+  /** Claims or renews the target; false when another live process holds it. */
+  claim(target: string): boolean {
+    if (!this.#outbox.claimTarget(target, this.#owner, TARGET_LEASE_MS)) return false;
+    this.#held.add(target);
+    return true;
+  }
+
+  releaseAll(): void {
+    for (const target of this.#held) this.#outbox.releaseTarget(target, this.#owner);
+    this.#held.clear();
   }
 }

@@ -1,4 +1,6 @@
 import { TaskBook, TASKS_SCHEMA } from "./task-book.js";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../sqlite.js";
 import { envelopeSchema, type Envelope } from "./envelope.js";
@@ -57,6 +59,11 @@ CREATE TABLE IF NOT EXISTS delivered (
   receipt TEXT,
   PRIMARY KEY (id, target)
 );
+CREATE TABLE IF NOT EXISTS leases (
+  target TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until TEXT NOT NULL
+);
 `;
 
 /** Outboxes made before receipts were kept keyed deliveries by id alone; move their rows over. */
@@ -75,6 +82,50 @@ export interface DeliveryRecord {
   readonly deliveredAt: string;
   /** The transport's receipt (absent in records written before receipts were kept). */
   readonly receipt?: Receipt;
+  /** Why it ended as it did, when that is not the receipt (`lost`: what the target's evidence showed). */
+  readonly note?: string;
+}
+
+/** An envelope a target accepted and nobody has seen run yet. */
+export interface AwaitingFollowUp {
+  readonly envelope: Envelope;
+  readonly via: string;
+  /** When the target acknowledged it (its latest delivery). */
+  readonly acceptedAt: Date;
+}
+
+/** A new lease owner, `<host> <pid> <random>` (one per flush, so two in one process exclude each other too): a lease of a process gone from this host is free. */
+export const leaseOwner = (): string => `${hostname()} ${process.pid} ${randomUUID()}`;
+
+function ownerAlive(owner: string): boolean {
+  const [host, pid] = owner.split(" ");
+  if (host !== hostname() || !pid) return true;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+interface DeliveredRow {
+  target: string;
+  via: string;
+  status: string;
+  delivered_at: string;
+  receipt: string | null;
+  note: string | null;
+}
+
+function toRecord(row: DeliveredRow): DeliveryRecord {
+  return {
+    target: row.target,
+    via: row.via,
+    status: row.status,
+    deliveredAt: row.delivered_at,
+    ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}),
+    ...(row.note ? { note: row.note } : {}),
+  };
 }
 
 function toQueued(row: Row): QueuedEnvelope {
@@ -114,6 +165,7 @@ export class Outbox {
     const hasColumn = (name: string) => (db.prepare("PRAGMA table_info(delivered)").all() as { name: string }[]).some((column) => column.name === name);
     if (!hasColumn("receipt")) db.exec(`BEGIN IMMEDIATE; ${MIGRATE_DELIVERED} COMMIT;`);
     if (!hasColumn("envelope")) db.exec("ALTER TABLE delivered ADD COLUMN envelope TEXT");
+    if (!hasColumn("note")) db.exec("ALTER TABLE delivered ADD COLUMN note TEXT");
     const outboxColumns = new Set((db.prepare("PRAGMA table_info(outbox)").all() as { name: string }[]).map((column) => column.name));
     if (!outboxColumns.has("avoid")) db.exec("ALTER TABLE outbox ADD COLUMN avoid TEXT");
     if (!outboxColumns.has("pinned_to")) db.exec("ALTER TABLE outbox ADD COLUMN pinned_to TEXT");
@@ -165,12 +217,44 @@ export class Outbox {
    * Envelopes a target accepted since `since` and that nobody has seen run yet, oldest first. Older
    * ones are no longer followed up, so their bodies are let go here.
    */
-  awaitingFollowUp(since: Date): { envelope: Envelope; via: string }[] {
+  awaitingFollowUp(since: Date, options: { readonly ids?: ReadonlySet<string> } = {}): AwaitingFollowUp[] {
     this.#db.prepare("UPDATE delivered SET envelope = NULL WHERE envelope IS NOT NULL AND delivered_at < ?").run(since.toISOString());
     const rows = this.#db
-      .prepare("SELECT via, envelope FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at")
-      .all(since.toISOString()) as { via: string; envelope: string }[];
-    return rows.map((row) => ({ via: row.via, envelope: JSON.parse(row.envelope) as Envelope }));
+      .prepare("SELECT via, envelope, delivered_at FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at")
+      .all(since.toISOString()) as { via: string; envelope: string; delivered_at: string }[];
+    return rows
+      .map((row) => ({ via: row.via, envelope: envelopeSchema().parse(JSON.parse(row.envelope)), acceptedAt: new Date(row.delivered_at) }))
+      .filter((row) => !options.ids || options.ids.has(row.envelope.id));
+  }
+
+  /**
+   * The target lost it and it will not be sent again (its redeliveries used up): the record says
+   * `lost`, with why, for `track` and the audit log.
+   */
+  markLost(id: string, target: string, reason: string): void {
+    this.#db.prepare("UPDATE delivered SET status = 'lost', envelope = NULL, note = ? WHERE id = ? AND target = ?").run(reason, id, target);
+  }
+
+  /**
+   * Takes the right to send to `target` (flush its queue, follow up its accepted envelopes) for
+   * `ms`, unless another live owner holds it: two flushers on one outbox never send one envelope
+   * twice, and a target's envelopes leave in order. A lease of a process that died on this host is
+   * taken over at once; another host's lease when it runs out. False when someone else holds it.
+   */
+  claimTarget(target: string, owner: string, ms: number, now: Date = new Date()): boolean {
+    let claimed = false;
+    this.#transaction(() => {
+      const row = this.#db.prepare("SELECT owner, until FROM leases WHERE target = ?").get(target) as { owner: string; until: string } | undefined;
+      if (row && row.owner !== owner && row.until > now.toISOString() && ownerAlive(row.owner)) return;
+      this.#db.prepare("INSERT OR REPLACE INTO leases (target, owner, until) VALUES (?, ?, ?)").run(target, owner, new Date(now.getTime() + ms).toISOString());
+      claimed = true;
+    });
+    return claimed;
+  }
+
+  /** Gives a lease back (only its owner's). */
+  releaseTarget(target: string, owner: string): void {
+    this.#db.prepare("DELETE FROM leases WHERE target = ? AND owner = ?").run(target, owner);
   }
 
   /** The target ran it (or its policy held or refused it): the record says so and lets the envelope go. */
@@ -191,23 +275,14 @@ export class Outbox {
 
   /** The record of an earlier delivery of this envelope id to this target, if this sender made one. */
   delivery(id: string, target: string): DeliveryRecord | undefined {
-    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt FROM delivered WHERE id = ? AND target = ?").get(id, target) as
-      | { target: string; via: string; status: string; delivered_at: string; receipt: string | null }
-      | undefined;
-    if (!row) return undefined;
-    return {
-      target: row.target,
-      via: row.via,
-      status: row.status,
-      deliveredAt: row.delivered_at,
-      ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}),
-    };
+    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ? AND target = ?").get(id, target) as DeliveredRow | undefined;
+    return row && toRecord(row);
   }
 
   /** Every target's record of an earlier delivery of this envelope id (a group sends one id to several). */
   deliveries(id: string): DeliveryRecord[] {
-    const rows = this.#db.prepare("SELECT target, via, status, delivered_at, receipt FROM delivered WHERE id = ?").all(id) as { target: string; via: string; status: string; delivered_at: string; receipt: string | null }[];
-    return rows.map((row) => ({ target: row.target, via: row.via, status: row.status, deliveredAt: row.delivered_at, ...(row.receipt ? { receipt: JSON.parse(row.receipt) as Receipt } : {}) }));
+    const rows = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ?").all(id) as unknown as DeliveredRow[];
+    return rows.map(toRecord);
   }
 
   /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */
@@ -219,6 +294,17 @@ export class Outbox {
   /** Records a failed flush attempt and when to try again. */
   markFailed(id: string, error: string, nextAttemptAt: Date): void {
     this.#db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);
+  }
+
+  /** The queued entry of this envelope, if it still waits. */
+  queued(id: string): QueuedEnvelope | undefined {
+    const row = this.#db.prepare("SELECT * FROM outbox WHERE id = ?").get(id) as Row | undefined;
+    return row && toQueued(row);
+  }
+
+  /** Only this transport may carry it (it may have landed there unseen). */
+  pin(id: string, transport: string): void {
+    this.#db.prepare("UPDATE outbox SET pinned_to = ? WHERE id = ?").run(transport, id);
   }
 
   /** The target said it does not have it: any transport may carry it again. */

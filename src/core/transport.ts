@@ -29,7 +29,8 @@ export type Confirmation =
  */
 export type FollowUp =
   | { readonly status: "delivered" }
-  | { readonly status: "waiting" }
+  /** `custody`: who holds it meanwhile, when the target says: its session (the row is written) or its queue. */
+  | { readonly status: "waiting"; readonly custody?: "in session" | "queued" }
   | { readonly status: "lost"; readonly reason: string }
   /** The receiver's inbound policy kept it from its agent: held for its owner, or refused. Not sent again. */
   | { readonly status: "held" | "refused"; readonly reason: string }
@@ -77,7 +78,7 @@ export interface Transport {
    * For an envelope this transport left `accepted` (held by the target, not yet run): where is it
    * now? `lost` only on the target's own evidence that it will never run.
    */
-  followUp?(envelope: Envelope, context: DeliveryContext): Promise<FollowUp>;
+  followUp?(envelope: Envelope, context: DeliveryContext, record?: { readonly acceptedAt: Date }): Promise<FollowUp>;
   close?(): Promise<void>;
 }
 

@@ -7,7 +7,15 @@ export interface TranscriptRow {
   readonly idempotencyKey?: string;
   /** `error` on the row a failed turn leaves (`<key>:terminal-error`), e.g. a context overflow. */
   readonly stopReason?: string;
-  readonly __openclaw?: { readonly idempotencyKey?: string; readonly runId?: string; readonly seq?: number };
+  readonly __openclaw?: {
+    readonly idempotencyKey?: string;
+    readonly runId?: string;
+    readonly seq?: number;
+    /** The transcript event id (what a consumed pending input's `consumedByEventId` names). */
+    readonly id?: string;
+    /** When the Gateway committed the row, ms since the epoch. */
+    readonly recordTimestampMs?: number;
+  };
 }
 
 /** One input the Gateway holds for the session outside its transcript (`pendingInputs.items`). */
@@ -22,6 +30,71 @@ export interface Transcript {
   readonly messages: readonly TranscriptRow[];
   /** Inputs held outside the transcript: queued behind the active run, or interrupted / cancelled. */
   readonly pendingInputs: readonly PendingInput[];
+}
+
+/**
+ * What the Gateway says of an input it staged under this idempotency key, while its pending row
+ * exists: still `pending` (queued, or interrupted / cancelled: see `pendingInputs`), or `consumed`
+ * by a transcript event (the user row, a collected row, or a queue-overflow summary).
+ */
+export interface InputReceipt {
+  readonly runId: string;
+  readonly state: "pending" | "consumed" | (string & {});
+  readonly consumedByEventId?: string;
+}
+
+/** One page of `chat.history` read with `inputRunIds`: the rows, the custody of each key, whether a run is active. */
+export interface SessionEvidence extends Transcript {
+  readonly inputReceipts: readonly InputReceipt[];
+  readonly activeRun: boolean;
+  /** Older rows exist beyond this page; read them with `offset: nextOffset`. */
+  readonly nextOffset: number | undefined;
+  /** The pending-inputs page is not the last; the next one is read with `pendingBefore`. */
+  readonly pendingBefore: number | undefined;
+}
+
+/** OpenClaw answers `inputRunIds` for at most this many keys a call. */
+export const MAX_INPUT_RUN_IDS = 50;
+
+interface HistoryAnswer {
+  readonly messages?: readonly TranscriptRow[];
+  readonly pendingInputs?: { readonly items?: readonly PendingInput[]; readonly nextBefore?: number };
+  readonly inputReceipts?: readonly InputReceipt[];
+  readonly sessionInfo?: { readonly hasActiveRun?: boolean };
+  readonly hasMore?: boolean;
+  readonly nextOffset?: number;
+}
+
+/**
+ * A page of the session with the custody of the given idempotency keys (`chat.history { inputRunIds }`,
+ * OpenClaw 2026.9). `offset` reads older rows, `pendingBefore` older pending inputs.
+ */
+export async function readSessionEvidence(
+  connection: GatewayConnection,
+  sessionKey: string,
+  keys: readonly string[],
+  signal: AbortSignal,
+  page: { readonly offset?: number; readonly pendingBefore?: number } = {},
+): Promise<SessionEvidence> {
+  const history = await connection.request<HistoryAnswer>(
+    "chat.history",
+    { sessionKey, limit: HISTORY_LIMIT, inputRunIds: keys.slice(0, MAX_INPUT_RUN_IDS), ...page },
+    { signal },
+  );
+  return {
+    messages: history.messages ?? [],
+    pendingInputs: history.pendingInputs?.items ?? [],
+    inputReceipts: history.inputReceipts ?? [],
+    activeRun: history.sessionInfo?.hasActiveRun === true,
+    nextOffset: history.hasMore ? history.nextOffset : undefined,
+    pendingBefore: history.pendingInputs?.nextBefore,
+  };
+}
+
+/** One transcript row whole, by its event id (`chat.message.get`); undefined when the Gateway no longer has it. */
+export async function readTranscriptRow(connection: GatewayConnection, sessionKey: string, messageId: string, signal: AbortSignal): Promise<TranscriptRow | undefined> {
+  const answer = await connection.request<{ message?: TranscriptRow }>("chat.message.get", { sessionKey, messageId }, { signal });
+  return answer.message;
 }
 
 /** How many recent rows a lookup reads. */

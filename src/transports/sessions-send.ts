@@ -6,6 +6,7 @@ import { FatalError, UnavailableError, UnsuitableMessageError, type TransportErr
 import { setTimeout as delay } from "node:timers/promises";
 import { chatMessageRefusal, confirmInSession, estimatedTokens, formatSessionMessage, isContextOverflow, replyInTranscript, sessionIdempotencyKey, turnOutcome } from "../session-message.js";
 import { SessionQueueGate } from "./session-queue-gate.js";
+import { custodyInSession } from "./session-custody.js";
 import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../core/transport.js";
 
 interface SessionsSendResult {
@@ -97,19 +98,36 @@ export class SessionsSendTransport implements Transport {
   }
 
   /**
-   * A turn of the agent answered it: delivered. Its turn failed on context overflow: unsuitable,
-   * for another transport to carry. Still queued, running, or not found (it may sit beyond the rows
-   * read, or the session was reset): waiting. Held but interrupted by a restart or cancelled: lost,
-   * since the Gateway never runs those again by itself.
+   * Settles an accepted message on the target's evidence (`custodyInSession`): a turn answered it,
+   * delivered; its row is in the session, in custody of the session; a queued pending input, in the
+   * Gateway's custody; interrupted, cancelled, dropped past the queue cap or in nobody's custody
+   * while the session is quiet, lost (the dispatcher redelivers it under a fresh key). A turn that
+   * failed on context overflow: unsuitable, for another transport to carry.
    */
-  async followUp(envelope: Envelope, context: DeliveryContext): Promise<FollowUp> {
-    const transcript = await readTranscript(this.#connection(context.instance), context.instance.sessionKey, context.signal);
-    const outcome = turnOutcome(transcript, envelope);
-    if (outcome.state === "ran") return { status: "delivered" };
-    if (outcome.state === "held" || outcome.state === "refused") return { status: outcome.state, reason: outcome.why };
-    if (outcome.state === "too_large") return { status: "unsuitable", reason: `too large for ${context.instance.name}'s model: ${outcome.error}` };
-    if (outcome.state === "lost") return { status: "lost", reason: "the target Gateway holds it as interrupted or cancelled input, which it never runs by itself" };
-    return { status: "waiting" };
+  async followUp(envelope: Envelope, context: DeliveryContext, record?: { readonly acceptedAt: Date }): Promise<FollowUp> {
+    const custody = await custodyInSession(envelope, {
+      connection: this.#connection(context.instance),
+      sessionKey: context.instance.sessionKey,
+      signal: context.signal,
+      acceptedAt: record?.acceptedAt.getTime() ?? 0,
+    });
+    switch (custody.state) {
+      case "ran":
+        return { status: "delivered" };
+      case "held":
+      case "refused":
+        return { status: custody.state, reason: custody.why };
+      case "too_large":
+        return { status: "unsuitable", reason: `too large for ${context.instance.name}'s model: ${custody.error}` };
+      case "lost":
+        return { status: "lost", reason: custody.reason };
+      case "pending":
+        return { status: "waiting", custody: "in session" };
+      case "queued":
+        return { status: "waiting", custody: "queued" };
+      case "unsettled":
+        return { status: "waiting" };
+    }
   }
 
   /**

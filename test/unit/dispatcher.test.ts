@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { APPLIES, createLogger, FatalError, InstanceRegistry, notApplicable, parseConfig, TransientError, UnavailableError, ValidationError, type DeliveryContext, type FollowUp, type Envelope, type Receipt, type Transport, type TransportId } from "../../src/index.js";
 import { CircuitBreaker, Dispatcher, Outbox } from "../../src/core.js";
+import type { DeliveryReport, DispatcherOptions } from "../../src/index.js";
 
 const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
 
@@ -37,7 +38,7 @@ const fail = (error: Error): Behaviour => async () => {
 function dispatcherWith(
   transports: FakeTransport[],
   order: TransportId[],
-  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker; outbox?: () => Promise<Outbox> } = {},
+  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker; outbox?: () => Promise<Outbox>; onLost?: DispatcherOptions["onLost"] } = {},
 ) {
   const registry = new InstanceRegistry(
     parseConfig({
@@ -54,6 +55,7 @@ function dispatcherWith(
     retryMinTimeoutMs: 1,
     ...(extra.circuitBreaker ? { circuitBreaker: extra.circuitBreaker } : {}),
     ...(extra.outbox ? { outbox: extra.outbox } : {}),
+    ...(extra.onLost ? { onLost: extra.onLost } : {}),
   });
 }
 
@@ -364,6 +366,97 @@ describe("following up accepted envelopes", () => {
       return answer;
     }
   }
+
+  async function withOutbox(work: (outbox: Outbox, path: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), "oii-follow-up-"));
+    const path = join(dir, "outbox.sqlite");
+    const outbox = await Outbox.open(path);
+    try {
+      await work(outbox, path);
+    } finally {
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("settle: a send that waits for the evidence is redelivered at once when lost and reported delivered, each look in the report", async () => {
+    await withOutbox(async (outbox) => {
+      const transport = new FollowedTransport([{ status: "waiting", custody: "queued" }, { status: "lost", reason: "interrupted" }, { status: "waiting", custody: "in session" }]);
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
+      const report = await dispatcher.send({ to: "xiaom", body: "hi" }, { settleMs: 30_000 });
+      expect(report).toMatchObject({ ok: true, status: "delivered", via: "sessions_send" });
+      expect(report.followUp?.map((step) => [step.found, step.action ?? ""])).toEqual([["queued", ""], ["lost", "redelivered"], ["in session", ""]]);
+      expect(transport.delivered.map((envelope) => [envelope.id, envelope.redelivery])).toEqual([[report.id, undefined], [report.id, 1]]);
+    });
+  });
+
+  it("settle: what is still unsettled at the deadline stays accepted, for the next flush", async () => {
+    await withOutbox(async (outbox) => {
+      const transport = new FollowedTransport([]);
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
+      const report = await dispatcher.send({ to: "xiaom", body: "hi" }, { settleMs: 600 });
+      expect(report.status).toBe("accepted");
+      expect(report.followUp?.every((step) => step.found === "not settled")).toBe(true);
+      expect((await dispatcher.waiting()).followingUp).toBe(1);
+    });
+  });
+
+  it("a message lost again and again is redelivered a bounded number of times, then lost for good and the owner told", async () => {
+    await withOutbox(async (outbox) => {
+      const lost = (reason: string): FollowUp => ({ status: "lost", reason });
+      const transport = new FollowedTransport([lost("interrupted"), lost("cancelled"), lost("overflow"), lost("interrupted"), { status: "delivered" }]);
+      const told: DeliveryReport[] = [];
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox, onLost: (_envelope, report) => told.push(report) });
+      const report = await dispatcher.send({ to: "xiaom", body: "hi" }, { settleMs: 30_000 });
+      expect(report).toMatchObject({ ok: false, status: "lost" });
+      expect(report.followUp?.at(-1)).toMatchObject({ found: "lost", action: "given up", reason: expect.stringContaining("not sent again") });
+      expect(transport.delivered.map((envelope) => envelope.redelivery)).toEqual([undefined, 1, 2, 3]);
+      expect(outbox.delivery(report.id, "xiaom")).toMatchObject({ status: "lost", note: expect.stringContaining("interrupted") });
+      expect(told).toHaveLength(1);
+      // Lost for good is not followed up again.
+      await dispatcher.flush();
+      expect(transport.followUps).toHaveLength(4);
+    });
+  });
+
+  it("two flushers on one outbox file send each envelope once, in order per target", async () => {
+    await withOutbox(async (outbox, path) => {
+      let down = true;
+      const sent: string[] = [];
+      const behaviour: Behaviour = async () => {
+        if (down) throw new UnavailableError("down", { code: "DOWN" });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return { status: "delivered", detail: {} };
+      };
+      class Recording extends FakeTransport {
+        override deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+          return super.deliver(envelope, context).then((receipt) => (sent.push(envelope.body), receipt));
+        }
+      }
+      const first = dispatcherWith([new Recording("sessions_send", behaviour)], ["sessions_send"], { outbox: async () => outbox });
+      for (let index = 0; index < 20; index += 1) expect((await first.send({ to: "xiaom", body: `m${index}` })).status).toBe("queued");
+      const second = await Outbox.open(path);
+      try {
+        const other = dispatcherWith([new Recording("sessions_send", behaviour)], ["sessions_send"], { outbox: async () => second });
+        down = false;
+        const [a, b] = await Promise.all([first.flush({ all: true }), other.flush({ all: true })]);
+        expect(a.length + b.length).toBe(20);
+        expect(sent).toEqual(Array.from({ length: 20 }, (_, index) => `m${index}`));
+        expect(outbox.list()).toEqual([]);
+      } finally {
+        second.close();
+      }
+    });
+  });
+
+  it("a lease left by a process that died is taken over at once", async () => {
+    await withOutbox(async (outbox) => {
+      expect(outbox.claimTarget("xiaom", `${hostname()} 2147483646 dead`, 60_000)).toBe(true);
+      expect(outbox.claimTarget("xiaom", `${hostname()} ${process.pid} me`, 60_000)).toBe(true);
+      expect(outbox.claimTarget("xiaom", `${hostname()} ${process.pid} someone-else-here`, 60_000)).toBe(false);
+      expect(outbox.claimTarget("xiaom", "another-host 1 x", 60_000)).toBe(false);
+    });
+  });
 
   it("sends again, with the next redelivery number, what the target lost; stops once it has run", async () => {
     const dir = mkdtempSync(join(tmpdir(), "oii-follow-up-"));
