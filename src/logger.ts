@@ -22,10 +22,29 @@ export const REDACT_PATHS = [
   "*.privateKeyPem",
 ];
 
+/**
+ * A copy of an error with every own property scrubbed (message, stack, code, hint, cause, …): same
+ * prototype, so pino's error serializer still sees an Error and writes its class name and fields.
+ */
+function scrubError(error: Error, secrets: SecretSet, depth: number): Error {
+  const copy = Object.create(Object.getPrototypeOf(error) as object | null) as Error;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const descriptor = Object.getOwnPropertyDescriptor(error, key);
+    let value: unknown;
+    try {
+      value = descriptor && "value" in descriptor ? descriptor.value : Reflect.get(error, key);
+    } catch {
+      continue; // a getter that throws: left out rather than failing the log line
+    }
+    Object.defineProperty(copy, key, { value: scrubDeep(value, secrets, depth + 1), enumerable: descriptor?.enumerable ?? false, writable: true, configurable: true });
+  }
+  return copy;
+}
+
 function scrubDeep(value: unknown, secrets: SecretSet, depth = 0): unknown {
   if (typeof value === "string") return secrets.scrub(value);
   if (depth > 6 || value === null || typeof value !== "object") return value;
-  if (value instanceof Error) return { type: value.name, message: secrets.scrub(value.message) };
+  if (value instanceof Error) return scrubError(value, secrets, depth);
   if (Array.isArray(value)) return value.map((item) => scrubDeep(item, secrets, depth + 1));
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubDeep(item, secrets, depth + 1)]));
 }

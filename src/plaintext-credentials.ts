@@ -29,8 +29,15 @@ function suggestedVariable(instance: string, field: string): string {
 export async function plaintextCredentialChecks(configPath: string, only?: string): Promise<DoctorCheck[]> {
   const text = await readFile(configPath, "utf8").catch(() => undefined);
   if (text === undefined) return [];
-  const { parse } = await import("jsonc-parser");
-  const pluginConfig = at(parse(text), ["plugins", "entries", PLUGIN_ID, "config"]);
+  // OpenClaw reads openclaw.json as JSON5 (unquoted keys, single quotes, comments, trailing commas).
+  const { default: JSON5 } = await import("json5");
+  let parsed: unknown;
+  try {
+    parsed = JSON5.parse(text);
+  } catch {
+    return []; // not a config OpenClaw would load either; `openclaw doctor` there says where it breaks
+  }
+  const pluginConfig = at(parsed, ["plugins", "entries", PLUGIN_ID, "config"]);
   const instances = at(pluginConfig, ["instances"]);
   if (instances === null || typeof instances !== "object") return [];
   const checks: DoctorCheck[] = [];

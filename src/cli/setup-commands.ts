@@ -9,6 +9,7 @@ import { decodeSetupCode, pairWithSetupCode } from "../gateway/pairing.js";
 import { describeChecks } from "../report-text.js";
 import { MessagingKeyStore } from "../trust/messaging-key.js";
 import { fingerprintOf } from "../trust/signature.js";
+import { durationOption } from "./duration.js";
 
 /** What the setup commands need from the CLI around them. */
 export interface SetupContext {
@@ -20,6 +21,7 @@ export interface SetupContext {
   readonly print: (value: unknown, text: string) => void;
   /** A line of progress on stderr, for a person. */
   readonly progress: (text: string) => void;
+  readonly setExitCode: (code: "ok" | "notDelivered") => void;
 }
 
 async function ask(question: string, fallback: string): Promise<string> {
@@ -35,8 +37,14 @@ async function ask(question: string, fallback: string): Promise<string> {
 async function checkInstance(context: SetupContext, name: string, lead: string, value: Record<string, unknown>): Promise<void> {
   const report = await (await context.open()).doctor({ instance: name });
   const failing = report.checks.filter((check) => check.status === "fail").length;
-  const tail = failing === 0 ? `${name} passes every check.` : `${failing} check${failing === 1 ? "" : "s"} failed; fix them, then run \`openclaw-inter-instance doctor ${name}\`.`;
+  const tail = report.ok
+    ? `${name} passes every check.`
+    : failing > 0
+      ? `${failing} check${failing === 1 ? "" : "s"} failed; fix ${failing === 1 ? "it" : "them"}, then run \`openclaw-inter-instance doctor ${name}\`.`
+      : `No transport reaches ${name} yet (see the skipped ones above); configure one, then run \`openclaw-inter-instance doctor ${name}\`.`;
   context.print({ ...value, doctor: report }, [lead, ...describeChecks(report.checks), tail].join("\n"));
+  // Saved, but not usable as it is: a script must not take that for success.
+  context.setExitCode(report.ok ? "ok" : "notDelivered");
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -89,7 +97,7 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
     .argument("<setup-code>", "the code (or oc-pair:// link)")
     .option("--tls-fingerprint <sha256>", "pin its TLS certificate when the code carries no pin")
     .option("--alias <alias>", "another name for it (repeatable)", collect)
-    .option("--timeout <seconds>", "stop waiting for the approval after this long (default: until the code expires)", (v) => Number(v))
+    .addOption(durationOption("--timeout <duration>", "stop waiting for the approval after this long (default: until the code expires)"))
     .option("--public-key <key>", "its messaging key (`openclaw-inter-instance keys` there), to pin with the pairing")
     .action(async (name: string, code: string, options: { tlsFingerprint?: string; alias?: string[]; timeout?: number; publicKey?: string }) => {
       const path = context.configPath();
@@ -102,7 +110,7 @@ export function registerSetupCommands(program: Command, context: SetupContext): 
         identity,
         tlsFingerprint: options.tlsFingerprint,
         env: context.env,
-        ...(options.timeout && options.timeout > 0 ? { timeoutMs: options.timeout * 1000 } : {}),
+        ...(options.timeout ? { timeoutMs: options.timeout } : {}),
         onPending: ({ requestId, approveCommand }) =>
           context.progress(`Waiting for approval${requestId ? ` of request ${requestId}` : ""}. On that machine run: ${approveCommand}`),
       });

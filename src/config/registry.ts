@@ -12,6 +12,8 @@ export interface GatewayTarget {
   /** `shared`: a token from the config or the environment; `device`: none configured, the device token stored when this machine paired. */
   readonly credential: "shared" | "device";
   readonly tlsFingerprint: string | undefined;
+  /** Where this block sits in the config (`instances.xiaom.gateway`, `instances.xiaom.node.gateway`), for fixes that name a setting. */
+  readonly field?: string;
 }
 
 export interface A2aTarget {
@@ -97,6 +99,7 @@ function resolveGateway(gateway: Config["instances"][string]["gateway"], env: No
     tokenSource: secret?.source ?? "the device token this machine stored when it paired (openclaw-inter-instance pair)",
     credential: secret ? "shared" : "device",
     tlsFingerprint: gateway.tlsFingerprint,
+    field,
   };
 }
 

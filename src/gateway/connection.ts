@@ -5,7 +5,7 @@ import { UnavailableError } from "../core/errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
 import { DEFAULT_HANDSHAKE_BUDGET_MS, type LinkLatency } from "./link-latency.js";
-import { explainTlsFailure } from "./tls-diagnosis.js";
+import { explainTlsFailure, type ConfigLocation } from "./tls-diagnosis.js";
 import { isPlaintextAllowed } from "./url-policy.js";
 
 export const CLIENT_VERSION = "0.1.0";
@@ -31,6 +31,8 @@ export interface GatewayConnectionOptions {
    */
   readonly maxInFlight?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where this Gateway's settings live (the CLI's file or the plugin's config), so a TLS fix names the right one. */
+  readonly configLocation?: ConfigLocation;
 }
 
 /** What a Gateway says about itself in its hello. */
@@ -217,7 +219,7 @@ export class GatewayConnection {
         clearTimeout(timer);
         if (client) this.#stop(client);
         // A TLS mistake gets its own code and fix; telling them apart may need a look at the port.
-        explainTlsFailure(error, url, this.#options.tlsFingerprint).then(
+        explainTlsFailure(error, url, this.#options.tlsFingerprint, this.#options.configLocation).then(
           (explained) => reject(explained ?? classifyGatewayError(error, this.#context)),
           () => reject(classifyGatewayError(error, this.#context)),
         );
@@ -315,10 +317,13 @@ export class GatewayPool {
   readonly #connections = new Map<string, GatewayConnection>();
   readonly #identity: DeviceIdentityStore;
   readonly #latency: LinkLatency | undefined;
+  readonly #configuredIn: ConfigLocation["configuredIn"];
 
-  constructor(identity: DeviceIdentityStore, latency?: LinkLatency) {
+  /** `configuredIn`: where the instances' settings live (default the CLI's file; `plugin` inside a Gateway), for the fixes errors give. */
+  constructor(identity: DeviceIdentityStore, latency?: LinkLatency, options: { readonly configuredIn?: ConfigLocation["configuredIn"] } = {}) {
     this.#identity = identity;
     this.#latency = latency;
+    this.#configuredIn = options.configuredIn;
   }
 
   get(options: Omit<GatewayConnectionOptions, "identity">): GatewayConnection {
@@ -339,7 +344,8 @@ export class GatewayPool {
 
   forTarget(gateway: GatewayTarget): GatewayConnection {
     if (missingCredential(gateway)) throw new UnavailableError(`No token for ${gateway.url}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
-    return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint });
+    const configLocation: ConfigLocation = { ...(this.#configuredIn ? { configuredIn: this.#configuredIn } : {}), ...(gateway.field ? { gatewayField: gateway.field } : {}) };
+    return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint, configLocation });
   }
 
   async closeAll(): Promise<void> {

@@ -1,4 +1,5 @@
 import { TransportError, UnavailableError } from "../core/errors.js";
+import { PLUGIN_ID } from "../plugin/id.js";
 
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -42,12 +43,49 @@ export function tlsMistakeOf(error: unknown, url: string): "untrusted" | "pin-mi
   return undefined;
 }
 
+/** Where the config of a Gateway connection lives, so a fix names the setting a person can change there. */
+export interface ConfigLocation {
+  /**
+   * `file` (default): the CLI's own JSON registry, changed with `openclaw-inter-instance add`;
+   * `plugin`: inside OpenClaw, `plugins.entries.inter-instance.config` of openclaw.json, changed with `openclaw config set`.
+   */
+  readonly configuredIn?: "file" | "plugin";
+  /** The gateway block's path in that config, e.g. `instances.xiaom.gateway` or `instances.xiaom.node.gateway`. */
+  readonly gatewayField?: string;
+}
+
+/** The full path of a setting of this Gateway block where the config lives (`tlsFingerprint`, `url`). */
+function settingPath(where: ConfigLocation, key: string): string {
+  const field = where.gatewayField ?? "instances.<name>.gateway";
+  return where.configuredIn === "plugin" ? `plugins.entries.${PLUGIN_ID}.config.${field}.${key}` : `${field}.${key}`;
+}
+
+/**
+ * How to pin a fingerprint where the config lives: inside a Gateway with `openclaw config set`; in the
+ * CLI's file with `add` when it is an instance's own Gateway (a new instance is set up that way).
+ */
+function howToPin(url: string, fingerprint: string, where: ConfigLocation): string {
+  const path = settingPath(where, "tlsFingerprint");
+  if (where.configuredIn === "plugin") return `set ${path} to it (\`openclaw config set ${path} "${fingerprint}"\`, then restart the Gateway)`;
+  const name = where.gatewayField === undefined ? "<name>" : /^instances\.([^.]+)\.gateway$/u.exec(where.gatewayField)?.[1];
+  return name === undefined
+    ? `set ${path} in the config to it`
+    : `set gateway.tlsFingerprint of this instance to it (openclaw-inter-instance add ${name} --url ${url} --tls-fingerprint ${fingerprint})`;
+}
+
+/** How to replace a pin: by its setting's path when known, and inside a Gateway with `openclaw config set`. */
+function howToRepin(where: ConfigLocation): string {
+  if (where.configuredIn === "plugin") return `set ${settingPath(where, "tlsFingerprint")} to it (\`openclaw config set\`, then restart the Gateway)`;
+  return `set ${where.gatewayField === undefined ? "gateway.tlsFingerprint of this instance" : settingPath(where, "tlsFingerprint")} to it`;
+}
+
 /**
  * Turns a handshake that failed on TLS into an error that says which mistake it is and the fix,
  * looking at the certificate the port serves where that tells more (its fingerprint, whether it
- * speaks TLS at all). Resolves undefined when the failure is not about TLS.
+ * speaks TLS at all). Resolves undefined when the failure is not about TLS. `where` says where the
+ * config lives (the CLI's file or, inside a Gateway, the plugin's config), for the fix's wording.
  */
-export async function explainTlsFailure(error: unknown, url: string, pinned: string | undefined): Promise<TransportError | undefined> {
+export async function explainTlsFailure(error: unknown, url: string, pinned: string | undefined, where: ConfigLocation = {}): Promise<TransportError | undefined> {
   const mistake = tlsMistakeOf(error, url);
   if (!mistake) return undefined;
   if (mistake === "untrusted") {
@@ -56,7 +94,7 @@ export async function explainTlsFailure(error: unknown, url: string, pinned: str
       code: "TLS_UNTRUSTED",
       hint:
         `${seen ? `Its SHA-256 fingerprint, as seen from here, is ${seen}. ` : ""}Compare it with the one on the target (\`${READ_ON_TARGET}\`); ` +
-        `if they match, pin it: set gateway.tlsFingerprint of this instance to it (openclaw-inter-instance add <name> --url ${url} --tls-fingerprint ${seen ?? "<sha256>"}).`,
+        `if they match, pin it: ${howToPin(url, seen ?? "<sha256>", where)}.`,
       cause: error,
     });
   }
@@ -68,7 +106,7 @@ export async function explainTlsFailure(error: unknown, url: string, pinned: str
         code: "TLS_PIN_MISMATCH",
         hint:
           `Pinned: ${pinned ?? "(none)"}; served now: ${seen ?? "(could not read)"}. Read the fingerprint on the target (\`${READ_ON_TARGET}\`). ` +
-          "Only if it equals the one served now (a renewed certificate), re-pin: set gateway.tlsFingerprint of this instance to it.",
+          `Only if it equals the one served now (a renewed certificate), re-pin: ${howToRepin(where)}.`,
         cause: error,
       },
     );
@@ -79,7 +117,7 @@ export async function explainTlsFailure(error: unknown, url: string, pinned: str
     const secureUrl = url.replace(/^ws:/u, "wss:");
     return new UnavailableError(`Gateway ${url} speaks TLS on that port, so a plaintext ws:// connection is dropped.`, {
       code: "TLS_REQUIRED",
-      hint: `Use ${secureUrl} and pin its certificate (SHA-256 ${seen}, compare with \`${READ_ON_TARGET}\` on the target): gateway.url = "${secureUrl}", gateway.tlsFingerprint = "${seen}".`,
+      hint: `Use ${secureUrl} and pin its certificate (SHA-256 ${seen}, compare with \`${READ_ON_TARGET}\` on the target): ${where.configuredIn === "plugin" ? `${settingPath(where, "url")} = "${secureUrl}", ${settingPath(where, "tlsFingerprint")} = "${seen}" (\`openclaw config set\`, then restart the Gateway)` : `gateway.url = "${secureUrl}", gateway.tlsFingerprint = "${seen}"`}.`,
       cause: error,
     });
   }

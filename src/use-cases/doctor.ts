@@ -14,7 +14,7 @@ export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 /** One line of the checklist: what was checked, what was found, and the fix when it is not right. */
 export interface DoctorCheck {
   readonly instance: string;
-  /** `transport:<id>`, `route`, `gateway`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`, `credential-storage`, `credential:<config path>`. */
+  /** `transport:<id>`, `route`, `gateway`, `rpc-scope`, `node`, `proxy`, `git-remote`, `timeout:<id>`, `symlink`, `credential-storage`, `credential:<config path>` (failing when the credential there is not available). */
   readonly check: string;
   readonly status: CheckStatus;
   readonly summary: string;
@@ -60,6 +60,21 @@ async function fleetChecks(deps: DoctorDependencies, instances: readonly Instanc
     );
   }
   return checks;
+}
+
+/**
+ * Credentials the config names but this process does not have (a variable not set, a file not
+ * readable, a SecretRef not resolved): each a failing check with what to do, since nothing that
+ * needs it can be sent.
+ */
+function missingSecretChecks(instance: Instance): DoctorCheck[] {
+  return instance.missingSecrets.map((missing) => ({
+    instance: instance.name,
+    check: `credential:${missing.field}`,
+    status: "fail" as const,
+    summary: `the token for ${instance.name} is not available: ${missing.reason}; the transports that need it cannot send`,
+    fix: missing.fix,
+  }));
 }
 
 /** Below these a transport's normal case does not fit (an agent turn through the CLI takes 60–120 s). */
@@ -244,7 +259,7 @@ export async function doctor(deps: DoctorDependencies, options: { instance?: str
     const route = routeCheck(instance, probes);
     if (route) checks.push(route);
     for (const check of [await versionCheck(deps, instance), await scopeCheck(deps, instance)]) if (check) checks.push(check);
-    checks.push(...(await nodeChecks(deps, instance)), ...timeoutChecks(instance), ...credentialChecks(instance));
+    checks.push(...(await nodeChecks(deps, instance)), ...timeoutChecks(instance), ...missingSecretChecks(instance), ...credentialChecks(instance));
   }
   checks.push(...(await fleetChecks(deps, instances)));
   if (deps.openclawConfigPath) checks.push(...(await plaintextCredentialChecks(deps.openclawConfigPath, options.instance && instances[0]?.name)));

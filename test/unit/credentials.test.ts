@@ -79,6 +79,39 @@ describe("doctor: plaintext credentials in the Gateway's openclaw.json", () => {
     expect(JSON.stringify(checks)).not.toContain("plain-");
     expect(await plaintextCredentialChecks(join(dir, "no-such.json"))).toEqual([]);
   });
+
+  it("reads openclaw.json as JSON5, as OpenClaw does: the same token gives the same warning", async () => {
+    const asJson = join(dir, "openclaw-plain.json");
+    await writeFile(asJson, JSON.stringify({ plugins: { entries: { "inter-instance": { config: { self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://x", token: "plain-1" } } }, nats: { auth: { token: "plain-nats" } } } } } } }));
+    const asJson5 = join(dir, "openclaw-json5.json");
+    await writeFile(
+      asJson5,
+      [
+        "// OpenClaw's own config format is JSON5",
+        "{",
+        "  plugins: {",
+        "    entries: {",
+        "      'inter-instance': {",
+        "        /* block comment */ config: {",
+        "          self: { name: 'xiaoa', },",
+        "          instances: { xiaom: { gateway: { url: 'wss://x', token: 'plain-1', }, }, },",
+        "          nats: { auth: { token: 'plain-nats' } },",
+        "        },",
+        "      },",
+        "    },",
+        "  },",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const expected = await plaintextCredentialChecks(asJson);
+    expect(expected.map((check) => check.summary)).toEqual([
+      expect.stringContaining("config.nats.auth.token is stored as plaintext"),
+      expect.stringContaining("config.instances.xiaom.gateway.token is stored as plaintext"),
+    ]);
+    const fromJson5 = await plaintextCredentialChecks(asJson5);
+    expect(fromJson5).toEqual(expected.map((check) => ({ ...check, summary: check.summary.replace(asJson, asJson5) })));
+  });
 });
 
 describe("inside a Gateway, log lines go through its logger", () => {

@@ -26,3 +26,30 @@ describe("createLogger", () => {
     expect(lines.join("\n")).toContain("ws://[redacted]@10.0.0.2:18789/x");
   });
 });
+
+describe("createLogger with the secret scrubber: errors", () => {
+  it("keep their class name, code, hint, message and stack, scrubbed of secrets", async () => {
+    const { UnavailableError } = await import("../../src/index.js");
+    const secrets = new SecretSet();
+    secrets.add("tok-very-secret-123");
+    const { destination, lines } = captureLines();
+    const logger = createLogger({ level: "info", destination, secrets });
+    const error = new UnavailableError("Gateway ws://10.0.0.2:18789/?token=tok-very-secret-123 rejected tok-very-secret-123", {
+      code: "AUTH_FAILED",
+      hint: "The token tok-very-secret-123 must equal gateway.auth.token there.",
+      cause: new Error("inner tok-very-secret-123"),
+    });
+    logger.error({ err: error }, "as a field");
+    logger.error(error, "as the first argument");
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).not.toContain("tok-very-secret-123");
+      const err = (JSON.parse(line) as { err: Record<string, unknown> }).err;
+      expect(err).toMatchObject({ type: "UnavailableError", code: "AUTH_FAILED", hint: "The token [redacted] must equal gateway.auth.token there.", message: "Gateway ws://10.0.0.2:18789/?token=[redacted] rejected [redacted]: inner [redacted]" });
+      expect(err.stack).toMatch(/^UnavailableError: Gateway ws:\/\/10\.0\.0\.2:18789\/\?token=\[redacted\] rejected \[redacted\]\n\s+at /u);
+    }
+    // The original error is left as it was.
+    expect(error.hint).toContain("tok-very-secret-123");
+    expect(error).toBeInstanceOf(UnavailableError);
+  });
+});

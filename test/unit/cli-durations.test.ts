@@ -1,0 +1,92 @@
+import { rm } from "node:fs/promises";
+import { InvalidArgumentError } from "commander";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { createMessenger } from "../../src/client.js";
+import { parseDuration, parseSince } from "../../src/cli/duration.js";
+import { cliSandbox, recordingMessenger, runCliCaptured } from "../harness/cli-run.js";
+
+vi.mock("../../src/client.js", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("../../src/client.js")>();
+  return { ...actual, createMessenger: vi.fn(actual.createMessenger) };
+});
+
+let sandbox: Awaited<ReturnType<typeof cliSandbox>>;
+let calls: { method: string; args: unknown[] }[];
+beforeAll(async () => {
+  sandbox = await cliSandbox({ instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9" } } } });
+});
+afterAll(async () => {
+  await rm(sandbox.dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  calls = [];
+  vi.mocked(createMessenger).mockImplementation(() => recordingMessenger(calls));
+});
+
+const run = (...argv: string[]) => runCliCaptured(["-c", sandbox.configPath, ...argv], sandbox.env);
+const optionsOf = (method: string) => calls.find((call) => call.method === method)?.args;
+
+describe("parseDuration: the CLI's one reading of a length of time", () => {
+  it("takes 500ms, 30s, 2m, 1h and a plain number of seconds, as milliseconds", () => {
+    expect(["500ms", "30s", "2m", "1h", "1.5m", "90", "1d"].map((value) => parseDuration(value, "--timeout"))).toEqual([500, 30_000, 120_000, 3_600_000, 90_000, 90_000, 86_400_000]);
+  });
+
+  it("refuses anything else, naming the option and the forms it takes", () => {
+    for (const bad of ["2x", "", "-1", "0", "0s", "1e3", "m", "30 days", "999999h"]) {
+      expect(() => parseDuration(bad, "--timeout")).toThrow(InvalidArgumentError);
+      expect(() => parseDuration(bad, "--timeout")).toThrow(/--timeout .*500ms, 30s, 2m or 1h/u);
+    }
+  });
+});
+
+describe("parseSince: a time, or how long ago with the same units", () => {
+  it("reads 30m, 90s, 7d back from now and ISO times; refuses the rest with both forms", () => {
+    const now = Date.parse("2026-12-01T10:00:00Z");
+    expect(parseSince("30m", now).toISOString()).toBe("2026-12-01T09:30:00.000Z");
+    expect(parseSince("90s", now).toISOString()).toBe("2026-12-01T09:58:30.000Z");
+    expect(parseSince("30d", now).toISOString()).toBe("2026-11-01T10:00:00.000Z");
+    expect(parseSince("2026-11-30T08:00:00Z", now).toISOString()).toBe("2026-11-30T08:00:00.000Z");
+    expect(() => parseSince("yesterday", now)).toThrow(/--since "yesterday" is neither a time .*30m, 2h, 7d/u);
+  });
+});
+
+describe("every CLI option that takes a time reads it the same way", () => {
+  it("ask -t 2m, exec -t 2m, send -t 2m and delegate --deadline 90m are all accepted", async () => {
+    expect((await run("ask", "-t", "2m", "xiaom", "done?")).code).toBe(0);
+    expect(optionsOf("ask")?.[1]).toEqual({ timeoutMs: 120_000 });
+    calls.length = 0;
+    expect((await run("ask", "xiaom", "done?")).code).toBe(0);
+    expect(optionsOf("ask")?.[1]).toEqual({ timeoutMs: 120_000 });
+    calls.length = 0;
+    expect((await run("exec", "-t", "2m", "xiaom", "make", "test")).code).toBe(0);
+    expect(optionsOf("exec")?.[0]).toMatchObject({ to: "xiaom", argv: ["make", "test"], timeoutMs: 120_000 });
+    calls.length = 0;
+    expect((await run("exec", "--timeout", "45", "xiaom", "make")).code).toBe(0);
+    expect(optionsOf("exec")?.[0]).toMatchObject({ timeoutMs: 45_000 });
+    calls.length = 0;
+    await run("send", "--wait", "delivered", "-t", "2m", "xiaom", "hi");
+    expect(optionsOf("waitFor")?.[2]).toEqual({ timeoutMs: 120_000 });
+    calls.length = 0;
+    expect((await run("delegate", "--deadline", "90m", "xiaom", "notes")).code).toBe(0);
+    expect(optionsOf("delegate")?.[0]).toMatchObject({ deadline: 5_400_000 });
+  });
+
+  it("a bad time is bad input (exit 2) with an error naming the option; nothing is sent", async () => {
+    for (const argv of [
+      ["ask", "-t", "2x", "xiaom", "done?"],
+      ["exec", "-t", "soon", "xiaom", "ls"],
+      ["send", "--wait", "delivered", "-t", "0", "xiaom", "hi"],
+    ]) {
+      const result = await run(...argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/--timeout .*500ms, 30s, 2m or 1h/u);
+    }
+    const deadline = await run("delegate", "--deadline", "soon", "xiaom", "notes");
+    expect(deadline.code).toBe(2);
+    expect(deadline.stderr).toMatch(/--deadline .*500ms, 30s, 2m or 1h/u);
+    const since = await run("log", "--since", "a while");
+    expect(since.code).toBe(2);
+    expect(since.stderr).toMatch(/--since "a while" is neither a time .*30m, 2h, 7d/u);
+    expect(calls).toEqual([]);
+  });
+});
