@@ -3,9 +3,11 @@ import type { A2aTarget, Instance } from "../config/registry.js";
 import type { Envelope } from "../core/envelope.js";
 import { FatalError, TransientError, UnavailableError } from "../core/errors.js";
 import { isPlaintextAllowed } from "../gateway/url-policy.js";
-import { formatSessionMessage, trailingWhitespaceRefusal } from "../session-message.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
-import { SessionQueueGate } from "./session-queue-gate.js";
+import { formatSessionMessage, sessionIdempotencyKey, trailingWhitespaceRefusal } from "../session-message.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../core/transport.js";
+import { A2A_SENDING_STALE_MS, A2aLedger, freshA2aContextId, type A2aSent } from "./a2a-ledger.js";
+
+export { a2aContextId } from "./a2a-ledger.js";
 
 /**
  * The channel answers at most `rateLimitPerMinute` (default 30) requests per peer, polls included,
@@ -16,11 +18,29 @@ const A2A_MAX_POLL_MS = 4_000;
 const A2A_RATE_LIMITED_WAIT_MS = 5_000;
 /** How often a send waiting behind an unfinished task asks whether it has finished. */
 const A2A_PREVIOUS_TASK_POLL_MS = 2_500;
+/**
+ * A task of this sender still open this long after it was sent counts as wedged: the channel
+ * gives each reply to the oldest open task of the conversation, so one task left open (a
+ * duplicate message id the Gateway de-duplicated, a turn that ended without reply text, messages
+ * folded into one turn) shifts every later reply onto the task before it, and the next send
+ * would wait for good. A turn can legitimately run longer (an exec approval keeps its task open):
+ * moving on then only starts a new session beside it.
+ */
+export const A2A_WEDGED_AFTER_MS = 5 * 60_000;
+/** How often a send of an envelope another flusher is sending right now looks whether that request has settled. */
+const A2A_SENDING_POLL_MS = 250;
 
 /** The A2A channel caps extracted message text here and truncates beyond it; we refuse instead. */
 export const A2A_MAX_TEXT_BYTES = 64 * 1024;
 
-export type A2aTaskState = "TASK_STATE_SUBMITTED" | "TASK_STATE_WORKING" | "TASK_STATE_COMPLETED" | "TASK_STATE_FAILED" | "TASK_STATE_REJECTED" | (string & {});
+export type A2aTaskState =
+  | "TASK_STATE_SUBMITTED"
+  | "TASK_STATE_WORKING"
+  | "TASK_STATE_COMPLETED"
+  | "TASK_STATE_FAILED"
+  | "TASK_STATE_CANCELED"
+  | "TASK_STATE_REJECTED"
+  | (string & {});
 
 /**
  * A task is open until the channel finishes it. `returnImmediately` can hand back a task still
@@ -28,6 +48,11 @@ export type A2aTaskState = "TASK_STATE_SUBMITTED" | "TASK_STATE_WORKING" | "TASK
  */
 function isOpenTask(state: A2aTaskState | undefined): boolean {
   return state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING";
+}
+
+/** Ended without the agent's answer: the channel failed it, refused it, or (other servers) cancelled it. */
+export function isFailedTask(state: A2aTaskState | undefined): boolean {
+  return state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED" || state === "TASK_STATE_CANCELED";
 }
 
 export interface A2aTask {
@@ -40,11 +65,6 @@ export interface A2aTask {
 interface JsonRpcAnswer<T> {
   readonly result?: T;
   readonly error?: { readonly code?: number; readonly message?: string };
-}
-
-/** The conversation this sender keeps on the target: one session per sending instance. */
-export function a2aContextId(self: string): string {
-  return `openclaw-inter-instance:${self.replace(/[^A-Za-z0-9._:-]/gu, "-")}`.slice(0, 128);
 }
 
 /** The text of a task's artifacts (the agent's reply), or of its status message. */
@@ -99,26 +119,76 @@ export async function a2aCall<T>(target: A2aTarget, method: string, params: unkn
   return answer.result;
 }
 
+/** What a follow-up makes of a task this sender's envelope started, as the target last showed it. */
+export function a2aFollowUpOf(task: A2aTask): FollowUp {
+  const state = task.status?.state;
+  if (state === "TASK_STATE_COMPLETED") return { status: "delivered" };
+  if (!isFailedTask(state)) return { status: "waiting" };
+  const why = a2aTaskText(task) || "no reason given";
+  // The receiver's channel policy kept it from the agent: sending it again would only be refused again.
+  if (state === "TASK_STATE_REJECTED" && /ingress policy/iu.test(why)) return { status: "refused", reason: `the target's A2A channel refused it: ${why}` };
+  return { status: "lost", reason: `the target's A2A task ended ${state} after it had accepted it: ${why}` };
+}
+
+/**
+ * The open task that shows the conversation is wedged: one of them open `wedgedAfterMs` after it
+ * was sent. Claims still being sent (no task id yet) do not count; they go stale by themselves.
+ */
+export function wedgedTaskOf(open: readonly A2aSent[], now: number, wedgedAfterMs: number): A2aSent | undefined {
+  return open.find((sent) => sent.taskId !== undefined && now - sent.sentAt >= wedgedAfterMs);
+}
+
+/** Failures that prove the target made no task: it answered, with an error or a refusal. */
+const NO_TASK_CODES = new Set(["NO_TOKEN", "AUTH_FAILED", "A2A_DISABLED", "HTTP_ERROR", "RATE_LIMITED", "A2A_ERROR"]);
+
+/** Whether a failed `SendMessage` certainly left no task on the target (otherwise it may have). */
+export function sendLeftNoTask(error: unknown): boolean {
+  return (error instanceof UnavailableError || error instanceof TransientError) && NO_TASK_CODES.has(error.code);
+}
+
+const isTaskNotFound = (error: unknown) => error instanceof UnavailableError && error.code === "A2A_ERROR" && /task not found/iu.test(error.message);
+
+export interface A2aTransportOptions {
+  /**
+   * The library's state dir: the conversation and the tasks sent there are kept in `a2a.sqlite`,
+   * shared by every process sending from this instance. Without it they live as long as the transport.
+   */
+  readonly stateDir?: string | undefined;
+  /** How long a task may stay open before its conversation counts as wedged (`A2A_WEDGED_AFTER_MS`). */
+  readonly wedgedAfterMs?: number | undefined;
+}
+
 /**
  * Sends through the target Gateway's bundled A2A channel: authenticated by a peer token (not the
  * Gateway token), so it works where the operator RPC is closed. Returns as soon as the target has
  * the task (`returnImmediately`); the agent's reply can be polled with `GetTask`.
  *
- * One task at a time per conversation: on 2026.9.x a task sent while an earlier one of the same
- * context is still open (SUBMITTED or WORKING) stays open and never reaches the agent, so a send
- * waits until this sender's previous task there has finished.
+ * One task at a time per conversation: on 2026.9.x the channel completes the *oldest* open task of
+ * a conversation with each reply, and a message that arrives while a turn runs is folded into it,
+ * so a send waits until the conversation's previous task (this process's or another's, from the
+ * ledger) has finished. A task still open after `wedgedAfterMs` wedges the conversation for good;
+ * the sender then moves to a fresh `contextId` (a new session on the target) instead of stalling.
+ *
+ * The message id is the envelope's delivery key (fresh for each redelivery). The target's inbound
+ * de-duplication (20 min, by peer and message id, whatever the context) turns a repeat into a task
+ * that never ends: a repeat whose first request may have landed goes to a one-off context, where
+ * such a task wedges nothing.
  */
 export class A2aTransport implements Transport {
   readonly id = "a2a";
   readonly #self: string;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #gate = new SessionQueueGate();
-  /** Tasks this sender started that were still working when last seen, per conversation. */
-  readonly #working = new Map<string, Set<string>>();
+  readonly #stateDir: string | undefined;
+  readonly #wedgedAfterMs: number;
+  #ledgerOpening: Promise<A2aLedger> | undefined;
+  /** Sends to one endpoint run one at a time in this process, from the wait for the conversation to the answer. */
+  readonly #lanes = new Map<string, Promise<void>>();
 
-  constructor(self: string, env: NodeJS.ProcessEnv = process.env) {
+  constructor(self: string, env: NodeJS.ProcessEnv = process.env, options: A2aTransportOptions = {}) {
     this.#self = self;
     this.#env = env;
+    this.#stateDir = options.stateDir;
+    this.#wedgedAfterMs = options.wedgedAfterMs ?? A2A_WEDGED_AFTER_MS;
   }
 
   applies(instance: Instance, envelope: Envelope): Applicability {
@@ -141,7 +211,7 @@ export class A2aTransport implements Transport {
     for (let wait = A2A_FIRST_POLL_MS; ; wait = Math.min(wait * 1.5, A2A_MAX_POLL_MS)) {
       let task: A2aTask;
       try {
-        task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+        task = await this.#getTask(target, String(receipt.detail.taskId), context.signal);
       } catch (error) {
         if (!(error instanceof TransientError && error.code === "RATE_LIMITED")) throw error;
         await delay(A2A_RATE_LIMITED_WAIT_MS, undefined, { signal: context.signal });
@@ -149,7 +219,7 @@ export class A2aTransport implements Transport {
       }
       const state = task.status?.state;
       if (state === "TASK_STATE_COMPLETED") return a2aTaskText(task);
-      if (state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED") {
+      if (isFailedTask(state)) {
         throw new UnavailableError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
       }
       await delay(wait, undefined, { signal: context.signal });
@@ -162,37 +232,35 @@ export class A2aTransport implements Transport {
     if (receipt.status === "delivered" && typeof receipt.detail.reply === "string") return receipt.detail.reply;
     let task: A2aTask;
     try {
-      task = await a2aCall<A2aTask>(target, "GetTask", { id: String(receipt.detail.taskId) }, context.signal);
+      task = await this.#getTask(target, String(receipt.detail.taskId), context.signal);
     } catch (error) {
       if (error instanceof TransientError && error.code === "RATE_LIMITED") return undefined;
       throw error;
     }
     const state = task.status?.state;
     if (state === "TASK_STATE_COMPLETED") return a2aTaskText(task);
-    if (state === "TASK_STATE_FAILED" || state === "TASK_STATE_REJECTED") throw new FatalError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
+    if (isFailedTask(state)) throw new FatalError(`The target's task ended ${state}: ${a2aTaskText(task)}`, { code: "A2A_TASK_FAILED" });
     return undefined;
   }
 
-  #workingIn(conversation: string): Set<string> {
-    let tasks = this.#working.get(conversation);
-    if (!tasks) this.#working.set(conversation, (tasks = new Set()));
-    return tasks;
-  }
-
-  /** How many of this sender's tasks in the conversation are still working (a rate-limited look counts them all). */
-  async #stillWorking(target: A2aTarget, conversation: string, signal: AbortSignal): Promise<number> {
-    const tasks = this.#workingIn(conversation);
-    for (const id of [...tasks]) {
-      try {
-        const task = await a2aCall<A2aTask>(target, "GetTask", { id }, signal);
-        if (!isOpenTask(task.status?.state)) tasks.delete(id);
-      } catch (error) {
-        if (error instanceof TransientError && error.code === "RATE_LIMITED") return tasks.size;
-        if (error instanceof UnavailableError && /task not found/iu.test(error.message)) tasks.delete(id);
-        else throw error;
-      }
+  /**
+   * Where the task this envelope's last request made stands: completed is delivered; failed,
+   * rejected or cancelled after the target had accepted it is lost (the dispatcher sends it again,
+   * under a fresh message id); open, or unknown to the target now (its channel keeps tasks in
+   * memory only), is waiting.
+   */
+  async followUp(envelope: Envelope, context: DeliveryContext): Promise<FollowUp> {
+    const target = context.instance.a2a;
+    if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
+    const ledger = await this.#ledger();
+    const sent = ledger.last(target.endpoint, sessionIdempotencyKey(envelope));
+    if (!sent?.taskId || sent.state === "NOT_FOUND") return { status: "waiting" };
+    try {
+      return a2aFollowUpOf(await this.#getTask(target, sent.taskId, context.signal));
+    } catch (error) {
+      if (isTaskNotFound(error)) return { status: "waiting" };
+      throw error;
     }
-    return tasks.size;
   }
 
   /** A `GetTask` for an id that cannot exist: "Task not found" proves the endpoint is up and takes our token. */
@@ -202,7 +270,7 @@ export class A2aTransport implements Transport {
     try {
       await a2aCall(target, "GetTask", { id: "openclaw-inter-instance-probe" }, signal);
     } catch (error) {
-      if (!(error instanceof UnavailableError && error.code === "A2A_ERROR" && /task not found/iu.test(error.message))) throw error;
+      if (!isTaskNotFound(error)) throw error;
     }
     return `A2A endpoint ${target.endpoint} answered and accepted the peer token`;
   }
@@ -210,33 +278,180 @@ export class A2aTransport implements Transport {
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const target = context.instance.a2a;
     if (!target) throw new UnavailableError("a2a used without a2a config", { code: "NOT_CONFIGURED" });
-    const contextId = a2aContextId(this.#self);
-    const conversation = `${target.endpoint} ${contextId}`;
-    const giveBackTurn = await this.#gate.admit(conversation, 1, (signal) => this.#stillWorking(target, conversation, signal), context.signal, A2A_PREVIOUS_TASK_POLL_MS);
+    const ledger = await this.#ledger();
+    const messageId = sessionIdempotencyKey(envelope);
+    for (;;) {
+      const earlier = await this.#settledEarlier(ledger, target.endpoint, messageId, context.signal);
+      if (earlier && earlier.state !== "REFUSED") {
+        const known = await this.#earlierReceipt(target, earlier, context.signal);
+        if (known) return known;
+        // The first request may have landed: the target would de-duplicate this one into a task that never ends.
+        const contextId = freshA2aContextId(this.#self, "repeat");
+        const seq = ledger.claim(target.endpoint, messageId, contextId, { exclusive: false }) as number;
+        context.logger.info({ messageId, contextId, earlier: earlier.state }, "a2a: sent before without a known outcome; this request goes to a one-off conversation");
+        const receipt = await this.#send(target, ledger, seq, envelope, messageId, contextId, context.signal);
+        return { ...receipt, detail: { ...receipt.detail, repeat: true } };
+      }
+      const leave = await this.#enterLane(target.endpoint, context.signal);
+      try {
+        const turn = await this.#takeTurn(target, ledger, messageId, context);
+        // Undefined: another flusher sent this envelope meanwhile; look at what its request came to.
+        if (turn) return await this.#send(target, ledger, turn.seq, envelope, messageId, turn.contextId, context.signal);
+      } finally {
+        leave();
+      }
+    }
+  }
+
+  /** The latest request for this message id, once it has settled (another flusher may be sending it right now). */
+  async #settledEarlier(ledger: A2aLedger, endpoint: string, messageId: string, signal: AbortSignal): Promise<A2aSent | undefined> {
+    let earlier = ledger.last(endpoint, messageId);
+    while (earlier?.state === "SENDING" && Date.now() - earlier.sentAt < A2A_SENDING_STALE_MS) {
+      await delay(A2A_SENDING_POLL_MS, undefined, { signal });
+      earlier = ledger.last(endpoint, messageId);
+    }
+    return earlier;
+  }
+
+  async close(): Promise<void> {
+    const opening = this.#ledgerOpening;
+    this.#ledgerOpening = undefined;
+    if (opening) (await opening.catch(() => undefined))?.close();
+  }
+
+  #ledger(): Promise<A2aLedger> {
+    return (this.#ledgerOpening ??= A2aLedger.open(this.#stateDir));
+  }
+
+  /** `GetTask`, noting in the ledger the state the task was seen in. */
+  async #getTask(target: A2aTarget, taskId: string, signal: AbortSignal): Promise<A2aTask> {
+    const ledger = await this.#ledger();
+    try {
+      const task = await a2aCall<A2aTask>(target, "GetTask", { id: taskId }, signal);
+      ledger.observe(taskId, task.status?.state ?? "unknown");
+      return task;
+    } catch (error) {
+      if (isTaskNotFound(error)) ledger.observe(taskId, "NOT_FOUND");
+      throw error;
+    }
+  }
+
+  /** The receipt of an earlier request for the same message id whose task is open or done: it is not sent again. */
+  async #earlierReceipt(target: A2aTarget, earlier: A2aSent, signal: AbortSignal): Promise<Receipt | undefined> {
+    if (!earlier.taskId) return undefined;
+    let task: A2aTask;
+    try {
+      task = await this.#getTask(target, earlier.taskId, signal);
+    } catch (error) {
+      if (isTaskNotFound(error)) return undefined;
+      throw error;
+    }
+    const state = task.status?.state ?? "unknown";
+    const detail = { taskId: task.id, contextId: task.contextId ?? earlier.contextId, taskState: state, sentBefore: true };
+    if (state === "TASK_STATE_COMPLETED") return { status: "delivered", detail: { ...detail, reply: a2aTaskText(task) } };
+    return isOpenTask(state) ? { status: "accepted", detail } : undefined;
+  }
+
+  /**
+   * Waits until the conversation has no open task (this process's or another's), then claims it
+   * for one request. A task open past the bound wedges it: the sender moves on to a fresh one.
+   * Undefined when a request for the same message id was made meanwhile (another flusher).
+   */
+  async #takeTurn(target: A2aTarget, ledger: A2aLedger, messageId: string, context: DeliveryContext): Promise<{ contextId: string; seq: number } | undefined> {
+    const { signal } = context;
+    for (;;) {
+      signal.throwIfAborted();
+      const contextId = ledger.context(target.endpoint, this.#self);
+      const stillOpen: A2aSent[] = [];
+      for (const sent of ledger.open(target.endpoint, contextId)) {
+        if (!sent.taskId) {
+          stillOpen.push(sent);
+          continue;
+        }
+        try {
+          if (isOpenTask((await this.#getTask(target, sent.taskId, signal)).status?.state)) stillOpen.push(sent);
+        } catch (error) {
+          if (error instanceof TransientError && error.code === "RATE_LIMITED") stillOpen.push(sent);
+          else if (!isTaskNotFound(error)) throw error;
+        }
+      }
+      const wedged = wedgedTaskOf(stillOpen, Date.now(), this.#wedgedAfterMs);
+      if (wedged) {
+        const next = ledger.moveOn(target.endpoint, this.#self, contextId);
+        context.logger.warn(
+          { contextId, next, taskId: wedged.taskId, openForMs: Date.now() - wedged.sentAt },
+          "a2a: the conversation is wedged (a task stays open while replies go to others); moving to a fresh contextId",
+        );
+        continue;
+      }
+      if (stillOpen.length === 0) {
+        const seq = ledger.claim(target.endpoint, messageId, contextId, { exclusive: true, fresh: true });
+        if (seq === "sent") return undefined;
+        if (seq !== "busy") return { contextId, seq };
+      }
+      await delay(A2A_PREVIOUS_TASK_POLL_MS, undefined, { signal });
+    }
+  }
+
+  async #send(target: A2aTarget, ledger: A2aLedger, seq: number, envelope: Envelope, messageId: string, contextId: string, signal: AbortSignal): Promise<Receipt> {
     let task: A2aTask;
     try {
       ({ task } = await a2aCall<{ task: A2aTask }>(
         target,
         "SendMessage",
         {
-          message: { messageId: envelope.id, role: "ROLE_USER", contextId, parts: [{ text: formatSessionMessage(envelope) }] },
+          message: { messageId, role: "ROLE_USER", contextId, parts: [{ text: formatSessionMessage(envelope) }] },
           configuration: { returnImmediately: true },
         },
-        context.signal,
+        signal,
       ));
     } catch (error) {
-      giveBackTurn();
+      ledger.settle(seq, undefined, sendLeftNoTask(error) ? "REFUSED" : "UNKNOWN");
       throw error;
     }
     const state = task.status?.state ?? "unknown";
-    if (isOpenTask(state)) this.#workingIn(conversation).add(task.id);
-    else giveBackTurn();
-    if (state === "TASK_STATE_REJECTED" || state === "TASK_STATE_FAILED") {
+    ledger.settle(seq, task.id, state);
+    if (isFailedTask(state)) {
       // Not transient: the target's policy refused it. Another transport may still be allowed.
       throw new UnavailableError(`The target's A2A channel refused the task: ${a2aTaskText(task) || state}`, { code: "A2A_REJECTED" });
     }
     const detail = { taskId: task.id, contextId: task.contextId ?? contextId, taskState: state };
     return state === "TASK_STATE_COMPLETED" ? { status: "delivered", detail: { ...detail, reply: a2aTaskText(task) } } : { status: "accepted", detail };
   }
+
+  /** Waits for the sends to this endpoint before this one in this process; the returned function lets the next one go. */
+  async #enterLane(key: string, signal: AbortSignal): Promise<() => void> {
+    const previous = this.#lanes.get(key) ?? Promise.resolve();
+    let leave!: () => void;
+    const mine = new Promise<void>((resolve) => (leave = resolve));
+    const tail = previous.then(() => mine);
+    this.#lanes.set(key, tail);
+    void tail.then(() => {
+      if (this.#lanes.get(key) === tail) this.#lanes.delete(key);
+    });
+    try {
+      await untilAborted(previous, signal);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    return leave;
+  }
 }
 
+/** `promise`, or the signal's reason as soon as it aborts. */
+async function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -4,15 +4,18 @@ import { join } from "node:path";
 import { locateOpenclaw, type OpenclawCommand } from "../cli-runner/locate.js";
 import type { Instance } from "../config/registry.js";
 import type { Envelope } from "../core/envelope.js";
-import { TransportTimeoutError, UnavailableError } from "../core/errors.js";
+import { TransientError, TransportTimeoutError, UnavailableError } from "../core/errors.js";
 import type { GatewayPool } from "../gateway/connection.js";
-import { chatMessageRefusal, confirmInSession, formatSessionMessage } from "../session-message.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type Receipt, type Transport } from "../core/transport.js";
+import { readTranscript } from "../gateway/transcript.js";
+import { chatMessageRefusal, confirmInSession, formatSessionMessage, turnOutcome } from "../session-message.js";
+import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../core/transport.js";
 
 /** `openclaw agent --message-file` reads at most this much. */
 export const AGENT_CLI_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** After SIGTERM the CLI aborts the remote run; give it this long before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
+/** The look into the target session before a run gets at most this long. */
+const LOOK_FIRST_MS = 5_000;
 
 export interface AgentCliOptions {
   readonly pool: GatewayPool;
@@ -26,6 +29,8 @@ export interface AgentCliOptions {
 interface AgentCliOutput {
   readonly ok?: boolean;
   readonly runId?: string;
+  /** `gateway` on a failure after the Gateway had accepted the run (`runId` is then its id). */
+  readonly origin?: string;
   readonly status?: string;
   readonly error?: { readonly message?: string };
   readonly result?: { readonly payloads?: readonly { readonly text?: string | null; readonly isError?: boolean }[] };
@@ -56,11 +61,19 @@ function classifyCliError(message: string, instance: Instance): Error {
  * `--message-file` (never through argv or a shell), the URL and token through the environment
  * (never argv, where `ps` shows them). Slow (a CLI start plus a whole turn) but needs nothing on
  * the target beyond its Gateway.
+ *
+ * `openclaw agent` takes no idempotency key (2026.9.6: no flag, no variable; each run makes a
+ * random one), so the Gateway cannot tell a second run of the same envelope from a new message.
+ * Before each run the transport looks for the envelope's header line in the target session and
+ * does not run again when it is there; a failure after the Gateway had accepted the run is looked
+ * up the same way instead of being reported as not sent.
  */
 export class AgentCliTransport implements Transport {
   readonly id = "agent_cli";
   readonly #options: AgentCliOptions;
   #command: Promise<OpenclawCommand | undefined> | undefined;
+  /** Envelopes this transport ran the CLI for without a clear outcome: a retry must find out first. */
+  readonly #unsettled = new Set<string>();
 
   constructor(options: AgentCliOptions) {
     this.#options = options;
@@ -91,6 +104,9 @@ export class AgentCliTransport implements Transport {
         hint: 'Install it (npm install -g openclaw) or set openclawCli.bin in the config to its path.',
       });
     }
+    const earlier = await this.#lookFirst(envelope, context);
+    if (earlier) return earlier;
+    this.#unsettled.add(envelope.id);
     const dir = await mkdtemp(join(tmpdir(), "openclaw-inter-instance-"));
     try {
       const messageFile = join(dir, "message.txt");
@@ -109,6 +125,7 @@ export class AgentCliTransport implements Transport {
       });
       if (result.isCanceled) throw signal.reason instanceof Error ? signal.reason : new TransportTimeoutError("openclaw agent was cancelled.", { code: "CANCELLED" });
       if (result.failed && result.exitCode === undefined) {
+        this.#unsettled.delete(envelope.id);
         throw new UnavailableError(`openclaw agent could not run: ${result.shortMessage}`, { code: "SPAWN_FAILED", hint: `Check ${command.file} (found via ${command.source}).` });
       }
       const output = parseOutput(result.stdout);
@@ -119,13 +136,75 @@ export class AgentCliTransport implements Transport {
         });
       }
       if (result.exitCode !== 0 || !output || output.ok === false) {
-        throw classifyCliError(output?.error?.message ?? (result.stderr || result.stdout || `exit code ${result.exitCode}`), instance);
+        const message = output?.error?.message ?? (result.stderr || result.stdout || `exit code ${result.exitCode}`);
+        if (output?.origin === "gateway" && output.runId) return await this.#afterAcceptedFailure(envelope, context, output.runId, message);
+        throw classifyCliError(message, instance);
       }
+      this.#unsettled.delete(envelope.id);
       const reply = (output.result?.payloads ?? []).map((payload) => payload.text ?? "").join("\n");
       return { status: "delivered", detail: { runId: output.runId ?? "", sessionKey: instance.sessionKey, reply } };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Whether the target session already has this envelope (an earlier run, from this process or
+   * another sender of the instance, whose outcome the sender did not see): then it is not run
+   * again. Unread only costs a retry when this transport ran it before without a clear outcome.
+   */
+  async #lookFirst(envelope: Envelope, context: DeliveryContext): Promise<Receipt | undefined> {
+    const signal = AbortSignal.any([context.signal, AbortSignal.timeout(LOOK_FIRST_MS)]);
+    let found: Confirmation;
+    try {
+      found = await confirmInSession(this.#options.pool.forInstance(context.instance), context.instance.sessionKey, envelope.id, signal);
+    } catch (error) {
+      context.signal.throwIfAborted();
+      if (!this.#unsettled.has(envelope.id)) {
+        context.logger.debug({ envelopeId: envelope.id, err: error instanceof Error ? error.message : String(error) }, "agent_cli: cannot look into the target session first; running");
+        return undefined;
+      }
+      throw new TransientError(`Cannot tell whether the earlier openclaw agent run of ${envelope.id} reached ${context.instance.name}; not running it again blind.`, {
+        code: "UNCONFIRMED",
+        cause: error,
+        hint: `openclaw agent takes no idempotency key, so only ${context.instance.sessionKey}'s transcript can tell; this sender must be able to read it (chat.history).`,
+      });
+    }
+    // Not there, or held but never to run (interrupted, cancelled): run it.
+    if (!found.landed) return undefined;
+    this.#unsettled.delete(envelope.id);
+    context.logger.info({ envelopeId: envelope.id, status: found.receipt.status }, "agent_cli: already in the target session; not run again");
+    return { status: found.receipt.status, detail: { ...found.receipt.detail, sentBefore: true } };
+  }
+
+  /**
+   * The CLI failed after the Gateway had accepted the run (it lost the connection, or its wait
+   * ended): the Gateway may still run it, so it is not "not sent". Found in the session: that
+   * receipt. Otherwise the run is the Gateway's: accepted, followed up by the transcript.
+   */
+  async #afterAcceptedFailure(envelope: Envelope, context: DeliveryContext, runId: string, message: string): Promise<Receipt> {
+    const { instance } = context;
+    const found = await confirmInSession(this.#options.pool.forInstance(instance), instance.sessionKey, envelope.id, context.signal).catch(() => undefined);
+    context.logger.warn({ envelopeId: envelope.id, runId, landed: found?.landed, err: message.split("\n")[0] }, "agent_cli: the CLI failed after the Gateway accepted the run");
+    if (found?.landed) {
+      this.#unsettled.delete(envelope.id);
+      return { status: found.receipt.status, detail: { ...found.receipt.detail, runId } };
+    }
+    return { status: "accepted", detail: { runId, sessionKey: instance.sessionKey, gatewayStatus: "accepted; the CLI lost it", cliError: message.split("\n")[0] ?? "" } };
+  }
+
+  /**
+   * For an envelope left accepted (queued in the target session, or accepted by the Gateway when
+   * the CLI lost it): a turn answered it, delivered; its turn failed on context overflow,
+   * unsuitable; its receiver's policy kept it, held or refused; otherwise waiting.
+   */
+  async followUp(envelope: Envelope, context: DeliveryContext): Promise<FollowUp> {
+    const transcript = await readTranscript(this.#options.pool.forInstance(context.instance), context.instance.sessionKey, context.signal);
+    const outcome = turnOutcome(transcript, envelope);
+    if (outcome.state === "ran") return { status: "delivered" };
+    if (outcome.state === "held" || outcome.state === "refused") return { status: outcome.state, reason: outcome.why };
+    if (outcome.state === "too_large") return { status: "unsuitable", reason: `too large for ${context.instance.name}'s model: ${outcome.error}` };
+    return { status: "waiting" };
   }
 
   /** The CLI waits for the whole turn, so the reply came with the receipt. */

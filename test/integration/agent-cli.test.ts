@@ -134,6 +134,33 @@ describe("agent_cli when the turn outlives the attempt", () => {
   });
 });
 
+describe("agent_cli sent again by a sender without the first one's record", () => {
+  // openclaw agent (2026.9.6) takes no idempotency key: each run makes a random one, so the Gateway
+  // would run the same envelope twice. The transport looks into the session first.
+  it("finds the envelope in the target session by its header and does not run the CLI again", async () => {
+    const client = createMessenger({ config: configFor({ transports: ["agent_cli"] }), log: testLog() });
+    const amnesiac = createMessenger({ config: { ...configFor({ transports: ["agent_cli"] }), stateDir: join(scratch, "amnesiac-state") }, log: testLog() });
+    try {
+      const marker = randomUUID();
+      const first = await client.send({ to: "xiaom", body: `twice ${marker}` });
+      expect(first).toMatchObject({ ok: true, via: "agent_cli", status: "delivered" });
+      const second = await amnesiac.send({ to: "xiaom", body: `twice ${marker}`, id: first.id }, { queue: false });
+      expect(second.repeatOf).toBeUndefined();
+      const rows = (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+      expect(rows).toHaveLength(1);
+      expect(second).toMatchObject({ ok: true, via: "agent_cli", status: "delivered", receipt: { detail: { sentBefore: true } } });
+      const turns = mock.requests.filter((request) => {
+        const users = (request.body.messages ?? []).filter((message) => message.role === "user").map((message) => textOf(message.content));
+        return users.findLast((text) => !text.startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"))?.includes(marker);
+      });
+      expect(turns).toHaveLength(1);
+    } finally {
+      await amnesiac.close();
+      await client.close();
+    }
+  });
+});
+
 describe("capability probes against a real Gateway", () => {
   it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
     const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: testLog() });
