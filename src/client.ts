@@ -8,7 +8,7 @@ import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
 import { auditWriter } from "./audit/inbound.js";
 import { outboundEntry } from "./audit/entries.js";
-import { Dispatcher, type DeliveryReport, type FlushOptions, type ProbeOptions, type ProbeResult, type Route, type SendInput, type SendOptions, type Waiting } from "./core/dispatcher.js";
+import { Dispatcher, type DeliveryReport, type FlushOptions, type FollowUpStep, type ProbeOptions, type ProbeResult, type Route, type SendInput, type SendOptions, type Waiting } from "./core/dispatcher.js";
 import { Outbox, type QueuedEnvelope } from "./core/outbox.js";
 import { DeviceIdentityStore, defaultStateDir } from "./gateway/device-identity.js";
 import { GatewayPool } from "./gateway/connection.js";
@@ -49,6 +49,16 @@ export interface MessengerOptions {
   readonly retryMinTimeoutMs?: number;
   /** Called when an envelope starts to wait in the outbox (queued, or accepted and followed up by `flush`). */
   readonly onWaiting?: () => void;
+  /**
+   * Told when a message is lost for good: the target dropped it after accepting it and the bounded
+   * redeliveries did not get it there (it is also logged at error level, in the audit log and in `track`).
+   */
+  readonly onLost?: (report: DeliveryReport) => void;
+  /**
+   * Where the config lives, so the fixes errors give name the right setting: `file` (default), the
+   * CLI's JSON registry; `plugin`, inside OpenClaw (`plugins.entries.inter-instance.config`, set with `openclaw config set`).
+   */
+  readonly configuredIn?: "file" | "plugin";
 }
 
 export interface Messenger {
@@ -101,8 +111,12 @@ export interface Messenger {
     list(): Promise<QueuedEnvelope[]>;
     /** How many wait (queued for a retry, accepted but not yet seen to run), and when the first queued one is due. */
     waiting(): Promise<Waiting>;
-    /** Retries them in arrival order per target. */
+    /** Follows up what targets accepted (then retries what waits), in arrival order per target. */
     flush(options?: FlushOptions): Promise<DeliveryReport[]>;
+    /** Follows up, once, what targets accepted and nobody has seen run: a lost one is sent again (bounded), a delivered one let go. */
+    followUp(options?: { signal?: AbortSignal }): Promise<FollowUpStep[]>;
+    /** Waits up to `timeoutMs` for the evidence that settles these accepted reports (see `Dispatcher.settle`). */
+    settle(reports: readonly DeliveryReport[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeliveryReport[]>;
     /** Drops a waiting message for good (every target it waits for); false when none waits with that id. */
     drop(id: string): Promise<boolean>;
     /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */
@@ -164,7 +178,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
   for (const secret of registry.secrets()) secrets.add(secret);
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
-  const pool = new GatewayPool(new DeviceIdentityStore(stateDir), new LinkLatency(stateDir));
+  const pool = new GatewayPool(new DeviceIdentityStore(stateDir), new LinkLatency(stateDir), options.configuredIn ? { configuredIn: options.configuredIn } : {});
   let outbox: Promise<Outbox> | undefined;
   let closing: Promise<void> | undefined;
   const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(outboxPath(config, env))) : undefined;
@@ -176,7 +190,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     nodes,
     new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
     new MemoryFileTransport(),
-    new A2aTransport(registry.self, env),
+    new A2aTransport(registry.self, env, { stateDir }),
     new MessageToolTransport(pool),
     new NatsTransport(natsLease),
   ];
@@ -210,6 +224,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
     ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
+    ...(options.onLost ? { onLost: (_envelope: Envelope, report: DeliveryReport) => options.onLost?.(report) } : {}),
   });
   const requireOutbox = async (): Promise<Outbox> => {
     if (!openOutbox) throw new InterInstanceError("Delegated tasks are kept in the outbox, which this config turns off.", { code: "NO_OUTBOX", hint: "Set outbox.enabled to true (the default)." });
@@ -267,6 +282,8 @@ export function createMessenger(options: MessengerOptions): Messenger {
       list: async () => (openOutbox ? (await openOutbox()).list() : []),
       waiting: () => dispatcher.waiting(),
       flush: (flushOptions) => dispatcher.flush(flushOptions),
+      followUp: (followOptions) => dispatcher.followUp(followOptions),
+      settle: (reports, settleOptions) => dispatcher.settle(reports, settleOptions),
       drop: async (id) => (openOutbox ? (await openOutbox()).remove(id) : false),
       unseen: async () => {
         if (!openOutbox) return [];

@@ -7,15 +7,40 @@ import type { DeliveryState } from "./core/delivery-status.js";
 import type { GroupReport } from "./use-cases/groups.js";
 import type { TrackedMessage } from "./use-cases/track.js";
 
-/** One line for a person (or an agent) about a delivery. */
+const redeliveries = (report: DeliveryReport) => report.followUp?.filter((step) => step.action === "redelivered").length ?? 0;
+
+/**
+ * One line for a person (or an agent) about a delivery, saying only what the evidence shows:
+ * "Delivered" only when the message is in the target agent's session.
+ */
 export function describeReport(report: DeliveryReport): string {
-  if (report.ok) return `Delivered to ${report.to} via ${report.via} (${report.status}).`;
+  const again = redeliveries(report);
+  const resent = again > 0 ? ` Its Gateway lost it after accepting it; sent again ${again === 1 ? "once" : `${again} times`}.` : "";
+  switch (report.status) {
+    case "delivered":
+      return `Delivered to ${report.to} via ${report.via}: it is in its agent's session.${resent}`;
+    case "accepted":
+      return `Accepted by ${report.to}'s Gateway via ${report.via} (not yet seen by its agent). It is followed up and sent again if that Gateway loses it; do not send it again.${resent}`;
+    case "written":
+      return `Written into ${report.to}'s memory file via ${report.via} (not yet seen by its agent; \`status ${report.id}\` tells when it is).`;
+    case "held":
+    case "refused": {
+      const why = report.followUp?.at(-1)?.reason;
+      return report.status === "held"
+        ? `Held by ${report.to}'s inbound policy for its owner${why ? ` (${why})` : ""}: its agent gets it once the owner approves it there.`
+        : `Refused by ${report.to}'s inbound policy${why ? ` (${why})` : ""}: its agent will not get it. Ask ${report.to}'s owner to allow this instance.`;
+    }
+    case "lost":
+      return `Lost: ${report.to}'s Gateway accepted it and then dropped it (${report.followUp?.at(-1)?.reason ?? "no reason given"}). Its agent did not get it; send it again if it still matters, and look at ${report.to}'s Gateway log.`;
+    default:
+      break;
+  }
   const reasons = report.attempts
     .filter((a) => a.error || a.skippedBecause)
     .map((a) => `${a.transport}: ${a.error ? `${a.error.code}${a.error.hint ? ` (${a.error.hint})` : ""}` : `skipped, ${a.skippedBecause}`}`)
     .join("; ");
   return report.status === "queued"
-    ? `Not delivered to ${report.to} yet; queued in the outbox and retried later. ${reasons}`
+    ? `Not delivered to ${report.to} yet; queued in the outbox and retried automatically (do not send it again). ${reasons}`
     : `Not delivered to ${report.to}. ${reasons}`;
 }
 

@@ -1,8 +1,9 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import type { Messenger } from "../client.js";
 import { reached } from "../core/delivery-status.js";
 import { describeGroupReport, describeReport, describeStatus } from "../report-text.js";
+import { durationOption } from "./duration.js";
 
 export interface CollaborationContext {
   readonly open: () => Promise<Messenger>;
@@ -14,15 +15,11 @@ export interface CollaborationContext {
 }
 
 const GOALS = ["accepted", "delivered", "seen", "answered"] as const;
+/** How long a one-shot send waits, after acceptance, for the evidence that settles it. */
+const DEFAULT_SETTLE_MS = 30_000;
+const STILL_FOLLOWED =
+  "Not settled in time: the next `openclaw-inter-instance outbox flush` (or the plugin's outbox service, where it shares this outbox) looks again and sends it again if it was lost; `--wait delivered` waits until it is certain.";
 type Goal = (typeof GOALS)[number];
-
-/** `30`, `90s`, `10m`, `2h` → milliseconds. */
-export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/u.exec(value.trim());
-  if (!match) throw new InvalidArgumentError("expected a duration: 30 (seconds), 90s, 10m, 2h, 1d");
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"];
-  return Math.round(Number(match[1]) * unit);
-}
 
 /** `send` (to an instance or a group, optionally waiting), `delegate`, `status`. */
 export function registerCollaborationCommands(program: Command, context: CollaborationContext): void {
@@ -32,8 +29,9 @@ export function registerCollaborationCommands(program: Command, context: Collabo
     .argument("<to>", "instance name or alias (xiaom, 小m), or a group (all, or one from the config's groups)")
     .argument("<message...>", "the text")
     .addOption(new Option("--wait <state>", "wait until it got this far: accepted, delivered, seen, answered").choices(GOALS))
-    .addOption(new Option("-t, --timeout <duration>", "with --wait: how long to wait (30s, 5m)").default(120_000, "2m").argParser(parseDuration))
-    .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number }) => {
+    .addOption(durationOption("-t, --timeout <duration>", "with --wait: how long to wait", 120_000))
+    .addOption(durationOption("--settle <duration>", "after the target accepts it, how long to wait for the evidence that it reached its agent (0: return at acceptance)", DEFAULT_SETTLE_MS))
+    .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number; settle: number }) => {
       const link = await context.open();
       const body = await context.readBody(words);
       if (link.registry.group(to)) {
@@ -41,9 +39,12 @@ export function registerCollaborationCommands(program: Command, context: Collabo
         context.print(report, describeGroupReport(report));
         return context.setExitCode(report.ok ? "ok" : "notDelivered");
       }
-      const report = await link.send({ to, body });
+      // Waiting for delivered (or further) settles it first: a message the target loses is sent again meanwhile.
+      const settleMs = options.wait && options.wait !== "accepted" ? options.timeout : options.settle;
+      if (settleMs > 0) context.progress(`Sending to ${to}; waiting up to ${Math.round(settleMs / 1000)} s for its agent's session to show it…`);
+      const report = await link.send({ to, body }, { settleMs });
       if (!options.wait || (!report.ok && report.status !== "queued")) {
-        context.print(report, describeReport(report));
+        context.print(report, `${describeReport(report)}${report.status === "accepted" && settleMs > 0 ? ` ${STILL_FOLLOWED}` : ""}`);
         return context.setExitCode(report.ok ? "ok" : "notDelivered");
       }
       context.progress(`${describeReport(report)} Waiting until it is ${options.wait} (up to ${Math.round(options.timeout / 1000)} s)…`);
@@ -58,7 +59,7 @@ export function registerCollaborationCommands(program: Command, context: Collabo
     .description("hand a task to another instance (or each member of a group) and return at once with its id")
     .argument("<to>", "instance name or alias, or a group")
     .argument("<task...>", 'the task; "-" reads it from stdin')
-    .addOption(new Option("--deadline <duration>", "when it expires unanswered (30m, 2h)").default(3_600_000, "1h").argParser(parseDuration))
+    .addOption(durationOption("--deadline <duration>", "when it expires unanswered", 3_600_000))
     .option("--into <sessionKey>", "with the plugin on this machine's Gateway: the session the result is brought to (e.g. agent:main:main)")
     .action(async (to: string, words: string[], options: { deadline: number; into?: string }) => {
       const link = await context.open();

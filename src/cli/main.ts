@@ -16,6 +16,7 @@ import { act } from "../act.js";
 import { describeAsk, describeChecks, describeExec, describeReport, describeSyncFiles, describeSyncRepo } from "../report-text.js";
 import { SecretSet } from "../redact.js";
 import { firstInvalidUtf8Byte } from "./utf8.js";
+import { durationOption, parseSince } from "./duration.js";
 
 /** Exit codes: 0 delivered (or the command succeeded), 1 not delivered, 2 bad input (nothing was sent). */
 export const EXIT = { ok: 0, notDelivered: 1, badInput: 2 } as const;
@@ -54,17 +55,6 @@ function decodeUtf8(bytes: Uint8Array, what: string): string {
   throw new BadInput(`${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`);
 }
 
-const SINCE_UNITS_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `--since`: an ISO time, or a duration back from now (`30m`, `2h`, `7d`). */
-function parseSince(value: string): Date {
-  const ago = /^(\d{1,6})([mhd])$/u.exec(value);
-  if (ago) return new Date(Date.now() - Number(ago[1]) * SINCE_UNITS_MS[ago[2] as keyof typeof SINCE_UNITS_MS]);
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) throw new BadInput(`--since "${value}" is neither a time (2026-12-01T10:00:00Z) nor a duration (30m, 2h, 7d).`);
-  return time;
-}
-
 function describeAuditEntry(entry: AuditEntry): string {
   const arrow = entry.direction === "out" ? "sent" : "shown";
   return `${entry.at}  ${arrow}  ${entry.from} → ${entry.to}  id ${entry.id}  via ${entry.transport}  ${entry.status}  ${entry.verdict}  ${entry.bytes} bytes`;
@@ -87,7 +77,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const options = globals();
     const config = await loadConfig();
     // A person reads the report's sentences; the JSON log is for --verbose (every attempt) and --json (warnings).
-    messenger = createMessenger({ config, env: io.env, log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" } });
+    // Without --config inside OpenClaw the instances are the plugin's: fixes name its settings.
+    const configuredIn = options.config === undefined && io.pluginConfig ? "plugin" : "file";
+    messenger = createMessenger({ config, env: io.env, configuredIn, log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" } });
     for (const secret of messenger.registry.secrets()) secrets.add(secret);
     return messenger;
   };
@@ -118,9 +110,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description("send a message and wait for the other agent's answer")
     .argument("<to>", "instance name or alias")
     .argument("<message...>", 'the question; "-" reads it from stdin')
-    .addOption(new Option("-t, --timeout <seconds>", "how long to wait for the answer").default(120).argParser((v) => positiveSeconds(v)))
+    .addOption(durationOption("-t, --timeout <duration>", "how long to wait for the answer", 120_000))
     .action(async (to: string, words: string[], options: { timeout: number }) => {
-      const result = await (await open()).ask({ to, body: await readBody(words, io) }, { timeoutMs: options.timeout * 1000 });
+      const result = await (await open()).ask({ to, body: await readBody(words, io) }, { timeoutMs: options.timeout });
       print(result, describeAsk(result));
       exitCode = result.ok ? EXIT.ok : EXIT.notDelivered;
     });
@@ -146,24 +138,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument("<to>", "instance name or alias")
     .argument("<argv...>", "the program and its arguments, passed as written (exec's own options go before <to>)")
     .option("--cwd <dir>", "absolute working directory there")
-    .addOption(new Option("-t, --timeout <seconds>", "kill it after this long (default: the instance's nodes timeout, 30 s)").argParser((v) => positiveSeconds(v)))
-    .option("-e, --env <NAME=value...>", "extra environment variables")
+    .addOption(durationOption("-t, --timeout <duration>", "kill it after this long (default: the instance's nodes timeout, 30 s)"))
+    // One variable per flag, repeatable: a variadic option would swallow the instance name and the program.
+    .option("-e, --env <NAME=value>", "an environment variable for the program (repeatable: -e A=1 -e B=2)", collectEnv)
     .option("--keep-proxy", "keep the node host's HTTP(S)_PROXY / ALL_PROXY")
     .passThroughOptions()
-    .action(async (to: string, words: string[], options: { cwd?: string; timeout?: number; env?: string[]; keepProxy?: boolean }) => {
+    .action(async (to: string, words: string[], options: { cwd?: string; timeout?: number; env?: Record<string, string>; keepProxy?: boolean }) => {
       const argvWords = programArgv(words);
-      const env = Object.fromEntries(
-        (options.env ?? []).map((pair) => {
-          const at = pair.indexOf("=");
-          if (at <= 0) throw new BadInput(`--env takes NAME=value, not "${pair}"`);
-          return [pair.slice(0, at), pair.slice(at + 1)];
-        }),
-      );
+      const env = options.env ?? {};
       const result = await (await open()).exec({
         to,
         argv: argvWords,
         ...(options.cwd ? { cwd: options.cwd } : {}),
-        ...(options.timeout ? { timeoutMs: options.timeout * 1000 } : {}),
+        ...(options.timeout ? { timeoutMs: options.timeout } : {}),
         ...(options.env ? { env } : {}),
         keepProxy: options.keepProxy === true,
       });
@@ -178,6 +165,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     open,
     print,
     progress: (text) => io.stderr(`${secrets.scrub(text)}\n`),
+    setExitCode: (code) => {
+      exitCode = EXIT[code];
+    },
   });
 
   registerInboxCommands(program, {
@@ -241,9 +231,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
   outbox
     .command("flush")
-    .description("retry waiting messages now, in order per target")
-    .action(async () => {
-      const reports = await (await open()).outbox.flush({ all: true });
+    .description("follow up what targets accepted and retry waiting messages now, in order per target")
+    .addOption(durationOption("--settle <duration>", "then wait this long for the evidence that what was accepted reached its agent (0: do not wait)", 30_000))
+    .action(async (options: { settle: number }) => {
+      const link = await open();
+      const flushed = await link.outbox.flush({ all: true });
+      const reports = options.settle > 0 && flushed.some((report) => report.status === "accepted") ? await link.outbox.settle(flushed, { timeoutMs: options.settle }) : flushed;
       print(reports, reports.length === 0 ? "Nothing to flush." : reports.map(describeReport).join("\n"));
       exitCode = reports.every((r) => r.ok) ? EXIT.ok : EXIT.notDelivered;
     });
@@ -274,10 +267,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command("log")
     .description("every message sent from here or shown to this instance's agent: when, who, id, how, the verdict and the size")
-    .option("--since <when>", "an ISO time, or how long ago: 30m, 2h, 7d")
-    .action(async (options: { since?: string }) => {
+    .addOption(new Option("--since <when>", "an ISO time, or how long ago: 30m, 2h, 7d").argParser((value) => parseSince(value)))
+    .action(async (options: { since?: Date }) => {
       const config = await loadConfig();
-      const since = options.since === undefined ? undefined : parseSince(options.since);
+      const since = options.since;
       const path = auditPath(config, io.env);
       if (!existsSync(path)) return print([], `No messages are logged yet (${path} does not exist).`);
       const log = await AuditLog.open(path);
@@ -332,9 +325,9 @@ function programArgv(words: readonly string[]): string[] {
   return argv;
 }
 
-function positiveSeconds(value: string): number {
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
-  return seconds;
+/** `-e NAME=value`, once per variable: collected into one object. */
+function collectEnv(pair: string, previous: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new InvalidArgumentError(`--env takes NAME=value, not "${pair}"; give one variable per flag: -e A=1 -e B=2.`);
+  return { ...previous, [pair.slice(0, at)]: pair.slice(at + 1) };
 }
-

@@ -233,10 +233,17 @@ export class Dispatcher {
    */
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const report = await this.#deliver(envelope, instance, options);
-    this.#onReport?.(envelope, report);
-    if (report.status !== "accepted" || !options.settleMs || report.repeatOf) return report;
-    const [settled] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) });
-    return settled ?? report;
+    if (report.status !== "accepted" || !options.settleMs || report.repeatOf) {
+      this.#onReport?.(envelope, report);
+      return report;
+    }
+    // Reported once it is settled (or the wait is over): the audit log says what the evidence showed.
+    const [settled = report] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => {
+      this.#onReport?.(envelope, report);
+      throw error;
+    });
+    this.#onReport?.(envelope, settled);
+    return settled;
   }
 
   async #deliver(envelope: Envelope, instance: Instance, options: SendOptions): Promise<DeliveryReport> {

@@ -46,6 +46,8 @@ export interface InputReceipt {
 /** One page of `chat.history` read with `inputRunIds`: the rows, the custody of each key, whether a run is active. */
 export interface SessionEvidence extends Transcript {
   readonly inputReceipts: readonly InputReceipt[];
+  /** Whether the Gateway answered for the keys asked about (false: no receipt says nothing). */
+  readonly receiptsKnown: boolean;
   readonly activeRun: boolean;
   /** Older rows exist beyond this page; read them with `offset: nextOffset`. */
   readonly nextOffset: number | undefined;
@@ -76,12 +78,12 @@ export async function readSessionEvidence(
   signal: AbortSignal,
   page: { readonly offset?: number; readonly pendingBefore?: number } = {},
 ): Promise<SessionEvidence> {
-  const history = await connection.request<HistoryAnswer>(
-    "chat.history",
-    { sessionKey, limit: HISTORY_LIMIT, inputRunIds: keys.slice(0, MAX_INPUT_RUN_IDS), ...page },
-    { signal },
-  );
+  const ask = (withKeys: boolean) =>
+    connection.request<HistoryAnswer>("chat.history", { sessionKey, limit: HISTORY_LIMIT, ...(withKeys ? { inputRunIds: keys.slice(0, MAX_INPUT_RUN_IDS) } : {}), ...page }, { signal });
+  // The Gateway refuses the whole read when it holds a key twice ("ambiguous source run IDs"): the page is still worth having.
+  const history = keys.length === 0 ? await ask(false) : await ask(true).catch(async (error: unknown) => ({ ...(await ask(false)), receiptsRefused: String(error) }));
   return {
+    receiptsKnown: keys.length > 0 && !("receiptsRefused" in history),
     messages: history.messages ?? [],
     pendingInputs: history.pendingInputs?.items ?? [],
     inputReceipts: history.inputReceipts ?? [],

@@ -74,6 +74,11 @@ export async function custodyInSession(envelope: Envelope, lookup: CustodyLookup
     return { state: "lost", reason: "consumed by a turn that does not carry its text" };
   }
   if (receipt?.state === "pending") return pendingState(first, current, lookup);
+  if (!first.receiptsKnown) {
+    const input = first.pendingInputs.find((candidate) => candidate.runId === current);
+    if (input && input.state !== "queued") return { state: "lost", reason: `the target Gateway marked it ${input.state ?? "released"} and never runs such input by itself` };
+    return { state: "unsettled", reason: "the target did not say who holds it" };
+  }
 
   // Neither a row on the newest page nor a pending row: an older page may still hold its row.
   const older = await findInOlderRows(first, envelope, lookup);

@@ -20,6 +20,9 @@ interface AgentWaitResult {
   readonly terminalReply?: { readonly disposition?: string; readonly text?: string };
 }
 
+/** Most inputs left waiting in the target session when a redelivery joins it (the Gateway drops follow-ups past 20). */
+const REDELIVERY_QUEUE_ROOM = 5;
+
 /** How long one `agent.wait` long-poll lasts before the transcript is looked at again. */
 const REPLY_POLL_MS = 5_000;
 
@@ -64,7 +67,9 @@ export class SessionsSendTransport implements Transport {
     const connection = this.#connection(context.instance);
     const { sessionKey, maxQueued } = context.instance;
     if (Buffer.byteLength(envelope.body, "utf8") >= WINDOW_CHECK_BYTES) await this.#refuseIfTooLarge(envelope, context);
-    const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, maxQueued, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
+    // A redelivery follows a loss inside the target: it never joins a crowded queue, whatever the configured pace.
+    const room = envelope.redelivery ? Math.min(maxQueued, REDELIVERY_QUEUE_ROOM) : maxQueued;
+    const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, room, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
     const idempotencyKey = sessionIdempotencyKey(envelope);
     try {
       const result = await connection.request<SessionsSendResult>(

@@ -27,7 +27,7 @@ export interface TrackOptions {
 }
 
 // What the outbox's delivery record says, in the status vocabulary.
-const RECORDED: Record<string, DeliveryState> = { accepted: "accepted", written: "accepted", delivered: "delivered", held: "held", refused: "refused" };
+const RECORDED: Record<string, DeliveryState> = { accepted: "accepted", written: "accepted", delivered: "delivered", held: "held", refused: "refused", lost: "lost" };
 const RECEIPT: Record<FileReceipt["state"], DeliveryState | undefined> = { written: undefined, surfaced: "delivered", seen: "seen", held: "held", refused: "refused" };
 
 /**
@@ -45,7 +45,7 @@ export async function track(dependencies: TrackDependencies, id: string, options
   }
   for (const record of outbox.deliveries(id)) {
     const state = RECORDED[record.status];
-    const detail = { via: record.via, ...Object.fromEntries(Object.entries(record.receipt?.detail ?? {}).filter(([key]) => key !== "reply")) };
+    const detail = { via: record.via, ...Object.fromEntries(Object.entries(record.receipt?.detail ?? {}).filter(([key]) => key !== "reply")), ...(record.note ? { reason: record.note } : {}) };
     if (state) add(record.target, { state, at: record.deliveredAt, source: "outbox", detail });
     if (options.live === false) continue;
     if (record.via === "memory_file") await addFileReceipt(dependencies, record.target, id, add);
@@ -70,23 +70,25 @@ async function addFileReceipt(dependencies: TrackDependencies, target: string, i
 async function addLiveLook(
   { registry, dispatcher, logger }: TrackDependencies,
   outbox: Outbox,
-  record: { target: string; via: string; receipt?: Receipt },
+  record: { target: string; via: string; receipt?: Receipt; deliveredAt: string },
   id: string,
   signal: AbortSignal | undefined,
   add: (target: string, fact: Evidence) => void,
 ): Promise<void> {
   const instance = registry.find(record.target);
   const transport = dispatcher.transport(record.via as never);
-  const envelope = outbox.tasks.get(id, record.target)?.envelope ?? { id, kind: "message" as const, from: registry.self, to: record.target, body: "", createdAt: new Date(0).toISOString() };
+  // The copy the target holds now (a redelivery has a key of its own), while it is followed up.
+  const accepted = outbox.awaitingFollowUp(new Date(0), { ids: new Set([id]) }).find((item) => item.envelope.to === record.target);
+  const envelope = accepted?.envelope ?? outbox.tasks.get(id, record.target)?.envelope ?? { id, kind: "message" as const, from: registry.self, to: record.target, body: "", createdAt: new Date(0).toISOString() };
   if (!instance || !transport || !record.receipt) return;
   const context = { instance, signal: AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(signal ? [signal] : [])]), logger: logger.child({ envelopeId: id, transport: transport.id }) };
   const now = () => new Date().toISOString();
   try {
-    const followUp = await transport.followUp?.(envelope, context);
+    const followUp = await transport.followUp?.(envelope, context, { acceptedAt: accepted?.acceptedAt ?? new Date(record.deliveredAt) });
     if (followUp?.status === "held" || followUp?.status === "refused" || followUp?.status === "lost") {
       return add(record.target, { state: followUp.status, at: now(), source: followUp.status === "lost" ? "transcript" : "policy", detail: { reason: followUp.reason } });
     }
-    if (followUp?.status === "delivered") add(record.target, { state: "delivered", at: now(), source: "transcript", detail: { via: transport.id } });
+    if (followUp?.status === "delivered" || (followUp?.status === "waiting" && followUp.custody === "in session")) add(record.target, { state: "delivered", at: now(), source: "transcript", detail: { via: transport.id } });
     const reply = await transport.checkReply?.(envelope, record.receipt, context);
     if (reply !== undefined) add(record.target, { state: "answered", at: now(), source: "reply", detail: { via: transport.id, replyChars: reply.length } });
   } catch (error) {

@@ -1,19 +1,41 @@
+import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
+import { budgetFor } from "../budgets.ts";
 
-/** Ends the run with a plain `tests: N passed, N failed` line that any CI log reader understands. */
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
+
+/**
+ * Ends the run with each file's wall time beside its budget (`test/budgets.ts`), the ten slowest
+ * tests, and a plain `tests: N passed, N failed` line that any CI log reader understands. A file
+ * past its budget fails the run.
+ */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    const slowest: { name: string; ms: number }[] = [];
+    const files: { file: string; ms: number; budgetS: number }[] = [];
     for (const module of testModules) {
+      const file = relative(process.cwd(), module.moduleId);
+      const diagnostic = module.diagnostic();
+      files.push({ file, ms: diagnostic.collectDuration + diagnostic.setupDuration + diagnostic.duration, budgetS: budgetFor(file) });
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === "passed") passed += 1;
         else if (state === "failed") failed += 1;
         else skipped += 1;
+        slowest.push({ name: `${file} > ${test.fullName}`, ms: test.diagnostic()?.duration ?? 0 });
       }
     }
-    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
+    files.sort((a, b) => b.ms - a.ms);
+    const over = files.filter((entry) => entry.ms > entry.budgetS * 1000);
+    const lines = ["", "time per file (wall, budget):", ...files.map((entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`)];
+    lines.push("", "slowest tests:", ...slowest.sort((a, b) => b.ms - a.ms).slice(0, 10).map((entry) => `${seconds(entry.ms)}  ${entry.name.slice(0, 160)}`));
+    if (over.length > 0) {
+      lines.push("", `${over.length} file(s) ran past their budget in test/budgets.ts: make them faster, or raise the budget there with the reason.`);
+      process.exitCode = 1;
+    }
+    process.stdout.write(`${lines.join("\n")}\n\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}${over.length ? `, ${over.length} file(s) over budget` : ""}\n`);
   }
 }

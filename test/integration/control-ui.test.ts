@@ -160,7 +160,7 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
     await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaom");
     await page.getByRole("textbox", { name: "Message" }).fill(body);
     await page.getByRole("button", { name: "Send", exact: true }).click();
-    await expect.poll(status, { timeout: 60_000 }).toContain("Delivered to xiaom via sessions_send");
+    await expect.poll(status, { timeout: 60_000 }).toContain("Accepted by xiaom's Gateway via sessions_send (not yet seen by its agent)");
     await expect.poll(async () => (await readHistory(gatewayB)).some((row) => row.role === "user" && textOf(row.content).includes(body)), { timeout: 120_000, interval: 1_000 }).toBe(true);
 
     await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaoq");

@@ -98,7 +98,7 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(status).toBe(200);
     const report = body.result?.details.report as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    expect(body.result?.content[0]?.text).toMatch(/^Delivered to xiaom via sessions_send/u);
+    expect(body.result?.content[0]?.text).toMatch(/^Accepted by xiaom's Gateway via sessions_send \(not yet seen by its agent\)\. It is followed up and sent again if that Gateway loses it; do not send it again\./u);
     await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
   });
 

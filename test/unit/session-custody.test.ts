@@ -17,6 +17,8 @@ interface Gateway {
   wait?: string;
   rows?: Record<string, TranscriptRow>;
   older?: TranscriptRow[];
+  /** The Gateway refuses `inputRunIds` (it holds a key twice). */
+  refuseReceipts?: boolean;
 }
 
 /** A connection that answers as a 2026.9 Gateway does, from the facts given. */
@@ -25,6 +27,7 @@ function gateway(facts: Gateway): { connection: GatewayConnection; calls: string
   const request = async (method: string, params: Record<string, unknown>) => {
     calls.push(method);
     if (method === "chat.history") {
+      if (facts.refuseReceipts && params.inputRunIds) throw new Error("Pending input receipt lookup has ambiguous source run IDs");
       if (params.offset) return { messages: facts.older ?? [], pendingInputs: { items: [] }, inputReceipts: [], sessionInfo: { hasActiveRun: facts.active } };
       return {
         messages: facts.messages ?? [],
@@ -77,6 +80,11 @@ describe("custody of an accepted sessions.send", () => {
     expect(await look({}, { now: T0 + 5_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({ messages: [user("later:user", "later", T0 + 100), reply(T0 + 200)] }, { now: T0 + 5_000 })).toMatchObject({ state: "lost", reason: expect.stringContaining("nobody's custody") });
     expect(await look({}, { now: T0 + 121_000 })).toMatchObject({ state: "lost" });
+  });
+
+  it("when the Gateway refuses to say who holds the key, absence proves nothing; an interrupted input still does", async () => {
+    expect(await look({ refuseReceipts: true }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
+    expect(await look({ refuseReceipts: true, pending: [{ runId: "env-00000001", state: "interrupted" }] })).toMatchObject({ state: "lost" });
   });
 
   it("an older page is read before calling it lost, as far back as rows committed after the send", async () => {
