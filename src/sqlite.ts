@@ -15,3 +15,16 @@ export async function openDatabase(path: string, synchronous: "FULL" | "NORMAL",
   db.exec(schema);
   return db;
 }
+
+/**
+ * `openDatabase`, synchronously: for a store read and written inside a synchronous Gateway hook
+ * (`before_message_write`), where no promise may be awaited.
+ */
+export function openDatabaseSync(path: string, synchronous: "FULL" | "NORMAL", schema: string): DatabaseSync {
+  const { DatabaseSync: Database } = process.getBuiltinModule("node:sqlite");
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`);
+  db.exec(schema);
+  return db;
+}

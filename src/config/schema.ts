@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { once } from "../lazy.js";
+import { credentialParameters } from "../redact.js";
 import { zod, type ZodApi } from "../zod.js";
 
 export const TRANSPORT_IDS = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool", "a2a", "nats"] as const;
@@ -38,7 +39,7 @@ function isTimeZone(value: string): boolean {
  */
 export const CREDENTIAL_FIELDS = ["gateway", "a2a", "messageTool.gateway", "node.gateway"] as const;
 
-const INBOUND_DEFAULTS = { unverified: "hold" as const, ratePerHour: 120, maxHops: 8, hopWindowMs: 3_600_000 };
+const INBOUND_DEFAULTS = { unverified: "hold" as const, ratePerHour: 120, maxHops: 8, hopWindowMs: 3_600_000, maxAgeMs: 86_400_000 };
 
 /** The config schemas, built on first use (see `zod()`). */
 export const configSchemas = once(() => buildSchemas(zod()));
@@ -79,12 +80,22 @@ function buildSchemas(z: ZodApi) {
     { message: "set at most one of token, tokenEnv or tokenFile (none: the device token from pairing)", path: ["token"] },
   ];
 
+  /** `?token=…`, `?auth=…`, `?password=…` in a URL: refused like user-info, naming the parameters and where the secret goes. */
+  const noQueryCredentials = (where: string) => ({
+    error: (issue: { readonly input?: unknown }) => {
+      const names = credentialParameters(String(issue.input)).map((name) => `"${name}"`);
+      return `must not carry credentials in its query string (${names.join(", ")}); remove ${names.length === 1 ? "that parameter" : "those parameters"} and put the secret in ${where}`;
+    },
+  });
+  const withoutQueryCredentials = (value: string) => !URL.canParse(value) || credentialParameters(value).length === 0;
+
   const urlWithScheme = (scheme: RegExp, message: string) =>
     z
       .string()
       .refine((value) => URL.canParse(value) && scheme.test(new URL(value).protocol), message)
       // Credentials in a URL end up in logs, reports and process lists; the token fields keep them out.
-      .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put the secret in token or tokenEnv");
+      .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put the secret in token or tokenEnv")
+      .refine(withoutQueryCredentials, noQueryCredentials("token, tokenEnv or tokenFile"));
 
   const gatewaySchema = z
     .object({
@@ -193,7 +204,8 @@ function buildSchemas(z: ZodApi) {
           z
             .string()
             .refine((value) => URL.canParse(value) && /^(nats|tls|wss?):$/u.test(new URL(value).protocol), "must be a nats://, tls://, ws:// or wss:// URL")
-            .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put them in auth"),
+            .refine((value) => !URL.canParse(value) || (new URL(value).username === "" && new URL(value).password === ""), "must not carry credentials (user:password@); put them in auth")
+            .refine(withoutQueryCredentials, noQueryCredentials("auth")),
         )
         .min(1),
       /** Names the stream, the subjects `iim.<fleet>.<instance>` and the KV buckets. */
@@ -265,6 +277,8 @@ function buildSchemas(z: ZodApi) {
           /** Loop limit: a conversation is stopped past this many hops (messages in either direction) in `hopWindowMs`. */
           maxHops: z.number().int().min(1).max(1000).default(INBOUND_DEFAULTS.maxHops),
           hopWindowMs: z.number().int().min(1000).max(7 * 86_400_000).default(INBOUND_DEFAULTS.hopWindowMs),
+          /** A signed message verifies only this long after it was signed (plus 5 minutes of clock skew); older copies are replays or waited too long. */
+          maxAgeMs: z.number().int().min(60_000).max(30 * 86_400_000).default(INBOUND_DEFAULTS.maxAgeMs),
         })
         .strict()
         .default(INBOUND_DEFAULTS),

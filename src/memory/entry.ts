@@ -80,13 +80,16 @@ function fenceFor(body: string): string {
   return "`".repeat(Math.max(3, longestRun + 1));
 }
 
-/** A signed envelope's signature and the fields it covers; `to` percent-encoded, so no name can end the comment. */
+/**
+ * A signed envelope's signature and the fields it covers; `to` percent-encoded, so no name can end
+ * the comment. A redelivery is the same entry (its number is not signed); entries written before
+ * this change may say `redelivery=N`, which their signature covers, and still parse.
+ */
 function signatureAttributes(envelope: Envelope): string {
   if (!envelope.signature) return "";
-  const redelivery = envelope.redelivery ? ` redelivery=${envelope.redelivery}` : "";
   const conversation = envelope.conversation ? ` conversation="${envelope.conversation}" hop=${envelope.hop ?? 1}` : "";
   const reply = `${envelope.replyTo ? ` reply-to="${envelope.replyTo}"` : ""}${envelope.task ? " task" : ""}`;
-  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${redelivery}${conversation}${reply} sig="${envelope.signature}"`;
+  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${conversation}${reply} sig="${envelope.signature}"`;
 }
 
 interface SignatureMatch {

@@ -74,13 +74,17 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
         resurfaceUnseen: seenReceiptsAllowed(ctx.config),
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
         surface: async (entry) => {
-          const verdict = entryVerdict(entry, pinned);
-          const arriving = { id: entry.id, verdict, body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop, replyTo: entry.signed?.replyTo };
+          const signedFor = entry.signed && { to: entry.signed.to, createdAt: entry.signed.createdAt };
+          const arriving = { id: entry.id, verdict: entryVerdict(entry, pinned), body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop, replyTo: entry.signed?.replyTo, signedFor };
           const decision = await gate.admit(arriving);
+          // A copy of a message the session was already shown (by another path) is not shown again.
+          if (decision.action === "suppress") return "surfaced";
           if (decision.action !== "allow") return decision.action === "hold" ? "held" : "refused";
-          if (await gate.answersTask(arriving, settleReply)) return "surfaced";
+          // The verdict the gate decided with: a signature for another instance, or too old, no longer verifies.
+          const { verdict } = decision;
+          if (await gate.answersTask({ ...arriving, verdict }, settleReply)) return "surfaced";
           const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop });
-          if (queued) gate.record(arriving, "surfaced");
+          if (queued) gate.record({ ...arriving, verdict }, "surfaced");
           return queued ? "surfaced" : false;
         },
       }));

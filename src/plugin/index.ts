@@ -14,9 +14,8 @@ import { pinnedKeysOf } from "../trust/pins.js";
 import { ConversationThreads } from "./conversation-threads.js";
 import { InboundGate, senderName, type ReplySettler } from "./inbound-gate.js";
 import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
-import { gateSessionTurn, rewrittenContent, withHeldReplaced, withoutFrames } from "./session-gate.js";
+import { gateSessionTurn, rewrittenContent, storedText, turnVerdicts } from "./session-gate.js";
 import { frameForAgent } from "../trust/frame.js";
-import { verdictContext, verdictsInText } from "../trust/session-verdicts.js";
 import { ASK_PARAMETERS, DELEGATE_PARAMETERS, EXEC_PARAMETERS, instanceAsk, instanceDelegate, instanceExec, instanceSend, instanceStatus, instanceSync, SEND_PARAMETERS, STATUS_PARAMETERS, SYNC_PARAMETERS } from "./tools.js";
 import { createTaskService } from "./task-service.js";
 import { createHealthService } from "./health-service.js";
@@ -56,9 +55,10 @@ export default definePluginEntry({
       mayHoldState: () => existsSync(outboxPath(config())),
     });
     const resolvedConfig = () => pluginConfigOf(api, (line) => api.logger.warn(line));
-    // Inside the Gateway our lines go through its logger (its format, levels and redaction).
+    // Inside the Gateway our lines go through its logger (its format, levels and redaction); fixes
+    // name the plugin's settings in openclaw.json, not the CLI's config file.
     const buildLink = async (): Promise<Messenger> =>
-      createMessenger({ config: await resolvedConfig(), log: { destination: gatewayLogDestination(api.logger) }, onWaiting: () => outbox.wake() });
+      createMessenger({ config: await resolvedConfig(), log: { destination: gatewayLogDestination(api.logger) }, onWaiting: () => outbox.wake(), configuredIn: "plugin" });
     const getLink = () =>
       (link ??= buildLink().catch((error: unknown) => {
         link = undefined;
@@ -66,6 +66,7 @@ export default definePluginEntry({
       }));
     // One gate for every way a message comes in (the inbound policy, held messages, the audit log).
     const gate = new InboundGate(config, api.logger);
+    const warnHeld = (error: unknown) => api.logger.warn(`inter-instance: could not keep or record an inbound message: ${String(error)}`);
     const threads = new ConversationThreads();
     const tasks = createTaskService({ api, link: () => getLink(), mayHoldState: () => existsSync(outboxPath(config())) });
     // A verified message that answers one of our open tasks (replyTo) settles it; its result is
@@ -132,9 +133,10 @@ export default definePluginEntry({
       // Text that came in as a chat message (sessions_send, agent_cli, a2a) cannot be rewritten by a
       // plugin; the agent is told before it reads the turn which of its inter-instance headers are
       // signed by the key pinned for the sender they name.
-      api.on("before_prompt_build", (event) => {
-        const verdicts = verdictsInText(withoutFrames(event.prompt), pinnedKeysOf(config()));
-        return verdicts.length === 0 ? undefined : { prependContext: verdictContext(verdicts) };
+      // The decisions are the gate's, per copy (see session-gate.ts); this hook also notes the turn's own text.
+      api.on("before_prompt_build", (event, ctx) => {
+        const list = turnVerdicts(event.prompt, { sessionKey: ctx.sessionKey ?? config().inbox.sessionKey, runId: ctx.runId }, { gate, pinned: pinnedKeysOf(config()) }, warnHeld);
+        return list === undefined ? undefined : { prependContext: list };
       });
       // A chat message that holds messages the policy keeps from the agent is stored with each of
       // them replaced by its receipt line: on sessions.send that stored text is the prompt, and a
@@ -143,13 +145,13 @@ export default definePluginEntry({
         if (event.message.role !== "user") return undefined;
         const sessionKey = event.sessionKey ?? ctx.sessionKey ?? config().inbox.sessionKey;
         const pinned = pinnedKeysOf(config());
+        // The Gateway key of this chat message (`<key>:user`): the turn hooks know it as their run id.
+        const key = (event.message as { idempotencyKey?: unknown }).idempotencyKey;
+        const messageKey = typeof key === "string" && key !== "" ? key.replace(/:user$/u, "") : undefined;
         let changed = false;
         const rewrite = (text: string): string => {
-          const { text: rewritten, kept } = withHeldReplaced(text, pinned, (message) => gate.policy.decide(message));
-          for (const { message } of kept) {
-            changed = true;
-            void gate.admit({ ...message, transport: "session", sessionKey }).catch((error: unknown) => api.logger.warn(`inter-instance: could not keep held message ${message.id}: ${String(error)}`));
-          }
+          const rewritten = storedText(text, { sessionKey, messageKey }, { gate, pinned }, warnHeld);
+          if (rewritten !== text) changed = true;
           return rewritten;
         };
         const content = rewrittenContent(event.message.content, rewrite);
@@ -158,7 +160,7 @@ export default definePluginEntry({
       // ...and the inbound policy gets the last word before the model reads them: a turn holding a
       // message it holds or refuses is blocked, and OpenClaw keeps only our receipt line in its place.
       api.on("before_agent_run", (event, ctx) =>
-        gateSessionTurn(event.prompt, ctx.sessionKey, {
+        gateSessionTurn(event.prompt, { sessionKey: ctx.sessionKey, runId: ctx.runId }, {
           gate,
           threads,
           settleReply,
@@ -168,6 +170,11 @@ export default definePluginEntry({
             const workspace = ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(api.config, "main");
             const text = frameForAgent(verdict, message.id, message.body, "sent as a chat message").text;
             return queueIntoNextTurn(api, api.logger, { sessionKey, workspace, wake: heartbeatWaker(api, sessionKey) }, { id: message.id, from: senderName(verdict), text, conversation: message.conversation, hop: message.hop });
+          },
+          requeueFrame: (frame) => {
+            const sessionKey = ctx.sessionKey ?? config().inbox.sessionKey;
+            const workspace = ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(api.config, "main");
+            return queueIntoNextTurn(api, api.logger, { sessionKey, workspace, wake: heartbeatWaker(api, sessionKey) }, { id: frame.id, from: "a blocked turn", text: frame.text });
           },
         }),
       );

@@ -60,20 +60,22 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       await ledger.load();
       const surface = async (envelope: Envelope): Promise<boolean> => {
         if (ledger.state(envelope.id)) return true;
-        const verdict = verifySender(envelope, envelope.signature, pinned);
-        const arriving = { id: envelope.id, verdict, body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop, replyTo: envelope.replyTo };
+        const arriving = { id: envelope.id, verdict: verifySender(envelope, envelope.signature, pinned), body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop, replyTo: envelope.replyTo, signedFor: { to: envelope.to, createdAt: envelope.createdAt } };
         // A held or refused message is taken from the stream: the held store keeps it for the owner.
         const decision = await gate.admit(arriving);
+        // The verdict the gate decided with (a signature for another instance, or too old, no longer verifies).
+        const { verdict } = decision;
         if (decision.action !== "allow") {
-          await ledger.record(envelope.id, decision.action === "hold" ? "held" : "refused", envelope.from);
+          // A repeat of a message already shown in the session is taken too, as surfaced (it was).
+          await ledger.record(envelope.id, decision.action === "hold" ? "held" : decision.action === "suppress" ? "surfaced" : "refused", envelope.from);
           return true;
         }
-        if (await gate.answersTask(arriving, settleReply)) {
+        if (await gate.answersTask({ ...arriving, verdict }, settleReply)) {
           await ledger.record(envelope.id, "surfaced", envelope.from);
           return true;
         }
         if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats", conversation: decision.conversation, hop: decision.hop }))) return false;
-        gate.record(arriving, "surfaced");
+        gate.record({ ...arriving, verdict }, "surfaced");
         await ledger.record(envelope.id, "surfaced", envelope.from);
         return true;
       };

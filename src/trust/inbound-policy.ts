@@ -1,5 +1,6 @@
 import type { Config, InboundAction } from "../config/schema.js";
 import type { SenderVerdict } from "./frame.js";
+import { quoteName } from "./lookalike.js";
 
 /** One message on its way to the agent, as far as the receiving side knows it. */
 export interface InboundMessage {
@@ -8,6 +9,8 @@ export interface InboundMessage {
   /** Its conversation (the id of the message that started it) and hop; a message without one starts its own. */
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  /** What it says (see `contentHash`): a copy with the same id and other content is another message, decided anew. */
+  readonly contentHash?: string | undefined;
 }
 
 interface DecisionBase {
@@ -54,10 +57,12 @@ export class InboundPolicy {
   }
 
   decide(message: InboundMessage): InboundDecision {
-    const known = this.#decided.get(message.id);
+    const { verdict } = message;
+    const key = JSON.stringify([message.id, message.contentHash ?? "", verdict.verified ? verdict.from : `${verdict.claimedFrom}\n${verdict.reason}`, verdict.verified]);
+    const known = this.#decided.get(key);
     if (known) return known;
     const decision = this.#decide(message);
-    this.#decided.set(message.id, decision);
+    this.#decided.set(key, decision);
     if (this.#decided.size > REMEMBERED_DECISIONS) this.#decided.delete(this.#decided.keys().next().value!);
     return decision;
   }
@@ -98,7 +103,7 @@ export class InboundPolicy {
     const name = verdict.verified ? verdict.from : verdict.claimedFrom;
     const rate = sender?.ratePerHour ?? config.inbound.ratePerHour;
     const sent = this.#recent(this.#bySender, name, 3_600_000);
-    if (sent.length >= rate) return { action: "hold", reason: `${name} sent more than ${rate} messages in the last hour`, conversation, hop };
+    if (sent.length >= rate) return { action: "hold", reason: `${verdict.verified ? name : quoteName(name)} sent more than ${rate} messages in the last hour`, conversation, hop };
     sent.push(this.#now());
     hops.push(this.#now());
     // The hop that reaches the budget is still shown; the owner is told now that the conversation ends here.
