@@ -1,3 +1,4 @@
+// The CLI's options, read by the real commander program against a messenger that records each call.
 import { rm } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -88,5 +89,23 @@ describe("every CLI option that takes a time reads it the same way", () => {
     expect(since.code).toBe(2);
     expect(since.stderr).toMatch(/--since "a while" is neither a time .*30m, 2h, 7d/u);
     expect(calls).toEqual([]);
+  });
+});
+
+describe("exec --env: one NAME=value per flag, repeatable", () => {
+  it("does not swallow the instance name and the program (exec -e A=1 xiaom printenv A)", async () => {
+    const result = await run("exec", "-e", "A=1", "xiaom", "printenv", "A");
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(calls).toEqual([{ method: "exec", args: [expect.objectContaining({ to: "xiaom", argv: ["printenv", "A"], env: { A: "1" } })] }]);
+  });
+
+  it("collects every -e/--env (a value may hold =), and refuses a pair without a name with the fix", async () => {
+    expect((await run("exec", "-e", "A=1", "--env", "B=x=y", "--env=C=", "xiaom", "env")).code).toBe(0);
+    expect(calls[0]?.args[0]).toMatchObject({ to: "xiaom", argv: ["env"], env: { A: "1", B: "x=y", C: "" } });
+    const bad = await run("exec", "-e", "novalue", "xiaom", "env");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--env takes NAME=value, not "novalue"');
+    expect(calls).toHaveLength(1);
   });
 });
