@@ -4,7 +4,7 @@ import { inboundRecorder, type InboundRecorder } from "../audit/inbound.js";
 import { HeldInbox, heldPath, type HeldMessage } from "../inbox/held.js";
 import { EnvelopeLedger, contentHash, ledgerPath, type FirstCopy, type LedgerDecision } from "../trust/envelope-ledger.js";
 import { describeVerdict as describeForAgent, type SenderVerdict } from "../trust/frame.js";
-import { InboundPolicy } from "../trust/inbound-policy.js";
+import { InboundPolicy, policyState, type PolicyState } from "../trust/inbound-policy.js";
 import { quoteName } from "../trust/lookalike.js";
 import { bindToReceiver, CLOCK_SKEW_MS, DEFAULT_MAX_AGE_MS, type SignedFor } from "../trust/receiver-binding.js";
 
@@ -53,6 +53,29 @@ export const senderName = (verdict: SenderVerdict) => (verdict.verified ? verdic
 const WEEK_MS = 7 * 86_400_000;
 
 /**
+ * A Gateway runs the plugin's register() in several registries, and a chat message passes hooks of
+ * more than one (its stored row in one, its turn in another): what the gates count (hops, rates)
+ * and whom they told is kept once per state dir in this process, so a conversation's budget is
+ * counted, and its owner told, once.
+ */
+// On globalThis: a Gateway may load the plugin's module more than once (one instance per registry).
+const SHARED = Symbol.for("openclaw-inter-instance.inbound-gate-state");
+const sharedStates: Map<string, { policy: PolicyState; told: Set<string> }> = ((globalThis as Record<symbol, unknown>)[SHARED] as Map<string, { policy: PolicyState; told: Set<string> }> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[SHARED] = new Map());
+
+function sharedState(config: () => Config): { policy: PolicyState; told: Set<string> } {
+  let stateDir: string;
+  try {
+    stateDir = config().stateDir ?? defaultStateDir();
+  } catch {
+    return { policy: policyState(), told: new Set() };
+  }
+  let state = sharedStates.get(stateDir);
+  if (!state) sharedStates.set(stateDir, (state = { policy: policyState(), told: new Set() }));
+  return state;
+}
+
+/**
  * The receiving side's one gate, for every way a message comes in. A verified signature counts only
  * when it names this instance and is recent; every copy of an id is compared with the first one this
  * instance saw (durably, in `envelopes.sqlite`): a repeat in the same session is suppressed, a copy
@@ -70,13 +93,16 @@ export class InboundGate {
   #ledger: EnvelopeLedger | undefined;
   #audit: InboundRecorder | undefined;
   /** Conversations whose owner was told they reached their loop budget. */
-  readonly #told = new Set<string>();
+  readonly #told: Set<string>;
 
-  constructor(config: () => Config, logger: Logger, now: () => number = Date.now) {
+  /** `shared`: count and tell once per state dir in this process (the plugin; tests pass false). */
+  constructor(config: () => Config, logger: Logger, now: () => number = Date.now, shared = true) {
     this.#config = config;
     this.#logger = logger;
     this.#now = now;
-    this.policy = new InboundPolicy(config, now);
+    const state = shared ? sharedState(config) : { policy: policyState(), told: new Set<string>() };
+    this.#told = state.told;
+    this.policy = new InboundPolicy(config, now, state.policy);
   }
 
   get #stateDir(): string {
@@ -202,7 +228,7 @@ export class InboundGate {
     this.#told.add(conversation);
     const { maxHops, hopWindowMs } = this.#config().inbound;
     this.#logger.warn(
-      `inter-instance: the conversation ${conversation} with ${quoteName(peer)} reached its budget of ${maxHops} hops in ${Math.round(hopWindowMs / 60_000)} minutes; nothing more is shown or sent in it. If it should go on, start a new message (or raise inbound.maxHops).`,
+      `inter-instance: the conversation ${conversation} with ${peer} reached its budget of ${maxHops} hops in ${Math.round(hopWindowMs / 60_000)} minutes; nothing more is shown or sent in it. If it should go on, start a new message (or raise inbound.maxHops).`,
     );
     this.#recorder()({ id: conversation, body: "", transport: "policy", status: "loop-stopped" }, { verified: false, claimedFrom: peer, reason: "loop budget" });
   }

@@ -37,6 +37,19 @@ type Hops = number[];
 
 const REMEMBERED_DECISIONS = 10_000;
 
+/** What an `InboundPolicy` counts and remembers. */
+export interface PolicyState {
+  readonly bySender: Map<string, number[]>;
+  readonly byConversation: Map<string, Hops>;
+  readonly stopped: Set<string>;
+  readonly decided: Map<string, InboundDecision>;
+}
+
+/** A fresh, empty state. */
+export function policyState(): PolicyState {
+  return { bySender: new Map(), byConversation: new Map(), stopped: new Set(), decided: new Map() };
+}
+
 /**
  * The receiving side's policy: whether a message reaches the agent (`allow`), waits for the owner
  * (`hold`) or never does (`refuse`), by who provably sent it, how often that sender wrote in the
@@ -46,14 +59,22 @@ const REMEMBERED_DECISIONS = 10_000;
 export class InboundPolicy {
   readonly #config: () => Config;
   readonly #now: () => number;
-  readonly #bySender = new Map<string, number[]>();
-  readonly #byConversation = new Map<string, Hops>();
-  readonly #stopped = new Set<string>();
-  readonly #decided = new Map<string, InboundDecision>();
+  readonly #bySender: Map<string, number[]>;
+  readonly #byConversation: Map<string, Hops>;
+  readonly #stopped: Set<string>;
+  readonly #decided: Map<string, InboundDecision>;
 
-  constructor(config: () => Config, now: () => number = Date.now) {
+  /**
+   * `state`: what the policy counts (senders' messages, conversations' hops, decisions), to share
+   * between the several registries one Gateway runs the plugin in (see `policyState`).
+   */
+  constructor(config: () => Config, now: () => number = Date.now, state: PolicyState = policyState()) {
     this.#config = config;
     this.#now = now;
+    this.#bySender = state.bySender;
+    this.#byConversation = state.byConversation;
+    this.#stopped = state.stopped;
+    this.#decided = state.decided;
   }
 
   decide(message: InboundMessage): InboundDecision {

@@ -105,7 +105,8 @@ describe.skipIf(!run)("a fleet across three machines, each Gateway reachable by 
     for (const from of ["a", "b"] as const) {
       const body = `through the broker from ${side[from].name} ${randomUUID()}`;
       const report = await sendFrom(from, body);
-      expect(report).toMatchObject({ ok: true, via: "nats", status: "accepted" });
+      // The CLI settles a send: the receiver's receipt (the message is in the other agent's next turn) makes it delivered.
+      expect(report).toMatchObject({ ok: true, via: "nats", status: "delivered" });
       expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
       const receiver = from === "a" ? side.b : side.a;
       await expect.poll(() => shown(receiver.mock, body), { timeout: 90_000, interval: 1000 }).toBe(1);
