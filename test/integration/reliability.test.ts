@@ -103,7 +103,8 @@ describe("durable outbox", () => {
     const after = createMessenger({ config: { self: { name: "crasher" }, stateDir, instances: { xiaom: {} } }, log: testLog() });
     expect(await after.outbox.list()).toEqual([]);
     await after.close();
-  });
+    // The second flusher settles what it sent before it leaves (each of 12 turns under load): more than the default 120 s.
+  }, 300_000);
 });
 
 describe("bursts into one busy session", () => {
