@@ -28,9 +28,7 @@ const MAX_PAGES = 10;
 
 /** Every Gateway idempotency key this envelope was sent under: its id, then one per redelivery. */
 export function sessionKeys(envelope: Envelope): string[] {
-  const keys = [envelope.id];
-  for (let redelivery = 1; redelivery <= (envelope.redelivery ?? 0); redelivery += 1) keys.push(`${envelope.id}:redelivery-${redelivery}`);
-  return keys;
+  return Array.from({ length: (envelope.redelivery ?? 0) + 1 }, (_, redelivery) => sessionIdempotencyKey({ ...envelope, redelivery }));
 }
 
 const committedAt = (row: TranscriptRow) => row.__openclaw?.recordTimestampMs;
