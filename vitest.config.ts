@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/harness/no-secret-leaks.ts"],
+    // Shared Gateways, one per configuration shape, started when a file first borrows one (test/harness/fixtures.ts).
+    globalSetup: ["./test/harness/gateway-pool.ts"],
     // Integration files start real Gateways (about 1 GB and 15–25 s each); two at a time fit 2 cores.
     // Three shortened the run but starved Gateways of CPU (handshake budgets and hooks timed out).
     maxWorkers: 2,

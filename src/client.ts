@@ -128,6 +128,8 @@ export interface Messenger {
   receipt(delivery: { readonly to: string; readonly id: string }): Promise<FileReceipt>;
   /** Closes kept-open connections and the outbox; calling it again waits for the same close. */
   close(): Promise<void>;
+  /** `close()`, for `await using link = createMessenger(…)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Where a config's outbox database lives: `outbox.path`, else `<stateDir>/outbox.sqlite`. */
@@ -185,6 +187,13 @@ export function createMessenger(options: MessengerOptions): Messenger {
   const nodes = new NodesTransport(pool);
   const natsLease = config.nats ? leaseFleet(config.nats, env) : undefined;
   const natsFleet = natsLease?.fleet;
+  // Idempotent: every caller waits for the same close.
+  const close = () =>
+    (closing ??= (async () => {
+      await dispatcher.close();
+      (await outbox?.catch(() => undefined))?.close();
+      await writeAudit.close();
+    })());
   const builtIn: Transport[] = [
     new SessionsSendTransport(pool),
     nodes,
@@ -304,12 +313,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
       replay: async (seq, instance = registry.self) => (await import("./nats/receiver.js")).replayDeadLetter(natsFleet, instance, seq),
     },
     receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
-    // Idempotent: every caller waits for the same close.
-    close: () =>
-      (closing ??= (async () => {
-        await dispatcher.close();
-        (await outbox?.catch(() => undefined))?.close();
-        await writeAudit.close();
-      })()),
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }

@@ -14,8 +14,8 @@ import { APPLIES, notApplicable, type Applicability, type Confirmation, type Del
 export const AGENT_CLI_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** After SIGTERM the CLI aborts the remote run; give it this long before SIGKILL. */
 const KILL_GRACE_MS = 3_000;
-/** The look into the target session before a run gets at most this long. */
-const LOOK_FIRST_MS = 5_000;
+/** The look into the target session before a run gets at most this long (reading 100 rows of a busy session, bodies up to 1 MiB, takes seconds on a loaded Gateway). */
+const LOOK_FIRST_MS = 20_000;
 
 export interface AgentCliOptions {
   readonly pool: GatewayPool;

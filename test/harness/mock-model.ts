@@ -40,7 +40,15 @@ export interface ChatCompletionRequest {
   messages?: ChatMessage[];
 }
 
-export interface MockModelServer {
+/** What the model was given, asked of a mock in this process or of the run's shared one (over HTTP). */
+export interface ModelWitness {
+  /** For each text: whether some request carried it inside a user message. */
+  seenAsUser(texts: readonly string[]): Promise<boolean[]>;
+  /** How many requests had a last real user message (not OpenClaw's internal context) containing `marker`. */
+  turnsEndingWith(marker: string): Promise<number>;
+}
+
+export interface MockModelServer extends ModelWitness {
   readonly url: string;
   readonly port: number;
   /** The requests it answered. */
@@ -155,6 +163,13 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
         res.end(JSON.stringify({ object: "list", data: [{ id: "mock-1", object: "model" }] }));
         return;
       }
+      if (req.method === "POST" && req.url?.startsWith("/__witness/")) {
+        const asked = JSON.parse(await readBody(req)) as { texts?: string[]; marker?: string };
+        const answer = req.url === "/__witness/seen" ? seenAsUser(requests, asked.texts ?? []) : turnsEndingWith(requests, asked.marker ?? "");
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(answer));
+        return;
+      }
       if (req.method !== "POST" || !req.url?.startsWith("/v1/chat/completions")) {
         res.writeHead(404).end();
         return;
@@ -205,10 +220,36 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
     requests,
     refused,
     replyFor: mockReplyFor,
+    seenAsUser: async (texts) => seenAsUser(requests, texts),
+    turnsEndingWith: async (marker) => turnsEndingWith(requests, marker),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+function seenAsUser(requests: readonly MockModelRequest[], texts: readonly string[]): boolean[] {
+  return texts.map((text) => requests.some((request) => (request.body.messages ?? []).some((message) => message.role === "user" && textOf(message.content).includes(text))));
+}
+
+function turnsEndingWith(requests: readonly MockModelRequest[], marker: string): number {
+  return requests.filter((request) => {
+    const users = (request.body.messages ?? []).filter((message) => message.role === "user").map((message) => textOf(message.content));
+    return users.findLast((text) => !text.startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"))?.includes(marker);
+  }).length;
+}
+
+/** The witness of a mock model started elsewhere (the run's shared one), asked over HTTP. */
+export function remoteModelWitness(modelBaseUrl: string): ModelWitness {
+  const ask = async <T>(path: string, body: unknown): Promise<T> => {
+    const response = await fetch(new URL(path, modelBaseUrl), { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    if (!response.ok) throw new Error(`mock model witness ${path}: HTTP ${response.status}`);
+    return (await response.json()) as T;
+  };
+  return {
+    seenAsUser: (texts) => ask<boolean[]>("/__witness/seen", { texts }),
+    turnsEndingWith: (marker) => ask<number>("/__witness/turns", { marker }),
   };
 }

@@ -63,7 +63,7 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
     }
     expect(viaA2a.length).toBeGreaterThanOrEqual(45);
     const sessionKey = `agent:main:a2a:default:direct:xiaoa:${a2aContextId("xiaoa")}`.toLowerCase();
-    const missing = () => notVerbatimOnce(gatewayB, mock.requests, viaA2a, sessionKey);
+    const missing = () => notVerbatimOnce(gatewayB, mock, viaA2a, sessionKey);
     await expect.poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 }).toBe(0).catch(() => undefined);
     expect(await missing()).toEqual([]);
     const notes = new Map((await readMemoryEntries(gatewayB.workspace)).map((entry) => [entry.id, entry.body]));

@@ -10,24 +10,23 @@ import { formatSessionMessage } from "../../src/transports.js";
 import { chatMessageRefusal } from "../../src/session-message.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
-import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { borrowGateway, type BorrowedGateway } from "../harness/fixtures.js";
+import { freePort, openclawEntry } from "../harness/gateway.js";
 import { notVerbatimOnce, readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog, watchSecret } from "../harness/secrets-watch.js";
 
-let mock: MockModelServer;
-let gatewayB: TestGateway;
+let gatewayB: BorrowedGateway;
+let sessionKey: string;
 let scratch: string;
 
+// The run's shared plain Gateway, in a session of this file's own.
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-agent-cli-"));
-  mock = await startMockModel();
-  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli", contextWindow: 2_000_000 });
+  gatewayB = await borrowGateway("plain");
+  sessionKey = await gatewayB.newSession("agent-cli");
 });
 
 afterAll(async () => {
-  await gatewayB?.dispose();
-  await mock?.close();
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -40,6 +39,7 @@ function configFor(options: { token?: string; bin?: string; transports?: Transpo
       xiaom: {
         aliases: ["小m"],
         gateway: { url: gatewayB.url, token: options.token ?? gatewayB.token },
+        sessionKey,
         workspace: gatewayB.workspace,
         transports: options.transports ?? ["agent_cli", "memory_file"],
       },
@@ -57,7 +57,7 @@ describe("agent_cli transport against a real Gateway", () => {
       expect(report).toMatchObject({ ok: true, via: "agent_cli", status: "delivered" });
       expect(report.receipt?.detail.reply).toBe("ACK cli");
 
-      const rows = (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+      const rows = (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
       expect(rows).toHaveLength(1);
       expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       expect(existsSync(sentinelPath(scratch))).toBe(false);
@@ -77,7 +77,7 @@ describe("agent_cli transport against a real Gateway", () => {
       const carried = sent.filter((entry) => !refused.includes(entry));
       expect(carried.filter(({ report }) => report.via !== "agent_cli").map(({ report }) => report.attempts)).toEqual([]);
       const expected = carried.map(({ body, report }) => formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
-      expect(await notVerbatimOnce(gatewayB, mock.requests, expected)).toEqual([]);
+      expect(await notVerbatimOnce(gatewayB, gatewayB.model, expected, sessionKey)).toEqual([]);
       expect(existsSync(sentinel)).toBe(false);
     } finally {
       await client.close();
@@ -125,7 +125,7 @@ describe("agent_cli when the turn outlives the attempt", () => {
       expect(["accepted", "delivered"]).toContain(report.attempts[0]?.outcome);
       expect(report).toMatchObject({ ok: true, via: "agent_cli" });
       expect(report.attempts).toHaveLength(1);
-      const rowsWithMarker = async () => (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker)).length;
+      const rowsWithMarker = async () => (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker)).length;
       await expect.poll(rowsWithMarker, { timeout: 60_000, interval: 1000 }).toBe(1);
       expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.id === report.id)).toBe(false);
     } finally {
@@ -146,14 +146,10 @@ describe("agent_cli sent again by a sender without the first one's record", () =
       expect(first).toMatchObject({ ok: true, via: "agent_cli", status: "delivered" });
       const second = await amnesiac.send({ to: "xiaom", body: `twice ${marker}`, id: first.id }, { queue: false });
       expect(second.repeatOf).toBeUndefined();
-      const rows = (await readHistory(gatewayB)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
+      const rows = (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
       expect(rows).toHaveLength(1);
       expect(second).toMatchObject({ ok: true, via: "agent_cli", status: "delivered", receipt: { detail: { sentBefore: true } } });
-      const turns = mock.requests.filter((request) => {
-        const users = (request.body.messages ?? []).filter((message) => message.role === "user").map((message) => textOf(message.content));
-        return users.findLast((text) => !text.startsWith("<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"))?.includes(marker);
-      });
-      expect(turns).toHaveLength(1);
+      expect(await gatewayB.model.turnsEndingWith(marker)).toBe(1);
     } finally {
       await amnesiac.close();
       await client.close();

@@ -1,31 +1,25 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type ConfigInput, type TransportId } from "../../src/index.js";
-import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { borrowGateway, type BorrowedGateway } from "../harness/fixtures.js";
+import { openclawEntry } from "../harness/gateway.js";
 import { testLog } from "../harness/secrets-watch.js";
 
-const PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
-let mock: MockModelServer;
-let gatewayB: TestGateway;
+let gatewayB: BorrowedGateway;
+let sessionKey: string;
 let scratch: string;
 
+// The run's shared plain Gateway (A2A channel on), in a session of this file's own.
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-ask-"));
-  mock = await startMockModel();
-  gatewayB = await startGateway({
-    modelBaseUrl: mock.url,
-    name: "xiaom-ask",
-    extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: PEER_TOKEN } } } } },
-  });
+  gatewayB = await borrowGateway("plain");
+  sessionKey = await gatewayB.newSession("ask");
 });
 
 afterAll(async () => {
-  await gatewayB?.dispose();
-  await mock?.close();
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -38,7 +32,8 @@ function client(transports: TransportId[]) {
       xiaom: {
         aliases: ["小m"],
         gateway: { url: gatewayB.url, token: gatewayB.token },
-        a2a: { url: gatewayB.httpUrl, token: PEER_TOKEN },
+        sessionKey,
+        a2a: { url: gatewayB.httpUrl, token: gatewayB.a2aPeerToken },
         workspace: gatewayB.workspace,
         transports,
       },

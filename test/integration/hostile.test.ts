@@ -1,42 +1,20 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, ValidationError, type ConfigInput, type Envelope, type TransportId } from "../../src/index.js";
+import { describe, expect } from "vitest";
+import { createMessenger, ValidationError, type ConfigInput, type DeliveryReport, type Envelope, type TransportId } from "../../src/index.js";
 import { formatSessionMessage } from "../../src/transports.js";
 import { chatMessageRefusal } from "../../src/session-message.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
-import { startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { it, type BorrowedGateway } from "../harness/fixtures.js";
 import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
-let mock: MockModelServer;
-let gatewayB: TestGateway;
-let scratch: string;
-let sentinel: string;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "oii-hostile-"));
-  sentinel = join(scratch, "SENTINEL");
-  mock = await startMockModel();
-  // A window that holds the 1 MiB body: a turn that does not fit the target's model never reaches its transcript.
-  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-hostile", contextWindow: 2_000_000 });
-  await mkdir(gatewayB.workspace, { recursive: true });
-});
-
-afterAll(async () => {
-  await gatewayB?.dispose();
-  await mock?.close();
-  await rm(scratch, { recursive: true, force: true });
-});
-
-function messenger(transports: TransportId[]) {
+// The run's shared plain Gateway (its window holds the 1 MiB body), in a session of this file's own.
+function messenger(gateway: BorrowedGateway, scratch: string, sessionKey: string, transports: TransportId[]) {
   const config: ConfigInput = {
     self: { name: "xiaoa" },
     stateDir: join(scratch, "client"),
-    instances: { xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, workspace: gatewayB.workspace, transports } },
+    instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, workspace: gateway.workspace, transports } },
   };
   return createMessenger({ config, log: testLog() });
 }
@@ -46,8 +24,9 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
     expect(hostileBodies("x").length).toBeGreaterThanOrEqual(50);
   });
 
-  it("memory_file: every body is in the note exactly as sent", async () => {
-    const link = messenger(["memory_file"]);
+  it("memory_file: every body is in the note exactly as sent", async ({ plainGateway: gatewayB, scratch }) => {
+    const sentinel = join(scratch, "SENTINEL");
+    const link = messenger(gatewayB, scratch, "agent:main:main", ["memory_file"]);
     try {
       const sent = new Map<string, string>();
       for (const { body } of hostileBodies(sentinel)) {
@@ -65,10 +44,13 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
 
   // Each message here is an agent turn, sent back to back into one busy session: the transport's
   // pacing keeps them under OpenClaw's session queue cap, which would otherwise drop some.
-  it("sessions_send: every body reaches the target agent exactly as sent, once", async () => {
-    const link = messenger(["sessions_send"]);
+  it("sessions_send: every body reaches the target agent exactly as sent, once", async ({ plainGateway: gatewayB, scratch }) => {
+    const sentinel = join(scratch, "SENTINEL");
+    const sessionKey = await gatewayB.newSession("hostile");
+    const link = messenger(gatewayB, scratch, sessionKey, ["sessions_send"]);
     try {
       const sent: { id: string; body: string }[] = [];
+      const accepted: DeliveryReport[] = [];
       for (const { body } of hostileBodies(sentinel)) {
         const report = await link.send({ to: "xiaom", body });
         if (chatMessageRefusal({ body } as Envelope)) {
@@ -78,10 +60,15 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
         }
         expect(report.via, JSON.stringify(report.attempts)).toBe("sessions_send");
         sent.push({ id: report.id, body });
+        accepted.push(report);
       }
+      // Accepted is not delivered: under load the Gateway can drop a message after its ack. The sender
+      // settles each on the target's evidence (redelivering what was lost), as `send --settle` does.
+      const settled = await link.outbox.settle(accepted, { timeoutMs: 240_000 });
+      expect(settled.filter((report) => report.status !== "delivered").map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.followUp?.at(-1))}`)).toEqual([]);
       const expected = sent.map(({ id, body }) => formatSessionMessage({ id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       // Queued turns enter the transcript when their run starts.
-      const missing = () => notVerbatimOnce(gatewayB, mock.requests, expected);
+      const missing = () => notVerbatimOnce(gatewayB, gatewayB.model, expected, sessionKey);
       await expect.poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 }).toBe(0).catch(() => undefined);
       expect(await missing()).toEqual([]);
       expect(existsSync(sentinel)).toBe(false);
@@ -90,8 +77,8 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
     }
   }, 420_000);
 
-  it("bodies that cannot be represented are refused before anything is sent", async () => {
-    const link = messenger(["sessions_send", "memory_file"]);
+  it("bodies that cannot be represented are refused before anything is sent", async ({ plainGateway: gatewayB, scratch }) => {
+    const link = messenger(gatewayB, scratch, "agent:main:main", ["sessions_send", "memory_file"]);
     try {
       for (const body of ["lone surrogate \uD800 here", "", "x".repeat(1024 * 1024 + 1)]) {
         await expect(link.send({ to: "xiaom", body })).rejects.toBeInstanceOf(ValidationError);

@@ -1,0 +1,93 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+import { startGateway, type TestGateway } from "./gateway.ts";
+import { startMockModel, type MockModelServer } from "./mock-model.ts";
+
+/**
+ * The run's shared Gateways (Vitest `globalSetup`): one real Gateway per configuration shape, started
+ * the first time a test file asks for it and stopped when the run ends. A file that only needs a target
+ * to talk to borrows one (`test/harness/fixtures.ts`) and works in its own session keys; a file that
+ * kills, restarts, partitions or reconfigures its Gateway starts its own with `startGateway`.
+ */
+export type GatewayShape = "plain";
+
+/** What a test file gets: everything about the Gateway but the right to stop it. */
+export interface SharedGatewayInfo {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  readonly httpUrl: string;
+  readonly token: string;
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly homeDir: string;
+  readonly workspace: string;
+  readonly logFile: string;
+  readonly pid: number | undefined;
+  readonly address: string;
+  readonly openclawEntry: string;
+  readonly loopbackUrl: string;
+  readonly cliEnv: NodeJS.ProcessEnv;
+  /** Its mock model's base URL (the model witness answers there too). */
+  readonly modelBaseUrl: string;
+  /** The bearer token its A2A channel takes from the peer `xiaoa`. */
+  readonly a2aPeerToken: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    gatewayPoolUrl: string;
+  }
+}
+
+interface Started {
+  readonly gateway: TestGateway;
+  readonly mock: MockModelServer;
+  readonly info: SharedGatewayInfo;
+}
+
+const A2A_PEER_TOKEN = `peer-${randomBytes(12).toString("hex")}`;
+
+async function startShape(shape: GatewayShape): Promise<Started> {
+  const mock = await startMockModel();
+  const gateway = await startGateway({
+    modelBaseUrl: mock.url,
+    name: `shared-${shape}`,
+    // Holds a 1 MiB body: a turn that does not fit the model never reaches the transcript.
+    contextWindow: 2_000_000,
+    extraConfig: { channels: { a2a: { enabled: true, peers: { xiaoa: { token: A2A_PEER_TOKEN } } } } },
+  });
+  const { stop: _stop, start: _start, dispose: _dispose, host: _host, tlsFingerprint: _tls, cliEnv, ...rest } = gateway;
+  return { gateway, mock, info: { ...rest, pid: gateway.pid, cliEnv: cliEnv(), modelBaseUrl: mock.url, a2aPeerToken: A2A_PEER_TOKEN } };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const shapes = new Map<GatewayShape, Promise<Started>>();
+  const server: Server = createServer((request, response) => {
+    const shape = request.url?.slice(1) as GatewayShape;
+    if (shape !== "plain") {
+      response.writeHead(404).end(`no such Gateway shape: ${shape}`);
+      return;
+    }
+    let started = shapes.get(shape);
+    if (!started) shapes.set(shape, (started = startShape(shape)));
+    started.then(
+      ({ info }) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(info)),
+      (error: unknown) => response.writeHead(500).end(error instanceof Error ? error.message : String(error)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  project.provide("gatewayPoolUrl", `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  return async () => {
+    server.close();
+    await Promise.all(
+      [...shapes.values()].map(async (started) => {
+        const { gateway, mock } = await started.catch(() => ({ gateway: undefined, mock: undefined }));
+        await gateway?.dispose();
+        await mock?.close();
+      }),
+    );
+  };
+}
