@@ -53,7 +53,7 @@ export interface MessengerOptions {
    * Told when a message is lost for good: the target dropped it after accepting it and the bounded
    * redeliveries did not get it there (it is also logged at error level, in the audit log and in `track`).
    */
-  readonly onLost?: (report: DeliveryReport) => void;
+  readonly onLost?: (report: DeliveryReport, envelope: Envelope) => void;
   /**
    * Where the config lives, so the fixes errors give name the right setting: `file` (default), the
    * CLI's JSON registry; `plugin`, inside OpenClaw (`plugins.entries.inter-instance.config`, set with `openclaw config set`).
@@ -233,7 +233,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     ...(options.retryMinTimeoutMs === undefined ? {} : { retryMinTimeoutMs: options.retryMinTimeoutMs }),
     ...(openOutbox ? { outbox: openOutbox } : {}),
     ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
-    ...(options.onLost ? { onLost: (_envelope: Envelope, report: DeliveryReport) => options.onLost?.(report) } : {}),
+    ...(options.onLost ? { onLost: (envelope: Envelope, report: DeliveryReport) => options.onLost?.(report, envelope) } : {}),
   });
   const requireOutbox = async (): Promise<Outbox> => {
     if (!openOutbox) throw new InterInstanceError("Delegated tasks are kept in the outbox, which this config turns off.", { code: "NO_OUTBOX", hint: "Set outbox.enabled to true (the default)." });

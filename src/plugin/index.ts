@@ -13,6 +13,7 @@ import { createNatsService } from "./nats-service.js";
 import { pinnedKeysOf } from "../trust/pins.js";
 import { ConversationThreads } from "./conversation-threads.js";
 import { InboundGate, senderName, type ReplySettler } from "./inbound-gate.js";
+import { createLostNotifier } from "./lost-notice.js";
 import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
 import { gateSessionTurn, rewrittenContent, storedText, turnVerdicts } from "./session-gate.js";
 import { frameForAgent } from "../trust/frame.js";
@@ -58,7 +59,13 @@ export default definePluginEntry({
     // Inside the Gateway our lines go through its logger (its format, levels and redaction); fixes
     // name the plugin's settings in openclaw.json, not the CLI's config file.
     const buildLink = async (): Promise<Messenger> =>
-      createMessenger({ config: await resolvedConfig(), log: { destination: gatewayLogDestination(api.logger) }, onWaiting: () => outbox.wake(), configuredIn: "plugin" });
+      createMessenger({
+        config: await resolvedConfig(),
+        log: { destination: gatewayLogDestination(api.logger) },
+        onWaiting: () => outbox.wake(),
+        onLost: createLostNotifier(api, () => config().inbox.sessionKey),
+        configuredIn: "plugin",
+      });
     const getLink = () =>
       (link ??= buildLink().catch((error: unknown) => {
         link = undefined;
