@@ -3,6 +3,7 @@ import type { AskOptions, AskResult } from "./use-cases/ask.js";
 import { parseConfig } from "./config/parse.js";
 import { InstanceRegistry, normalizeName } from "./config/registry.js";
 import type { Config, ConfigInput } from "./config/schema.js";
+import { outboxPath } from "./config/state-paths.js";
 import { join } from "node:path";
 import { MessagingKeyStore, type MessagingKey } from "./trust/messaging-key.js";
 import { signEnvelope } from "./trust/sign-envelope.js";
@@ -130,16 +131,6 @@ export interface Messenger {
   close(): Promise<void>;
   /** `close()`, for `await using link = createMessenger(…)`. */
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** Where a config's outbox database lives: `outbox.path`, else `<stateDir>/outbox.sqlite`. */
-export function outboxPath(config: Config, env: NodeJS.ProcessEnv = process.env): string {
-  return config.outbox.path ?? join(config.stateDir ?? defaultStateDir(env), "outbox.sqlite");
-}
-
-/** Where the audit log of this instance is, next to the outbox by default. */
-export function auditPath(config: Config, env: NodeJS.ProcessEnv = process.env): string {
-  return config.audit.path ?? join(config.stateDir ?? defaultStateDir(env), "audit.sqlite");
 }
 
 /** The fleet member a name or alias means (matched as the registry matches names), if present. */

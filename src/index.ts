@@ -1,7 +1,8 @@
 // The main entry: what a script that sends needs, kept cheap to import (heavy parts load on first
 // use). Transports, the Gateway connection and the dispatcher's parts are on their own subpaths:
 // `openclaw-inter-instance/transports`, `/gateway`, `/core`, `/schemas`.
-export { createMessenger, outboxPath, type FleetView, type Messenger, type MessengerOptions } from "./client.js";
+export { createMessenger, type FleetView, type Messenger, type MessengerOptions } from "./client.js";
+export { auditPath, outboxPath } from "./config/state-paths.js";
 export type { PresenceEntry } from "./nats/presence.js";
 export type { DeadLetter } from "./nats/receiver.js";
 export type { QueuedEnvelope } from "./core/outbox.js";
@@ -19,6 +20,7 @@ export {
   TransportTimeoutError,
   UnavailableError,
   UnknownInstanceError,
+  UnsuitableMessageError,
   ValidationError,
   failureClassOf,
   type FailureClass,

@@ -1,4 +1,4 @@
-import { auditPath } from "../client.js";
+import { auditPath } from "../config/state-paths.js";
 import type { Config } from "../config/schema.js";
 import type { SenderVerdict } from "../trust/frame.js";
 import { AuditLog, type AuditEntry } from "./audit-log.js";

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
-import { createMessenger, outboxPath, type Messenger } from "../client.js";
+import { createMessenger, type Messenger } from "../client.js";
+import { auditPath, outboxPath } from "../config/state-paths.js";
 import { parseConfig } from "../config/parse.js";
 import { InboxLedger } from "../inbox/ledger.js";
 import { createReplyRecorder } from "./nats-replies.js";
@@ -24,7 +25,6 @@ import { CheckBook } from "./control-ui/overview.js";
 import { registerInstancesFeature } from "./control-ui/feature.js";
 import { registerInterInstanceCli, INTER_INSTANCE_CLI } from "./cli-command.js";
 import { AuditLog } from "../audit/audit-log.js";
-import { auditPath } from "../client.js";
 
 export { PLUGIN_ID };
 
