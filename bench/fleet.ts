@@ -11,11 +11,14 @@ import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel, type MockModelServer } from "../test/harness/mock-model.ts";
 import { startNatsServer, type TestNatsServer } from "../test/harness/nats-server.ts";
 import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
+import { withRunNpmCache } from "./npm-cache.ts";
 import { summarize, timed, type Series } from "./stats.ts";
 import which from "which";
 
 export interface FleetBenchContext {
   readonly scratch: string;
+  /** The plugin's packed tarball (`packPlugin`), when the caller packed it already. */
+  readonly tarball?: Promise<string>;
   readonly rounds: number;
   readonly series: Series[];
   readonly row: (row: { scenario: string; a: string; b: string; ratio: string; note: string }) => void;
@@ -43,7 +46,7 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
   const receivers: NatsReceiver[] = [];
   const links: Messenger[] = [];
   try {
-    const tarball = await packPlugin(context.scratch);
+    const tarball = await (context.tarball ?? packPlugin(context.scratch));
     await Promise.all(
       GATEWAYS.map(async (name) => {
         const mock = await startMockModel();
@@ -54,11 +57,12 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
             name: `fleet-${name}`,
             extraConfig: { messages: { queue: { cap: 10_000 } } },
             beforeStart: (gateway) =>
-              installPlugin(tarball, gateway, { enabled: true, config: { self: { name }, stateDir: join(gateway.stateDir, "inter-instance"), nats: natsInput, instances: {}, inbound: { unverified: "allow", ratePerHour: 1_000_000 } } }),
+              installPlugin(tarball, { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) }, { enabled: true, config: { self: { name }, stateDir: join(gateway.stateDir, "inter-instance"), nats: natsInput, instances: {}, inbound: { unverified: "allow", ratePerHour: 1_000_000 } } }),
           }),
         );
       }),
     );
+    context.log("12 the two Gateways with the plugin are ready");
     // The receiving code of the plugin (durable consumer, receipt, ack) with the agent's next turn
     // replaced by a counter: what an extra instance costs the broker and the sender.
     const natsConfig = parseConfig({ self: { name: "bench" }, instances: {}, nats: natsInput }).nats!;
@@ -88,7 +92,8 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
     const direct: ConfigInput = {
       self: { name: "bench-sender" },
       stateDir: join(context.scratch, "fleet-direct"),
-      instances: Object.fromEntries(MEMBERS.map((name, i) => [name, { gateway: { url: gateways[i % 2]!.url, token: gateways[i % 2]!.token }, maxQueued: 5_000, transports: ["sessions_send"] }])),
+      // A send that takes longer than this fails the run: the default 15 s was seen to run out on a loaded 2-core machine (quick run in the suite).
+      instances: Object.fromEntries(MEMBERS.map((name, i) => [name, { gateway: { url: gateways[i % 2]!.url, token: gateways[i % 2]!.token }, maxQueued: 5_000, transports: ["sessions_send"], timeouts: { sessions_send: 60_000 } }])),
       groups: { all: MEMBERS },
     };
     const natsLink = createMessenger({ config: byNats, log: { level: "silent" } });
@@ -107,6 +112,7 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
       return keys.map((key) => arrivals.get(key)!);
     };
 
+    context.log("12 warm-up broadcasts delivered");
     const perMember: number[] = [];
     const perBroadcastNats: number[] = [];
     const perBroadcastAccepted: number[] = [];
@@ -122,16 +128,18 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
       perBroadcastNats.push(Math.max(...times) - started);
       natsTotalMs += Math.max(...times) - started;
     }
+    context.log("12 broadcasts over nats done");
     const directAccepted: number[] = [];
     let directTotalMs = 0;
     for (let round = 0; round < context.rounds; round += 1) {
       const ms = await timed(async () => {
         const report = await directLink.groups.send({ to: "all", body: `direct ${round}` });
-        if (!report.ok) throw new Error(`direct broadcast failed: ${report.members.map((m) => m.status).join(", ")}`);
+        if (!report.ok) throw new Error(`direct broadcast failed: ${report.members.map((m) => m.status).join(", ")}; attempts ${JSON.stringify(report.members.filter((m) => !m.ok).map((m) => m.attempts))}`);
       });
       directAccepted.push(ms);
       directTotalMs += ms;
     }
+    context.log("12 direct broadcasts done");
     // What one more member costs: broadcasts to 2, 4 and 8 members, until every receipt is in.
     const bySize: Record<number, number> = {};
     for (const [group, size] of [["two", 2], ["four", 4], ["all", 8]] as const) {

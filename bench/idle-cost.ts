@@ -13,9 +13,12 @@ import { createInterface } from "node:readline";
 import { freePort, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
+import { withRunNpmCache } from "./npm-cache.ts";
 
 export interface IdleCostContext {
   readonly scratch: string;
+  /** The plugin's packed tarball (`packPlugin`), when the caller packed it already. */
+  readonly tarball?: Promise<string>;
   readonly windowMs: number;
   /** Consecutive windows; each Gateway's median window is compared. */
   readonly windows: number;
@@ -82,7 +85,7 @@ function median(values: readonly number[]): number {
 export async function benchIdleCost(context: IdleCostContext): Promise<void> {
   context.log("starting two idle Gateways, one with the plugin installed from its tarball");
   const mock = await startMockModel();
-  const tarball = await packPlugin(context.scratch);
+  const tarball = await (context.tarball ?? packPlugin(context.scratch));
   const refusing = `ws://127.0.0.1:${await freePort()}`;
   let plain: TestGateway | undefined;
   let plainToo: TestGateway | undefined;
@@ -98,7 +101,7 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
         modelBaseUrl: mock.url,
         name: "idle-plugin",
         beforeStart: (gateway) =>
-          installPlugin(tarball, gateway, {
+          installPlugin(tarball, { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) }, {
             enabled: true,
             config: {
               self: { name: "bench-idle" },
@@ -108,6 +111,7 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
           }),
       }),
     ]);
+    context.log("9 the three Gateways are ready");
     const queued = await queueOne(withPlugin);
     // The plugin's services alone, in a process of their own, beside an empty Node process: what the
     // Gateway measurement cannot resolve under OpenClaw's own bursts.
@@ -115,6 +119,7 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
     await mkdir(servicesScratch, { recursive: true });
     services = await startChild(["bench/idle-services.ts", servicesScratch, refusing]);
     emptyNode = await startChild(["-e", "process.stdout.write('ready\\n'); setInterval(() => undefined, 2 ** 30)"]);
+    context.log(`9 a message is ${queued} in the plugin's outbox; services and empty node started; settling ${context.settleMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, context.settleMs));
     const pids = [plain.pid!, plainToo.pid!, withPlugin.pid!, services.child.pid!, emptyNode.child.pid!];
     const shares: [number[], number[], number[], number[], number[]] = [[], [], [], [], []];

@@ -17,6 +17,7 @@ import { signEnvelope, verifySender } from "../dist/trust/sign-envelope.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
+import { packPlugin } from "../test/harness/plugin-install.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
 import { latencyChart } from "./chart.ts";
 import { ratio, summarize, timed, type Series } from "./stats.ts";
@@ -26,16 +27,23 @@ import { benchFleet } from "./fleet.ts";
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
-// --quick: every scenario with its real timeouts and caps, but few samples (the test suite runs it).
+// --quick: every scenario and every path of it, with the fewest samples that still take each path,
+// and short windows, caps and attempt timeouts where the full run waits them out (the test suite
+// runs it; it is not a measurement).
 const quick = args.includes("--quick");
 const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) : join(import.meta.dirname);
 
 const N = {
   ...(quick
-    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 50, writers: 4, appends: 50, cold: 2, oneShot: 2, idleWindowMs: 6_000, idleWindows: 1, signatures: 20, groups: 2 }
-    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, oneShot: 12, idleWindowMs: 60_000, idleWindows: 7, signatures: 1000, groups: 20 }),
-  naiveCapMs: 3000,
-  hangTimeoutMs: 15_000,
+    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 5, writers: 4, appends: 20, cold: 2, oneShot: 1, idleWindowMs: 2_000, idleWindows: 1, idleSettleMs: 1_000, signatures: 20, groups: 2, fleetRounds: 2 }
+    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, oneShot: 12, idleWindowMs: 60_000, idleWindows: 7, idleSettleMs: 30_000, signatures: 1000, groups: 20, fleetRounds: 30 }),
+  // The naive dispatcher is cut off at this cap, and its projection shown instead.
+  naiveCapMs: quick ? 1_000 : 3_000,
+  // A hanging top transport: its attempt timeout (quick: shorter than the 10 s handshake budget, so
+  // the first message waits out this one instead; the path is the same, a timeout then the fallback).
+  hangTimeoutMs: quick ? 2_000 : 15_000,
+  // Scenario 4 waits at most this long for the agent to work off earlier turns before each run.
+  drainCapMs: quick ? [2_000, 2_000] : [90_000, 30_000],
 };
 const SEED_NODE_TIMEOUT_MS = 30_000;
 // Messages outrun the agent's turns here, so they pile up in the target session. The bench measures
@@ -46,7 +54,17 @@ const scratch = await mkdtemp(join(tmpdir(), "oii-bench-"));
 const series: Series[] = [];
 const rows: { scenario: string; a: string; b: string; ratio: string; note: string }[] = [];
 const extra: Record<string, unknown> = {};
-const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+const benchStarted = performance.now();
+const log = (text: string) => process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(1)} s] ${text}\n`);
+// Wall time of each step, in seconds (printed as it ends and kept in results.json): where a run's time goes.
+const phases: Record<string, number> = {};
+let phaseStarted = benchStarted;
+function phase(name: string): void {
+  const now = performance.now();
+  phases[name] = Math.round((now - phaseStarted) / 100) / 10;
+  phaseStarted = now;
+  log(`${name}: ${phases[name]} s`);
+}
 
 // Whatever a scenario opens is closed at the end even when it throws: a messenger left open keeps a
 // socket that reconnects to a stopped Gateway for ever, and the process never exits.
@@ -98,6 +116,9 @@ async function silentListener(): Promise<{ server: Server; url: string }> {
   return { server, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
+// `npm pack` of this checkout for scenarios 9 and 12, once, while the first Gateway starts.
+const tarball = packPlugin(scratch);
+tarball.catch(() => undefined);
 const mock = await startMockModel();
 let gateway: TestGateway | undefined;
 let node: TestNodeHost | undefined;
@@ -110,6 +131,7 @@ try {
   gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench", extraConfig: { messages: { queue: { cap: BENCH_QUEUE_CAP } } } });
   const workspace = gateway.workspace;
   await mkdir(workspace, { recursive: true });
+  phase("start the Gateway and the mock model");
 
   // 1. Warm library sessions_send vs spawning the CLI per message.
   const warm = messenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
@@ -139,6 +161,8 @@ try {
   });
   rows.push({ scenario: "1. sessions_send", a: "CLI spawn per message", b: "library, warm WebSocket", ratio: `${ratio(cli, lib)}×`, note: `CLI n=${cli.n} (each spawn takes seconds; capped to keep the run under 5 min)` });
 
+  phase("1. sessions_send");
+
   // 6b. One-shot CLI send (a script or cron job runs one per message) vs the floor: a fresh Node
   // process making the same RPC with the bare reference client. Both pay a Node start.
   const oneShotConfig = join(scratch, "one-shot.json");
@@ -159,6 +183,8 @@ try {
   series.push(oneShotSeries, bareSeries);
   rows.push({ scenario: "6. one-shot send", a: `CLI send p50 ${oneShotSeries.p50} ms`, b: `bare client p50 ${bareSeries.p50} ms`, ratio: `${ratio(oneShotSeries, bareSeries)}×`, note: `a Node process per message each; ours also validates, signs, logs the attempt, writes the audit row; n=${N.oneShot}, interleaved; goal within 1.5×` });
 
+  phase("6. one-shot send");
+
   // 2. Library overhead over a raw request of the same RPC on an open socket.
   raw = await rawClient(gateway);
   const rawSamples: number[] = [];
@@ -174,6 +200,7 @@ try {
   series.push(rawSeries, libSeries);
   rows.push({ scenario: "2. library overhead", a: "library send", b: "raw WS request", ratio: `${ratio(libSeries, rawSeries)}×`, note: `p50 difference ${(libSeries.p50 - rawSeries.p50).toFixed(2)} ms (validation, envelope, report, logging)` });
   await warm.close();
+  phase("2. library overhead");
 
   // 3. Fallback when the top transport is dead.
   const memoryOnly = messenger({
@@ -225,6 +252,8 @@ try {
     note: `naive run capped at ${N.naiveCapMs / 1000} s and was ${naiveOutcome}; projected ${(naiveProjected / 1000).toFixed(1)} s per message = 30 s timeout + memory_file`,
   });
 
+  phase("3. fallback");
+
   // 4. Throughput over one connection. Each run starts once the agent has worked off the turns the
   // earlier messages queued, so one run's backlog does not slow the next.
   const queueDrained = async (capMs: number): Promise<number> => {
@@ -238,12 +267,12 @@ try {
   };
   const through = messenger({ config: config(gateway.url, gateway.token, workspace, 30_000), log: { level: "silent" } });
   await expectOk(through, "throughput warm-up", "sessions_send");
-  const backlog: number[] = [await queueDrained(90_000)];
+  const backlog: number[] = [await queueDrained(N.drainCapMs[0]!)];
   const sequentialMs = await timed(async () => {
     for (let i = 0; i < N.throughput; i += 1) await expectOk(through, `seq ${i}`, "sessions_send");
   });
   let pipelinedOk = 0;
-  backlog.push(await queueDrained(30_000));
+  backlog.push(await queueDrained(N.drainCapMs[1]!));
   const pipelinedMs = await timed(async () => {
     const reports = await Promise.all(Array.from({ length: N.throughput }, (_, i) => through.send({ to: "xiaom", body: `pipe ${i}` })));
     pipelinedOk = reports.filter((r) => r.ok && r.via === "sessions_send").length;
@@ -253,6 +282,8 @@ try {
   const pipeRate = (N.throughput / pipelinedMs) * 1000;
   extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk, queuedAtStart: { sequential: backlog[0], pipelined: backlog[1] } };
   rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send; turns still queued at the start: ${backlog.join(" and ")}` });
+
+  phase("4. throughput");
 
   // 10. A signed send against an unsigned one, same Gateway, interleaved (the unsigned sender cannot read its key).
   {
@@ -276,6 +307,8 @@ try {
     await unsignedLink.close();
   }
 
+  phase("10. signed send");
+
   // 11. A group send to N members (sessions of the one Gateway) against N sequential sends.
   {
     const members = Array.from({ length: 8 }, (_, i) => `member${i + 1}`);
@@ -288,11 +321,9 @@ try {
       },
       log: { level: "silent" },
     });
-    // sessions.send reaches existing sessions only: one turn opens each member's session. One at a
-    // time: eight CLI starts at once starve a 2-core machine (and whatever else runs on it).
-    for (const name of members) {
-      await run(process.execPath, [openclawEntry, "agent", "--session-key", `agent:main:${name}`, "--message", "open", "--json", "--timeout", "120"], { env: gateway!.cliEnv(), timeout: 180_000 });
-    }
+    // sessions.send reaches existing sessions only: open each member's session (an RPC each, no
+    // turn and no CLI start).
+    for (const name of members) await gatewayRequest(gateway, "sessions.create", { key: `agent:main:${name}` });
     await groupLink.groups.send({ to: "g8", body: "group warm-up" });
     for (const size of [2, 4, 8]) {
       const group = await sample(`11 group send to ${size}`, N.groups, async (i) => {
@@ -306,6 +337,8 @@ try {
     }
     await groupLink.close();
   }
+
+  phase("11. group send");
 
   // 7. Remote exec through a paired node: the library's warm node.invoke vs spawning the CLI per command.
   log("pairing a node host for the exec scenario");
@@ -330,6 +363,7 @@ try {
   );
   await execLink.close();
   rows.push({ scenario: "7. remote exec on a node", a: "CLI spawn per command", b: "library exec, warm WebSocket", ratio: `${ratio(execCli, execLib)}×`, note: `echo through node.invoke system.run; CLI n=${execCli.n}` });
+  phase("7. remote exec");
 } finally {
   await Promise.all([...openMessengers].map((link) => link.close()));
   await raw?.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);
@@ -338,17 +372,21 @@ try {
   await gateway?.dispose();
   await mock.close();
 }
+phase("stop the Gateway, node host and mock model");
 
 // 8. Across a real link: Gateway B in its own network namespace (needs root for `ip netns`).
 if (loopbackWarm) {
   await benchTwoMachines({ scratch, counts: { warm: N.warm, cli: N.cli }, loopback: loopbackWarm, sample, row: (row) => rows.push(row), log });
 }
+phase("8. across a link");
 
 // 9. What the plugin costs an idle Gateway.
-await benchIdleCost({ scratch, windowMs: N.idleWindowMs, windows: N.idleWindows, settleMs: quick ? 3_000 : 30_000, row: (row) => rows.push(row), log });
+await benchIdleCost({ scratch, tarball, windowMs: N.idleWindowMs, windows: N.idleWindows, settleMs: N.idleSettleMs, row: (row) => rows.push(row), log });
+phase("9. idle cost");
 
 // 12. A fleet of 8 on a real NATS broker, broadcast, against direct sessions_send.
-await benchFleet({ scratch, rounds: quick ? 3 : 30, series, row: (row) => rows.push(row), log });
+await benchFleet({ scratch, tarball, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
+phase("12. fleet");
 
 // 5. Memory-file appends: writers × appends, appends per second, lost and torn.
 const memoryWorkspace = join(scratch, "memory-workspace");
@@ -387,6 +425,8 @@ rows.push({
   note: `lost ${lost}, torn ${torn}; concurrent appends to one note share one lock, one write and one fsync, each resolving once synced; goal 5,000/s`,
 });
 
+phase("5. memory-file appends");
+
 // 10. Signing on the sender and verifying on the receiver, per message, against the warm send it rides on.
 {
   const signer = new MessagingKeyStore(join(scratch, "signing")).key();
@@ -414,12 +454,16 @@ rows.push({
   }
 }
 
+phase("10. signatures");
+
 // 6. Cold import of the library vs an empty Node start.
 const empty = await sample("6 node -e '' (empty)", N.cold, () => run(process.execPath, ["-e", ""]));
 const cold = await sample("6 node: import the library entry", N.cold, () =>
   run(process.execPath, ["--input-type=module", "-e", "await import('openclaw-inter-instance')"], { cwd: join(import.meta.dirname, "..") }),
 );
 rows.push({ scenario: "6. cold import", a: "import the library", b: "empty node", ratio: `${ratio(cold, empty)}×`, note: `+${(cold.p50 - empty.p50).toFixed(0)} ms; goal within 50 ms` });
+
+phase("6. cold import");
 
 const machine = `${process.platform} ${process.arch}, Node ${process.versions.node}, ${(await import("node:os")).cpus().length} cores`;
 const table = [
@@ -432,7 +476,7 @@ await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, "latency.svg"), latencyChart(series, "openclaw-inter-instance: latency per message (one run)"));
 await writeFile(
   join(outDir, "results.json"),
-  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, rows, series, ...extra }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, rows, series, ...extra, secondsPerStep: phases }, null, 2)}\n`,
 );
 await writeFile(
   join(outDir, "results.md"),

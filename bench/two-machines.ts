@@ -84,6 +84,7 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
   try {
     gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench-b", host: b, bind: "lan", tls: true, extraConfig: { messages: { queue: { cap: 10_000 } } } });
     await mkdir(gateway.workspace, { recursive: true });
+    context.log("Gateway B is ready");
     const stateDir = join(context.scratch, "across-client");
 
     // Warm send across the link vs on loopback.
@@ -91,6 +92,7 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
     await sendVia(link, "warm-up across the link", "sessions_send");
     const across = await context.sample("8 library sessions_send across the link (wss, warm)", context.counts.warm, (i) => sendVia(link, `across ${i}`, "sessions_send"));
     await link.close();
+    context.log("8 paired and sent across the link");
     context.row({ scenario: "8. across a link", a: "warm send across the link", b: "warm send on loopback", ratio: `${ratio(across, context.loopback)}×`, note: `p50 ${across.p50} vs ${context.loopback.p50} ms; wss:// with a pinned self-signed certificate over a veth` });
 
     // One-shot CLI send vs one-shot `openclaw gateway call sessions.send`, both across the link.
@@ -111,6 +113,7 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
       () => undefined,
       (error: { stderr?: string; stdout?: string }) => `${error.stdout ?? ""}${error.stderr ?? ""}`,
     );
+    context.log("8 first one-shot openclaw call across the link answered");
     if (refusal !== undefined && !REQUEST_ID.test(refusal)) {
       context.row({
         scenario: "8. across a link",
@@ -134,6 +137,7 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
       const learning = await paired(configFor(proxied, gateway, stateDir));
       await sendVia(learning, "learns the link", "sessions_send");
       await learning.close();
+      context.log("8 learned the proxied link; dropping it silently");
       proxy.blackhole();
       const firstMessage = async (dir: string, label: string) => {
         const cold = createMessenger({ config: configFor(proxied, gateway!, dir), log: { level: "silent" } });
