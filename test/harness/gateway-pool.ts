@@ -13,28 +13,14 @@ import { startMockModel, type MockModelServer } from "./mock-model.ts";
  */
 export type GatewayShape = "plain";
 
-/** What a test file gets: everything about the Gateway but the right to stop it. */
-export interface SharedGatewayInfo {
-  readonly name: string;
-  readonly port: number;
-  readonly url: string;
-  readonly httpUrl: string;
-  readonly token: string;
-  readonly dir: string;
-  readonly stateDir: string;
-  readonly homeDir: string;
-  readonly workspace: string;
-  readonly logFile: string;
-  readonly pid: number | undefined;
-  readonly address: string;
-  readonly openclawEntry: string;
-  readonly loopbackUrl: string;
+/** What a test file gets: everything about the Gateway but the right to stop it (plain data, sent as JSON). */
+export type SharedGatewayInfo = Omit<TestGateway, "stop" | "start" | "dispose" | "host" | "tlsFingerprint" | "cliEnv"> & {
   readonly cliEnv: NodeJS.ProcessEnv;
   /** Its mock model's base URL (the model witness answers there too). */
   readonly modelBaseUrl: string;
   /** The bearer token its A2A channel takes from the peer `xiaoa`. */
   readonly a2aPeerToken: string;
-}
+};
 
 declare module "vitest" {
   export interface ProvidedContext {

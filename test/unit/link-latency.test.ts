@@ -1,0 +1,31 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { DEFAULT_HANDSHAKE_BUDGET_MS, LinkLatency } from "../../src/gateway/link-latency.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "oii-link-latency-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const url = "wss://xiaom.example:18789";
+
+it("a fast link earns a short handshake budget, shared with the next process; a handshake past it gives the next one the full budget", () => {
+  const first = new LinkLatency(dir);
+  expect(first.handshakeBudgetMs(url)).toBe(DEFAULT_HANDSHAKE_BUDGET_MS);
+  first.record(url, 80);
+  first.record(`${url}/other-path`, 120);
+  expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(2_000);
+  first.record(url, 900);
+  expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(7_200);
+
+  const loaded = new LinkLatency(dir);
+  loaded.forget(url);
+  expect(loaded.handshakeBudgetMs(url)).toBe(DEFAULT_HANDSHAKE_BUDGET_MS);
+  expect(new LinkLatency(dir).slowestRecentMs(url)).toBeUndefined();
+  expect(new LinkLatency(dir).slowestRecentMs("wss://other.example:18789")).toBeUndefined();
+});
