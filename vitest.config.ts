@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/harness/longest-first.ts";
 
 export default defineConfig({
   test: {
@@ -13,5 +14,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     teardownTimeout: 30_000,
     reporters: ["default", "./test/harness/summary-reporter.ts"],
+    // Longest files first, so none is left running alone at the end (a fresh clone has no timing cache).
+    sequence: { sequencer: LongestFirst },
   },
 });

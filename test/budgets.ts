@@ -27,3 +27,38 @@ export const BUDGET_S: Readonly<Record<string, number>> = {
 export function budgetFor(file: string): number {
   return BUDGET_S[file] ?? (file.startsWith("test/unit/") ? DEFAULT_BUDGET_S.unit : DEFAULT_BUDGET_S.integration);
 }
+
+/**
+ * Each integration file's wall time in a full loaded run (fresh clone, 2 cores), to start the longest
+ * first: a fresh clone has no timing cache, and Vitest would otherwise order by file size and leave a
+ * long file (bench-quick is 32 lines) running alone at the end. Refresh from the reporter's table.
+ */
+export const MEASURED_S: Readonly<Record<string, number>> = {
+  "test/integration/reliability.test.ts": 405,
+  "test/integration/bench-quick.test.ts": 354,
+  "test/integration/fleet-topology.test.ts": 330,
+  "test/integration/collaboration.test.ts": 284,
+  "test/integration/agent-cli.test.ts": 250,
+  "test/integration/plugin.test.ts": 215,
+  "test/integration/trust.test.ts": 211,
+  "test/integration/race.test.ts": 172,
+  "test/integration/loops.test.ts": 168,
+  "test/integration/a2a-hostile.test.ts": 163,
+  "test/integration/readme-plugin.test.ts": 158,
+  "test/integration/control-ui.test.ts": 145,
+  "test/integration/nodes.test.ts": 122,
+  "test/integration/nodes-across.test.ts": 119,
+  "test/integration/two-machines.test.ts": 108,
+  "test/integration/partitions.test.ts": 99,
+  "test/integration/demo.test.ts": 91,
+  "test/integration/walk.test.ts": 84,
+  "test/integration/foundation.test.ts": 83,
+  "test/integration/a2a-wedge.test.ts": 80,
+  "test/integration/a2a-message-tool.test.ts": 79,
+  "test/integration/cli.test.ts": 75,
+  "test/integration/hostile.test.ts": 73,
+  "test/integration/mixed-versions.test.ts": 57,
+  "test/integration/oversized.test.ts": 37,
+  "test/integration/ask.test.ts": 25,
+  "test/integration/memory-concurrency.test.ts": 23,
+};

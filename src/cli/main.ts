@@ -287,7 +287,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   for (const command of everyCommand(program)) withOutputOptions(command);
 
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync(keyOperandsLast(argv), { from: "user" });
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
@@ -331,4 +331,19 @@ function collectEnv(pair: string, previous: Readonly<Record<string, string>> = {
   const at = pair.indexOf("=");
   if (at <= 0) throw new InvalidArgumentError(`--env takes NAME=value, not "${pair}"; give one variable per flag: -e A=1 -e B=2.`);
   return { ...previous, [pair.slice(0, at)]: pair.slice(at + 1) };
+}
+
+/** An Ed25519 public key in base64url: 43 characters, of which the first may be "-". */
+const DASHED_KEY = /^-[A-Za-z0-9_-]{42}$/u;
+
+/**
+ * A messaging key is base64url, so one in 64 starts with "-", which the option parser would take for
+ * an unknown option (`pin xiaob -rAR…`). Such an operand moves behind `--`, where it is read as an
+ * operand; it is the command's last operand, so the order of the others does not change.
+ */
+export function keyOperandsLast(argv: readonly string[]): string[] {
+  if (argv.includes("--")) return [...argv];
+  const keys = argv.filter((arg, index) => DASHED_KEY.test(arg) && argv[index - 1] !== "--public-key");
+  if (keys.length === 0) return [...argv];
+  return [...argv.filter((arg) => !keys.includes(arg)), "--", ...keys];
 }

@@ -4,7 +4,8 @@ import { writeFileAtomic } from "../atomic-write.js";
 
 /** The budget for a handshake with no history: a slow link's TLS and connect challenge fit in it. */
 export const DEFAULT_HANDSHAKE_BUDGET_MS = 10_000;
-const MIN_BUDGET_MS = 2_000;
+/** Not less: a handshake also waits for this machine's own CPU, which a busy sender may not have (2 s was seen to fail at load 6). */
+const MIN_BUDGET_MS = 5_000;
 /** A handshake this many times slower than the slowest recent one means the link is gone, not slow. */
 const SLOWDOWN_ALLOWED = 8;
 const KEPT = 5;

@@ -21,6 +21,10 @@ export interface TcpProxy {
   blackhole(): void;
   /** Forwards again: what was in flight on open connections arrives late; connections accepted during the blackhole are closed. */
   heal(): void;
+  /** Closes the port and every connection through it: to a client, the Gateway behind it is down (connection refused). */
+  down(): Promise<void>;
+  /** Listens on the same port again. */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,7 +38,7 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
   const delayMs = options.delayMs ?? 0;
   const later = (work: () => void) => (delayMs > 0 ? setTimeout(work, delayMs) : work());
 
-  const server: Server = createServer((client) => {
+  const accept = (client: Socket) => {
     connections += 1;
     open.add(client);
     if (dropping) {
@@ -59,10 +63,27 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
     upstream.on("data", (chunk: Buffer) => {
       if (!swallowing.has(upstream)) relay(client, chunk);
     });
-  });
+  };
   const stalled: (() => void)[] = [];
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
+  let server: Server | undefined;
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const listening = createServer(accept);
+      listening.once("error", reject);
+      listening.listen(port, "127.0.0.1", () => {
+        server = listening;
+        resolve((listening.address() as { port: number }).port);
+      });
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of open) socket.destroy();
+      open.clear();
+      if (!server) return resolve();
+      server.close(() => resolve());
+      server = undefined;
+    });
+  const port = await listen(0);
   return {
     port,
     url: `ws://127.0.0.1:${port}`,
@@ -84,10 +105,8 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
       held.clear();
       for (const write of stalled.splice(0)) write();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of open) socket.destroy();
-        server.close(() => resolve());
-      }),
+    down,
+    up: async () => void (await listen(port)),
+    close: down,
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createConnection, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
 import { readHistory, textOf, waitForRun } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { gatewayRequest } from "../harness/rpc.js";
+import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // The three ways to work with another agent, against two real Gateways: A (Xiaoa) runs the
@@ -26,7 +27,7 @@ let link: Messenger;
 /** B's model as B's Gateway reaches it: mockB behind a gate that can hold an answer back until the test lets it go. */
 let modelB: ModelGate;
 /** The sender's way to A's Gateway: a port in front of it that can be closed and opened again. */
-let relayA: Relay;
+let relayA: TcpProxy;
 
 interface ModelGate {
   readonly url: string;
@@ -86,52 +87,6 @@ async function startModelGate(target: MockModelServer): Promise<ModelGate> {
   };
 }
 
-interface Relay {
-  readonly url: string;
-  /** Closes the port and every connection through it: to a client, the Gateway behind it is down (connection refused). */
-  down(): Promise<void>;
-  /** Opens the same port again. */
-  up(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startRelay(targetPort: number): Promise<Relay> {
-  const open = new Set<Socket>();
-  let server: TcpServer | undefined;
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      const listening = createTcpServer((client) => {
-        const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
-        open.add(client).add(upstream);
-        const cleanup = () => {
-          client.destroy();
-          upstream.destroy();
-          open.delete(client);
-          open.delete(upstream);
-        };
-        client.on("error", cleanup).on("close", cleanup);
-        upstream.on("error", cleanup).on("close", cleanup);
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
-      listening.once("error", reject);
-      listening.listen(port, "127.0.0.1", () => {
-        server = listening;
-        resolve((listening.address() as AddressInfo).port);
-      });
-    });
-  const down = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of open) socket.destroy();
-      open.clear();
-      if (!server) return resolve();
-      server.close(() => resolve());
-      server = undefined;
-    });
-  const port = await listen(0);
-  return { url: `ws://127.0.0.1:${port}`, down, up: async () => void (await listen(port)), close: down };
-}
-
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-collab-"));
   // A's agent hands SLOW:<ms> on to B's, which honors it; A's answers at once.
@@ -166,7 +121,7 @@ beforeAll(async () => {
     });
   };
   await Promise.all([startB(), startA()]);
-  relayA = await startRelay(gatewayA.port);
+  relayA = await startTcpProxy(gatewayA.port);
   // A library sender of its own, for track() and groups: two sessions on B, and A's Gateway (through relayA) as a third member.
   link = createMessenger({
     config: {

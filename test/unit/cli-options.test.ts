@@ -1,9 +1,11 @@
 // The CLI's options, read by the real commander program against a messenger that records each call.
-import { rm } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createMessenger } from "../../src/client.js";
 import { parseDuration, parseSince } from "../../src/cli/duration.js";
+import { keyOperandsLast } from "../../src/cli/main.js";
 import { cliSandbox, recordingMessenger, runCliCaptured } from "../harness/cli-run.js";
 
 vi.mock("../../src/client.js", async (importOriginal) => {
@@ -107,5 +109,18 @@ describe("exec --env: one NAME=value per flag, repeatable", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--env takes NAME=value, not "novalue"');
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("a messaging key that starts with a dash (one in 64 do)", () => {
+  it("pin takes it as the key, before or after its options, and --public-key takes it as its value", async () => {
+    let key = "";
+    while (!key.startsWith("-")) key = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x ?? "";
+    expect(keyOperandsLast(["pin", "xiaob", key, "--inbound", "hold"])).toEqual(["pin", "xiaob", "--inbound", "hold", "--", key]);
+    expect(keyOperandsLast(["setup", "--public-key", key])).toEqual(["setup", "--public-key", key]);
+    const pinned = await run("pin", "xiaob", key, "--inbound", "hold");
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stdout).toContain("Pinned xiaob's key");
+    expect(JSON.parse(await readFile(sandbox.configPath, "utf8")).instances.xiaob).toEqual({ publicKey: key, inbound: "hold" });
   });
 });

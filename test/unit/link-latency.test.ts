@@ -19,9 +19,11 @@ it("a fast link earns a short handshake budget, shared with the next process; a 
   expect(first.handshakeBudgetMs(url)).toBe(DEFAULT_HANDSHAKE_BUDGET_MS);
   first.record(url, 80);
   first.record(`${url}/other-path`, 120);
-  expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(2_000);
+  expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(5_000);
   first.record(url, 900);
   expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(7_200);
+  first.record(url, 2_000);
+  expect(new LinkLatency(dir).handshakeBudgetMs(url)).toBe(DEFAULT_HANDSHAKE_BUDGET_MS);
 
   const loaded = new LinkLatency(dir);
   loaded.forget(url);
