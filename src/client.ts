@@ -118,6 +118,8 @@ export interface Messenger {
     followUp(options?: { signal?: AbortSignal }): Promise<FollowUpStep[]>;
     /** Waits up to `timeoutMs` for the evidence that settles these accepted reports (see `Dispatcher.settle`). */
     settle(reports: readonly DeliveryReport[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeliveryReport[]>;
+    /** `settle` for everything this outbox holds as accepted and not yet seen run, whoever sent it (see `Dispatcher.settleAll`). */
+    settleAll(options: { timeoutMs: number; signal?: AbortSignal }): Promise<DeliveryReport[]>;
     /** Drops a waiting message for good (every target it waits for); false when none waits with that id. */
     drop(id: string): Promise<boolean>;
     /** Messages written into a memory file that the receiving agent has not seen yet (per the receiver's receipts). */
@@ -284,6 +286,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
       flush: (flushOptions) => dispatcher.flush(flushOptions),
       followUp: (followOptions) => dispatcher.followUp(followOptions),
       settle: (reports, settleOptions) => dispatcher.settle(reports, settleOptions),
+      settleAll: (settleOptions) => dispatcher.settleAll(settleOptions),
       drop: async (id) => (openOutbox ? (await openOutbox()).remove(id) : false),
       unseen: async () => {
         if (!openOutbox) return [];

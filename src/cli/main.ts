@@ -8,6 +8,7 @@ import { auditPath } from "../config/state-paths.js";
 import { defaultConfigPath } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
 import type { Config } from "../config/schema.js";
+import type { DeliveryReport } from "../core/dispatcher.js";
 import { registerSetupCommands } from "./setup-commands.js";
 import { registerInboxCommands } from "./inbox-commands.js";
 import { registerCollaborationCommands } from "./collaboration-commands.js";
@@ -237,7 +238,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(async (options: { settle: number }) => {
       const link = await open();
       const flushed = await link.outbox.flush({ all: true });
-      const reports = options.settle > 0 && flushed.some((report) => report.status === "accepted") ? await link.outbox.settle(flushed, { timeoutMs: options.settle }) : flushed;
+      // Everything accepted and not yet seen run, also what an earlier process left (killed, or never settled).
+      const settled = options.settle > 0 ? await link.outbox.settleAll({ timeoutMs: options.settle }) : [];
+      const key = (report: DeliveryReport) => `${report.id} ${report.to}`;
+      const settledByKey = new Map(settled.map((report) => [key(report), report]));
+      const flushedKeys = new Set(flushed.map(key));
+      const reports = [...flushed.map((report) => settledByKey.get(key(report)) ?? report), ...settled.filter((report) => !flushedKeys.has(key(report)))];
       print(reports, reports.length === 0 ? "Nothing to flush." : reports.map(describeReport).join("\n"));
       exitCode = reports.every((r) => r.ok) ? EXIT.ok : EXIT.notDelivered;
     });

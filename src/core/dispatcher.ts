@@ -411,6 +411,19 @@ export class Dispatcher {
   }
 
   /**
+   * `settle` for every envelope this outbox holds as accepted and not yet seen run, whoever sent it:
+   * what a one-shot flusher calls before it leaves, since an earlier process (killed, or one that
+   * never settled) may have left accepted messages that the target then lost.
+   */
+  async settleAll(options: { readonly timeoutMs: number; readonly signal?: AbortSignal }): Promise<DeliveryReport[]> {
+    if (!this.#outbox) return [];
+    const outbox = await this.#outbox();
+    const awaiting = outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS));
+    const reports = awaiting.map(({ envelope, via }): DeliveryReport => ({ ok: true, id: envelope.id, to: envelope.to, status: "accepted", via: via as TransportId, attempts: [] }));
+    return this.settle(reports, options);
+  }
+
+  /**
    * Looks at accepted envelopes (all, or those with these ids) on their targets, one target at a
    * time under its lease, and acts on what is found. Keyed `<id> <target>`.
    */

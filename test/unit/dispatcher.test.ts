@@ -390,6 +390,30 @@ describe("following up accepted envelopes", () => {
     });
   });
 
+  it("settleAll: a one-shot flusher settles what an earlier process had accepted and left (killed before it settled)", async () => {
+    await withOutbox(async (outbox, path) => {
+      const earlier = dispatcherWith([new FollowedTransport([])], ["sessions_send"], { outbox: async () => outbox });
+      const left = await earlier.send({ to: "xiaom", body: "accepted, then its sender died" });
+      expect(left.status).toBe("accepted");
+      const again = await Outbox.open(path);
+      try {
+        const transport = new FollowedTransport([{ status: "lost", reason: "interrupted" }, { status: "delivered" }]);
+        const flusher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => again });
+        // Its flush follows up first: the target lost it, so it goes again (still only accepted).
+        const flushed = await flusher.flush({ all: true });
+        expect(flushed.map((report) => [report.id, report.status, report.followUp?.[0]?.action])).toEqual([[left.id, "accepted", "redelivered"]]);
+        const [settled, ...rest] = await flusher.settleAll({ timeoutMs: 30_000 });
+        expect(rest).toEqual([]);
+        expect(settled).toMatchObject({ id: left.id, status: "delivered", ok: true });
+        expect(settled?.followUp?.map((step) => step.found)).toEqual(["delivered"]);
+        expect(transport.delivered.map((envelope) => [envelope.id, envelope.redelivery])).toEqual([[left.id, 1]]);
+        expect(await flusher.settleAll({ timeoutMs: 1_000 })).toEqual([]);
+      } finally {
+        again.close();
+      }
+    });
+  });
+
   it("settle: what is still unsettled at the deadline stays accepted, for the next flush", async () => {
     await withOutbox(async (outbox) => {
       const transport = new FollowedTransport([]);
