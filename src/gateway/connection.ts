@@ -225,13 +225,12 @@ export class GatewayConnection {
         );
       };
       const timer = setTimeout(() => {
-        if (slowestRecentMs !== undefined) this.#options.latency?.forget(url);
         fail(
           new UnavailableError(`Gateway ${url} did not complete the handshake in ${budgetMs} ms.`, {
             code: "HANDSHAKE_TIMEOUT",
             hint:
               slowestRecentMs !== undefined
-                ? `Its recent handshakes took at most ${slowestRecentMs} ms, so the link or the Gateway is likely down; check the network to it. (The next try allows the full ${DEFAULT_HANDSHAKE_BUDGET_MS / 1000} s, in case only this machine was busy.)`
+                ? `Its recent handshakes took at most ${slowestRecentMs} ms, so the link or the Gateway is likely down; check the network to it. (A slower link is learned: each completed handshake is remembered.)`
                 : "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
           }),
         );

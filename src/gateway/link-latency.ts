@@ -53,19 +53,6 @@ export class LinkLatency {
     this.#save(all);
   }
 
-  /**
-   * Drops what was learned of this Gateway, after a handshake ran past the learned budget: the link
-   * may be down, or only this machine slow (a busy CPU). The next handshake gets the default budget,
-   * so a loaded sender does not keep declaring a healthy link dead.
-   */
-  forget(url: string): void {
-    const all = this.#all();
-    const origin = new URL(url).origin;
-    if (!(origin in all)) return;
-    delete all[origin];
-    this.#save(all);
-  }
-
   #save(all: Record<string, number[]>): void {
     if (!this.#path) return;
     try {

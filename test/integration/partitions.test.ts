@@ -118,14 +118,16 @@ describe.skipIf(!run)("partitions and bad links", () => {
   it("the first message of a new process over a silently dropping link waits a handshake budget learned from the link, not 10 s, before the fallback delivers it", async () => {
     const proxy = await startTcpProxy(gatewayB.port, { targetHost: b.address });
     try {
-      const warm = await pairedMessenger("cold-start", proxy.url);
+      // An attempt longer than any handshake budget (at most the default), so the handshake budget is what gives up.
+      const attemptLongerThanBudget = { timeouts: { sessions_send: DEFAULT_HANDSHAKE_BUDGET_MS + 2_000 } };
+      const warm = await pairedMessenger("cold-start", proxy.url, attemptLongerThanBudget);
       expect(await warm.send({ to: "xiaom", body: "learns the round trip" })).toMatchObject({ ok: true });
       await warm.close();
       proxy.blackhole();
       // What the first process learned, as the second one reads it from the state dir they share.
       const budgetMs = new LinkLatency(join(scratch, "cold-start")).handshakeBudgetMs(proxy.url);
       expect(budgetMs).toBeLessThan(DEFAULT_HANDSHAKE_BUDGET_MS);
-      const cold = await pairedMessenger("cold-start", proxy.url);
+      const cold = await pairedMessenger("cold-start", proxy.url, attemptLongerThanBudget);
       const started = performance.now();
       const report = await cold.send({ to: "xiaom", body: "first message of a fresh process" });
       const elapsed = performance.now() - started;
