@@ -96,7 +96,9 @@ describe("durable outbox", () => {
     // line is printed. The transcript below is what counts.
 
     const history = async () => (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(withoutSignatureLine(textOf(m.content))));
-    await expect.poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 }).toBe(count);
+    await expect.poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 }).toBe(count).catch(() => undefined);
+    // What each flusher said it did, beside what the target has, when they disagree.
+    expect((await history()).length, `first flusher:\n${first.lines.join("\n")}\nsecond flusher:\n${second.lines.join("\n")}`).toBe(count);
     const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(withoutSignatureLine(textOf(m.content)))?.[1]);
     expect(new Set(bodies).size).toBe(count);
 
