@@ -224,17 +224,19 @@ export class GatewayConnection {
           () => reject(classifyGatewayError(error, this.#context)),
         );
       };
-      const timer = setTimeout(() => {
-        fail(
-          new UnavailableError(`Gateway ${url} did not complete the handshake in ${budgetMs} ms.`, {
-            code: "HANDSHAKE_TIMEOUT",
-            hint:
-              slowestRecentMs !== undefined
-                ? `Its recent handshakes took at most ${slowestRecentMs} ms, so the link or the Gateway is likely down; check the network to it. (A slower link is learned: each completed handshake is remembered.)`
-                : "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
-          }),
-        );
-      }, budgetMs);
+      const timer = setTimeout(
+        () =>
+          fail(
+            new UnavailableError(`Gateway ${url} did not complete the handshake in ${budgetMs} ms.`, {
+              code: "HANDSHAKE_TIMEOUT",
+              hint:
+                slowestRecentMs !== undefined
+                  ? `Its recent handshakes took at most ${slowestRecentMs} ms, so the link or the Gateway is likely down; check the network to it. (A slower link is learned: each completed handshake is remembered.)`
+                  : "Check that the URL points at an OpenClaw Gateway and that nothing in between holds the connection.",
+            }),
+          ),
+        budgetMs,
+      );
       client = new GatewayClient({
         url,
         ...(token ? { token } : {}),

@@ -50,10 +50,6 @@ export class LinkLatency {
     const all = this.#all();
     const origin = new URL(url).origin;
     all[origin] = [...(all[origin] ?? []), Math.round(handshakeMs)].slice(-KEPT);
-    this.#save(all);
-  }
-
-  #save(all: Record<string, number[]>): void {
     if (!this.#path) return;
     try {
       mkdirSync(join(this.#path, ".."), { recursive: true, mode: 0o700 });

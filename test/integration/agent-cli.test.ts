@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -161,8 +161,6 @@ describe("capability probes against a real Gateway", () => {
   it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
     const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: testLog() });
     try {
-      // The Gateway creates its workspace at the first turn; this test may run before any.
-      await mkdir(gatewayB.workspace, { recursive: true });
       const results = await healthy.probe("xiaom");
       expect(results.map((r) => [r.transport, r.ok])).toEqual([
         ["sessions_send", true],
