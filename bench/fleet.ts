@@ -5,8 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { createMessenger, parseConfig, type ConfigInput, type Messenger } from "../dist/index.js";
-import { leaseFleet, receiptKey, type FleetLease } from "../dist/nats/fleet.js";
-import { NatsReceiver } from "../dist/nats/receiver.js";
+import { leaseFleet, receiptKey, type FleetLease } from "../dist/transports/nats/fleet.js";
+import { NatsReceiver } from "../dist/transports/nats/receiver.js";
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel, type MockModelServer } from "../test/harness/mock-model.ts";
 import { startNatsServer, type TestNatsServer } from "../test/harness/nats-server.ts";

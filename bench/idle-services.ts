@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createMessenger } from "../dist/index.js";
 import { InboxWatcher } from "../dist/inbox/watcher.js";
-import { createOutboxService } from "../dist/plugin/outbox-service.js";
+import { createOutboxService } from "../dist/plugin/services/outbox.js";
 
 const [scratch = "", refusing = ""] = process.argv.slice(2);
 const workspace = join(scratch, "workspace");

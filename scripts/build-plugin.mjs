@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configSchemas, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
-import { zod } from "../dist/zod.js";
+import { zod } from "../dist/util/zod.js";
 import { INTER_INSTANCE_CLI } from "../dist/plugin/cli-command.js";
 
 const CREDENTIAL_PATHS = [...CREDENTIAL_FIELDS.map((field) => `instances.*.${field}.token`), "nats.auth.token"];

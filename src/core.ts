@@ -6,6 +6,6 @@ export { CircuitBreaker } from "./core/circuit-breaker.js";
 export { DEFAULT_ASK_TIMEOUT_MS } from "./use-cases/ask.js";
 export { PROXY_VARIABLES, withoutProxy } from "./use-cases/exec.js";
 export { httpsAlternative, syncFiles, syncRepo } from "./use-cases/sync.js";
-export { doctor, MIN_TIMEOUTS_MS } from "./use-cases/doctor.js";
+export { doctor, MIN_TIMEOUTS_MS } from "./use-cases/doctor/index.js";
 export { DEFAULT_TASK_DEADLINE_MS } from "./use-cases/delegate.js";
 export { GROUP_CONCURRENCY, memberId } from "./use-cases/groups.js";

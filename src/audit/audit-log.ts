@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "../sqlite.js";
+import { openDatabase } from "../util/sqlite.js";
 
 /** One message that went out or came in, as the audit log keeps it: who, what, how, and the verdict. */
 export interface AuditEntry {

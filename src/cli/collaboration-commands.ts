@@ -1,8 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Option, type Command } from "commander";
-import type { Messenger } from "../client.js";
+import type { Messenger } from "../messenger/create.js";
 import { reached } from "../core/delivery-status.js";
-import { describeGroupReport, describeReport, describeStatus } from "../report-text.js";
+import { describeGroupReport, describeReport, describeStatus } from "../present/report-text.js";
 import { durationOption } from "./duration.js";
 
 export interface CollaborationContext {

@@ -1,7 +1,7 @@
 import { access, mkdir } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { ValidationError } from "../core/errors.js";
 import { parseConfig, readConfigJson } from "./parse.js";
 import type { ConfigInput } from "./schema.js";

@@ -1,7 +1,7 @@
 import { UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
 import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
-import { once } from "../lazy.js";
+import { once } from "../util/lazy.js";
 
 export interface GatewayTarget {
   readonly url: string;

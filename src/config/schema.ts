@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import { once } from "../lazy.js";
-import { credentialParameters } from "../redact.js";
-import { zod, type ZodApi } from "../zod.js";
+import { once } from "../util/lazy.js";
+import { credentialParameters } from "../util/redact.js";
+import { zod, type ZodApi } from "../util/zod.js";
 
 export const TRANSPORT_IDS = ["sessions_send", "nodes", "agent_cli", "memory_file", "message_tool", "a2a", "nats"] as const;
 export type TransportId = (typeof TRANSPORT_IDS)[number];

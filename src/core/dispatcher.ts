@@ -7,9 +7,9 @@ import { leaseOwner, type AwaitingFollowUp, type Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
-import { once } from "../lazy.js";
+import { once } from "../util/lazy.js";
 import { failureClassOf, InterInstanceError, ValidationError, TransientError, TransportError, TransportTimeoutError, UnsuitableMessageError, type FailureClass } from "./errors.js";
-import type { SecretSet } from "../redact.js";
+import type { SecretSet } from "../util/redact.js";
 import type { Receipt, ReceiptStatus, Transport } from "./transport.js";
 
 export type AttemptOutcome = ReceiptStatus | "skipped" | FailureClass;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { once } from "../lazy.js";
-import { zod, type ZodApi } from "../zod.js";
+import { once } from "../util/lazy.js";
+import { zod, type ZodApi } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
 
 /** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */

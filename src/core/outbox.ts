@@ -2,7 +2,7 @@ import { TaskBook, TASKS_SCHEMA } from "./task-book.js";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "../sqlite.js";
+import { openDatabase } from "../util/sqlite.js";
 import { envelopeSchema, type Envelope } from "./envelope.js";
 import type { Receipt } from "./transport.js";
 

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 /** The budget for a handshake with no history: a slow link's TLS and connect challenge fit in it. */
 export const DEFAULT_HANDSHAKE_BUDGET_MS = 10_000;

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { once } from "../lazy.js";
-import { zod } from "../zod.js";
+import { once } from "../util/lazy.js";
+import { zod } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError, UnavailableError, ValidationError } from "../core/errors.js";
 import { GatewayConnection } from "./connection.js";

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "../sqlite.js";
+import { openDatabase } from "../util/sqlite.js";
 import type { SenderVerdict } from "../trust/frame.js";
 
 /** A message the inbound policy kept from the agent until its owner decides. */

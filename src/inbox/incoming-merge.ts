@@ -1,8 +1,8 @@
 import { readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { envelopeSchema } from "../core/envelope.js";
-import { appendEntry } from "../memory/append.js";
-import { incomingDir } from "../nodes/incoming.js";
+import { appendEntry } from "../transports/memory-file/append.js";
+import { incomingDir } from "../transports/nodes/incoming.js";
 
 const MAX_INCOMING_BYTES = 17 * 1024 * 1024;
 

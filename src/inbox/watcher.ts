@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { MemoryEntry } from "../memory/entry.js";
-import { incomingDir } from "../nodes/incoming.js";
+import type { MemoryEntry } from "../transports/memory-file/entry.js";
+import { incomingDir } from "../transports/nodes/incoming.js";
 import { mergeIncoming } from "./incoming-merge.js";
 import { InboxLedger, type InboxState } from "./ledger.js";
 import { MemoryScanner } from "./scanner.js";

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabaseSync } from "../sqlite.js";
+import { openDatabaseSync } from "../util/sqlite.js";
 import type { SenderVerdict } from "./frame.js";
 
 /**

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { fingerprintOf, publicKeyFromRaw } from "./signature.js";
 
 /**

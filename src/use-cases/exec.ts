@@ -1,10 +1,10 @@
 import type { z } from "zod";
-import { once } from "../lazy.js";
-import { zod, type ZodApi } from "../zod.js";
+import { once } from "../util/lazy.js";
+import { zod, type ZodApi } from "../util/zod.js";
 import type { InstanceRegistry } from "../config/registry.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError } from "../core/errors.js";
-import type { NodeHost, RunOutput } from "../nodes/node-host.js";
+import type { NodeHost, RunOutput } from "../transports/nodes/node-host.js";
 
 /** Proxy variables the seed's checklist says to drop for commands on the other machine (git over HTTPS behind a dead proxy hangs). */
 export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, posix } from "node:path";
 import type { z } from "zod";
-import { once } from "../lazy.js";
-import { zod, type ZodApi } from "../zod.js";
+import { once } from "../util/lazy.js";
+import { zod, type ZodApi } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError } from "../core/errors.js";
 import type { ExecInput, ExecResult } from "./exec.js";
-import type { NodeHost } from "../nodes/node-host.js";
+import type { NodeHost } from "../transports/nodes/node-host.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** The HTTPS twin of an SSH remote (`git@host:owner/repo.git` → `https://host/owner/repo.git`), when there is an obvious one. */

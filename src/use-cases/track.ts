@@ -5,7 +5,7 @@ import { deliveryStatus, reached, type DeliveryState, type DeliveryStatus, type 
 import type { Dispatcher } from "../core/dispatcher.js";
 import type { Outbox } from "../core/outbox.js";
 import type { Receipt } from "../core/transport.js";
-import type { FileReceipt } from "../receipts.js";
+import type { FileReceipt } from "../inbox/receipts.js";
 
 export interface TrackedMessage extends DeliveryStatus {
   /** The instance it went to. */

@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Messenger } from "../../src/client.js";
+import type { Messenger } from "../../src/messenger/create.js";
 import { runCli, type CliIo } from "../../src/cli/main.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseEntries, type MemoryEntry } from "../../src/memory/entry.js";
+import { parseEntries, type MemoryEntry } from "../../src/transports/memory-file/entry.js";
 import { openclawEntry, openclawOnHost, type TestGateway } from "./gateway.js";
 import type { ModelWitness } from "./mock-model.js";
 import { gatewayRequest } from "./rpc.ts";

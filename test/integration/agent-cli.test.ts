@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pLimit from "p-limit";
 import { createMessenger, type ConfigInput, type Envelope, type TransportId } from "../../src/index.js";
 import { formatSessionMessage } from "../../src/transports.js";
-import { chatMessageRefusal } from "../../src/session-message.js";
+import { chatMessageRefusal } from "../../src/transports/shared/session-message.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { borrowGateway, type BorrowedGateway } from "../harness/fixtures.js";

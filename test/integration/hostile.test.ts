@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { createMessenger, ValidationError, type ConfigInput, type DeliveryReport, type Envelope, type TransportId } from "../../src/index.js";
 import { formatSessionMessage } from "../../src/transports.js";
-import { chatMessageRefusal } from "../../src/session-message.js";
+import { chatMessageRefusal } from "../../src/transports/shared/session-message.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { it, type BorrowedGateway } from "../harness/fixtures.js";
 import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";

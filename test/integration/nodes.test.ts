@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceExec, instanceSync } from "../../src/plugin/tools.js";
+import { instanceExec, instanceSync } from "../../src/plugin/tools/index.js";
 import { createMessenger, ValidationError, type ConfigInput, type TransportId } from "../../src/index.js";
 import { incomingDir, InboxWatcher, type MemoryEntry } from "../../src/transports.js";
 import { PROXY_VARIABLES } from "../../src/core.js";

@@ -13,7 +13,7 @@ import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harnes
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
-import { NatsFleet } from "../../src/nats/fleet.js";
+import { NatsFleet } from "../../src/transports/nats/fleet.js";
 
 // One target with every transport configured against the real thing: B's RPC (sessions_send,
 // agent_cli), a node host paired to B (nodes), B's workspace (memory_file), B's A2A channel (a2a)

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TransientError, UnavailableError } from "../../src/core/errors.js";
 import { createLogger, createMessenger, type ConfigInput } from "../../src/index.js";
-import { A2aLedger, a2aContextId } from "../../src/transports/a2a-ledger.js";
-import { A2aTransport, a2aFollowUpOf, sendLeftNoTask, wedgedTaskOf } from "../../src/transports/a2a.js";
+import { A2aLedger, a2aContextId } from "../../src/transports/a2a/ledger.js";
+import { A2aTransport, a2aFollowUpOf, sendLeftNoTask, wedgedTaskOf } from "../../src/transports/a2a/transport.js";
 
 interface FakeTask {
   id: string;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TransientError } from "../../src/core/errors.js";
 import type { GatewayPool } from "../../src/gateway/connection.js";
 import { createEnvelope, createLogger, createMessenger, type Envelope } from "../../src/index.js";
-import { AgentCliTransport } from "../../src/transports/agent-cli.js";
+import { AgentCliTransport } from "../../src/transports/agent-cli/transport.js";
 
 /**
  * A stand-in `openclaw` CLI (run by this Node, as a configured `.mjs` bin is) and a stand-in

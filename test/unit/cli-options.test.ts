@@ -3,13 +3,13 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createMessenger } from "../../src/client.js";
+import { createMessenger } from "../../src/messenger/create.js";
 import { parseDuration, parseSince } from "../../src/cli/duration.js";
 import { keyOperandsLast } from "../../src/cli/main.js";
 import { cliSandbox, recordingMessenger, runCliCaptured } from "../harness/cli-run.js";
 
-vi.mock("../../src/client.js", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("../../src/client.js")>();
+vi.mock("../../src/messenger/create.js", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("../../src/messenger/create.js")>();
   return { ...actual, createMessenger: vi.fn(actual.createMessenger) };
 });
 

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, InstanceRegistry, parseConfig, ValidationError, type ConfigInput } from "../../src/index.js";
-import { plaintextCredentialChecks } from "../../src/plaintext-credentials.js";
+import { plaintextCredentialChecks } from "../../src/use-cases/doctor/plaintext-credentials.js";
 import { gatewayLogDestination } from "../../src/plugin/gateway-log.js";
-import { createLogger } from "../../src/logger.js";
-import { SecretSet } from "../../src/redact.js";
+import { createLogger } from "../../src/util/log.js";
+import { SecretSet } from "../../src/util/redact.js";
 
 let dir: string;
 beforeAll(async () => {

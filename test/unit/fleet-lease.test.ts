@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { leaseFleet } from "../../src/nats/fleet.js";
+import { leaseFleet } from "../../src/transports/nats/fleet.js";
 
 const config = { servers: ["nats://127.0.0.1:4222"], fleet: "lease-test", duplicateWindowMs: 7_200_000, maxDeliver: 5, presenceTtlMs: 120_000 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InstanceRegistry } from "../../src/config/registry.js";
 import { parseConfig } from "../../src/config/parse.js";
-import { credentialChecks } from "../../src/use-cases/least-privilege.js";
+import { credentialChecks } from "../../src/use-cases/doctor/least-privilege.js";
 
 describe("doctor: which credential each path uses, and what it grants", () => {
   it("a shared token warns with how to pair instead; a device token and an A2A peer token pass, each saying what it grants", () => {

@@ -7,8 +7,8 @@ import lockfile from "proper-lockfile";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createEnvelope, type Envelope } from "../../src/core/envelope.js";
 import { UnavailableError } from "../../src/core/errors.js";
-import { appendEntry, dailyNotePath, MAX_BATCH_ENTRIES } from "../../src/memory/append.js";
-import { formatEntry, parseEntries } from "../../src/memory/entry.js";
+import { appendEntry, dailyNotePath, MAX_BATCH_ENTRIES } from "../../src/transports/memory-file/append.js";
+import { formatEntry, parseEntries } from "../../src/transports/memory-file/entry.js";
 
 let workspace: string;
 let fileHandle: FileHandle;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Messenger } from "../../src/client.js";
+import type { Messenger } from "../../src/messenger/create.js";
 import type { DeliveryReport } from "../../src/index.js";
-import { createOutboxService } from "../../src/plugin/outbox-service.js";
+import { createOutboxService } from "../../src/plugin/services/outbox.js";
 
 /** A link whose outbox holds `waiting` envelopes; each flush delivers what `deliver` says and leaves the rest. */
 function fakeLink(state: { waiting: number; nextAttemptAt?: Date }, flushed: (release: () => void) => void = (release) => release()) {

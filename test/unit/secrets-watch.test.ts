@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logger.js";
-import { SecretSet } from "../../src/redact.js";
+import { createLogger } from "../../src/util/log.js";
+import { SecretSet } from "../../src/util/redact.js";
 import { captureLines } from "../harness/capture.js";
 import { findLeaks } from "../harness/secrets-watch.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { GatewayConnection } from "../../src/gateway/connection.js";
 import type { TranscriptRow } from "../../src/gateway/transcript.js";
-import { custodyInSession, laterTurnRan, sessionKeys } from "../../src/transports/session-custody.js";
+import { custodyInSession, laterTurnRan, sessionKeys } from "../../src/transports/sessions-send/custody.js";
 import { createEnvelope, type Envelope } from "../../src/core/envelope.js";
 
 const T0 = 1_800_000_000_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createEnvelope } from "../../src/core/envelope.js";
-import { chatMessageRefusal } from "../../src/session-message.js";
+import { chatMessageRefusal } from "../../src/transports/shared/session-message.js";
 
 const refusal = (body: string) => chatMessageRefusal(createEnvelope({ from: "xiaoa", to: "xiaom", body }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SessionQueueGate } from "../../src/transports/session-queue-gate.js";
+import { SessionQueueGate } from "../../src/transports/sessions-send/queue-gate.js";
 
 /** A target session whose queue the test drains by hand; it counts what this sender put in. */
 function fakeSession() {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, parseConfig, scrubSecrets, SecretSet, ValidationError, type ConfigInput } from "../../src/index.js";
 import { runCli, type CliIo } from "../../src/cli/main.js";
-import { scrubUrlCredentials } from "../../src/redact.js";
+import { scrubUrlCredentials } from "../../src/util/redact.js";
 import { captureLines } from "../harness/capture.js";
 
 let dir: string;

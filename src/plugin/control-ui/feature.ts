@@ -2,12 +2,12 @@ import { defineFeatureContract } from "openclaw/plugin-sdk/feature-contract";
 import { defineFeaturePlugin } from "openclaw/plugin-sdk/feature-plugin";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import type { TSchema } from "typebox";
-import type { Messenger } from "../../client.js";
+import type { Messenger } from "../../messenger/create.js";
 import { toValidationError } from "../../config/parse.js";
-import { describeReport } from "../../report-text.js";
-import { zod } from "../../zod.js";
+import { describeReport } from "../../present/report-text.js";
+import { zod } from "../../util/zod.js";
 import { PLUGIN_ID } from "../id.js";
-import { instanceSend, parametersOf, SEND_ARGS, TARGET_ARG } from "../tools.js";
+import { instanceSend, parametersOf, SEND_ARGS, TARGET_ARG } from "../tools/index.js";
 import { buildOverview, describeOverview, type CheckBook, type OverviewSources } from "./overview.js";
 import { OPERATIONS, type ActionResult, type OperationId, type Overview } from "./operations.js";
 

@@ -1,7 +1,7 @@
-import type { Messenger } from "../../client.js";
+import type { Messenger } from "../../messenger/create.js";
 import type { AuditEntry } from "../../audit/audit-log.js";
 import { describeSender, type HeldMessage } from "../../inbox/held.js";
-import type { DoctorCheck, DoctorReport } from "../../use-cases/doctor.js";
+import type { DoctorCheck, DoctorReport } from "../../use-cases/doctor/index.js";
 import type { DeliveryView, InstanceView, Overview } from "./operations.js";
 
 /** How many deliveries the page lists, and how many of the newest outgoing ones it follows up. */

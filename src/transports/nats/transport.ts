@@ -1,0 +1,93 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Instance } from "../../config/registry.js";
+import type { Envelope } from "../../core/envelope.js";
+import { UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
+import { natsUnavailable, receiptKey, REPLY_TTL_MS, type FleetLease, type NatsFleet, type StoredReply } from "./fleet.js";
+import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../../core/transport.js";
+
+const REPLY_POLL_MS = 500;
+
+/**
+ * Publishes the envelope into the fleet's JetStream stream on `iim.<fleet>.<instance>`, with the
+ * envelope id as `Nats-Msg-Id`: a retry or a second send of the same id within the duplicate window
+ * is stored once. The stream's ack is `accepted`; the receiving plugin's durable consumer takes it
+ * into its agent's session whenever that instance is online (it only dials out), and writes a
+ * receipt that `followUp` reads as delivered.
+ */
+export class NatsTransport implements Transport {
+  readonly id = "nats";
+  readonly #lease: FleetLease | undefined;
+  readonly #fleet: NatsFleet | undefined;
+
+  constructor(lease: FleetLease | undefined) {
+    this.#lease = lease;
+    this.#fleet = lease?.fleet;
+  }
+
+  applies(): Applicability {
+    return this.#fleet ? APPLIES : notApplicable("no NATS fleet is configured (nats in the config)");
+  }
+
+  #fleetOrThrow(): NatsFleet {
+    if (!this.#fleet) throw new UnavailableError("No NATS fleet is configured.", { code: "NOT_CONFIGURED" });
+    return this.#fleet;
+  }
+
+  async probe(instance: Instance): Promise<string> {
+    const fleet = this.#fleetOrThrow();
+    await fleet.jetstream();
+    const consumer = await fleet.consumerInfo(instance.name);
+    return consumer
+      ? `stream ${fleet.names.stream} on ${fleet.config.servers.join(", ")}; ${instance.name}'s consumer has ${consumer.num_pending} message(s) waiting`
+      : `stream ${fleet.names.stream} on ${fleet.config.servers.join(", ")}; ${instance.name} has not joined yet: messages wait in the stream until its plugin does`;
+  }
+
+  async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
+    const fleet = this.#fleetOrThrow();
+    const js = await fleet.jetstream();
+    const payload = JSON.stringify(envelope);
+    const limit = (await fleet.connection()).info?.max_payload;
+    if (limit !== undefined && Buffer.byteLength(payload, "utf8") > limit) {
+      throw new UnsuitableMessageError(`The envelope (${Buffer.byteLength(payload, "utf8")} bytes) is larger than the NATS servers' max_payload (${limit} bytes).`, {
+        code: "TOO_LARGE_FOR_TARGET",
+        hint: "Raise max_payload on the NATS servers, or send large content with `sync files`.",
+      });
+    }
+    context.signal.throwIfAborted();
+    const ack = await js.publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats }).catch((error: unknown) => {
+      throw natsUnavailable(fleet.config, error);
+    });
+    return { status: "accepted", detail: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
+  }
+
+  /** The receiver writes a receipt once the message is queued into its agent's next turn. */
+  async followUp(envelope: Envelope): Promise<FollowUp> {
+    const fleet = this.#fleetOrThrow();
+    const receipts = await fleet.bucket(fleet.names.receipts);
+    return (await receipts.get(receiptKey(envelope.id))) ? { status: "delivered" } : { status: "waiting" };
+  }
+
+  /** For `ask`: the receiving plugin stores the answer of the turn that carried the envelope (it only dials out, too). */
+  async awaitReply(envelope: Envelope, _receipt: Receipt, context: DeliveryContext): Promise<string> {
+    const fleet = this.#fleetOrThrow();
+    const replies = await fleet.bucket(fleet.names.replies, REPLY_TTL_MS);
+    for (;;) {
+      context.signal.throwIfAborted();
+      const entry = await replies.get(receiptKey(envelope.id)).catch(() => null);
+      if (entry && entry.length > 0) return (entry.json() as StoredReply).text;
+      await delay(REPLY_POLL_MS, undefined, { signal: context.signal });
+    }
+  }
+
+  /** For `delegate`: the same stored answer, looked at once (the task is followed, not waited for). */
+  async checkReply(envelope: Envelope): Promise<string | undefined> {
+    const fleet = this.#fleetOrThrow();
+    const replies = await fleet.bucket(fleet.names.replies, REPLY_TTL_MS);
+    const entry = await replies.get(receiptKey(envelope.id)).catch(() => null);
+    return entry && entry.length > 0 ? (entry.json() as StoredReply).text : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#lease?.release();
+  }
+}
