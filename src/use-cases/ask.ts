@@ -1,5 +1,5 @@
+import { withDeadline } from "../util/deadline.js";
 import pLimit, { type LimitFunction } from "p-limit";
-import pTimeout from "p-timeout";
 import type { Logger } from "pino";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
@@ -70,16 +70,11 @@ async function askNow({ registry, dispatcher, logger }: AskDependencies, instanc
   if (!report.ok || !report.receipt || !transport?.awaitReply) return { ok: false, status: "not delivered", report };
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
-  const controller = new AbortController();
-  const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
   try {
-    const reply = await pTimeout(transport.awaitReply(envelope, report.receipt, { instance, signal, logger: logger.child({ envelopeId: envelope.id, transport: transport.id }) }), {
+    const reply = await withDeadline((signal) => transport.awaitReply!(envelope, report.receipt!, { instance, signal, logger: logger.child({ envelopeId: envelope.id, transport: transport.id }) }), {
       milliseconds: timeoutMs,
-      fallback: () => {
-        const error = new TransportTimeoutError(`${instance.name} did not answer within ${timeoutMs} ms.`, { code: "NO_REPLY", hint: "Raise the ask timeout; an agent turn can take 60–120 s." });
-        controller.abort(error);
-        throw error;
-      },
+      signal: options.signal,
+      onTimeout: () => new TransportTimeoutError(`${instance.name} did not answer within ${timeoutMs} ms.`, { code: "NO_REPLY", hint: "Raise the ask timeout; an agent turn can take 60–120 s." }),
     });
     return { ok: true, status: "answered", reply, report };
   } catch (error) {
@@ -87,7 +82,5 @@ async function askNow({ registry, dispatcher, logger }: AskDependencies, instanc
     const failure = error instanceof InterInstanceError ? error : new InterInstanceError(String(error));
     const failureClass = error instanceof TransportTimeoutError ? "timeout" : "unavailable";
     return { ok: false, status: "no reply", report, error: { class: failureClass, name: failure.name, code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) } };
-  } finally {
-    controller.abort();
   }
 }

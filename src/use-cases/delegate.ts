@@ -1,3 +1,4 @@
+import { deadlineSignal } from "../util/deadline.js";
 import type { Logger } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
 import type { DeliveryReport, Dispatcher } from "../core/dispatcher.js";
@@ -97,7 +98,7 @@ export async function followTasks(dependencies: DelegateDependencies, options: {
     const transport = record?.receipt && dispatcher.transport(record.via as never);
     const instance = registry.find(task.target);
     if (!record?.receipt || !transport?.checkReply || !instance) continue;
-    const signal = AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(options.signal ? [options.signal] : [])]);
+    const signal = deadlineSignal(instance.timeouts[transport.id], options.signal);
     try {
       const reply = await transport.checkReply(task.envelope, record.receipt, { instance, signal, logger: logger.child({ envelopeId: task.id, transport: transport.id }) });
       if (reply !== undefined) settle(task, "answered", reply);

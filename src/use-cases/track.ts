@@ -1,3 +1,4 @@
+import { deadlineSignal } from "../util/deadline.js";
 import type { Logger } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
 import { setTimeout as delay } from "node:timers/promises";
@@ -81,7 +82,7 @@ async function addLiveLook(
   const accepted = outbox.awaitingFollowUp(new Date(0), { ids: new Set([id]) }).find((item) => item.envelope.to === record.target);
   const envelope = accepted?.envelope ?? outbox.tasks.get(id, record.target)?.envelope ?? { id, kind: "message" as const, from: registry.self, to: record.target, body: "", createdAt: new Date(0).toISOString() };
   if (!instance || !transport || !record.receipt) return;
-  const context = { instance, signal: AbortSignal.any([AbortSignal.timeout(instance.timeouts[transport.id]), ...(signal ? [signal] : [])]), logger: logger.child({ envelopeId: id, transport: transport.id }) };
+  const context = { instance, signal: deadlineSignal(instance.timeouts[transport.id], signal), logger: logger.child({ envelopeId: id, transport: transport.id }) };
   const now = () => new Date().toISOString();
   try {
     const followUp = await transport.followUp?.(envelope, context, { acceptedAt: accepted?.acceptedAt ?? new Date(record.deliveredAt) });

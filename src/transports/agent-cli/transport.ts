@@ -1,3 +1,4 @@
+import { deadlineSignal } from "../../util/deadline.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,7 +155,7 @@ export class AgentCliTransport implements Transport {
    * again. Unread only costs a retry when this transport ran it before without a clear outcome.
    */
   async #lookFirst(envelope: Envelope, context: DeliveryContext): Promise<Receipt | undefined> {
-    const signal = AbortSignal.any([context.signal, AbortSignal.timeout(LOOK_FIRST_MS)]);
+    const signal = deadlineSignal(LOOK_FIRST_MS, context.signal);
     let found: Confirmation;
     try {
       found = await confirmInSession(this.#options.pool.forInstance(context.instance), context.instance.sessionKey, envelope.id, signal);

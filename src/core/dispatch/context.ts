@@ -1,0 +1,24 @@
+import type { Logger } from "pino";
+import type { InstanceRegistry } from "../../config/registry.js";
+import type { TransportId } from "../../config/schema.js";
+import type { SecretSet } from "../../util/redact.js";
+import type { CircuitBreaker } from "../circuit-breaker.js";
+import type { Envelope } from "../envelope.js";
+import type { Transport } from "../transport.js";
+import type { DeliveryReport } from "./report.js";
+
+/** What every part of the dispatcher works with: the dispatcher's options, resolved once. */
+export interface DispatchContext {
+  readonly registry: InstanceRegistry;
+  readonly transports: ReadonlyMap<TransportId, Transport>;
+  readonly logger: Logger;
+  readonly secrets: SecretSet | undefined;
+  readonly retryMinTimeoutMs: number;
+  readonly circuits: CircuitBreaker;
+  readonly sign: ((envelope: Envelope) => Envelope) | undefined;
+  readonly onReport: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
+  readonly onLost: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
+  readonly onWaiting: (() => void) | undefined;
+}
+
+export const msSince = (since: number): number => Math.round(performance.now() - since);
