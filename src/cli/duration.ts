@@ -40,13 +40,22 @@ function formatDuration(ms: number): string {
   return unit ? `${ms / UNIT_MS[unit]}${unit}` : `${ms}ms`;
 }
 
+export interface DurationOptionSettings {
+  /** The value when the option is not given, in milliseconds (shown in the help as `2m`). */
+  readonly defaultMs?: number;
+  /** A point in time instead: an ISO time or how long ago (see `parseSince`); the value is a `Date`. */
+  readonly ago?: boolean;
+}
+
 /**
- * An option that takes a duration (see `parseDuration`); its value is milliseconds. Every CLI
- * command with a time option builds it here, so they all accept the same forms and fail alike.
+ * An option that takes a time: a duration (see `parseDuration`) whose value is milliseconds, or with
+ * `ago` a point in time. Every CLI command with a time option builds it here, so they all accept the
+ * same forms and fail alike.
  */
-export function durationOption(flags: string, description: string, defaultMs?: number): Option {
+export function durationOption(flags: string, description: string, settings: DurationOptionSettings = {}): Option {
+  if (settings.ago) return new Option(flags, description).argParser((value: string) => parseSince(value));
   const option = new Option(flags, `${description} (500ms, 30s, 2m, 1h; a plain number is seconds)`);
   const name = option.long ?? option.short ?? flags;
   option.argParser((value: string) => parseDuration(value, name));
-  return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
+  return settings.defaultMs === undefined ? option : option.default(settings.defaultMs, formatDuration(settings.defaultMs));
 }

@@ -1,4 +1,4 @@
-import type { CliIo } from "./main.js";
+import type { CliIo } from "./context.js";
 
 async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];

@@ -1,3 +1,13 @@
+import { isUtf8 } from "node:buffer";
+import { BadInput } from "./exit.js";
+
+/** Decodes UTF-8 or refuses it with the offset of the first byte that is not: nothing is replaced by U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  if (isUtf8(bytes)) return new TextDecoder().decode(bytes);
+  const offset = firstInvalidUtf8Byte(bytes);
+  throw new BadInput(`${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`);
+}
+
 /** The offset of the first byte that does not belong to a well-formed UTF-8 sequence (RFC 3629), or -1. */
 export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
   let i = 0;
