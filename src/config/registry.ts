@@ -2,6 +2,9 @@ import { UnknownInstanceError, ValidationError } from "../core/errors.js";
 import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
 import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
 import { once } from "../util/lazy.js";
+import { missingCredential, normalizeName } from "./names.js";
+
+export { missingCredential, normalizeName };
 
 export interface GatewayTarget {
   readonly url: string;
@@ -63,22 +66,6 @@ export interface Instance {
   readonly timeouts: Readonly<Record<TransportId, number>>;
   /** Credentials configured but not available (a variable not set, a file not readable, a SecretRef not resolved). */
   readonly missingSecrets: readonly MissingSecret[];
-}
-
-/**
- * Folds a name for lookup: Unicode NFKC (full-width ｍ becomes m), lower case, and no spaces,
- * hyphens or underscores, so "小M", "小 m", "Mac Mini" and "mac-mini" all find their instance.
- */
-export function normalizeName(name: string): string {
-  return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
-}
-
-/**
- * Why a Gateway target has nothing to connect with: a token variable that is configured but not
- * set. Undefined when it has a credential (a token, or the device token from pairing).
- */
-export function missingCredential(gateway: GatewayTarget): string | undefined {
-  return gateway.credential === "shared" && !gateway.token ? `no token: ${gateway.tokenSource} is not set` : undefined;
 }
 
 export type MissingSecret = NonNullable<ResolvedSecret["missing"]>;

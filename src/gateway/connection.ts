@@ -1,6 +1,7 @@
 import type { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
-import { missingCredential, type GatewayTarget, type Instance } from "../config/registry.js";
+import { type GatewayTarget, type Instance } from "../config/registry.js";
+import { missingCredential } from "../config/names.js";
 import { UnavailableError } from "../core/errors.js";
 import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
 import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";

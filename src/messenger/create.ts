@@ -1,10 +1,10 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
 import type { AskOptions, AskResult } from "../use-cases/ask.js";
 import { parseConfig } from "../config/parse.js";
-import { InstanceRegistry, normalizeName } from "../config/registry.js";
+import { InstanceRegistry } from "../config/registry.js";
+import { normalizeName } from "../config/names.js";
 import type { Config, ConfigInput } from "../config/schema.js";
 import { outboxPath } from "../config/state-paths.js";
-import { join } from "node:path";
 import { MessagingKeyStore, type MessagingKey } from "../trust/messaging-key.js";
 import { signEnvelope } from "../trust/sign-envelope.js";
 import { auditWriter } from "../audit/inbound.js";
@@ -18,13 +18,8 @@ import { createLogger } from "../util/log.js";
 import { fileReceipts, type FileReceipt } from "../inbox/receipts.js";
 import { SecretSet } from "../util/redact.js";
 import type { Transport } from "../core/transport.js";
-import { MessageToolTransport } from "../transports/message-tool/transport.js";
-import { MemoryFileTransport } from "../transports/memory-file/transport.js";
-import { A2aTransport } from "../transports/a2a/transport.js";
-import { AgentCliTransport } from "../transports/agent-cli/transport.js";
-import { SessionsSendTransport } from "../transports/sessions-send/transport.js";
-import { NodesTransport } from "../transports/nodes/transport.js";
-import { NatsTransport } from "../transports/nats/transport.js";
+import { BUILT_IN_TRANSPORTS } from "../transports/built-in.js";
+import { nodeHostOf } from "../transports/nodes/transport.js";
 import { leaseFleet, type NatsFleet } from "../transports/nats/fleet.js";
 import type { PresenceEntry } from "../transports/nats/presence.js";
 import type { DeadLetter } from "../transports/nats/receiver.js";
@@ -177,7 +172,6 @@ export function createMessenger(options: MessengerOptions): Messenger {
   let outbox: Promise<Outbox> | undefined;
   let closing: Promise<void> | undefined;
   const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(outboxPath(config, env))) : undefined;
-  const nodes = new NodesTransport(pool);
   const natsLease = config.nats ? leaseFleet(config.nats, env) : undefined;
   const natsFleet = natsLease?.fleet;
   // Idempotent: every caller waits for the same close.
@@ -187,17 +181,9 @@ export function createMessenger(options: MessengerOptions): Messenger {
       (await outbox?.catch(() => undefined))?.close();
       await writeAudit.close();
     })());
-  const builtIn: Transport[] = [
-    new SessionsSendTransport(pool),
-    nodes,
-    new AgentCliTransport({ pool, bin: config.openclawCli.bin, stateDir: config.openclawCli.stateDir ?? join(stateDir, "openclaw-cli"), env }),
-    new MemoryFileTransport(),
-    new A2aTransport(registry.self, env, { stateDir }),
-    new MessageToolTransport(pool),
-    new NatsTransport(natsLease),
-  ];
+  const parts = { config, registry, env, stateDir, pool, natsLease };
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
-  const transports = [...builtIn.filter((transport) => !custom.has(transport.id)), ...custom.values()];
+  const transports = [...BUILT_IN_TRANSPORTS.filter((descriptor) => !custom.has(descriptor.id)).map((descriptor) => descriptor.create(parts)), ...custom.values()];
   const keys = new MessagingKeyStore(stateDir);
   let signingKey: MessagingKey | null | undefined;
   const sign = (envelope: Envelope): Envelope => {
@@ -234,7 +220,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
   };
   const taskDeps = () => ({ registry, dispatcher, logger, outbox: requireOutbox });
   const trackDeps = () => ({ ...taskDeps(), fileReceipt: async (to: string, id: string) => (await fileReceipts(registry.resolve(to), [id]))[0]! });
-  const execDeps = { registry, nodeOf: (name: string) => nodes.host(registry.resolve(name)) };
+  const execDeps = { registry, nodeOf: (name: string) => nodeHostOf(pool, registry.resolve(name)) };
   const exec = async (input: ExecInput, execOptions?: { signal?: AbortSignal }) => (await useCases.exec()).exec(execDeps, input, execOptions);
   const syncDeps: SyncDependencies = { exec: (input) => exec(input), nodeOf: execDeps.nodeOf, resolveName: (target) => registry.resolve(target).name };
   const delegateOne = async (input: DelegateInput) => (await useCases.delegate()).delegate(taskDeps(), input);

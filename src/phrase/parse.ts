@@ -1,5 +1,6 @@
 import { lazyRequire } from "../util/lazy.js";
-import { normalizeName, type InstanceRegistry } from "../config/registry.js";
+import { type InstanceRegistry } from "../config/registry.js";
+import { normalizeName } from "../config/names.js";
 
 // Required by the first phrase: a script that never parses one does not load them.
 const levenshtein = lazyRequire<typeof import("fastest-levenshtein")>("fastest-levenshtein");

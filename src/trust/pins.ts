@@ -1,4 +1,4 @@
-import { normalizeName } from "../config/registry.js";
+import { normalizeName } from "../config/names.js";
 import type { Config } from "../config/schema.js";
 import type { PinnedKeys } from "./sign-envelope.js";
 

@@ -1,4 +1,4 @@
-import { normalizeName } from "../config/registry.js";
+import { normalizeName } from "../config/names.js";
 import type { SenderVerdict } from "./frame.js";
 import { quoteName } from "./lookalike.js";
 

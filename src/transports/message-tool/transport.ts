@@ -1,4 +1,5 @@
-import { missingCredential, type Instance } from "../../config/registry.js";
+import { type Instance } from "../../config/registry.js";
+import { missingCredential } from "../../config/names.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { GatewayPool } from "../../gateway/connection.js";

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { missingCredential, type Instance } from "../../config/registry.js";
+import { type Instance } from "../../config/registry.js";
+import { missingCredential } from "../../config/names.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { GatewayPool } from "../../gateway/connection.js";
@@ -12,6 +13,11 @@ const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;
 
 export const NODE_RECEIVER_NOTE =
   "dropped on the target machine for its openclaw-inter-instance plugin, which appends it to the daily note and shows it to the agent; without the plugin it waits there unread";
+
+/** The node host on an instance's machine, when the config names one. */
+export function nodeHostOf(pool: GatewayPool, instance: Instance): NodeHost | undefined {
+  return instance.node && new NodeHost(pool.forTarget(instance.node.gateway), instance.node);
+}
 
 /**
  * Delivers through a node host on the target machine that is paired to a Gateway this side can
@@ -28,7 +34,7 @@ export class NodesTransport implements Transport {
 
   /** The node of an instance, or undefined when none is configured. */
   host(instance: Instance): NodeHost | undefined {
-    return instance.node && new NodeHost(this.#pool.forTarget(instance.node.gateway), instance.node);
+    return nodeHostOf(this.#pool, instance);
   }
 
   applies(instance: Instance, envelope: Envelope): Applicability {

@@ -1,4 +1,6 @@
-import { missingCredential, type GatewayTarget, type Instance, type InstanceRegistry } from "../../config/registry.js";
+import { MIN_TIMEOUTS_MS } from "../../transports/built-in.js";
+import { type GatewayTarget, type Instance, type InstanceRegistry } from "../../config/registry.js";
+import { missingCredential } from "../../config/names.js";
 import type { TransportId } from "../../config/schema.js";
 import type { Dispatcher, ProbeResult } from "../../core/dispatcher.js";
 import { InterInstanceError } from "../../core/errors.js";
@@ -77,16 +79,8 @@ function missingSecretChecks(instance: Instance): DoctorCheck[] {
   }));
 }
 
-/** Below these a transport's normal case does not fit (an agent turn through the CLI takes 60–120 s). */
-export const MIN_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = {
-  sessions_send: 5_000,
-  nodes: 10_000,
-  agent_cli: 60_000,
-  memory_file: 2_000,
-  message_tool: 10_000,
-  a2a: 30_000,
-  nats: 2_000,
-};
+
+export { MIN_TIMEOUTS_MS };
 
 const fixOf = (error: unknown) => (error instanceof InterInstanceError ? error.hint : undefined);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
