@@ -26,6 +26,7 @@ export {
   type FailureClass,
 } from "./core/errors.js";
 export { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type ReceiptStatus, type Transport } from "./core/transport.js";
+export { ERROR_CODES, type ErrorCode, type KnownErrorCode } from "./core/error-codes.js";
 export { canMove, deliveryStatus, DELIVERY_STATES, reached, type DeliveryState, type DeliveryStatus, type Evidence } from "./core/delivery-status.js";
 export { createLogger, REDACT_PATHS, type Logger } from "./util/log.js";
 export { SecretSet, scrubSecrets } from "./util/redact.js";

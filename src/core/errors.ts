@@ -1,3 +1,5 @@
+import type { ErrorCode } from "./error-codes.js";
+
 /**
  * How a failure steers the dispatcher:
  * - `unavailable`: this transport cannot deliver now (not configured, refused, unreachable): try the next one.
@@ -11,7 +13,7 @@ export interface InterInstanceErrorOptions {
   /** What the user can do about it, e.g. the exact command or setting to change. */
   readonly hint?: string;
   /** A stable machine-readable reason such as `AUTH_FAILED` or `PAIRING_REQUIRED`. */
-  readonly code?: string;
+  readonly code?: ErrorCode;
   readonly cause?: unknown;
   /** For transient failures: how long the other side asked us to wait before retrying. */
   readonly retryAfterMs?: number;
@@ -20,7 +22,7 @@ export interface InterInstanceErrorOptions {
 /** Base class of every error this library throws on purpose. */
 export class InterInstanceError extends Error {
   readonly hint: string | undefined;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retryAfterMs: number | undefined;
 
   constructor(message: string, options: InterInstanceErrorOptions = {}) {

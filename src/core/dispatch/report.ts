@@ -1,4 +1,5 @@
 import type { TransportId } from "../../config/schema.js";
+import type { ErrorCode } from "../error-codes.js";
 import type { FailureClass } from "../errors.js";
 import type { Receipt, ReceiptStatus } from "../transport.js";
 
@@ -7,7 +8,7 @@ export type AttemptOutcome = ReceiptStatus | "skipped" | FailureClass;
 export interface AttemptError {
   readonly class: FailureClass;
   readonly name: string;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
   readonly hint?: string;
 }
