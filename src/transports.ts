@@ -1,5 +1,7 @@
 // `openclaw-inter-instance/transports`: each built-in transport, for a dispatcher of your own or to
 // wrap one (`createMessenger({ transports })`), and the receiving side's memory-file and node parts.
+export { BUILT_IN_TRANSPORTS } from "./transports/built-in.js";
+export type { TransportDescriptor, TransportParts } from "./transports/descriptor.js";
 export { SessionsSendTransport } from "./transports/sessions-send/transport.js";
 export { formatSessionMessage } from "./transports/shared/session-message.js";
 export { MemoryFileTransport } from "./transports/memory-file/transport.js";

@@ -22,21 +22,21 @@ export interface DispatcherOptions {
   readonly registry: InstanceRegistry;
   readonly transports: readonly Transport[];
   readonly logger: Logger;
-  readonly secrets?: SecretSet;
+  readonly secrets?: SecretSet | undefined;
   /** Backoff before the first retry of a transient failure. */
-  readonly retryMinTimeoutMs?: number;
+  readonly retryMinTimeoutMs?: number | undefined;
   /** Skips a transport that just failed as unavailable or timed out; default: the registry's cool-down. */
-  readonly circuitBreaker?: CircuitBreaker;
+  readonly circuitBreaker?: CircuitBreaker | undefined;
   /** Called when an envelope starts to wait in the outbox: queued, or accepted and to be followed up. */
-  readonly onWaiting?: () => void;
+  readonly onWaiting?: (() => void) | undefined;
   /** Where undeliverable envelopes wait; opened on first use. Without it they are reported `failed`. */
-  readonly outbox?: () => Promise<Outbox>;
+  readonly outbox?: (() => Promise<Outbox>) | undefined;
   /** Signs each envelope before it goes out (again at every retry and redelivery, whose fields change). */
-  readonly sign?: (envelope: Envelope) => Envelope;
+  readonly sign?: ((envelope: Envelope) => Envelope) | undefined;
   /** Told of every report given back (a send, a delivery, each envelope a flush tried): the audit log. */
-  readonly onReport?: (envelope: Envelope, report: DeliveryReport) => void;
+  readonly onReport?: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
   /** Told when a message is lost for good (the target dropped it and the redeliveries are used up): tell the owner. */
-  readonly onLost?: (envelope: Envelope, report: DeliveryReport) => void;
+  readonly onLost?: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
 }
 
 

@@ -2,6 +2,7 @@ import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import type { DeliveryReport } from "../core/dispatcher.js";
 import type { Envelope } from "../core/envelope.js";
 import { heartbeatWaker, queueIntoNextTurn } from "./next-turn.js";
+import { agentWorkspace } from "./workspace.js";
 
 const PREVIEW_LENGTH = 120;
 const RETRY_MS = 30_000;
@@ -28,7 +29,7 @@ export function createLostNotifier(api: OpenClawPluginApi, ownerSession: () => s
     const text = lostNoticeText(report, envelope);
     api.logger.warn(text.replaceAll("\n", " "));
     const sessionKey = ownerSession();
-    const workspace = api.runtime.agent.resolveAgentWorkspaceDir(api.config, "main");
+    const workspace = agentWorkspace(api);
     const target = { sessionKey, workspace, wake: heartbeatWaker(api, sessionKey) };
     const attempt = (tries: number): void => {
       void queueIntoNextTurn(api, api.logger, target, { id: `lost-${envelope.id}`, from: "the inter-instance outbox", text }).then(

@@ -1,16 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { OpenClawPluginApi, OpenClawPluginServiceContext } from "openclaw/plugin-sdk/plugin-entry";
+import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { inboxDir } from "../inbox/ledger.js";
 import { PLUGIN_ID } from "./id.js";
 
 const RETRY_WAKE_INTERVAL_MS = 5_000;
-
-/** The main agent's workspace, where receipts of what reached it are kept. */
-export function agentWorkspace(api: OpenClawPluginApi, ctx: OpenClawPluginServiceContext): string {
-  return ctx.workspaceDir ?? api.runtime.agent.resolveAgentWorkspaceDir(ctx.config, "main");
-}
 
 /**
  * Asks the Gateway for a heartbeat of the session, so the turn carrying a queued message comes now.

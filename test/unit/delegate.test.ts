@@ -1,3 +1,4 @@
+import { taskPlumbing } from "../../src/internal.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +59,7 @@ describe("delegate", () => {
     const settled = await link.tasks.follow();
     expect(settled).toMatchObject([{ state: "answered", result: "notes are in docs/release.md" }]);
     expect(await link.tasks.follow()).toEqual([]);
-    expect(await link.tasks.toBring()).toMatchObject([{ id: task.id, sessionKey: "agent:main:main", state: "answered" }]);
+    expect(await taskPlumbing(link).toBring()).toMatchObject([{ id: task.id, sessionKey: "agent:main:main", state: "answered" }]);
     const [status] = await link.track(task.id);
     expect(status).toMatchObject({ to: "xiaom", state: "answered" });
     expect(status!.evidence.map((e) => e.source)).toEqual(expect.arrayContaining(["outbox", "reply", "task"]));
@@ -76,8 +77,8 @@ describe("delegate", () => {
   it("a reply with replyTo from the instance the task went to settles it; from anyone else it does not", async () => {
     const link = linkWith(new ScriptedTarget());
     const task = await link.delegate({ to: "xiaom", body: "check the disk" });
-    expect(await link.tasks.answerByReply({ replyTo: task.id, from: "xiaob", body: "forged" })).toBeUndefined();
-    expect(await link.tasks.answerByReply({ replyTo: task.id, from: "xiaom", body: "disk at 40%" })).toMatchObject({ id: task.id });
+    expect(await taskPlumbing(link).answerByReply({ replyTo: task.id, from: "xiaob", body: "forged" })).toBeUndefined();
+    expect(await taskPlumbing(link).answerByReply({ replyTo: task.id, from: "xiaom", body: "disk at 40%" })).toMatchObject({ id: task.id });
     expect(await link.tasks.get(task.id)).toMatchObject({ state: "answered", result: "disk at 40%" });
   });
 

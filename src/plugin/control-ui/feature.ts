@@ -3,11 +3,15 @@ import { defineFeaturePlugin } from "openclaw/plugin-sdk/feature-plugin";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import type { TSchema } from "typebox";
 import type { Messenger } from "../../messenger/create.js";
+import { AuditLog } from "../../audit/audit-log.js";
+import { auditPath } from "../../config/state-paths.js";
 import { toValidationError } from "../../config/parse.js";
 import { describeReport } from "../../present/report-text.js";
 import { zod } from "../../util/zod.js";
 import { PLUGIN_ID } from "../id.js";
-import { instanceSend, parametersOf, SEND_ARGS, TARGET_ARG } from "../tools/index.js";
+import { parametersOf, TARGET_ARG } from "../tools/definition.js";
+import { instanceSend, SEND_ARGS } from "../tools/instance-send.js";
+import type { PluginParts } from "../parts.js";
 import { buildOverview, describeOverview, type CheckBook, type OverviewSources } from "./overview.js";
 import { OPERATIONS, type ActionResult, type OperationId, type Overview } from "./operations.js";
 
@@ -64,6 +68,29 @@ async function overviewOf(deps: InstancesFeatureDeps): Promise<Overview> {
     return { self: "?", at: new Date().toISOString(), instances: [], outbox: [], deadLetters: [], recent: [], held: [], problem };
   }
   return buildOverview({ ...deps, link });
+}
+
+/** The page's sources, from the plugin's shared parts. */
+export function instancesFeatureDeps({ link, checks, health, gate, config }: PluginParts): InstancesFeatureDeps {
+  return {
+    link,
+    book: checks,
+    check: (instance) => health.check(instance),
+    held: async () => (await gate.held()).list({ pending: true }),
+    audit: async () => {
+      const log = await AuditLog.open(auditPath(config()));
+      try {
+        return log.list({ since: new Date(Date.now() - 7 * 86_400_000) });
+      } finally {
+        log.close();
+      }
+    },
+    decideHeld: async (id, decision) => {
+      const result = await (await gate.held()).decide(id, decision);
+      if (result.ok) return { ok: true, text: `${decision === "approved" ? "Approved" : "Refused"} ${id} from ${result.message.from}. ${decision === "approved" ? "It goes into the agent's next turn now." : "Its sender's receipt says refused."}` };
+      return { ok: false, text: result.reason === "decided" ? `${id} was already ${result.message?.decision}; nothing changed.` : `No held message has the id ${id}.` };
+    },
+  };
 }
 
 /**

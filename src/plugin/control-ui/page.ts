@@ -69,9 +69,15 @@ function table(caption: string, headers: readonly string[], rows: readonly (read
   );
 }
 
-function mountInstancesPage(container: HTMLElement, context: ControlUiViewContext) {
-  const feature = createFeatureClient(contract, context.host);
-  const invoke = <T>(operation: OperationId, input: Record<string, unknown>) => feature.invoke(operation, input as never) as Promise<T>;
+type Invoke = <T>(operation: OperationId, input: Record<string, unknown>) => Promise<T>;
+type Say = (result: ActionResult) => void;
+/** A button that runs one operation, says its result and refreshes the page. */
+type Act = (label: string, operation: OperationId, input: Record<string, unknown>, name?: string) => HTMLButtonElement;
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** The page's frame: a header with the check button and the status line, and the body the overview fills. */
+function pageFrame() {
   const status = el("output", { class: "iim-status", "aria-live": "polite" });
   const body = el("div", { class: "iim-body" }, el("p", { class: "iim-muted" }, "Loading…"));
   const checkButton = el("button", { type: "button" }, "Check now");
@@ -81,39 +87,30 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
     el("header", { class: "iim-header" }, el("h1", {}, "Instances"), checkButton, status),
     body,
   );
-  container.append(root);
-  let presented = context.presented;
-  let checkedOnce = false;
-  let busy = false;
-
-  const say = (result: ActionResult) => {
+  const say: Say = (result) => {
     status.textContent = result.text;
     status.className = `iim-status ${result.ok ? "iim-ok" : "iim-failing"}`;
   };
+  return { root, status, body, checkButton, say };
+}
 
-  const action = (operation: OperationId, input: Record<string, unknown>) => async () => {
-    try {
-      say(await invoke<ActionResult>(operation, input));
-    } catch (error) {
-      say({ ok: false, text: error instanceof Error ? error.message : String(error) });
-    }
-    await refresh();
-  };
-  const button = (label: string, run: () => Promise<void>, name?: string) => {
-    const b = el("button", { type: "button", ...(name ? { "aria-label": name } : {}) }, label);
-    b.addEventListener("click", () => {
-      b.disabled = true;
-      void run().finally(() => (b.disabled = false));
-    });
-    return b;
-  };
+/** A button disabled while what it runs runs. */
+function button(label: string, run: () => Promise<void>, name?: string): HTMLButtonElement {
+  const b = el("button", { type: "button", ...(name ? { "aria-label": name } : {}) }, label);
+  b.addEventListener("click", () => {
+    b.disabled = true;
+    void run().finally(() => (b.disabled = false));
+  });
+  return b;
+}
 
-  // The form lives across refreshes, so what someone is typing stays; only its targets follow the config.
+/** The send form. It lives across refreshes, so what someone is typing stays; only its targets follow the config. */
+function sendForm(invoke: Invoke, say: Say, refresh: () => Promise<void>) {
   const sendTo = el("select", { "aria-label": "Send to" });
   const message = el("textarea", { "aria-label": "Message", rows: "3", placeholder: "What the other agent should read" });
   const sendButton = el("button", { type: "submit" }, "Send");
-  const sendForm = el("form", { class: "iim-send", "aria-label": "Send a message" }, sendTo, message, sendButton);
-  sendForm.addEventListener("submit", (event) => {
+  const form = el("form", { class: "iim-send", "aria-label": "Send a message" }, sendTo, message, sendButton);
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!message.value.trim()) return say({ ok: false, text: "Write a message first." });
     sendButton.disabled = true;
@@ -124,7 +121,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
           // Delivered, or queued in the outbox: either way it is on its way.
           if (result.ok || result.queued) message.value = "";
         },
-        (error: unknown) => say({ ok: false, text: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) => say({ ok: false, text: errorText(error) }),
       )
       .finally(() => {
         sendButton.disabled = false;
@@ -138,60 +135,75 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
     sendTo.replaceChildren(...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)), el("option", { value: "all" }, "all (every instance)"));
     if (names.includes(selected)) sendTo.value = selected;
   };
+  return { form, updateTargets };
+}
 
-  const render = (overview: Overview) => {
-    updateTargets(overview);
-    if (overview.problem) {
-      body.replaceChildren(el("p", { class: "iim-problem", role: "alert" }, overview.problem));
-      return;
-    }
-    const outbox = table(
-      "Outbox",
-      ["message", "to", "attempts", "last error", "next try", ""],
-      overview.outbox.map((w) => [w.id, w.to, String(w.attempts), w.lastError, when(w.nextAttemptAt), button("Drop", action("outbox.drop", { id: w.id }), `Drop ${w.id}`)]),
-      "Nothing waits in the outbox.",
-    );
-    const dead = table(
-      "Dead letters",
-      ["seq", "message", "from", "why", ""],
-      overview.deadLetters.map((d) => [String(d.seq), d.id, d.from, d.reason, button("Replay", action("deadletters.replay", { seq: d.seq }), `Replay ${d.seq}`)]),
-      "No dead letters.",
-    );
-    const held = table(
-      "Held messages",
-      ["message", "from", "via", "verdict", "why held", "received", ""],
-      overview.held.map((h) => [h.id, h.from, h.transport, h.verdict, h.reason, when(h.receivedAt), el("span", {}, button("Approve", action("held.approve", { id: h.id }), `Approve ${h.id}`), button("Refuse", action("held.refuse", { id: h.id }), `Refuse ${h.id}`))]),
-      "No incoming message is held for you.",
-    );
-    const recent = table(
-      "Recent deliveries",
-      ["when", "", "message", "from → to", "via", "status", "signature"],
-      overview.recent.map((r) => [when(r.at), r.direction === "out" ? "sent" : "shown", r.id, `${r.from} → ${r.to}`, r.transport, r.status, r.verdict]),
-      "Nothing sent or received yet.",
-    );
-    body.replaceChildren(
-      el("p", { class: "iim-muted" }, `This Gateway is ${overview.self}. Updated ${when(overview.at)}.`),
-      el("div", { class: "iim-instances" }, ...overview.instances.map(instanceCard)),
-      el("h2", {}, "Send a message"),
-      sendForm,
-      el("h2", {}, "Outbox ", overview.outbox.length > 0 && button("Retry all now", action("outbox.retry", {}))),
-      outbox,
-      el("h2", {}, "Dead letters"),
-      dead,
-      el("h2", {}, "Held for you"),
-      held,
-      el("h2", {}, "Recent deliveries"),
-      recent,
-    );
-  };
+const outboxTable = (overview: Overview, act: Act) =>
+  table(
+    "Outbox",
+    ["message", "to", "attempts", "last error", "next try", ""],
+    overview.outbox.map((w) => [w.id, w.to, String(w.attempts), w.lastError, when(w.nextAttemptAt), act("Drop", "outbox.drop", { id: w.id }, `Drop ${w.id}`)]),
+    "Nothing waits in the outbox.",
+  );
 
+const deadLetterTable = (overview: Overview, act: Act) =>
+  table(
+    "Dead letters",
+    ["seq", "message", "from", "why", ""],
+    overview.deadLetters.map((d) => [String(d.seq), d.id, d.from, d.reason, act("Replay", "deadletters.replay", { seq: d.seq }, `Replay ${d.seq}`)]),
+    "No dead letters.",
+  );
+
+const heldTable = (overview: Overview, act: Act) =>
+  table(
+    "Held messages",
+    ["message", "from", "via", "verdict", "why held", "received", ""],
+    overview.held.map((h) => [h.id, h.from, h.transport, h.verdict, h.reason, when(h.receivedAt), el("span", {}, act("Approve", "held.approve", { id: h.id }, `Approve ${h.id}`), act("Refuse", "held.refuse", { id: h.id }, `Refuse ${h.id}`))]),
+    "No incoming message is held for you.",
+  );
+
+const recentTable = (overview: Overview) =>
+  table(
+    "Recent deliveries",
+    ["when", "", "message", "from → to", "via", "status", "signature"],
+    overview.recent.map((r) => [when(r.at), r.direction === "out" ? "sent" : "shown", r.id, `${r.from} → ${r.to}`, r.transport, r.status, r.verdict]),
+    "Nothing sent or received yet.",
+  );
+
+/** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages and recent deliveries. */
+function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node[] {
+  if (overview.problem) return [el("p", { class: "iim-problem", role: "alert" }, overview.problem)];
+  return [
+    el("p", { class: "iim-muted" }, `This Gateway is ${overview.self}. Updated ${when(overview.at)}.`),
+    el("div", { class: "iim-instances" }, ...overview.instances.map(instanceCard)),
+    el("h2", {}, "Send a message"),
+    form,
+    el("h2", {}, "Outbox ", overview.outbox.length > 0 && act("Retry all now", "outbox.retry", {})),
+    outboxTable(overview, act),
+    el("h2", {}, "Dead letters"),
+    deadLetterTable(overview, act),
+    el("h2", {}, "Held for you"),
+    heldTable(overview, act),
+    el("h2", {}, "Recent deliveries"),
+    recentTable(overview),
+  ];
+}
+
+/**
+ * Loads the overview into the page: `refresh` on a timer and after every action (at most one at a
+ * time), the check button for a fresh doctor run.
+ */
+function overviewLoader(invoke: Invoke, signal: AbortSignal, frame: ReturnType<typeof pageFrame>, render: (overview: Overview) => void) {
+  const { status, say, checkButton } = frame;
+  let checkedOnce = false;
+  let busy = false;
   const load = async (operation: "overview" | "check") => {
     const overview = await invoke<Overview>(operation, {});
-    if (!context.signal.aborted) render(overview);
+    if (!signal.aborted) render(overview);
     return overview;
   };
   const failedToLoad = (error: unknown) => {
-    if (!context.signal.aborted) say({ ok: false, text: `Could not load the instances: ${error instanceof Error ? error.message : String(error)}` });
+    if (!signal.aborted) say({ ok: false, text: `Could not load the instances: ${errorText(error)}` });
   };
   const check = async () => {
     status.textContent = "Checking every transport…";
@@ -214,12 +226,40 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
       busy = false;
     }
   };
-
   checkButton.addEventListener("click", () => {
     if (busy) return;
     busy = checkButton.disabled = true;
     void check().finally(() => (busy = checkButton.disabled = false));
   });
+  return { refresh };
+}
+
+function mountInstancesPage(container: HTMLElement, context: ControlUiViewContext) {
+  const feature = createFeatureClient(contract, context.host);
+  const invoke: Invoke = <T>(operation: OperationId, input: Record<string, unknown>) => feature.invoke(operation, input as never) as Promise<T>;
+  const frame = pageFrame();
+  container.append(frame.root);
+  let presented = context.presented;
+  const refresh = () => loader.refresh();
+  const act: Act = (label, operation, input, name) =>
+    button(
+      label,
+      async () => {
+        try {
+          frame.say(await invoke<ActionResult>(operation, input));
+        } catch (error) {
+          frame.say({ ok: false, text: errorText(error) });
+        }
+        await refresh();
+      },
+      name,
+    );
+  const send = sendForm(invoke, frame.say, refresh);
+  const render = (overview: Overview) => {
+    send.updateTargets(overview);
+    frame.body.replaceChildren(...overviewBody(overview, act, send.form));
+  };
+  const loader = overviewLoader(invoke, context.signal, frame, render);
   const timer = setInterval(() => presented && void refresh(), REFRESH_MS);
   void refresh();
   return {
@@ -228,7 +268,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
     },
     dispose: () => {
       clearInterval(timer);
-      root.remove();
+      frame.root.remove();
     },
   };
 }

@@ -52,3 +52,5 @@ export function createReplyRecorder(config: () => Promise<Config>, warn: (messag
     },
   };
 }
+
+export type ReplyRecorder = ReturnType<typeof createReplyRecorder>;

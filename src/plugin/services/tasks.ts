@@ -1,7 +1,9 @@
+import { taskPlumbing } from "../../messenger/internals.js";
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import type { Messenger } from "../../messenger/create.js";
 import { taskOutcomeForAgent } from "../../trust/frame.js";
-import { agentWorkspace, heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
+import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
+import { agentWorkspace } from "../workspace.js";
 
 export const TASK_SERVICE_ID = "inter-instance-tasks";
 
@@ -65,17 +67,17 @@ export function createTaskService(options: TaskServiceOptions): TaskService {
       const link = await options.link();
       await link.tasks.follow();
       const workspace = context ? agentWorkspace(options.api, context) : undefined;
-      for (const task of await link.tasks.toBring()) {
+      for (const task of await taskPlumbing(link).toBring()) {
         if (!task.sessionKey || !workspace || task.state === "open") continue;
         const text = taskOutcomeForAgent({ id: task.id, target: task.target, state: task.state, result: task.result ?? "" });
         const wake = heartbeatWaker(options.api, task.sessionKey);
         if (await queueIntoNextTurn(options.api, context!.logger, { sessionKey: task.sessionKey, workspace, wake }, { id: `${task.id}:${task.target}:result`, from: task.target, text })) {
-          await link.tasks.markBrought(task);
+          await taskPlumbing(link).markBrought(task);
           context?.logger.info(`inter-instance tasks: ${task.state} task ${task.id} (${task.target}) brought to ${task.sessionKey}`);
         }
       }
       const open = await link.tasks.open();
-      const waiting = (await link.tasks.toBring()).length;
+      const waiting = (await taskPlumbing(link).toBring()).length;
       const nextDeadline = open.length > 0 ? Math.min(...open.map((task) => Date.parse(task.deadline))) - Date.now() : pollMs;
       arm(open.length > 0 || waiting > 0 ? Math.max(50, Math.min(pollMs, nextDeadline)) : IDLE_LOOK_MS);
     })()
