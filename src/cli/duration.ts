@@ -11,14 +11,15 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/u;
 /**
  * The CLI's one reading of a length of time, in milliseconds: `500ms`, `30s`, `2m`, `1h`, `1d`, or a
  * plain number, which counts as seconds (as `ask --timeout 120` and `exec -t 60` always did).
- * Anything else, zero or more than `maxMs` (default 24 days, what a timer can wait) throws
+ * Anything else, zero (unless `zeroAllowed`) or more than `maxMs` (default 24 days, what a timer can wait) throws
  * commander's `InvalidArgumentError` naming `option` and the forms it takes.
  */
-export function parseDuration(value: string, option: string, maxMs = MAX_TIMER_MS): number {
+export function parseDuration(value: string, option: string, maxMs = MAX_TIMER_MS, zeroAllowed = false): number {
   const match = DURATION.exec(value.trim());
   const ms = match ? Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? "s") as Unit]) : Number.NaN;
-  if (!(ms > 0 && ms <= maxMs)) {
-    throw new InvalidArgumentError(`${option} takes a duration such as 500ms, 30s, 2m or 1h (a plain number counts as seconds), more than 0 and at most ${formatDuration(maxMs)}; "${value}" is not one.`);
+  if (!((ms > 0 || (zeroAllowed && ms === 0)) && ms <= maxMs)) {
+    const least = zeroAllowed ? "0 or more" : "more than 0";
+    throw new InvalidArgumentError(`${option} takes a duration such as 500ms, 30s, 2m or 1h (a plain number counts as seconds), ${least} and at most ${formatDuration(maxMs)}; "${value}" is not one.`);
   }
   return ms;
 }
@@ -45,6 +46,8 @@ export interface DurationOptionSettings {
   readonly defaultMs?: number;
   /** A point in time instead: an ISO time or how long ago (see `parseSince`); the value is a `Date`. */
   readonly ago?: boolean;
+  /** 0 is a value of its own ("do not wait"), not a mistake. */
+  readonly zeroAllowed?: boolean;
 }
 
 /**
@@ -56,6 +59,6 @@ export function durationOption(flags: string, description: string, settings: Dur
   if (settings.ago) return new Option(flags, description).argParser((value: string) => parseSince(value));
   const option = new Option(flags, `${description} (500ms, 30s, 2m, 1h; a plain number is seconds)`);
   const name = option.long ?? option.short ?? flags;
-  option.argParser((value: string) => parseDuration(value, name));
+  option.argParser((value: string) => parseDuration(value, name, MAX_TIMER_MS, settings.zeroAllowed === true));
   return settings.defaultMs === undefined ? option : option.default(settings.defaultMs, formatDuration(settings.defaultMs));
 }

@@ -74,6 +74,15 @@ describe("every CLI option that takes a time reads it the same way", () => {
     expect(optionsOf("delegate")?.[0]).toMatchObject({ deadline: 5_400_000 });
   });
 
+  it("--settle 0 means do not wait (send, outbox flush), as their help says; -t 0 stays bad input", async () => {
+    expect((await run("send", "--settle", "0", "xiaom", "hi")).code).not.toBe(2);
+    expect(optionsOf("send")?.[1]).toMatchObject({ settleMs: 0 });
+    calls.length = 0;
+    expect((await run("outbox", "flush", "--settle", "0")).code).not.toBe(2);
+    expect(calls.map((call) => call.method)).not.toContain("settleAll");
+    expect((await run("send", "--settle", "-1", "xiaom", "hi")).code).toBe(2);
+  });
+
   it("a bad time is bad input (exit 2) with an error naming the option; nothing is sent", async () => {
     for (const argv of [
       ["ask", "-t", "2x", "xiaom", "done?"],

@@ -25,7 +25,7 @@ export function outboxCommand(context: CliContext): Command {
   outbox
     .command("flush")
     .description("follow up what targets accepted and retry waiting messages now, in order per target")
-    .addOption(durationOption("--settle <duration>", "then wait this long for the evidence that what was accepted reached its agent (0: do not wait)", { defaultMs: 30_000 }))
+    .addOption(durationOption("--settle <duration>", "then wait this long for the evidence that what was accepted reached its agent (0: do not wait)", { defaultMs: 30_000, zeroAllowed: true }))
     .action(async (options: { settle: number }) => {
       const link = await context.open();
       const flushed = await link.outbox.flush({ all: true });

@@ -19,7 +19,7 @@ export function sendCommand(context: CliContext): Command {
     .argument("<message...>", "the text")
     .addOption(new Option("--wait <state>", "wait until it got this far: accepted, delivered, seen, answered").choices(GOALS))
     .addOption(durationOption("-t, --timeout <duration>", "with --wait: how long to wait", { defaultMs: 120_000 }))
-    .addOption(durationOption("--settle <duration>", "after the target accepts it, how long to wait for the evidence that it reached its agent (0: return at acceptance)", { defaultMs: DEFAULT_SETTLE_MS }))
+    .addOption(durationOption("--settle <duration>", "after the target accepts it, how long to wait for the evidence that it reached its agent (0: return at acceptance)", { defaultMs: DEFAULT_SETTLE_MS, zeroAllowed: true }))
     .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number; settle: number }) => {
       const link = await context.open();
       const body = await context.readBody(words);
