@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { configSchemas, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
 import { zod } from "../dist/util/zod.js";
 import { INTER_INSTANCE_CLI } from "../dist/plugin/cli-command.js";
+import { TOOLS } from "../dist/plugin/tools/list.js";
 
 const CREDENTIAL_PATHS = [...CREDENTIAL_FIELDS.map((field) => `instances.*.${field}.token`), "nats.auth.token"];
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,9 +44,9 @@ const manifest = {
   version: pkg.version,
   categories: ["other"],
   activation: { onStartup: true },
-  contracts: { tools: ["instance_send", "instance_ask", "instance_delegate", "instance_status", "instance_exec", "instance_sync"] },
+  contracts: { tools: TOOLS.map((tool) => tool.name) },
   // Running commands and writing files on another machine is opt-in: tools.allow ["instance_exec"].
-  toolMetadata: { instance_exec: { optional: true }, instance_sync: { optional: true } },
+  toolMetadata: Object.fromEntries(TOOLS.filter((tool) => tool.optional).map((tool) => [tool.name, { optional: true }])),
   skills: ["./dist/skills"],
   // `openclaw inter-instance <command>` runs this package's CLI; `/instances` in chat lists the instances.
   cliCommands: [INTER_INSTANCE_CLI],
