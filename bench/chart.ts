@@ -1,6 +1,6 @@
 import type { Series } from "./stats.ts";
 
-const escape = (text: string) => text.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;");
+const escapeXml = (text: string) => text.replace(/&/gu, "&amp;").replace(/</gu, "&lt;").replace(/>/gu, "&gt;");
 
 /**
  * One row per latency series on a shared logarithmic axis: every sample as a dot, the p50 as a bar,
@@ -19,8 +19,9 @@ export function latencyChart(series: readonly Series[], title: string): string {
   const x = (ms: number) => left + ((Math.log10(Math.max(ms, 10 ** lo)) - lo) / Math.max(1, hi - lo)) * plotWidth;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
   ];
   for (let decade = lo; decade <= hi; decade += 1) {
     const gx = x(10 ** decade);
@@ -30,7 +31,7 @@ export function latencyChart(series: readonly Series[], title: string): string {
   }
   series.forEach((s, row) => {
     const y = top + row * rowHeight + rowHeight / 2;
-    parts.push(`<text x="${left - 10}" y="${y + 4}" text-anchor="end">${escape(s.name)} (n=${s.n})</text>`);
+    parts.push(`<text x="${left - 10}" y="${y + 4}" text-anchor="end">${escapeXml(s.name)} (n=${s.n})</text>`);
     for (const sample of s.samples) parts.push(`<circle cx="${x(sample).toFixed(1)}" cy="${y}" r="2.5" fill="#4a7ebb" fill-opacity="0.45"/>`);
     parts.push(`<line x1="${x(s.p50)}" y1="${y - 10}" x2="${x(s.p50)}" y2="${y + 10}" stroke="#c0392b" stroke-width="3"/>`);
     parts.push(`<line x1="${x(s.p95)}" y1="${y - 6}" x2="${x(s.p95)}" y2="${y + 6}" stroke="#e67e22" stroke-width="2"/>`);

@@ -4,16 +4,16 @@
 // sessions_send to the two Gateways, in the same run.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { createMessenger, parseConfig, type ConfigInput, type Messenger } from "../dist/index.js";
-import { leaseFleet, receiptKey, type FleetLease } from "../dist/transports/nats/fleet.js";
+import which from "which";
+import { type ConfigInput, createMessenger, type Messenger, parseConfig } from "../dist/index.js";
+import { type FleetLease, leaseFleet, receiptKey } from "../dist/transports/nats/fleet.js";
 import { NatsReceiver } from "../dist/transports/nats/receiver.js";
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
-import { startMockModel, type MockModelServer } from "../test/harness/mock-model.ts";
+import { type MockModelServer, startMockModel } from "../test/harness/mock-model.ts";
 import { startNatsServer, type TestNatsServer } from "../test/harness/nats-server.ts";
 import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
 import { withRunNpmCache } from "./npm-cache.ts";
-import { summarize, timed, type Series } from "./stats.ts";
-import which from "which";
+import { type Series, summarize, timed } from "./stats.ts";
 
 export interface FleetBenchContext {
   readonly scratch: string;
@@ -30,7 +30,8 @@ const GATEWAYS = ["gw1", "gw2"] as const;
 const LIGHT = ["light1", "light2", "light3", "light4", "light5", "light6"] as const;
 const MEMBERS = [...GATEWAYS, ...LIGHT];
 
-const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length - 1) * p))] ?? 0;
+const percentile = (values: readonly number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length - 1) * p))] ?? 0;
 
 export async function benchFleet(context: FleetBenchContext): Promise<void> {
   if (!(await which("nats-server", { nothrow: true }))) {
@@ -57,7 +58,20 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
             name: `fleet-${name}`,
             extraConfig: { messages: { queue: { cap: 10_000 } } },
             beforeStart: (gateway) =>
-              installPlugin(tarball, { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) }, { enabled: true, config: { self: { name }, stateDir: join(gateway.stateDir, "inter-instance"), nats: natsInput, instances: {}, inbound: { unverified: "allow", ratePerHour: 1_000_000 } } }),
+              installPlugin(
+                tarball,
+                { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) },
+                {
+                  enabled: true,
+                  config: {
+                    self: { name },
+                    stateDir: join(gateway.stateDir, "inter-instance"),
+                    nats: natsInput,
+                    instances: {},
+                    inbound: { unverified: "allow", ratePerHour: 1_000_000 },
+                  },
+                },
+              ),
           }),
         );
       }),
@@ -93,7 +107,17 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
       self: { name: "bench-sender" },
       stateDir: join(context.scratch, "fleet-direct"),
       // A send that takes longer than this fails the run: the default 15 s was seen to run out on a loaded 2-core machine (quick run in the suite).
-      instances: Object.fromEntries(MEMBERS.map((name, i) => [name, { gateway: { url: gateways[i % 2]!.url, token: gateways[i % 2]!.token }, maxQueued: 5_000, transports: ["sessions_send"], timeouts: { sessions_send: 60_000 } }])),
+      instances: Object.fromEntries(
+        MEMBERS.map((name, i) => [
+          name,
+          {
+            gateway: { url: gateways[i % 2]!.url, token: gateways[i % 2]!.token },
+            maxQueued: 5_000,
+            transports: ["sessions_send"],
+            timeouts: { sessions_send: 60_000 },
+          },
+        ]),
+      ),
       groups: { all: MEMBERS },
     };
     const natsLink = createMessenger({ config: byNats, log: { level: "silent" } });
@@ -134,7 +158,10 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
     for (let round = 0; round < context.rounds; round += 1) {
       const ms = await timed(async () => {
         const report = await directLink.groups.send({ to: "all", body: `direct ${round}` });
-        if (!report.ok) throw new Error(`direct broadcast failed: ${report.members.map((m) => m.status).join(", ")}; attempts ${JSON.stringify(report.members.filter((m) => !m.ok).map((m) => m.attempts))}`);
+        if (!report.ok)
+          throw new Error(
+            `direct broadcast failed: ${report.members.map((m) => m.status).join(", ")}; attempts ${JSON.stringify(report.members.filter((m) => !m.ok).map((m) => m.attempts))}`,
+          );
       });
       directAccepted.push(ms);
       directTotalMs += ms;
@@ -142,7 +169,11 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
     context.log("12 direct broadcasts done");
     // What one more member costs: broadcasts to 2, 4 and 8 members, until every receipt is in.
     const bySize: Record<number, number> = {};
-    for (const [group, size] of [["two", 2], ["four", 4], ["all", 8]] as const) {
+    for (const [group, size] of [
+      ["two", 2],
+      ["four", 4],
+      ["all", 8],
+    ] as const) {
       const samples: number[] = [];
       for (let round = 0; round < context.rounds; round += 1) {
         const id = randomUUID();

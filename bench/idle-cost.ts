@@ -5,7 +5,7 @@
 // of a few CPU seconds that land in some windows of each Gateway and not others: the cost is the
 // median over windows of each window's difference, and work of the plugin's that recurs (polls,
 // retry timers) is in every window's difference.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -101,14 +101,18 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
         modelBaseUrl: mock.url,
         name: "idle-plugin",
         beforeStart: (gateway) =>
-          installPlugin(tarball, { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) }, {
-            enabled: true,
-            config: {
-              self: { name: "bench-idle" },
-              stateDir: join(gateway.stateDir, "inter-instance"),
-              instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } },
+          installPlugin(
+            tarball,
+            { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) },
+            {
+              enabled: true,
+              config: {
+                self: { name: "bench-idle" },
+                stateDir: join(gateway.stateDir, "inter-instance"),
+                instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } },
+              },
             },
-          }),
+          ),
       }),
     ]);
     context.log("9 the three Gateways are ready");
@@ -127,8 +131,10 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       const before = await Promise.all(pids.map(cpuSecondsOfTree));
       await new Promise((resolve) => setTimeout(resolve, context.windowMs));
       const after = await Promise.all(pids.map(cpuSecondsOfTree));
-      pids.forEach((_, i) => shares[i]!.push(((after[i]! - before[i]!) / (context.windowMs / 1000)) * 100));
-      context.log(`9 idle window ${window + 1}/${context.windows}: ${shares.map((list) => `${list.at(-1)!.toFixed(2)} %`).join(", ")} (plain, plain, plugin; services alone, empty node)`);
+      for (const [i] of pids.entries()) shares[i]!.push(((after[i]! - before[i]!) / (context.windowMs / 1000)) * 100);
+      context.log(
+        `9 idle window ${window + 1}/${context.windows}: ${shares.map((list) => `${list.at(-1)!.toFixed(2)} %`).join(", ")} (plain, plain, plugin; services alone, empty node)`,
+      );
     }
     const [plainShare, plainTooShare, pluginShare] = shares.map(median) as [number, number, number];
     // Paired by window: each window's plugin share against the two without it in that same window.

@@ -3,15 +3,19 @@
 // outbox holds one message for a target that refuses (its retry timer). Prints "ready" when set up.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createMessenger } from "../dist/index.js";
 import { InboxWatcher } from "../dist/inbox/watcher.js";
+import { createMessenger } from "../dist/index.js";
 import { createOutboxService } from "../dist/plugin/services/outbox.js";
 
 const [scratch = "", refusing = ""] = process.argv.slice(2);
 const workspace = join(scratch, "workspace");
 await mkdir(workspace, { recursive: true });
 const link = createMessenger({
-  config: { self: { name: "bench-idle" }, stateDir: join(scratch, "state"), instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } } },
+  config: {
+    self: { name: "bench-idle" },
+    stateDir: join(scratch, "state"),
+    instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } },
+  },
   log: { level: "silent" },
 });
 const logger = { info: () => undefined, warn: () => undefined };

@@ -1,8 +1,7 @@
 // npm run bench [-- --quick] [-- --out <dir>]
 // Starts its own Gateway and mock model (the test harness), runs each scenario in one process on
 // one machine, and writes results.json, results.md and latency.svg. Compare ratios, not absolutes.
-import type { GatewayClient } from "@openclaw/gateway-client";
-import { connectRawClient } from "./raw-client.mjs";
+
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,7 +9,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createEnvelope, createMessenger, type ConfigInput, type Messenger, type MessengerOptions } from "../dist/index.js";
+import type { GatewayClient } from "@openclaw/gateway-client";
+import { type ConfigInput, createEnvelope, createMessenger, type Messenger, type MessengerOptions } from "../dist/index.js";
 import { appendEntry, parseEntries } from "../dist/transports.js";
 import { MessagingKeyStore } from "../dist/trust/messaging-key.js";
 import { signEnvelope, verifySender } from "../dist/trust/sign-envelope.js";
@@ -20,10 +20,11 @@ import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
 import { packPlugin } from "../test/harness/plugin-install.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
 import { latencyChart } from "./chart.ts";
-import { ratio, summarize, timed, type Series } from "./stats.ts";
-import { benchIdleCost } from "./idle-cost.ts";
-import { benchTwoMachines } from "./two-machines.ts";
 import { benchFleet } from "./fleet.ts";
+import { benchIdleCost } from "./idle-cost.ts";
+import { connectRawClient } from "./raw-client.mjs";
+import { ratio, type Series, summarize, timed } from "./stats.ts";
+import { benchTwoMachines } from "./two-machines.ts";
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -35,8 +36,40 @@ const outDir = args.includes("--out") ? String(args[args.indexOf("--out") + 1]) 
 
 const N = {
   ...(quick
-    ? { warm: 3, cli: 1, overhead: 3, fallback: 3, throughput: 5, writers: 4, appends: 20, cold: 2, oneShot: 1, idleWindowMs: 2_000, idleWindows: 1, idleSettleMs: 1_000, signatures: 20, groups: 2, fleetRounds: 2 }
-    : { warm: 50, cli: 12, overhead: 50, fallback: 30, throughput: 1000, writers: 16, appends: 1000, cold: 10, oneShot: 12, idleWindowMs: 60_000, idleWindows: 7, idleSettleMs: 30_000, signatures: 1000, groups: 20, fleetRounds: 30 }),
+    ? {
+        warm: 3,
+        cli: 1,
+        overhead: 3,
+        fallback: 3,
+        throughput: 5,
+        writers: 4,
+        appends: 20,
+        cold: 2,
+        oneShot: 1,
+        idleWindowMs: 2_000,
+        idleWindows: 1,
+        idleSettleMs: 1_000,
+        signatures: 20,
+        groups: 2,
+        fleetRounds: 2,
+      }
+    : {
+        warm: 50,
+        cli: 12,
+        overhead: 50,
+        fallback: 30,
+        throughput: 1000,
+        writers: 16,
+        appends: 1000,
+        cold: 10,
+        oneShot: 12,
+        idleWindowMs: 60_000,
+        idleWindows: 7,
+        idleSettleMs: 30_000,
+        signatures: 1000,
+        groups: 20,
+        fleetRounds: 30,
+      }),
   // The naive dispatcher is cut off at this cap, and its projection shown instead.
   naiveCapMs: quick ? 1_000 : 3_000,
   // A hanging top transport: its attempt timeout (quick: shorter than the 10 s handshake budget, so
@@ -81,7 +114,13 @@ function config(url: string, token: string, workspace: string, circuitCooldownMs
     stateDir: join(scratch, "client"),
     defaults: { retries: 2, circuitCooldownMs },
     instances: {
-      xiaom: { gateway: { url, token }, workspace, maxQueued: BENCH_QUEUE_CAP / 2, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: sessionsTimeoutMs } },
+      xiaom: {
+        gateway: { url, token },
+        workspace,
+        maxQueued: BENCH_QUEUE_CAP / 2,
+        transports: ["sessions_send", "memory_file"],
+        timeouts: { sessions_send: sessionsTimeoutMs },
+      },
     },
   };
 }
@@ -159,17 +198,33 @@ try {
       { env: { ...process.env, HOME: cliHome, OPENCLAW_STATE_DIR: join(cliHome, "state") } },
     );
   });
-  rows.push({ scenario: "1. sessions_send", a: "CLI spawn per message", b: "library, warm WebSocket", ratio: `${ratio(cli, lib)}×`, note: `CLI n=${cli.n} (each spawn takes seconds; capped to keep the run under 5 min)` });
+  rows.push({
+    scenario: "1. sessions_send",
+    a: "CLI spawn per message",
+    b: "library, warm WebSocket",
+    ratio: `${ratio(cli, lib)}×`,
+    note: `CLI n=${cli.n} (each spawn takes seconds; capped to keep the run under 5 min)`,
+  });
 
   phase("1. sessions_send");
 
   // 6b. One-shot CLI send (a script or cron job runs one per message) vs the floor: a fresh Node
   // process making the same RPC with the bare reference client. Both pay a Node start.
   const oneShotConfig = join(scratch, "one-shot.json");
-  await writeFile(oneShotConfig, JSON.stringify({ self: { name: "bench-cli" }, stateDir: join(scratch, "one-shot-state"), instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, transports: ["sessions_send"] } } }));
+  await writeFile(
+    oneShotConfig,
+    JSON.stringify({
+      self: { name: "bench-cli" },
+      stateDir: join(scratch, "one-shot-state"),
+      instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, transports: ["sessions_send"] } },
+    }),
+  );
   const bin = join(import.meta.dirname, "..", "dist", "cli", "bin.js");
   const oneShot = (i: number) => run(process.execPath, [bin, "-c", oneShotConfig, "send", "xiaom", `one-shot ${i}`]);
-  const bare = (i: number) => run(process.execPath, [join(import.meta.dirname, "one-shot-client.mjs")], { env: { ...process.env, BENCH_URL: gateway!.url, BENCH_TOKEN: gateway!.token, BENCH_MESSAGE: `bare ${i}` } });
+  const bare = (i: number) =>
+    run(process.execPath, [join(import.meta.dirname, "one-shot-client.mjs")], {
+      env: { ...process.env, BENCH_URL: gateway!.url, BENCH_TOKEN: gateway!.token, BENCH_MESSAGE: `bare ${i}` },
+    });
   // Not timed: the first run makes the device identity and fills Node's compile cache.
   await oneShot(-1);
   const oneShotSamples: number[] = [];
@@ -181,7 +236,13 @@ try {
   const oneShotSeries = summarize("6 one-shot CLI send (a process per message)", oneShotSamples);
   const bareSeries = summarize("6 bare client one-shot sessions.send (a process per message)", bareSamples);
   series.push(oneShotSeries, bareSeries);
-  rows.push({ scenario: "6. one-shot send", a: `CLI send p50 ${oneShotSeries.p50} ms`, b: `bare client p50 ${bareSeries.p50} ms`, ratio: `${ratio(oneShotSeries, bareSeries)}×`, note: `a Node process per message each; ours also validates, signs, logs the attempt, writes the audit row; n=${N.oneShot}, interleaved; goal within 1.5×` });
+  rows.push({
+    scenario: "6. one-shot send",
+    a: `CLI send p50 ${oneShotSeries.p50} ms`,
+    b: `bare client p50 ${bareSeries.p50} ms`,
+    ratio: `${ratio(oneShotSeries, bareSeries)}×`,
+    note: `a Node process per message each; ours also validates, signs, logs the attempt, writes the audit row; n=${N.oneShot}, interleaved; goal within 1.5×`,
+  });
 
   phase("6. one-shot send");
 
@@ -198,7 +259,13 @@ try {
   const rawSeries = summarize("2 raw WS request (reference client)", rawSamples);
   const libSeries = summarize("2 library send (same RPC)", libSamples);
   series.push(rawSeries, libSeries);
-  rows.push({ scenario: "2. library overhead", a: "library send", b: "raw WS request", ratio: `${ratio(libSeries, rawSeries)}×`, note: `p50 difference ${(libSeries.p50 - rawSeries.p50).toFixed(2)} ms (validation, envelope, report, logging)` });
+  rows.push({
+    scenario: "2. library overhead",
+    a: "library send",
+    b: "raw WS request",
+    ratio: `${ratio(libSeries, rawSeries)}×`,
+    note: `p50 difference ${(libSeries.p50 - rawSeries.p50).toFixed(2)} ms (validation, envelope, report, logging)`,
+  });
   await warm.close();
   phase("2. library overhead");
 
@@ -229,21 +296,51 @@ try {
   // A naive sequential dispatcher waits the seed's 30 s node timeout on every message. Run it up to
   // a cap to show it is still waiting there, and project the rest.
   const naive = messenger({
-    config: { ...config(silent.url, gateway.token, workspace, 0, SEED_NODE_TIMEOUT_MS), instances: { xiaom: { gateway: { url: silent.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: SEED_NODE_TIMEOUT_MS } } } },
+    config: {
+      ...config(silent.url, gateway.token, workspace, 0, SEED_NODE_TIMEOUT_MS),
+      instances: {
+        xiaom: { gateway: { url: silent.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: SEED_NODE_TIMEOUT_MS } },
+      },
+    },
     log: { level: "silent" },
   });
   const naiveStarted = performance.now();
-  const naiveOutcome = await naive
-    .send({ to: "xiaom", body: "naive" }, { signal: AbortSignal.timeout(N.naiveCapMs) })
-    .then(() => "finished", () => "still waiting at the cap");
+  const naiveOutcome = await naive.send({ to: "xiaom", body: "naive" }, { signal: AbortSignal.timeout(N.naiveCapMs) }).then(
+    () => "finished",
+    () => "still waiting at the cap",
+  );
   const naiveWaited = performance.now() - naiveStarted;
   await naive.close();
   const naiveProjected = SEED_NODE_TIMEOUT_MS + alone.p50;
   extra.naive = { cappedAtMs: N.naiveCapMs, outcome: naiveOutcome, waitedMs: Math.round(naiveWaited), projectedPerMessageMs: Math.round(naiveProjected) };
-  rows.push({ scenario: "3. fallback, top refusing", a: "library fallback", b: "memory_file alone", ratio: `${ratio(refused, alone)}×`, note: `${(refused.p50 - alone.p50).toFixed(2)} ms to find the refusal` });
-  rows.push({ scenario: "3. fallback, top refusing", a: "library, circuit open", b: "memory_file alone", ratio: `${ratio(refusedOpen, alone)}×`, note: "skips the dead path" });
-  rows.push({ scenario: "3. fallback, top hanging", a: "library, first message", b: "memory_file alone", ratio: `${ratio(hangFirst, alone)}×`, note: `bounded by the 10 s handshake timeout or the ${N.hangTimeoutMs / 1000} s attempt timeout, whichever is first` });
-  rows.push({ scenario: "3. fallback, top hanging", a: "library, circuit open", b: "memory_file alone", ratio: `${ratio(hangOpen, alone)}×`, note: "later messages skip the hanging path" });
+  rows.push({
+    scenario: "3. fallback, top refusing",
+    a: "library fallback",
+    b: "memory_file alone",
+    ratio: `${ratio(refused, alone)}×`,
+    note: `${(refused.p50 - alone.p50).toFixed(2)} ms to find the refusal`,
+  });
+  rows.push({
+    scenario: "3. fallback, top refusing",
+    a: "library, circuit open",
+    b: "memory_file alone",
+    ratio: `${ratio(refusedOpen, alone)}×`,
+    note: "skips the dead path",
+  });
+  rows.push({
+    scenario: "3. fallback, top hanging",
+    a: "library, first message",
+    b: "memory_file alone",
+    ratio: `${ratio(hangFirst, alone)}×`,
+    note: `bounded by the 10 s handshake timeout or the ${N.hangTimeoutMs / 1000} s attempt timeout, whichever is first`,
+  });
+  rows.push({
+    scenario: "3. fallback, top hanging",
+    a: "library, circuit open",
+    b: "memory_file alone",
+    ratio: `${ratio(hangOpen, alone)}×`,
+    note: "later messages skip the hanging path",
+  });
   rows.push({
     scenario: "3. fallback, top hanging",
     a: "naive sequential (seed timeouts), projected",
@@ -280,14 +377,29 @@ try {
   await through.close();
   const seqRate = (N.throughput / sequentialMs) * 1000;
   const pipeRate = (N.throughput / pipelinedMs) * 1000;
-  extra.throughput = { messages: N.throughput, sequentialPerSecond: Math.round(seqRate), pipelinedPerSecond: Math.round(pipeRate), pipelinedDeliveredViaSessionsSend: pipelinedOk, queuedAtStart: { sequential: backlog[0], pipelined: backlog[1] } };
-  rows.push({ scenario: "4. throughput, one connection", a: `pipelined ${Math.round(pipeRate)} msg/s`, b: `sequential ${Math.round(seqRate)} msg/s`, ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`, note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send; turns still queued at the start: ${backlog.join(" and ")}` });
+  extra.throughput = {
+    messages: N.throughput,
+    sequentialPerSecond: Math.round(seqRate),
+    pipelinedPerSecond: Math.round(pipeRate),
+    pipelinedDeliveredViaSessionsSend: pipelinedOk,
+    queuedAtStart: { sequential: backlog[0], pipelined: backlog[1] },
+  };
+  rows.push({
+    scenario: "4. throughput, one connection",
+    a: `pipelined ${Math.round(pipeRate)} msg/s`,
+    b: `sequential ${Math.round(seqRate)} msg/s`,
+    ratio: `${Math.round((pipeRate / seqRate) * 10) / 10}×`,
+    note: `${N.throughput} messages each; pipelined ${pipelinedOk}/${N.throughput} via sessions_send; turns still queued at the start: ${backlog.join(" and ")}`,
+  });
 
   phase("4. throughput");
 
   // 10. A signed send against an unsigned one, same Gateway, interleaved (the unsigned sender cannot read its key).
   {
-    const signedLink = messenger({ config: { ...config(gateway.url, gateway.token, workspace, 30_000), stateDir: join(scratch, "signed") }, log: { level: "silent" } });
+    const signedLink = messenger({
+      config: { ...config(gateway.url, gateway.token, workspace, 30_000), stateDir: join(scratch, "signed") },
+      log: { level: "silent" },
+    });
     const unsignedState = join(scratch, "unsigned");
     await mkdir(join(unsignedState, "messaging-key.json"), { recursive: true });
     const unsignedLink = messenger({ config: { ...config(gateway.url, gateway.token, workspace, 30_000), stateDir: unsignedState }, log: { level: "silent" } });
@@ -316,7 +428,17 @@ try {
       config: {
         self: { name: "bench-a" },
         stateDir: join(scratch, "groups"),
-        instances: Object.fromEntries(members.map((name) => [name, { gateway: { url: gateway!.url, token: gateway!.token }, sessionKey: `agent:main:${name}`, maxQueued: BENCH_QUEUE_CAP / 2, transports: ["sessions_send"] }])),
+        instances: Object.fromEntries(
+          members.map((name) => [
+            name,
+            {
+              gateway: { url: gateway!.url, token: gateway!.token },
+              sessionKey: `agent:main:${name}`,
+              maxQueued: BENCH_QUEUE_CAP / 2,
+              transports: ["sessions_send"],
+            },
+          ]),
+        ),
         groups: { g2: members.slice(0, 2), g4: members.slice(0, 4), g8: members },
       },
       log: { level: "silent" },
@@ -333,7 +455,13 @@ try {
       const sequential = await sample(`11 ${size} sequential sends`, N.groups, async (i) => {
         for (const member of members.slice(0, size)) await expectOkTo(groupLink, member, `bench seq ${size} ${i}`);
       });
-      rows.push({ scenario: `11. group of ${size}`, a: `group send p50 ${group.p50} ms`, b: `${size} sequential sends p50 ${sequential.p50} ms`, ratio: `${ratio(sequential, group)}× faster`, note: `one envelope per member (each a session of the one Gateway), at most 8 at once; n=${group.n}` });
+      rows.push({
+        scenario: `11. group of ${size}`,
+        a: `group send p50 ${group.p50} ms`,
+        b: `${size} sequential sends p50 ${sequential.p50} ms`,
+        ratio: `${ratio(sequential, group)}× faster`,
+        note: `one envelope per member (each a session of the one Gateway), at most 8 at once; n=${group.n}`,
+      });
     }
     await groupLink.close();
   }
@@ -344,7 +472,11 @@ try {
   log("pairing a node host for the exec scenario");
   node = await startNodeHost(gateway, { displayName: "bench-node" });
   const execLink = messenger({
-    config: { self: { name: "bench-a" }, stateDir: join(scratch, "client"), instances: { xiaom: { node: { gateway: { url: gateway.url, token: gateway.token }, name: "bench-node" } } } },
+    config: {
+      self: { name: "bench-a" },
+      stateDir: join(scratch, "client"),
+      instances: { xiaom: { node: { gateway: { url: gateway.url, token: gateway.token }, name: "bench-node" } } },
+    },
     log: { level: "silent" },
   });
   const execOnce = async (i: number) => {
@@ -357,12 +489,30 @@ try {
   const execCli = await sample("7 CLI spawn: openclaw gateway call node.invoke", N.cli, (i) =>
     run(
       process.execPath,
-      [openclawEntry, "gateway", "call", "node.invoke", "--url", gateway!.url, "--token", gateway!.token, "--json", "--params", JSON.stringify({ nodeId, command: "system.run", params: { command: ["echo", `bench cli ${i}`] }, idempotencyKey: randomUUID() })],
+      [
+        openclawEntry,
+        "gateway",
+        "call",
+        "node.invoke",
+        "--url",
+        gateway!.url,
+        "--token",
+        gateway!.token,
+        "--json",
+        "--params",
+        JSON.stringify({ nodeId, command: "system.run", params: { command: ["echo", `bench cli ${i}`] }, idempotencyKey: randomUUID() }),
+      ],
       { env: { ...process.env, HOME: cliHome, OPENCLAW_STATE_DIR: join(cliHome, "state") } },
     ),
   );
   await execLink.close();
-  rows.push({ scenario: "7. remote exec on a node", a: "CLI spawn per command", b: "library exec, warm WebSocket", ratio: `${ratio(execCli, execLib)}×`, note: `echo through node.invoke system.run; CLI n=${execCli.n}` });
+  rows.push({
+    scenario: "7. remote exec on a node",
+    a: "CLI spawn per command",
+    b: "library exec, warm WebSocket",
+    ratio: `${ratio(execCli, execLib)}×`,
+    note: `echo through node.invoke system.run; CLI n=${execCli.n}`,
+  });
   phase("7. remote exec");
 } finally {
   await Promise.all([...openMessengers].map((link) => link.close()));
@@ -396,7 +546,10 @@ const appendMs = await timed(() =>
   Promise.all(
     Array.from({ length: N.writers }, async (_, w) => {
       for (let i = 0; i < N.appends; i += 1) {
-        await appendEntry(createEnvelope({ from: "bench", to: "target", body: `w${w} m${i} ${"x".repeat(i % 200)}`, id: `bench-w${w}-m${i}` }), { workspace: memoryWorkspace, timeZone: "UTC" });
+        await appendEntry(createEnvelope({ from: "bench", to: "target", body: `w${w} m${i} ${"x".repeat(i % 200)}`, id: `bench-w${w}-m${i}` }), {
+          workspace: memoryWorkspace,
+          timeZone: "UTC",
+        });
       }
     }),
   ),
@@ -406,7 +559,10 @@ const soloWorkspace = join(scratch, "memory-solo");
 await mkdir(soloWorkspace, { recursive: true });
 const soloMs = await timed(async () => {
   for (let i = 0; i < N.appends; i += 1) {
-    await appendEntry(createEnvelope({ from: "bench", to: "target", body: `solo m${i} ${"x".repeat(i % 200)}`, id: `bench-solo-m${i}` }), { workspace: soloWorkspace, timeZone: "UTC" });
+    await appendEntry(createEnvelope({ from: "bench", to: "target", body: `solo m${i} ${"x".repeat(i % 200)}`, id: `bench-solo-m${i}` }), {
+      workspace: soloWorkspace,
+      timeZone: "UTC",
+    });
   }
 });
 const noteNames = (await readdir(join(memoryWorkspace, "memory"))).filter((name) => name.endsWith(".md"));
@@ -414,7 +570,16 @@ const notes = await Promise.all(noteNames.map((name) => readFile(join(memoryWork
 const entries = notes.flatMap((note) => parseEntries(note).entries);
 const torn = notes.filter((note) => parseEntries(note).tornTail !== undefined).length;
 const lost = total - new Set(entries.map((entry) => entry.id)).size;
-extra.memory = { writers: N.writers, appendsEach: N.appends, total, perSecond: Math.round((total / appendMs) * 1000), soloPerSecond: Math.round((N.appends / soloMs) * 1000), lost, torn, duplicates: entries.length - new Set(entries.map((e) => e.id)).size };
+extra.memory = {
+  writers: N.writers,
+  appendsEach: N.appends,
+  total,
+  perSecond: Math.round((total / appendMs) * 1000),
+  soloPerSecond: Math.round((N.appends / soloMs) * 1000),
+  lost,
+  torn,
+  duplicates: entries.length - new Set(entries.map((e) => e.id)).size,
+};
 const perSecond = Math.round((total / appendMs) * 1000);
 const soloPerSecond = Math.round((N.appends / soloMs) * 1000);
 rows.push({
@@ -461,7 +626,13 @@ const empty = await sample("6 node -e '' (empty)", N.cold, () => run(process.exe
 const cold = await sample("6 node: import the library entry", N.cold, () =>
   run(process.execPath, ["--input-type=module", "-e", "await import('openclaw-inter-instance')"], { cwd: join(import.meta.dirname, "..") }),
 );
-rows.push({ scenario: "6. cold import", a: "import the library", b: "empty node", ratio: `${ratio(cold, empty)}×`, note: `+${(cold.p50 - empty.p50).toFixed(0)} ms; goal within 50 ms` });
+rows.push({
+  scenario: "6. cold import",
+  a: "import the library",
+  b: "empty node",
+  ratio: `${ratio(cold, empty)}×`,
+  note: `+${(cold.p50 - empty.p50).toFixed(0)} ms; goal within 50 ms`,
+});
 
 phase("6. cold import");
 
@@ -471,7 +642,11 @@ const table = [
   "| --- | --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.scenario} | ${r.a} | ${r.b} | ${r.ratio} | ${r.note} |`),
 ].join("\n");
-const latencyTable = ["| series | n | p50 ms | p95 ms |", "| --- | --- | --- | --- |", ...series.map((s) => `| ${s.name} | ${s.n} | ${s.p50} | ${s.p95} |`)].join("\n");
+const latencyTable = [
+  "| series | n | p50 ms | p95 ms |",
+  "| --- | --- | --- | --- |",
+  ...series.map((s) => `| ${s.name} | ${s.n} | ${s.p50} | ${s.p95} |`),
+].join("\n");
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, "latency.svg"), latencyChart(series, "openclaw-inter-instance: latency per message (one run)"));
 await writeFile(

@@ -5,12 +5,12 @@ import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createMessenger, type ConfigInput, type Messenger } from "../dist/index.js";
+import { type ConfigInput, createMessenger, type Messenger } from "../dist/index.js";
 import { openclawEntry, openclawOnHost, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
-import { createHosts, namespacesAvailable, type Host } from "../test/harness/netns.ts";
+import { createHosts, type Host, namespacesAvailable } from "../test/harness/netns.ts";
 import { startTcpProxy } from "../test/harness/tcp-proxy.ts";
-import { ratio, timed, type Series } from "./stats.ts";
+import { ratio, type Series, timed } from "./stats.ts";
 
 const run = promisify(execFile);
 
@@ -82,7 +82,14 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
     return link;
   };
   try {
-    gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench-b", host: b, bind: "lan", tls: true, extraConfig: { messages: { queue: { cap: 10_000 } } } });
+    gateway = await startGateway({
+      modelBaseUrl: mock.url,
+      name: "bench-b",
+      host: b,
+      bind: "lan",
+      tls: true,
+      extraConfig: { messages: { queue: { cap: 10_000 } } },
+    });
     await mkdir(gateway.workspace, { recursive: true });
     context.log("Gateway B is ready");
     const stateDir = join(context.scratch, "across-client");
@@ -90,24 +97,49 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
     // Warm send across the link vs on loopback.
     const link = await paired(configFor(gateway.url, gateway, stateDir));
     await sendVia(link, "warm-up across the link", "sessions_send");
-    const across = await context.sample("8 library sessions_send across the link (wss, warm)", context.counts.warm, (i) => sendVia(link, `across ${i}`, "sessions_send"));
+    const across = await context.sample("8 library sessions_send across the link (wss, warm)", context.counts.warm, (i) =>
+      sendVia(link, `across ${i}`, "sessions_send"),
+    );
     await link.close();
     context.log("8 paired and sent across the link");
-    context.row({ scenario: "8. across a link", a: "warm send across the link", b: "warm send on loopback", ratio: `${ratio(across, context.loopback)}×`, note: `p50 ${across.p50} vs ${context.loopback.p50} ms; wss:// with a pinned self-signed certificate over a veth` });
+    context.row({
+      scenario: "8. across a link",
+      a: "warm send across the link",
+      b: "warm send on loopback",
+      ratio: `${ratio(across, context.loopback)}×`,
+      note: `p50 ${across.p50} vs ${context.loopback.p50} ms; wss:// with a pinned self-signed certificate over a veth`,
+    });
 
     // One-shot CLI send vs one-shot `openclaw gateway call sessions.send`, both across the link.
     const configPath = join(context.scratch, "across-config.json");
     await writeFile(configPath, JSON.stringify(configFor(gateway.url, gateway, stateDir)));
     const bin = join(import.meta.dirname, "..", "dist", "cli", "bin.js");
-    const ours = await context.sample("8 one-shot CLI send across the link", context.counts.cli, (i) => run(process.execPath, [bin, "-c", configPath, "send", "xiaom", `one-shot ${i}`]));
+    const ours = await context.sample("8 one-shot CLI send across the link", context.counts.cli, (i) =>
+      run(process.execPath, [bin, "-c", configPath, "send", "xiaom", `one-shot ${i}`]),
+    );
     const openclawHome = join(context.scratch, "across-openclaw");
     await mkdir(join(openclawHome, "state"), { recursive: true });
-    await writeFile(join(openclawHome, "state", "openclaw.json"), JSON.stringify({ gateway: { mode: "remote", remote: { url: gateway.url, token: gateway.token, tlsFingerprint: gateway.tlsFingerprint } } }));
+    await writeFile(
+      join(openclawHome, "state", "openclaw.json"),
+      JSON.stringify({ gateway: { mode: "remote", remote: { url: gateway.url, token: gateway.token, tlsFingerprint: gateway.tlsFingerprint } } }),
+    );
     // OpenClaw silences its console under Vitest (the bench's quick run in the tests runs this): drop those variables.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST") && key !== "NODE_ENV" && key !== "TEST"));
     const openclawEnv = { ...inherited, HOME: openclawHome, OPENCLAW_STATE_DIR: join(openclawHome, "state") };
     const call = (message: string) =>
-      run(process.execPath, [openclawEntry, "gateway", "call", "sessions.send", "--json", "--params", JSON.stringify({ key: "agent:main:main", message, idempotencyKey: randomUUID() })], { env: openclawEnv });
+      run(
+        process.execPath,
+        [
+          openclawEntry,
+          "gateway",
+          "call",
+          "sessions.send",
+          "--json",
+          "--params",
+          JSON.stringify({ key: "agent:main:main", message, idempotencyKey: randomUUID() }),
+        ],
+        { env: openclawEnv },
+      );
     // Seen on 2026.9.6: a remote `gateway call` with the shared token gets no operator.write and raises no pairing request.
     const refusal = await call("first one-shot openclaw call").then(
       () => undefined,
@@ -126,8 +158,16 @@ export async function benchTwoMachines(context: BenchContext): Promise<void> {
       });
     } else {
       if (refusal !== undefined) await approveFrom(refusal, b, gateway);
-      const theirs = await context.sample("8 one-shot openclaw gateway call sessions.send across the link", context.counts.cli, (i) => call(`openclaw one-shot ${i}`));
-      context.row({ scenario: "8. across a link", a: "one-shot openclaw gateway call", b: "one-shot CLI send", ratio: `${ratio(theirs, ours)}×`, note: `a process per message, each pays its start-up; n=${ours.n}` });
+      const theirs = await context.sample("8 one-shot openclaw gateway call sessions.send across the link", context.counts.cli, (i) =>
+        call(`openclaw one-shot ${i}`),
+      );
+      context.row({
+        scenario: "8. across a link",
+        a: "one-shot openclaw gateway call",
+        b: "one-shot CLI send",
+        ratio: `${ratio(theirs, ours)}×`,
+        note: `a process per message, each pays its start-up; n=${ours.n}`,
+      });
     }
 
     // First message of a new process over a link that drops silently: until the fallback delivered it.

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMessenger, parsePhrase, type DeliveryReport } from "../dist/index.js";
+import { createMessenger, type DeliveryReport, parsePhrase } from "../dist/index.js";
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startTcpProxy } from "../test/harness/tcp-proxy.ts";
@@ -38,7 +38,12 @@ try {
       stateDir: join(scratch, "state"),
       defaults: { circuitCooldownMs: 0 },
       instances: {
-        xiaom: { aliases: ["小m", "mac-mini"], gateway: { url: route.url, token: xiaom.token }, workspace: xiaom.workspace, transports: ["sessions_send", "memory_file"] },
+        xiaom: {
+          aliases: ["小m", "mac-mini"],
+          gateway: { url: route.url, token: xiaom.token },
+          workspace: xiaom.workspace,
+          transports: ["sessions_send", "memory_file"],
+        },
         xiaoa: { aliases: ["小a"], gateway: { url: xiaoa.url, token: xiaoa.token }, workspace: xiaoa.workspace },
       },
     },
@@ -65,7 +70,9 @@ try {
     say("4. doctor (probes, nothing sent):");
     for (const name of ["xiaoa", "xiaom"]) {
       for (const probe of await messenger.probe(name)) {
-        console.log(`           ${name.padEnd(6)} ${probe.transport.padEnd(14)} ${probe.ok ? "ok" : probe.skippedBecause ? "--" : `FAIL ${probe.error?.code}`}`);
+        console.log(
+          `           ${name.padEnd(6)} ${probe.transport.padEnd(14)} ${probe.ok ? "ok" : probe.skippedBecause ? "--" : `FAIL ${probe.error?.code}`}`,
+        );
       }
     }
   } finally {

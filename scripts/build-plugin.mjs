@@ -2,14 +2,14 @@
 // Gateway validates plugin config exactly as the library does), bundles the Control UI page (the
 // Gateway serves prebuilt assets named in the manifest's controlUi) and ships SKILL.md as the skill.
 import { createHash } from "node:crypto";
-import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configSchemas, CREDENTIAL_FIELDS } from "../dist/config/schema.js";
-import { zod } from "../dist/util/zod.js";
+import { build } from "esbuild";
+import { CREDENTIAL_FIELDS, configSchemas } from "../dist/config/schema.js";
 import { INTER_INSTANCE_CLI } from "../dist/plugin/cli-command.js";
 import { TOOLS } from "../dist/plugin/tools/list.js";
+import { zod } from "../dist/util/zod.js";
 
 const CREDENTIAL_PATHS = [...CREDENTIAL_FIELDS.map((field) => `instances.*.${field}.token`), "nats.auth.token"];
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -76,7 +76,9 @@ export class AuditLog {
 
   /** Oldest first; only those at or after `since` when given. */
   list(options: { since?: Date } = {}): AuditEntry[] {
-    const rows = this.#db.prepare("SELECT * FROM audit WHERE (? IS NULL OR at >= ?) ORDER BY seq").all(options.since?.toISOString() ?? null, options.since?.toISOString() ?? null) as unknown as Row[];
+    const rows = this.#db
+      .prepare("SELECT * FROM audit WHERE (? IS NULL OR at >= ?) ORDER BY seq")
+      .all(options.since?.toISOString() ?? null, options.since?.toISOString() ?? null) as unknown as Row[];
     return rows.map((row) => ({
       at: row.at,
       direction: row.direction,

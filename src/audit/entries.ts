@@ -20,7 +20,11 @@ export function outboundEntry(envelope: Envelope, report: DeliveryReport, signed
 }
 
 /** What the log keeps of a message shown to this instance's agent, with the verdict it was shown with. */
-export function inboundEntry(message: { id: string; to: string; body: string; transport: string; status: string }, verdict: SenderVerdict, bodies: boolean): AuditEntry {
+export function inboundEntry(
+  message: { id: string; to: string; body: string; transport: string; status: string },
+  verdict: SenderVerdict,
+  bodies: boolean,
+): AuditEntry {
   return {
     at: new Date().toISOString(),
     direction: "in",

@@ -1,7 +1,7 @@
-import { auditPath } from "../config/state-paths.js";
 import type { Config } from "../config/schema.js";
+import { auditPath } from "../config/state-paths.js";
 import type { SenderVerdict } from "../trust/frame.js";
-import { AuditLog, type AuditEntry } from "./audit-log.js";
+import { type AuditEntry, AuditLog } from "./audit-log.js";
 import { inboundEntry } from "./entries.js";
 
 /**
@@ -36,6 +36,8 @@ export type InboundRecorder = (message: { id: string; body: string; transport: s
 
 /** Records what this instance's agent was shown. */
 export function inboundRecorder(config: Config, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): InboundRecorder {
-  const writer = auditWriter(config, env, (path, error) => warn(`inter-instance audit: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`));
+  const writer = auditWriter(config, env, (path, error) =>
+    warn(`inter-instance audit: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`),
+  );
   return (message, verdict) => writer.write(inboundEntry({ ...message, to: config.self.name }, verdict, config.audit.bodies));
 }

@@ -105,7 +105,12 @@ export class CliContext {
     // A person reads the report's sentences; the JSON log is for --verbose (every attempt) and --json (warnings).
     // Without --config inside OpenClaw the instances are the plugin's: fixes name its settings.
     const configuredIn = options.config === undefined && this.#io.pluginConfig ? "plugin" : "file";
-    this.#messenger = createMessenger({ config, env: this.#io.env, configuredIn, log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" } });
+    this.#messenger = createMessenger({
+      config,
+      env: this.#io.env,
+      configuredIn,
+      log: { level: options.verbose ? "debug" : options.json ? "warn" : "silent" },
+    });
     for (const secret of this.#messenger.registry.secrets()) this.#secrets.add(secret);
     return this.#messenger;
   }

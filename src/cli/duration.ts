@@ -19,7 +19,9 @@ export function parseDuration(value: string, option: string, maxMs = MAX_TIMER_M
   const ms = match ? Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? "s") as Unit]) : Number.NaN;
   if (!((ms > 0 || (zeroAllowed && ms === 0)) && ms <= maxMs)) {
     const least = zeroAllowed ? "0 or more" : "more than 0";
-    throw new InvalidArgumentError(`${option} takes a duration such as 500ms, 30s, 2m or 1h (a plain number counts as seconds), ${least} and at most ${formatDuration(maxMs)}; "${value}" is not one.`);
+    throw new InvalidArgumentError(
+      `${option} takes a duration such as 500ms, 30s, 2m or 1h (a plain number counts as seconds), ${least} and at most ${formatDuration(maxMs)}; "${value}" is not one.`,
+    );
   }
   return ms;
 }
@@ -31,7 +33,8 @@ export function parseDuration(value: string, option: string, maxMs = MAX_TIMER_M
 export function parseSince(value: string, now = Date.now()): Date {
   if (DURATION.exec(value.trim())?.[2]) return new Date(now - parseDuration(value, "--since", 100 * 365 * UNIT_MS.d));
   const time = new Date(value);
-  if (Number.isNaN(time.getTime())) throw new InvalidArgumentError(`--since "${value}" is neither a time (2026-12-01T10:00:00Z) nor how long ago (30m, 2h, 7d).`);
+  if (Number.isNaN(time.getTime()))
+    throw new InvalidArgumentError(`--since "${value}" is neither a time (2026-12-01T10:00:00Z) nor how long ago (30m, 2h, 7d).`);
   return time;
 }
 

@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import { CliContext, withOutputOptions, type CliIo } from "./context.js";
 import { addCommand } from "./commands/add.js";
 import { askCommand } from "./commands/ask.js";
 import { delegateCommand } from "./commands/delegate.js";
@@ -18,6 +17,7 @@ import { sayCommand } from "./commands/say.js";
 import { sendCommand } from "./commands/send.js";
 import { statusCommand } from "./commands/status.js";
 import { syncCommand } from "./commands/sync.js";
+import { CliContext, type CliIo, withOutputOptions } from "./context.js";
 
 export type { CliIo } from "./context.js";
 

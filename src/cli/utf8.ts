@@ -5,7 +5,9 @@ import { BadInput } from "./exit.js";
 export function decodeUtf8(bytes: Uint8Array, what: string): string {
   if (isUtf8(bytes)) return new TextDecoder().decode(bytes);
   const offset = firstInvalidUtf8Byte(bytes);
-  throw new BadInput(`${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`);
+  throw new BadInput(
+    `${what} is not valid UTF-8: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, "0") ?? "end"}) starts no valid character; convert it first, e.g. with iconv -t UTF-8`,
+  );
 }
 
 /** The offset of the first byte that does not belong to a well-formed UTF-8 sequence (RFC 3629), or -1. */

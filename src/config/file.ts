@@ -1,8 +1,8 @@
 import { access, mkdir } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { writeFileAtomic } from "../util/atomic-write.js";
 import { ValidationError } from "../core/errors.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { parseConfig, readConfigJson } from "./parse.js";
 import type { ConfigInput } from "./schema.js";
 
@@ -13,7 +13,12 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
 
 /** A name for this machine that the config accepts, from its host name. */
 export function suggestedSelfName(): string {
-  const name = hostname().split(".")[0]?.toLowerCase().replace(/[^a-z0-9_-]+/gu, "-").replace(/^-+|-+$/gu, "") ?? "";
+  const name =
+    hostname()
+      .split(".")[0]
+      ?.toLowerCase()
+      .replace(/[^a-z0-9_-]+/gu, "-")
+      .replace(/^-+|-+$/gu, "") ?? "";
   return /^[a-z0-9]/u.test(name) ? name.slice(0, 64) : "this-machine";
 }
 

@@ -5,7 +5,10 @@ import type { GatewayTarget } from "./registry.js";
  * hyphens or underscores, so "小M", "小 m", "Mac Mini" and "mac-mini" all find their instance.
  */
 export function normalizeName(name: string): string {
-  return name.normalize("NFKC").toLowerCase().replace(/[\s_-]+/gu, "");
+  return name
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[\s_-]+/gu, "");
 }
 
 /**
@@ -15,4 +18,3 @@ export function normalizeName(name: string): string {
 export function missingCredential(gateway: GatewayTarget): string | undefined {
   return gateway.credential === "shared" && !gateway.token ? `no token: ${gateway.tokenSource} is not set` : undefined;
 }
-

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { z } from "zod";
 import { ValidationError } from "../core/errors.js";
-import { configSchemas, type Config } from "./schema.js";
+import { type Config, configSchemas } from "./schema.js";
 
 /** Turns zod issues into `a.b.c: message` lines that name the offending field. */
 export function toValidationError(what: string, error: z.ZodError): ValidationError {
@@ -45,10 +45,14 @@ export async function readConfigJson(path: string): Promise<unknown> {
   } catch (cause) {
     const at = await jsonErrorAt(text);
     const where = at ? ` at line ${at.line}, column ${at.column}: ${at.problem}` : "";
-    throw new ValidationError(`Config file ${path} is not valid JSON${where}`, [{ path: "(file)", message: at ? `line ${at.line}, column ${at.column}: ${at.problem}` : String(cause) }], {
-      cause,
-      hint: "Fix the file there (JSON allows no comments and no trailing commas), or make a new one with `openclaw-inter-instance init`.",
-    });
+    throw new ValidationError(
+      `Config file ${path} is not valid JSON${where}`,
+      [{ path: "(file)", message: at ? `line ${at.line}, column ${at.column}: ${at.problem}` : String(cause) }],
+      {
+        cause,
+        hint: "Fix the file there (JSON allows no comments and no trailing commas), or make a new one with `openclaw-inter-instance init`.",
+      },
+    );
   }
   return json;
 }

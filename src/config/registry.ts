@@ -1,8 +1,8 @@
 import { UnknownInstanceError, ValidationError } from "../core/errors.js";
-import { resolveSecret, type ResolvedSecret, type SecretSpec } from "./secret-source.js";
-import { DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type Config, type TransportId } from "./schema.js";
 import { once } from "../util/lazy.js";
 import { missingCredential, normalizeName } from "./names.js";
+import { type Config, DEFAULT_TIMEOUTS_MS, DEFAULT_TRANSPORT_ORDER, type TransportId } from "./schema.js";
+import { type ResolvedSecret, resolveSecret, type SecretSpec } from "./secret-source.js";
 
 export { missingCredential, normalizeName };
 
@@ -77,7 +77,12 @@ function credential(spec: SecretSpec, field: string, env: NodeJS.ProcessEnv, mis
   return secret;
 }
 
-function resolveGateway(gateway: Config["instances"][string]["gateway"], env: NodeJS.ProcessEnv, field: string, missing: MissingSecret[]): GatewayTarget | undefined {
+function resolveGateway(
+  gateway: Config["instances"][string]["gateway"],
+  env: NodeJS.ProcessEnv,
+  field: string,
+  missing: MissingSecret[],
+): GatewayTarget | undefined {
   if (!gateway) return undefined;
   const secret = credential(gateway, field, env, missing);
   return {
@@ -131,7 +136,12 @@ export class InstanceRegistry {
           to: raw.messageTool.to,
           accountId: raw.messageTool.accountId,
           recipient: raw.messageTool.recipient,
-          gateway: resolveGateway(raw.messageTool.gateway ?? raw.gateway, env, `instances.${name}.${raw.messageTool.gateway ? "messageTool.gateway" : "gateway"}`, missing),
+          gateway: resolveGateway(
+            raw.messageTool.gateway ?? raw.gateway,
+            env,
+            `instances.${name}.${raw.messageTool.gateway ? "messageTool.gateway" : "gateway"}`,
+            missing,
+          ),
         },
         node: raw.node && {
           gateway: resolveGateway(raw.node.gateway, env, `instances.${name}.node.gateway`, missing)!,
@@ -165,7 +175,8 @@ export class InstanceRegistry {
       }
     }
     for (const [group, members] of Object.entries(config.groups)) {
-      if (this.#index.has(normalizeName(group))) collisions.push({ path: `groups.${group}`, message: `"${group}" is also the name or alias of instance "${this.#index.get(normalizeName(group))}"` });
+      if (this.#index.has(normalizeName(group)))
+        collisions.push({ path: `groups.${group}`, message: `"${group}" is also the name or alias of instance "${this.#index.get(normalizeName(group))}"` });
       const names = members.map((member, i) => {
         const name = this.#index.get(normalizeName(member));
         if (name === undefined) collisions.push({ path: `groups.${group}.${i}`, message: `"${member}" is not a configured instance` });
@@ -203,7 +214,9 @@ export class InstanceRegistry {
 
   /** Every token the config holds or points at, for redaction. */
   secrets(): string[] {
-    return this.list().flatMap((i) => [i.gateway?.token, i.a2a?.token, i.messageTool?.gateway?.token, i.node?.gateway.token].filter((t): t is string => typeof t === "string"));
+    return this.list().flatMap((i) =>
+      [i.gateway?.token, i.a2a?.token, i.messageTool?.gateway?.token, i.node?.gateway.token].filter((t): t is string => typeof t === "string"),
+    );
   }
 
   labels(): string[] {

@@ -41,7 +41,15 @@ export function resolveSecret(spec: SecretSpec, field: string, env: NodeJS.Proce
       const value = env[token.id] || undefined;
       return value
         ? { value, source }
-        : { value, source, missing: { field: `${field}.token`, reason: `environment variable ${token.id} is not set`, fix: `Set ${token.id} in the environment of the process that sends (for a Gateway: its service environment, e.g. ~/.openclaw/.env).` } };
+        : {
+            value,
+            source,
+            missing: {
+              field: `${field}.token`,
+              reason: `environment variable ${token.id} is not set`,
+              fix: `Set ${token.id} in the environment of the process that sends (for a Gateway: its service environment, e.g. ~/.openclaw/.env).`,
+            },
+          };
     }
     return {
       value: undefined,
@@ -58,17 +66,39 @@ export function resolveSecret(spec: SecretSpec, field: string, env: NodeJS.Proce
     const source = `environment variable ${tokenEnv}`;
     return value
       ? { value, source }
-      : { value, source, missing: { field: `${field}.tokenEnv`, reason: `environment variable ${tokenEnv} is not set`, fix: `Set ${tokenEnv} (export ${tokenEnv}=…) where this runs, or change ${field}.tokenEnv in the config.` } };
+      : {
+          value,
+          source,
+          missing: {
+            field: `${field}.tokenEnv`,
+            reason: `environment variable ${tokenEnv} is not set`,
+            fix: `Set ${tokenEnv} (export ${tokenEnv}=…) where this runs, or change ${field}.tokenEnv in the config.`,
+          },
+        };
   }
   if (tokenFile) {
     const path = expandHome(tokenFile);
     const source = `file ${path}`;
     try {
       const value = readFileSync(path, "utf8").replace(/\r?\n$/u, "") || undefined;
-      return value ? { value, source } : { value, source, missing: { field: `${field}.tokenFile`, reason: `${path} is empty`, fix: `Write the token into ${path} (only the token, mode 600).` } };
+      return value
+        ? { value, source }
+        : {
+            value,
+            source,
+            missing: { field: `${field}.tokenFile`, reason: `${path} is empty`, fix: `Write the token into ${path} (only the token, mode 600).` },
+          };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      return { value: undefined, source, missing: { field: `${field}.tokenFile`, reason: `${path} cannot be read (${code})`, fix: `Create ${path} holding only the token, readable by this user (chmod 600).` } };
+      return {
+        value: undefined,
+        source,
+        missing: {
+          field: `${field}.tokenFile`,
+          reason: `${path} cannot be read (${code})`,
+          fix: `Create ${path} holding only the token, readable by this user (chmod 600).`,
+        },
+      };
     }
   }
   return undefined;

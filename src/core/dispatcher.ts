@@ -1,12 +1,8 @@
 import type { Logger } from "pino";
-import { CircuitBreaker } from "./circuit-breaker.js";
-import type { Outbox } from "./outbox.js";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
-import { createEnvelope, type Envelope } from "./envelope.js";
-import { ValidationError } from "./errors.js";
 import type { SecretSet } from "../util/redact.js";
-import type { ReceiptStatus, Transport } from "./transport.js";
+import { CircuitBreaker } from "./circuit-breaker.js";
 import type { DispatchContext } from "./dispatch/context.js";
 import { flushQueued } from "./dispatch/flush.js";
 import { FOLLOW_UP_WINDOW_MS, followUpAccepted, settleReports } from "./dispatch/follow-up.js";
@@ -14,9 +10,26 @@ import { TargetLeases } from "./dispatch/leases.js";
 import { probeTransports, routeOf } from "./dispatch/probe.js";
 import type { DeliveryReport, FlushOptions, FollowUpStep, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "./dispatch/report.js";
 import { tryTransports } from "./dispatch/send.js";
+import { createEnvelope, type Envelope } from "./envelope.js";
+import { ValidationError } from "./errors.js";
+import type { Outbox } from "./outbox.js";
+import type { ReceiptStatus, Transport } from "./transport.js";
 
-export type { Attempt, AttemptError, AttemptOutcome, DeliveryReport, FlushOptions, FollowUpStep, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "./dispatch/report.js";
 export { MAX_REDELIVERIES, MAX_REDELIVERY_AGE_MS } from "./dispatch/follow-up.js";
+export type {
+  Attempt,
+  AttemptError,
+  AttemptOutcome,
+  DeliveryReport,
+  FlushOptions,
+  FollowUpStep,
+  ProbeOptions,
+  ProbeResult,
+  Route,
+  SendInput,
+  SendOptions,
+  Waiting,
+} from "./dispatch/report.js";
 
 export interface DispatcherOptions {
   readonly registry: InstanceRegistry;
@@ -38,7 +51,6 @@ export interface DispatcherOptions {
   /** Told when a message is lost for good (the target dropped it and the redeliveries are used up): tell the owner. */
   readonly onLost?: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
 }
-
 
 /**
  * Tries an instance's transports in priority order. Each attempt has its own timeout, whose expiry
@@ -83,7 +95,14 @@ export class Dispatcher {
         { hint: first!.fix },
       );
     }
-    const envelope = createEnvelope({ to: instance.name, body: input.body, from: this.#context.registry.self, id: input.id, conversation: input.conversation, hop: input.hop });
+    const envelope = createEnvelope({
+      to: instance.name,
+      body: input.body,
+      from: this.#context.registry.self,
+      id: input.id,
+      conversation: input.conversation,
+      hop: input.hop,
+    });
     return this.deliver(envelope, instance, options);
   }
 
@@ -99,10 +118,12 @@ export class Dispatcher {
       return report;
     }
     // Reported once it is settled (or the wait is over): the audit log says what the evidence showed.
-    const [settled = report] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) }).catch((error: unknown) => {
-      this.#context.onReport?.(envelope, report);
-      throw error;
-    });
+    const [settled = report] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) }).catch(
+      (error: unknown) => {
+        this.#context.onReport?.(envelope, report);
+        throw error;
+      },
+    );
     this.#context.onReport?.(envelope, settled);
     return settled;
   }
@@ -216,7 +237,9 @@ export class Dispatcher {
     if (!this.#outbox) return [];
     const outbox = await this.#outbox();
     const awaiting = outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS));
-    const reports = awaiting.map(({ envelope, via }): DeliveryReport => ({ ok: true, id: envelope.id, to: envelope.to, status: "accepted", via: via as TransportId, attempts: [] }));
+    const reports = awaiting.map(
+      ({ envelope, via }): DeliveryReport => ({ ok: true, id: envelope.id, to: envelope.to, status: "accepted", via: via as TransportId, attempts: [] }),
+    );
     return this.settle(reports, options);
   }
 

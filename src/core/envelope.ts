@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { once } from "../util/lazy.js";
-import { zod, type ZodApi } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
+import { once } from "../util/lazy.js";
+import { type ZodApi, zod } from "../util/zod.js";
 
 /** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -41,7 +41,10 @@ function buildEnvelopeSchema(z: ZodApi) {
       /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
       task: z.literal(true).optional(),
       /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
-      signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url").optional(),
+      signature: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{86}$/u, "must be an Ed25519 signature, 86 characters of base64url")
+        .optional(),
     })
     .strict();
 }

@@ -1,9 +1,9 @@
-import { TaskBook, TASKS_SCHEMA } from "./task-book.js";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../util/sqlite.js";
-import { envelopeSchema, type Envelope } from "./envelope.js";
+import { type Envelope, envelopeSchema } from "./envelope.js";
+import { TASKS_SCHEMA, TaskBook } from "./task-book.js";
 import type { Receipt } from "./transport.js";
 
 /** An envelope that no transport could deliver yet. */
@@ -180,16 +180,23 @@ export class Outbox {
     const avoid = route.avoid ?? [];
     const result = this.#db
       .prepare("INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at, avoid, pinned_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(envelope.id, envelope.to, JSON.stringify(envelope), now.toISOString(), lastError, now.toISOString(), avoid.length > 0 ? JSON.stringify(avoid) : null, route.pinnedTo ?? null);
+      .run(
+        envelope.id,
+        envelope.to,
+        JSON.stringify(envelope),
+        now.toISOString(),
+        lastError,
+        now.toISOString(),
+        avoid.length > 0 ? JSON.stringify(avoid) : null,
+        route.pinnedTo ?? null,
+      );
     return Number(result.changes) > 0;
   }
 
   /** Queued envelopes in arrival order; only those due by `dueBy` when given. */
   list(options: { target?: string; dueBy?: Date } = {}): QueuedEnvelope[] {
     const rows = this.#db
-      .prepare(
-        "SELECT * FROM outbox WHERE (? IS NULL OR target = ?) AND (? IS NULL OR next_attempt_at <= ?) ORDER BY seq",
-      )
+      .prepare("SELECT * FROM outbox WHERE (? IS NULL OR target = ?) AND (? IS NULL OR next_attempt_at <= ?) ORDER BY seq")
       .all(options.target ?? null, options.target ?? null, options.dueBy?.toISOString() ?? null, options.dueBy?.toISOString() ?? null) as unknown as Row[];
     return rows.map(toQueued);
   }
@@ -210,7 +217,15 @@ export class Outbox {
   recordDelivery(id: string, target: string, via: string, status: string, receipt?: Receipt, now: Date = new Date(), envelope?: Envelope): void {
     this.#db
       .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(id, target, via, status, now.toISOString(), receipt ? JSON.stringify(receipt) : null, status === "accepted" && envelope ? JSON.stringify(envelope) : null);
+      .run(
+        id,
+        target,
+        via,
+        status,
+        now.toISOString(),
+        receipt ? JSON.stringify(receipt) : null,
+        status === "accepted" && envelope ? JSON.stringify(envelope) : null,
+      );
   }
 
   /**
@@ -220,7 +235,9 @@ export class Outbox {
   awaitingFollowUp(since: Date, options: { readonly ids?: ReadonlySet<string> } = {}): AwaitingFollowUp[] {
     this.#db.prepare("UPDATE delivered SET envelope = NULL WHERE envelope IS NOT NULL AND delivered_at < ?").run(since.toISOString());
     const rows = this.#db
-      .prepare("SELECT via, envelope, delivered_at FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at")
+      .prepare(
+        "SELECT via, envelope, delivered_at FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at",
+      )
       .all(since.toISOString()) as { via: string; envelope: string; delivered_at: string }[];
     return rows
       .map((row) => ({ via: row.via, envelope: envelopeSchema().parse(JSON.parse(row.envelope)), acceptedAt: new Date(row.delivered_at) }))
@@ -275,7 +292,9 @@ export class Outbox {
 
   /** The record of an earlier delivery of this envelope id to this target, if this sender made one. */
   delivery(id: string, target: string): DeliveryRecord | undefined {
-    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ? AND target = ?").get(id, target) as DeliveredRow | undefined;
+    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ? AND target = ?").get(id, target) as
+      | DeliveredRow
+      | undefined;
     return row && toRecord(row);
   }
 
@@ -287,7 +306,11 @@ export class Outbox {
 
   /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */
   written(): { id: string; target: string; deliveredAt: string }[] {
-    const rows = this.#db.prepare("SELECT id, target, delivered_at FROM delivered WHERE status = 'written' ORDER BY delivered_at").all() as { id: string; target: string; delivered_at: string }[];
+    const rows = this.#db.prepare("SELECT id, target, delivered_at FROM delivered WHERE status = 'written' ORDER BY delivered_at").all() as {
+      id: string;
+      target: string;
+      delivered_at: string;
+    }[];
     return rows.map((row) => ({ id: row.id, target: row.target, deliveredAt: row.delivered_at }));
   }
 

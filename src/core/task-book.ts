@@ -91,7 +91,11 @@ export class TaskBook {
   }
 
   get(id: string, target?: string): Task | undefined {
-    const row = (target === undefined ? this.#db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) : this.#db.prepare("SELECT * FROM tasks WHERE id = ? AND target = ?").get(id, target)) as Row | undefined;
+    const row = (
+      target === undefined
+        ? this.#db.prepare("SELECT * FROM tasks WHERE id = ?").get(id)
+        : this.#db.prepare("SELECT * FROM tasks WHERE id = ? AND target = ?").get(id, target)
+    ) as Row | undefined;
     return row && fromRow(row);
   }
 
@@ -101,12 +105,20 @@ export class TaskBook {
 
   /** Settles an open task once; false when it was settled before. */
   settle(id: string, target: string, state: Exclude<TaskState, "open">, result: string, now: Date = new Date()): boolean {
-    return this.#db.prepare("UPDATE tasks SET state = ?, result = ?, settled_at = ? WHERE id = ? AND target = ? AND state = 'open'").run(state, result, now.toISOString(), id, target).changes > 0;
+    return (
+      this.#db
+        .prepare("UPDATE tasks SET state = ?, result = ?, settled_at = ? WHERE id = ? AND target = ? AND state = 'open'")
+        .run(state, result, now.toISOString(), id, target).changes > 0
+    );
   }
 
   /** Settled tasks whose result has not been brought to the session that delegated them. */
   toBring(): Task[] {
-    return (this.#db.prepare("SELECT * FROM tasks WHERE state != 'open' AND brought_at IS NULL AND session_key IS NOT NULL ORDER BY settled_at").all() as unknown as Row[]).map(fromRow);
+    return (
+      this.#db
+        .prepare("SELECT * FROM tasks WHERE state != 'open' AND brought_at IS NULL AND session_key IS NOT NULL ORDER BY settled_at")
+        .all() as unknown as Row[]
+    ).map(fromRow);
   }
 
   markBrought(id: string, target: string, now: Date = new Date()): void {

@@ -1,12 +1,12 @@
 import type { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
-import { type GatewayTarget, type Instance } from "../config/registry.js";
 import { missingCredential } from "../config/names.js";
+import type { GatewayTarget, Instance } from "../config/registry.js";
 import { UnavailableError } from "../core/errors.js";
-import { classifyGatewayError, insecureTransportError, isConnectionLoss, type GatewayErrorContext } from "./classify.js";
-import { DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
+import { classifyGatewayError, type GatewayErrorContext, insecureTransportError, isConnectionLoss } from "./classify.js";
+import { type DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
 import { DEFAULT_HANDSHAKE_BUDGET_MS, type LinkLatency } from "./link-latency.js";
-import { explainTlsFailure, type ConfigLocation } from "./tls-diagnosis.js";
+import { type ConfigLocation, explainTlsFailure } from "./tls-diagnosis.js";
 import { isPlaintextAllowed } from "./url-policy.js";
 
 export const CLIENT_VERSION = "0.1.0";
@@ -345,7 +345,10 @@ export class GatewayPool {
 
   forTarget(gateway: GatewayTarget): GatewayConnection {
     if (missingCredential(gateway)) throw new UnavailableError(`No token for ${gateway.url}: ${gateway.tokenSource} is not set.`, { code: "NO_TOKEN" });
-    const configLocation: ConfigLocation = { ...(this.#configuredIn ? { configuredIn: this.#configuredIn } : {}), ...(gateway.field ? { gatewayField: gateway.field } : {}) };
+    const configLocation: ConfigLocation = {
+      ...(this.#configuredIn ? { configuredIn: this.#configuredIn } : {}),
+      ...(gateway.field ? { gatewayField: gateway.field } : {}),
+    };
     return this.get({ url: gateway.url, token: gateway.token, tokenSource: gateway.tokenSource, tlsFingerprint: gateway.tlsFingerprint, configLocation });
   }
 

@@ -1,8 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { once } from "../util/lazy.js";
-import { zod } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError, UnavailableError, ValidationError } from "../core/errors.js";
+import { once } from "../util/lazy.js";
+import { zod } from "../util/zod.js";
 import { GatewayConnection } from "./connection.js";
 import type { DeviceIdentityStore } from "./device-identity.js";
 
@@ -34,10 +34,14 @@ export function decodeSetupCode(code: string): SetupCode {
   try {
     json = JSON.parse(Buffer.from(bare, "base64url").toString("utf8"));
   } catch (cause) {
-    throw new ValidationError("The setup code is not one OpenClaw printed (it does not decode to JSON).", [{ path: "setupCode", message: "not base64url JSON" }], {
-      cause,
-      hint: "Copy it again from `openclaw qr --setup-code-only --limited` on the target, whole.",
-    });
+    throw new ValidationError(
+      "The setup code is not one OpenClaw printed (it does not decode to JSON).",
+      [{ path: "setupCode", message: "not base64url JSON" }],
+      {
+        cause,
+        hint: "Copy it again from `openclaw qr --setup-code-only --limited` on the target, whole.",
+      },
+    );
   }
   const parsed = setupCodeSchema().safeParse(json);
   if (!parsed.success) throw toValidationError("setup code", parsed.error);
@@ -118,13 +122,19 @@ export async function pairWithSetupCode(options: PairOptions): Promise<PairResul
       const key = requestId ?? "";
       if (!reported.has(key)) {
         reported.add(key);
-        options.onPending?.({ requestId, approveCommand: requestId ? `openclaw devices approve ${requestId}` : "openclaw devices list, then openclaw devices approve <requestId>" });
+        options.onPending?.({
+          requestId,
+          approveCommand: requestId ? `openclaw devices approve ${requestId}` : "openclaw devices list, then openclaw devices approve <requestId>",
+        });
       }
       if (Date.now() + (options.retryMs ?? 3_000) > deadline) {
-        throw new UnavailableError(`The target did not approve this device before ${setupCode.expiresAt && setupCode.expiresAt.getTime() <= deadline ? "the setup code expired" : "the timeout"}.`, {
-          code: "PAIRING_TIMEOUT",
-          hint: `Run \`${requestId ? `openclaw devices approve ${requestId}` : "openclaw devices approve <requestId>"}\` on the target sooner, or make a new code there (\`openclaw qr --setup-code-only --limited\`) and pair again.`,
-        });
+        throw new UnavailableError(
+          `The target did not approve this device before ${setupCode.expiresAt && setupCode.expiresAt.getTime() <= deadline ? "the setup code expired" : "the timeout"}.`,
+          {
+            code: "PAIRING_TIMEOUT",
+            hint: `Run \`${requestId ? `openclaw devices approve ${requestId}` : "openclaw devices approve <requestId>"}\` on the target sooner, or make a new code there (\`openclaw qr --setup-code-only --limited\`) and pair again.`,
+          },
+        );
       }
       await delay(options.retryMs ?? 3_000, undefined, options.signal ? { signal: options.signal } : {});
     } finally {

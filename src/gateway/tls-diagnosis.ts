@@ -1,4 +1,4 @@
-import { TransportError, UnavailableError } from "../core/errors.js";
+import { type TransportError, UnavailableError } from "../core/errors.js";
 import { PLUGIN_ID } from "../plugin/id.js";
 
 const PROBE_TIMEOUT_MS = 3_000;
@@ -29,7 +29,12 @@ export async function presentedFingerprint(rawUrl: string, timeoutMs = PROBE_TIM
   });
 }
 
-const UNTRUSTED_CODES = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"]);
+const UNTRUSTED_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
 
 /** Which TLS mistake a failed handshake shows, judged from the error alone. Pure. */
 export function tlsMistakeOf(error: unknown, url: string): "untrusted" | "pin-mismatch" | "tls-port-over-ws" | "plaintext-port-over-wss" | undefined {
@@ -85,7 +90,12 @@ function howToRepin(where: ConfigLocation): string {
  * speaks TLS at all). Resolves undefined when the failure is not about TLS. `where` says where the
  * config lives (the CLI's file or, inside a Gateway, the plugin's config), for the fix's wording.
  */
-export async function explainTlsFailure(error: unknown, url: string, pinned: string | undefined, where: ConfigLocation = {}): Promise<TransportError | undefined> {
+export async function explainTlsFailure(
+  error: unknown,
+  url: string,
+  pinned: string | undefined,
+  where: ConfigLocation = {},
+): Promise<TransportError | undefined> {
   const mistake = tlsMistakeOf(error, url);
   if (!mistake) return undefined;
   if (mistake === "untrusted") {

@@ -79,9 +79,14 @@ export async function readSessionEvidence(
   page: { readonly offset?: number; readonly pendingBefore?: number } = {},
 ): Promise<SessionEvidence> {
   const ask = (withKeys: boolean) =>
-    connection.request<HistoryAnswer>("chat.history", { sessionKey, limit: HISTORY_LIMIT, ...(withKeys ? { inputRunIds: keys.slice(0, MAX_INPUT_RUN_IDS) } : {}), ...page }, { signal });
+    connection.request<HistoryAnswer>(
+      "chat.history",
+      { sessionKey, limit: HISTORY_LIMIT, ...(withKeys ? { inputRunIds: keys.slice(0, MAX_INPUT_RUN_IDS) } : {}), ...page },
+      { signal },
+    );
   // The Gateway refuses the whole read when it holds a key twice ("ambiguous source run IDs"): the page is still worth having.
-  const history = keys.length === 0 ? await ask(false) : await ask(true).catch(async (error: unknown) => ({ ...(await ask(false)), receiptsRefused: String(error) }));
+  const history =
+    keys.length === 0 ? await ask(false) : await ask(true).catch(async (error: unknown) => ({ ...(await ask(false)), receiptsRefused: String(error) }));
   return {
     receiptsKnown: keys.length > 0 && !("receiptsRefused" in history),
     messages: history.messages ?? [],
@@ -94,7 +99,12 @@ export async function readSessionEvidence(
 }
 
 /** One transcript row whole, by its event id (`chat.message.get`); undefined when the Gateway no longer has it. */
-export async function readTranscriptRow(connection: GatewayConnection, sessionKey: string, messageId: string, signal: AbortSignal): Promise<TranscriptRow | undefined> {
+export async function readTranscriptRow(
+  connection: GatewayConnection,
+  sessionKey: string,
+  messageId: string,
+  signal: AbortSignal,
+): Promise<TranscriptRow | undefined> {
   const answer = await connection.request<{ message?: TranscriptRow }>("chat.message.get", { sessionKey, messageId }, { signal });
   return answer.message;
 }
@@ -134,7 +144,5 @@ export async function readQueuedCount(connection: GatewayConnection, sessionKey:
 export function rowText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
-  return content
-    .map((part: unknown) => (part && typeof part === "object" && "text" in part && typeof part.text === "string" ? part.text : ""))
-    .join("");
+  return content.map((part: unknown) => (part && typeof part === "object" && "text" in part && typeof part.text === "string" ? part.text : "")).join("");
 }

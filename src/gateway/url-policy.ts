@@ -2,7 +2,9 @@ import { isIP } from "node:net";
 
 function isPrivateIPv4(host: string): boolean {
   const [a = -1, b = -1] = host.split(".").map(Number);
-  return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
+  return (
+    a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254)
+  );
 }
 
 function isPrivateIPv6(host: string): boolean {
@@ -19,7 +21,10 @@ function isPrivateIPv6(host: string): boolean {
 export function isPlaintextAllowed(rawUrl: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const url = new URL(rawUrl);
   if (url.protocol !== "ws:" && url.protocol !== "http:") return true;
-  const host = url.hostname.replace(/^\[|\]$/gu, "").replace(/\.+$/u, "").toLowerCase();
+  const host = url.hostname
+    .replace(/^\[|\]$/gu, "")
+    .replace(/\.+$/u, "")
+    .toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") || host.endsWith(".ts.net")) return true;
   const family = isIP(host);
   if (family === 4 && isPrivateIPv4(host)) return true;

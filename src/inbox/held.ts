@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "../util/sqlite.js";
 import type { SenderVerdict } from "../trust/frame.js";
+import { openDatabase } from "../util/sqlite.js";
 
 /** A message the inbound policy kept from the agent until its owner decides. */
 export interface HeldMessage {
@@ -96,7 +96,9 @@ export function heldPath(stateDir: string): string {
 /** Touched after each decision, so the plugin in the Gateway hears of it at once. */
 const signalPath = (path: string) => `${path}.decided`;
 
-export type Decision = { readonly ok: true; readonly message: HeldMessage } | { readonly ok: false; readonly reason: "unknown" | "decided"; readonly message?: HeldMessage };
+export type Decision =
+  | { readonly ok: true; readonly message: HeldMessage }
+  | { readonly ok: false; readonly reason: "unknown" | "decided"; readonly message?: HeldMessage };
 
 /**
  * The held messages of this instance. The plugin writes them as the policy holds them and
@@ -118,8 +120,21 @@ export class HeldInbox {
   /** Keeps a message once (by id); false when it was held before. */
   hold(message: Omit<HeldMessage, "receivedAt" | "decision" | "decidedAt" | "settledAt">, now: Date = new Date()): boolean {
     const result = this.#db
-      .prepare("INSERT OR IGNORE INTO held (id, from_name, transport, verdict, reason, body, session_key, conversation, hop, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(message.id, message.from, message.transport, message.verdict, message.reason, message.body, message.sessionKey, message.conversation ?? null, message.hop ?? null, now.toISOString());
+      .prepare(
+        "INSERT OR IGNORE INTO held (id, from_name, transport, verdict, reason, body, session_key, conversation, hop, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        message.id,
+        message.from,
+        message.transport,
+        message.verdict,
+        message.reason,
+        message.body,
+        message.sessionKey,
+        message.conversation ?? null,
+        message.hop ?? null,
+        now.toISOString(),
+      );
     return result.changes > 0;
   }
 
@@ -145,7 +160,9 @@ export class HeldInbox {
 
   /** Decided and not yet carried out: what the plugin delivers (approved) or receipts (refused). */
   decidedUnsettled(): HeldMessage[] {
-    return (this.#db.prepare("SELECT * FROM held WHERE decision IS NOT NULL AND settled_at IS NULL ORDER BY decided_at").all() as unknown as Row[]).map(fromRow);
+    return (this.#db.prepare("SELECT * FROM held WHERE decision IS NOT NULL AND settled_at IS NULL ORDER BY decided_at").all() as unknown as Row[]).map(
+      fromRow,
+    );
   }
 
   markSettled(id: string, now: Date = new Date()): void {

@@ -1,5 +1,5 @@
 import type { Instance } from "../config/registry.js";
-import { readPresence, readReceipts, type InboxState } from "./ledger.js";
+import { type InboxState, readPresence, readReceipts } from "./ledger.js";
 
 /**
  * Where a message written into a target's memory file stands, as the receiver reports it:

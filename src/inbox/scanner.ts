@@ -1,6 +1,6 @@
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseEntries, type MemoryEntry } from "../transports/memory-file/entry.js";
+import { type MemoryEntry, parseEntries } from "../transports/memory-file/entry.js";
 
 const DAILY_NOTE = /^\d{4}-\d{2}-\d{2}\.md$/u;
 const ENTRY_TAIL = Buffer.from(" -->\n");

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { MemoryEntry } from "../transports/memory-file/entry.js";
@@ -84,12 +84,21 @@ export class InboxWatcher {
       do {
         this.#again = false;
         // Drops from a node first, so the scan below finds them in the note.
-        await mergeIncoming(this.#options.workspace, this.#options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone).catch((error: unknown) => this.#options.onError?.(error));
+        await mergeIncoming(this.#options.workspace, this.#options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone).catch((error: unknown) =>
+          this.#options.onError?.(error),
+        );
         try {
           for (const entry of [...this.#retry.values(), ...(await this.#scanner.scan())]) {
             const state = this.ledger.state(entry.id);
             // Held ones wait for the owner (who delivers them from the held store), refused ones are done.
-            if (state === "seen" || state === "held" || state === "refused" || this.#surfacedHere.has(entry.id) || (state === "surfaced" && !this.#options.resurfaceUnseen)) continue;
+            if (
+              state === "seen" ||
+              state === "held" ||
+              state === "refused" ||
+              this.#surfacedHere.has(entry.id) ||
+              (state === "surfaced" && !this.#options.resurfaceUnseen)
+            )
+              continue;
             const outcome = await this.#options.surface(entry);
             if (!outcome) {
               this.#retry.set(entry.id, entry);

@@ -1,7 +1,18 @@
 import type { DestinationStream, LevelWithSilent } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
 import type { Config, ConfigInput } from "../config/schema.js";
-import type { Dispatcher, DeliveryReport, FlushOptions, FollowUpStep, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "../core/dispatcher.js";
+import type {
+  DeliveryReport,
+  Dispatcher,
+  FlushOptions,
+  FollowUpStep,
+  ProbeOptions,
+  ProbeResult,
+  Route,
+  SendInput,
+  SendOptions,
+  Waiting,
+} from "../core/dispatcher.js";
 import type { Envelope } from "../core/envelope.js";
 import type { QueuedEnvelope } from "../core/outbox.js";
 import type { Task } from "../core/task-book.js";
@@ -52,7 +63,11 @@ export interface Messenger {
   /** Where a message stands (one entry per target it went to), with the evidence; see `DeliveryState`. */
   track(id: string, options?: TrackOptions): Promise<TrackedMessage[]>;
   /** Waits until a message got at least this far (or can no longer), up to `timeoutMs`. */
-  waitFor(id: string, goal: "accepted" | "delivered" | "seen" | "answered", options?: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number }): Promise<TrackedMessage[]>;
+  waitFor(
+    id: string,
+    goal: "accepted" | "delivered" | "seen" | "answered",
+    options?: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number },
+  ): Promise<TrackedMessage[]>;
   /** Delegated tasks: follow them once (their answers, their deadlines), and look them up. */
   readonly tasks: {
     follow(options?: { signal?: AbortSignal }): Promise<SettledTask[]>;
@@ -118,4 +133,3 @@ export interface FleetView {
   /** Sends a dead letter to its instance again and removes it from the dead letters. */
   replay(seq: number, instance?: string): Promise<Envelope>;
 }
-

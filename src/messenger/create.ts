@@ -1,14 +1,14 @@
+import { outboundEntry } from "../audit/entries.js";
+import { auditWriter } from "../audit/inbound.js";
 import { parseConfig } from "../config/parse.js";
 import { InstanceRegistry } from "../config/registry.js";
 import { outboxPath } from "../config/state-paths.js";
-import { auditWriter } from "../audit/inbound.js";
-import { outboundEntry } from "../audit/entries.js";
-import { Dispatcher, type DeliveryReport } from "../core/dispatcher.js";
-import { Outbox } from "../core/outbox.js";
+import { type DeliveryReport, Dispatcher } from "../core/dispatcher.js";
 import { createEnvelope, type Envelope } from "../core/envelope.js";
 import { InterInstanceError, UnknownInstanceError } from "../core/errors.js";
-import { DeviceIdentityStore, defaultStateDir } from "../gateway/device-identity.js";
+import { Outbox } from "../core/outbox.js";
 import { GatewayPool } from "../gateway/connection.js";
+import { DeviceIdentityStore, defaultStateDir } from "../gateway/device-identity.js";
 import { LinkLatency } from "../gateway/link-latency.js";
 import { fileReceipts } from "../inbox/receipts.js";
 import { BUILT_IN_TRANSPORTS } from "../transports/built-in.js";
@@ -105,15 +105,24 @@ function assemble(options: MessengerOptions): Parts {
   for (const secret of registry.secrets()) secrets.add(secret);
   const logger = createLogger({ secrets, ...options.log });
   const stateDir = config.stateDir ?? defaultStateDir(env);
-  const pool = new GatewayPool(new DeviceIdentityStore(stateDir), new LinkLatency(stateDir), options.configuredIn ? { configuredIn: options.configuredIn } : {});
+  const pool = new GatewayPool(
+    new DeviceIdentityStore(stateDir),
+    new LinkLatency(stateDir),
+    options.configuredIn ? { configuredIn: options.configuredIn } : {},
+  );
   let outbox: Promise<Outbox> | undefined;
   const openOutbox = config.outbox.enabled ? () => (outbox ??= Outbox.open(outboxPath(config, env))) : undefined;
   const natsLease = config.nats ? leaseFleet(config.nats, env) : undefined;
   const custom = new Map((options.transports ?? []).map((transport) => [transport.id, transport]));
   const transportParts = { config, registry, env, stateDir, pool, natsLease };
-  const transports = [...BUILT_IN_TRANSPORTS.filter((descriptor) => !custom.has(descriptor.id)).map((descriptor) => descriptor.create(transportParts)), ...custom.values()];
+  const transports = [
+    ...BUILT_IN_TRANSPORTS.filter((descriptor) => !custom.has(descriptor.id)).map((descriptor) => descriptor.create(transportParts)),
+    ...custom.values(),
+  ];
   const signing = signer(stateDir, logger);
-  const writeAudit = auditWriter(config, env, (path, error) => logger.warn({ path, error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log"));
+  const writeAudit = auditWriter(config, env, (path, error) =>
+    logger.warn({ path, error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log"),
+  );
   const dispatcher = new Dispatcher({
     registry,
     transports,
@@ -140,7 +149,11 @@ function assemble(options: MessengerOptions): Parts {
 /** The use cases that other calls build on (send with the fleet's fallback, delegate, track, exec, sync, doctor) and their dependencies. */
 function useCaseCalls({ env, config, registry, logger, pool, dispatcher, openOutbox, natsFleet }: Parts) {
   const requireOutbox = async (): Promise<Outbox> => {
-    if (!openOutbox) throw new InterInstanceError("Delegated tasks are kept in the outbox, which this config turns off.", { code: "NO_OUTBOX", hint: "Set outbox.enabled to true (the default)." });
+    if (!openOutbox)
+      throw new InterInstanceError("Delegated tasks are kept in the outbox, which this config turns off.", {
+        code: "NO_OUTBOX",
+        hint: "Set outbox.enabled to true (the default).",
+      });
     return openOutbox();
   };
   const taskDeps = () => ({ registry, dispatcher, logger, outbox: requireOutbox });
@@ -155,14 +168,29 @@ function useCaseCalls({ env, config, registry, logger, pool, dispatcher, openOut
       // Not configured here, but present in the fleet: reached by nats alone.
       const member = error instanceof UnknownInstanceError && natsFleet ? await fleetMember(natsFleet, input.to) : undefined;
       if (!member) throw error;
-      const instance = new InstanceRegistry(parseConfig({ self: config.self, instances: { [member.name]: { aliases: [...member.aliases], transports: ["nats"] } } }), env).resolve(member.name);
+      const instance = new InstanceRegistry(
+        parseConfig({ self: config.self, instances: { [member.name]: { aliases: [...member.aliases], transports: ["nats"] } } }),
+        env,
+      ).resolve(member.name);
       // Not queued: the outbox retries only instances of the config.
-      return dispatcher.deliver(createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id, conversation: input.conversation, hop: input.hop }), instance, { ...sendOptions, queue: false });
+      return dispatcher.deliver(
+        createEnvelope({ to: member.name, body: input.body, from: registry.self, id: input.id, conversation: input.conversation, hop: input.hop }),
+        instance,
+        { ...sendOptions, queue: false },
+      );
     }
   };
   const doctor: Messenger["doctor"] = async (doctorOptions) =>
     (await useCases.doctor()).doctor(
-      { registry, dispatcher, pool, nodeOf: execDeps.nodeOf, exec: (input) => exec(input), openclawConfigPath: openclawConfigPath(env), ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}) },
+      {
+        registry,
+        dispatcher,
+        pool,
+        nodeOf: execDeps.nodeOf,
+        exec: (input) => exec(input),
+        openclawConfigPath: openclawConfigPath(env),
+        ...(natsFleet ? { fleetMembers: () => fleetMembers(natsFleet) } : {}),
+      },
       doctorOptions,
     );
   return {

@@ -20,7 +20,14 @@ export function outboxView(dispatcher: Dispatcher, registry: InstanceRegistry, o
       const receipts = await Promise.all(
         [...byTarget].flatMap(([target, rows]) => {
           const instance = registry.find(target);
-          return instance ? [fileReceipts(instance, rows.map((row) => row.id))] : [];
+          return instance
+            ? [
+                fileReceipts(
+                  instance,
+                  rows.map((row) => row.id),
+                ),
+              ]
+            : [];
         }),
       );
       return receipts.flat().filter((receipt) => receipt.state !== "seen");

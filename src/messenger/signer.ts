@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Envelope } from "../core/envelope.js";
-import { MessagingKeyStore, type MessagingKey } from "../trust/messaging-key.js";
+import { type MessagingKey, MessagingKeyStore } from "../trust/messaging-key.js";
 import { signEnvelope } from "../trust/sign-envelope.js";
 
 export interface Signer {
@@ -22,7 +22,10 @@ export function signer(stateDir: string, logger: Logger): Signer {
         } catch (error) {
           // Unsigned is still delivered; the receiver shows it as unverified.
           key = null;
-          logger.warn({ path: keys.path, error: error instanceof Error ? error.message : String(error) }, "cannot read or create the messaging key: messages go out unsigned");
+          logger.warn(
+            { path: keys.path, error: error instanceof Error ? error.message : String(error) },
+            "cannot read or create the messaging key: messages go out unsigned",
+          );
         }
       }
       return key ? signEnvelope(envelope, key) : envelope;

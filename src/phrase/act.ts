@@ -1,12 +1,12 @@
 import { resolve } from "node:path";
-import type { Messenger } from "../messenger/create.js";
 import type { DeliveryReport } from "../core/dispatcher.js";
 import { InterInstanceError } from "../core/errors.js";
-import type { ExecResult } from "../use-cases/exec.js";
-import type { Intent } from "./parse.js";
-import type { SyncFilesResult, SyncRepoResult } from "../use-cases/sync.js";
+import type { Messenger } from "../messenger/create.js";
 import { describeExec, describeGroupReport, describeReport, describeSyncFiles, describeSyncRepo } from "../present/report-text.js";
+import type { ExecResult } from "../use-cases/exec.js";
 import type { GroupReport } from "../use-cases/groups.js";
+import type { SyncFilesResult, SyncRepoResult } from "../use-cases/sync.js";
+import type { Intent } from "./parse.js";
 
 export type ActionResult =
   | { readonly action: "send"; readonly ok: boolean; readonly report: DeliveryReport; readonly text: string }
@@ -32,7 +32,9 @@ export async function act(link: Messenger, intent: Exclude<Intent, { action: "un
   }
   const source = intent.paths[0] ?? "";
   if (!intent.destination) {
-    throw new InterInstanceError(`Say where on ${intent.target} it should go, e.g. "同步 ${source} 到 ${intent.target} 的 /srv/app".`, { code: "NO_DESTINATION" });
+    throw new InterInstanceError(`Say where on ${intent.target} it should go, e.g. "同步 ${source} 到 ${intent.target} 的 /srv/app".`, {
+      code: "NO_DESTINATION",
+    });
   }
   if (looksLikeRepo(source)) {
     const result = await link.sync.repo({ to: intent.target, repo: source, dir: intent.destination });

@@ -1,6 +1,6 @@
-import { lazyRequire } from "../util/lazy.js";
-import { type InstanceRegistry } from "../config/registry.js";
 import { normalizeName } from "../config/names.js";
+import type { InstanceRegistry } from "../config/registry.js";
+import { lazyRequire } from "../util/lazy.js";
 
 // Required by the first phrase: a script that never parses one does not load them.
 const levenshtein = lazyRequire<typeof import("fastest-levenshtein")>("fastest-levenshtein");
@@ -13,31 +13,58 @@ export type Intent =
   | { readonly action: "sync"; readonly target: string; readonly paths: readonly string[]; readonly destination?: string }
   | { readonly action: "unknown"; readonly reason: string; readonly suggestions?: readonly string[] };
 
-type Raw = { action: "send"; target: string; body: string } | { action: "exec"; target: string; command: string } | { action: "sync"; target: string; source: string; destination?: string };
+type Raw =
+  | { action: "send"; target: string; body: string }
+  | { action: "exec"; target: string; command: string }
+  | { action: "sync"; target: string; source: string; destination?: string };
 
 const SEPARATOR = String.raw`\s*[:：,，]?\s*`;
 
 /** Each pattern yields the target as written and the rest; targets may be Chinese (小m) or Latin. */
 const PATTERNS: readonly { readonly pattern: RegExp; readonly build: (m: RegExpExecArray) => Raw }[] = [
   // Everyone at once: "通知所有实例：…", "tell all instances …" (the group `all`, or one named so in the config).
-  { pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(?:所有|全部)(?:的)?实例${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: "all", body: m[1]! }) },
-  { pattern: /^(?:tell|notify|message)\s+(?:all|every)\s+(?:the\s+)?instances?\s*[:,]?\s+(?:that\s+)?([\s\S]+)$/iu, build: (m) => ({ action: "send", target: "all", body: m[1]! }) },
-  { pattern: new RegExp(String.raw`^给\s*(.+?)\s*发(?:个|一条)?(?:消息|信息)${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
-  { pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
-  { pattern: new RegExp(String.raw`^(?:发消息|发送消息)给\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"), build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }) },
+  {
+    pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(?:所有|全部)(?:的)?实例${SEPARATOR}([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "send", target: "all", body: m[1]! }),
+  },
+  {
+    pattern: /^(?:tell|notify|message)\s+(?:all|every)\s+(?:the\s+)?instances?\s*[:,]?\s+(?:that\s+)?([\s\S]+)$/iu,
+    build: (m) => ({ action: "send", target: "all", body: m[1]! }),
+  },
+  {
+    pattern: new RegExp(String.raw`^给\s*(.+?)\s*发(?:个|一条)?(?:消息|信息)${SEPARATOR}([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }),
+  },
+  {
+    pattern: new RegExp(String.raw`^(?:通知|告诉|提醒)\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }),
+  },
+  {
+    pattern: new RegExp(String.raw`^(?:发消息|发送消息)给\s*(\S+?)${SEPARATOR}[:：,，\s]\s*([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }),
+  },
   {
     pattern: /^(?:tell|message|notify|ping|send(?: a)? message to|send to|msg)\s+(\S+?)\s*[:,]?\s+(?:that\s+)?([\s\S]+)$/iu,
     build: (m) => ({ action: "send", target: m[1]!, body: m[2]! }),
   },
-  { pattern: new RegExp(String.raw`^在\s*(.+?)\s*上\s*(?:执行|运行|跑)${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "exec", target: m[1]!, command: m[2]! }) },
-  { pattern: new RegExp(String.raw`^(?:让|叫)\s*(.+?)\s*(?:执行|运行|跑)${SEPARATOR}([\s\S]+)$`, "u"), build: (m) => ({ action: "exec", target: m[1]!, command: m[2]! }) },
+  {
+    pattern: new RegExp(String.raw`^在\s*(.+?)\s*上\s*(?:执行|运行|跑)${SEPARATOR}([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "exec", target: m[1]!, command: m[2]! }),
+  },
+  {
+    pattern: new RegExp(String.raw`^(?:让|叫)\s*(.+?)\s*(?:执行|运行|跑)${SEPARATOR}([\s\S]+)$`, "u"),
+    build: (m) => ({ action: "exec", target: m[1]!, command: m[2]! }),
+  },
   { pattern: /^(?:run|exec|execute)\s+([\s\S]+?)\s+on\s+(?:the\s+)?(\S+?)[.!]?$/iu, build: (m) => ({ action: "exec", target: m[2]!, command: m[1]! }) },
   { pattern: /^on\s+(\S+?)\s*[:,]?\s+(?:run|exec|execute)\s+([\s\S]+)$/iu, build: (m) => ({ action: "exec", target: m[1]!, command: m[2]! }) },
   {
     pattern: /^把\s*(.+?)\s*同步到\s*(.+?)(?:\s*(?:的|上的)\s*(\S+))?$/u,
     build: (m) => ({ action: "sync", target: m[2]!, source: m[1]!, ...(m[3] ? { destination: m[3] } : {}) }),
   },
-  { pattern: /^同步\s*(\S+)\s*到\s*(.+?)(?:\s*(?:的|上的)\s*(\S+))?$/u, build: (m) => ({ action: "sync", target: m[2]!, source: m[1]!, ...(m[3] ? { destination: m[3] } : {}) }) },
+  {
+    pattern: /^同步\s*(\S+)\s*到\s*(.+?)(?:\s*(?:的|上的)\s*(\S+))?$/u,
+    build: (m) => ({ action: "sync", target: m[2]!, source: m[1]!, ...(m[3] ? { destination: m[3] } : {}) }),
+  },
   {
     pattern: /^(?:sync|push|copy)\s+(\S+)\s+to\s+(?:the\s+)?([^\s:]+?)(?::(\S+))?[.!]?$/iu,
     build: (m) => ({ action: "sync", target: m[2]!, source: m[1]!, ...(m[3] ? { destination: m[3] } : {}) }),

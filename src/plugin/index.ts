@@ -1,12 +1,12 @@
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
+import { INTER_INSTANCE_CLI, registerInterInstanceCli } from "./cli-command.js";
+import { instancesFeatureDeps, registerInstancesFeature } from "./control-ui/feature.js";
+import { pluginHooks } from "./hooks/list.js";
 import { PLUGIN_ID } from "./id.js";
 import { createPluginParts } from "./parts.js";
 import { pluginServices } from "./services/list.js";
-import { pluginHooks } from "./hooks/list.js";
 import { TOOLS } from "./tools/list.js";
 import { registerTool } from "./tools/register.js";
-import { instancesFeatureDeps, registerInstancesFeature } from "./control-ui/feature.js";
-import { registerInterInstanceCli, INTER_INSTANCE_CLI } from "./cli-command.js";
 
 export { PLUGIN_ID };
 

@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
-import { writeFileAtomic } from "../util/atomic-write.js";
 import { inboxDir } from "../inbox/ledger.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { PLUGIN_ID } from "./id.js";
 
 const RETRY_WAKE_INTERVAL_MS = 5_000;
@@ -62,14 +62,24 @@ async function injectionText(target: TurnTarget, message: IncomingMessage): Prom
  * (the session does not exist, or 32 of our injections already wait for its next turn): the
  * caller tries again later. Every receiving path (daily notes, node drops, NATS) comes in here.
  */
-export async function queueIntoNextTurn(api: OpenClawPluginApi, logger: { info(message: string): void }, target: TurnTarget, message: IncomingMessage): Promise<boolean> {
+export async function queueIntoNextTurn(
+  api: OpenClawPluginApi,
+  logger: { info(message: string): void },
+  target: TurnTarget,
+  message: IncomingMessage,
+): Promise<boolean> {
   const idempotencyKey = `inter-instance:${message.id}`;
   const queued = await api.session.workflow.enqueueNextTurnInjection({
     sessionKey: target.sessionKey,
     text: await injectionText(target, message),
     idempotencyKey,
     placement: "prepend_context",
-    metadata: { envelopeId: message.id, from: message.from, ...(message.via ? { via: message.via } : {}), ...(message.conversation ? { conversation: message.conversation, hop: message.hop ?? 1 } : {}) },
+    metadata: {
+      envelopeId: message.id,
+      from: message.from,
+      ...(message.via ? { via: message.via } : {}),
+      ...(message.conversation ? { conversation: message.conversation, hop: message.hop ?? 1 } : {}),
+    },
   });
   // No id: the session does not exist yet. A heartbeat creates it; the next attempt queues again.
   if (!queued.id) {

@@ -1,8 +1,7 @@
 import type { OpenClawConfig } from "openclaw/plugin-sdk/plugin-entry";
 import { parseConfig } from "../config/parse.js";
-import { CREDENTIAL_FIELDS, type Config } from "../config/schema.js";
+import { type Config, CREDENTIAL_FIELDS } from "../config/schema.js";
 import { PLUGIN_ID } from "./id.js";
-
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => value !== null && typeof value === "object" && !Array.isArray(value);
@@ -23,7 +22,10 @@ export async function resolvePluginSecretRefs(pluginConfig: unknown, openclawCon
   if (!isObject(pluginConfig)) return { config: pluginConfig, unresolved: [] };
   const copy = structuredClone(pluginConfig);
   const holders: { holder: unknown; path: string }[] = Object.entries(isObject(copy.instances) ? copy.instances : {}).flatMap(([name, instance]) =>
-    CREDENTIAL_FIELDS.map((field) => ({ holder: field.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), instance), path: `instances.${name}.${field}.token` })),
+    CREDENTIAL_FIELDS.map((field) => ({
+      holder: field.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), instance),
+      path: `instances.${name}.${field}.token`,
+    })),
   );
   holders.push({ holder: isObject(copy.nats) ? copy.nats.auth : undefined, path: "nats.auth.token" });
   const unresolved: { path: string; reason: string }[] = [];
@@ -32,7 +34,13 @@ export async function resolvePluginSecretRefs(pluginConfig: unknown, openclawCon
     if (!isObject(holder) || !isObject(holder.token)) continue;
     const path = `plugins.entries.${PLUGIN_ID}.config.${relative}`;
     resolver ??= await import("openclaw/plugin-sdk/secret-input-runtime");
-    const result = await resolver.resolveConfiguredSecretInputString({ config: openclawConfig, env, value: holder.token, path, unresolvedReasonStyle: "detailed" });
+    const result = await resolver.resolveConfiguredSecretInputString({
+      config: openclawConfig,
+      env,
+      value: holder.token,
+      path,
+      unresolvedReasonStyle: "detailed",
+    });
     if (result.value) holder.token = result.value;
     else unresolved.push({ path, reason: result.unresolvedRefReason ?? "the Gateway could not resolve it" });
   }

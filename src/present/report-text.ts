@@ -1,10 +1,10 @@
-import type { AskResult } from "../use-cases/ask.js";
+import type { DeliveryState } from "../core/delivery-status.js";
 import type { DeliveryReport } from "../core/dispatcher.js";
+import type { AskResult } from "../use-cases/ask.js";
 import type { DoctorCheck } from "../use-cases/doctor/index.js";
 import type { ExecResult } from "../use-cases/exec.js";
-import type { SyncFilesResult, SyncRepoResult } from "../use-cases/sync.js";
-import type { DeliveryState } from "../core/delivery-status.js";
 import type { GroupReport } from "../use-cases/groups.js";
+import type { SyncFilesResult, SyncRepoResult } from "../use-cases/sync.js";
 import type { TrackedMessage } from "../use-cases/track.js";
 
 const redeliveries = (report: DeliveryReport) => report.followUp?.filter((step) => step.action === "redelivered").length ?? 0;
@@ -69,7 +69,12 @@ export function describeStatus(id: string, statuses: readonly TrackedMessage[]):
   return statuses
     .map((status) => {
       const last = status.evidence.at(-1);
-      const detail = last?.detail ? Object.entries(last.detail).filter(([, value]) => value !== "").map(([key, value]) => `${key} ${String(value).slice(0, 200)}`).join(", ") : "";
+      const detail = last?.detail
+        ? Object.entries(last.detail)
+            .filter(([, value]) => value !== "")
+            .map(([key, value]) => `${key} ${String(value).slice(0, 200)}`)
+            .join(", ")
+        : "";
       return `${id} to ${status.to}: ${STATE_WORDS[status.state]} (since ${status.since}; ${last?.source ?? "?"}${detail ? `: ${detail}` : ""}).`;
     })
     .join("\n");
@@ -83,7 +88,11 @@ export function describeAsk(result: AskResult): string {
 
 /** A remote command's outcome: the exit, then its output as it came. */
 export function describeExec(result: ExecResult): string {
-  const status = result.timedOut ? "timed out" : result.exitCode === undefined ? `did not start: ${result.error ?? "unknown error"}` : `exit ${result.exitCode}`;
+  const status = result.timedOut
+    ? "timed out"
+    : result.exitCode === undefined
+      ? `did not start: ${result.error ?? "unknown error"}`
+      : `exit ${result.exitCode}`;
   const parts = [`${result.argv.join(" ")} on ${result.to}: ${status}${result.truncated ? " (output truncated by the node)" : ""}`];
   if (result.stdout) parts.push(result.stdout.replace(/\n$/u, ""));
   if (result.stderr) parts.push(`stderr:\n${result.stderr.replace(/\n$/u, "")}`);
@@ -91,7 +100,8 @@ export function describeExec(result: ExecResult): string {
 }
 
 export function describeSyncRepo(result: SyncRepoResult): string {
-  if (!result.ok) return `Sync to ${result.to}:${result.dir} failed: ${result.error ?? "unknown"}${result.link?.rolledBack ? ` (${result.link.path} restored to ${result.link.previous})` : ""}`;
+  if (!result.ok)
+    return `Sync to ${result.to}:${result.dir} failed: ${result.error ?? "unknown"}${result.link?.rolledBack ? ` (${result.link.path} restored to ${result.link.previous})` : ""}`;
   const link = result.link ? `; ${result.link.path} -> ${result.link.target} (readlink checked)` : "";
   return `${result.action === "cloned" ? "Checked out" : "Already had"} ${result.commit} in ${result.to}:${result.dir}${link}.`;
 }
@@ -104,5 +114,7 @@ const MARK = { pass: "ok  ", warn: "WARN", fail: "FAIL", skip: "--  " } as const
 
 /** The doctor's checklist, one line per check and the fix under what is not right. */
 export function describeChecks(checks: readonly DoctorCheck[]): string[] {
-  return checks.map((check) => `  ${MARK[check.status]}  ${check.check}: ${check.summary}${check.fix && check.status !== "pass" ? `\n        fix: ${check.fix}` : ""}`);
+  return checks.map(
+    (check) => `  ${MARK[check.status]}  ${check.check}: ${check.summary}${check.fix && check.status !== "pass" ? `\n        fix: ${check.fix}` : ""}`,
+  );
 }

@@ -16,9 +16,12 @@ export const BUILT_IN_TRANSPORTS = [sessionsSend, nodes, agentCli, memoryFile, m
 
 export type TransportId = (typeof BUILT_IN_TRANSPORTS)[number]["id"];
 
-const byId = <T>(value: (descriptor: TransportDescriptor) => T) => Object.fromEntries(BUILT_IN_TRANSPORTS.map((descriptor) => [descriptor.id, value(descriptor)])) as Record<TransportId, T>;
+const byId = <T>(value: (descriptor: TransportDescriptor) => T) =>
+  Object.fromEntries(BUILT_IN_TRANSPORTS.map((descriptor) => [descriptor.id, value(descriptor)])) as Record<TransportId, T>;
 
 export const TRANSPORT_IDS = BUILT_IN_TRANSPORTS.map((descriptor) => descriptor.id) as unknown as readonly [TransportId, ...TransportId[]];
-export const DEFAULT_TRANSPORT_ORDER: readonly TransportId[] = BUILT_IN_TRANSPORTS.filter((descriptor) => descriptor.inDefaultOrder).map((descriptor) => descriptor.id);
+export const DEFAULT_TRANSPORT_ORDER: readonly TransportId[] = BUILT_IN_TRANSPORTS.filter((descriptor) => descriptor.inDefaultOrder).map(
+  (descriptor) => descriptor.id,
+);
 export const DEFAULT_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = byId((descriptor) => descriptor.defaultTimeoutMs);
 export const MIN_TIMEOUTS_MS: Readonly<Record<TransportId, number>> = byId((descriptor) => descriptor.minTimeoutMs);

@@ -118,7 +118,9 @@ export class EnvelopeLedger {
   /** The arrival of a stored chat message: by its Gateway key when it has one, else a new one. */
   storedTicket(sessionKey: string, messageKey: string | undefined, rawText: string): string {
     const key = `${sessionKey}|${messageKey ?? `unkeyed:${randomUUID()}`}`;
-    this.#db.prepare("INSERT OR IGNORE INTO tickets (key, session_key, run_id, raw_hash, at) VALUES (?, ?, ?, ?, ?)").run(key, sessionKey, messageKey ?? null, sha256(rawText), this.#now());
+    this.#db
+      .prepare("INSERT OR IGNORE INTO tickets (key, session_key, run_id, raw_hash, at) VALUES (?, ?, ?, ?, ?)")
+      .run(key, sessionKey, messageKey ?? null, sha256(rawText), this.#now());
     return key;
   }
 
@@ -136,13 +138,17 @@ export class EnvelopeLedger {
     if (runId) {
       const own = this.#db.prepare("SELECT key FROM tickets WHERE key = ?").get(`${sessionKey}|${runId}`) as { key: string } | undefined;
       if (own) return own.key;
-      const byRun = this.#db.prepare("SELECT key FROM tickets WHERE session_key = ? AND run_id = ? ORDER BY at DESC LIMIT 1").get(sessionKey, runId) as { key: string } | undefined;
+      const byRun = this.#db.prepare("SELECT key FROM tickets WHERE session_key = ? AND run_id = ? ORDER BY at DESC LIMIT 1").get(sessionKey, runId) as
+        | { key: string }
+        | undefined;
       if (byRun) return byRun.key;
     }
     const hash = sha256(promptText);
     // Not taken by a turn yet; one stored without a key first (its turn cannot find it by its run id).
     const stored = this.#db
-      .prepare("SELECT key FROM tickets WHERE session_key = ? AND prompt_hash IS NULL AND (raw_hash = ? OR stored_hash = ?) AND at > ? ORDER BY (key LIKE '%|unkeyed:%') DESC, at DESC LIMIT 1")
+      .prepare(
+        "SELECT key FROM tickets WHERE session_key = ? AND prompt_hash IS NULL AND (raw_hash = ? OR stored_hash = ?) AND at > ? ORDER BY (key LIKE '%|unkeyed:%') DESC, at DESC LIMIT 1",
+      )
       .get(sessionKey, hash, hash, now - ADOPT_WITHIN_MS) as { key: string } | undefined;
     if (stored && runId) {
       this.#db.prepare("UPDATE tickets SET run_id = ? WHERE key = ?").run(runId, stored.key);
@@ -150,7 +156,9 @@ export class EnvelopeLedger {
     }
     if (stored) return stored.key;
     const key = `${sessionKey}|${runId ?? `turn:${randomUUID()}`}`;
-    this.#db.prepare("INSERT OR IGNORE INTO tickets (key, session_key, run_id, raw_hash, at) VALUES (?, ?, ?, ?, ?)").run(key, sessionKey, runId ?? null, hash, now);
+    this.#db
+      .prepare("INSERT OR IGNORE INTO tickets (key, session_key, run_id, raw_hash, at) VALUES (?, ?, ?, ?, ?)")
+      .run(key, sessionKey, runId ?? null, hash, now);
     return key;
   }
 
@@ -162,7 +170,9 @@ export class EnvelopeLedger {
   /** The user text at the end of a longer prompt, when `turnPrompt` recorded it for this run. */
   userTextOf(sessionKey: string, runId: string | undefined, prompt: string): string | undefined {
     if (!runId) return undefined;
-    const rows = this.#db.prepare("SELECT key, prompt_length, prompt_hash FROM tickets WHERE session_key = ? AND run_id = ? AND prompt_hash IS NOT NULL ORDER BY at DESC").all(sessionKey, runId) as unknown as TicketRow[];
+    const rows = this.#db
+      .prepare("SELECT key, prompt_length, prompt_hash FROM tickets WHERE session_key = ? AND run_id = ? AND prompt_hash IS NOT NULL ORDER BY at DESC")
+      .all(sessionKey, runId) as unknown as TicketRow[];
     for (const row of rows) {
       const text = prompt.slice(prompt.length - row.prompt_length!);
       if (row.prompt_length! <= prompt.length && sha256(text) === row.prompt_hash) return text;
@@ -173,7 +183,11 @@ export class EnvelopeLedger {
   /** The ticket a turn's run took (after `turnTicket`). */
   ticketOfRun(sessionKey: string, runId: string | undefined): string | undefined {
     if (!runId) return undefined;
-    return (this.#db.prepare("SELECT key FROM tickets WHERE session_key = ? AND run_id = ? ORDER BY prompt_hash IS NULL, at DESC LIMIT 1").get(sessionKey, runId) as { key: string } | undefined)?.key;
+    return (
+      this.#db.prepare("SELECT key FROM tickets WHERE session_key = ? AND run_id = ? ORDER BY prompt_hash IS NULL, at DESC LIMIT 1").get(sessionKey, runId) as
+        | { key: string }
+        | undefined
+    )?.key;
   }
 
   /** An arrival by a path that has no Gateway key (a memory-file entry, a broker message): one per id and path. */
@@ -188,7 +202,12 @@ export class EnvelopeLedger {
    * registry, before a restart), else made now by `make` from the first copy of its id (if any) and
    * recorded together with it. `fresh`: made by this call.
    */
-  decide(ticket: string, slot: string, message: { id: string; hash: string; sessionKey: string }, make: (first: FirstCopy | undefined) => LedgerDecision): { decision: LedgerDecision; fresh: boolean } {
+  decide(
+    ticket: string,
+    slot: string,
+    message: { id: string; hash: string; sessionKey: string },
+    make: (first: FirstCopy | undefined) => LedgerDecision,
+  ): { decision: LedgerDecision; fresh: boolean } {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const known = this.#db.prepare("SELECT decision FROM decisions WHERE ticket = ? AND slot = ?").get(ticket, slot) as { decision: string } | undefined;
@@ -196,13 +215,20 @@ export class EnvelopeLedger {
         this.#db.exec("COMMIT");
         return { decision: JSON.parse(known.decision) as LedgerDecision, fresh: false };
       }
-      const row = this.#db.prepare("SELECT hash, session_key, action, at FROM envelopes WHERE id = ?").get(message.id) as { hash: string; session_key: string; action: LedgerDecision["action"]; at: number } | undefined;
+      const row = this.#db.prepare("SELECT hash, session_key, action, at FROM envelopes WHERE id = ?").get(message.id) as
+        | { hash: string; session_key: string; action: LedgerDecision["action"]; at: number }
+        | undefined;
       const first = row && { hash: row.hash, sessionKey: row.session_key, action: row.action, at: row.at };
       const decision = make(first);
       const now = this.#now();
-      this.#db.prepare("INSERT INTO decisions (ticket, slot, id, hash, decision, at) VALUES (?, ?, ?, ?, ?, ?)").run(ticket, slot, message.id, message.hash, JSON.stringify(decision), now);
+      this.#db
+        .prepare("INSERT INTO decisions (ticket, slot, id, hash, decision, at) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(ticket, slot, message.id, message.hash, JSON.stringify(decision), now);
       if (first) this.#db.prepare("UPDATE envelopes SET copies = copies + 1 WHERE id = ?").run(message.id);
-      else this.#db.prepare("INSERT INTO envelopes (id, hash, session_key, ticket, action, at) VALUES (?, ?, ?, ?, ?, ?)").run(message.id, message.hash, message.sessionKey, ticket, decision.action, now);
+      else
+        this.#db
+          .prepare("INSERT INTO envelopes (id, hash, session_key, ticket, action, at) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(message.id, message.hash, message.sessionKey, ticket, decision.action, now);
       this.#db.exec("COMMIT");
       if (++this.#writes % PRUNE_EVERY === 0) this.prune();
       return { decision, fresh: true };
@@ -224,7 +250,9 @@ export class EnvelopeLedger {
 
   /** The first copy of an id, if this instance decided on it within the retention. */
   first(id: string): FirstCopy | undefined {
-    const row = this.#db.prepare("SELECT hash, session_key, action, at FROM envelopes WHERE id = ?").get(id) as { hash: string; session_key: string; action: LedgerDecision["action"]; at: number } | undefined;
+    const row = this.#db.prepare("SELECT hash, session_key, action, at FROM envelopes WHERE id = ?").get(id) as
+      | { hash: string; session_key: string; action: LedgerDecision["action"]; at: number }
+      | undefined;
     return row && { hash: row.hash, sessionKey: row.session_key, action: row.action, at: row.at };
   }
 

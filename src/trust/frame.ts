@@ -30,7 +30,9 @@ function oneLine(text: string): string {
  * quoted (`quoteName`), so no sender name can spell the verified form inside another verdict.
  */
 export function describeVerdict(verdict: SenderVerdict): string {
-  return verdict.verified ? `verified: from ${quoteName(verdict.from)} (key ${verdict.fingerprint})` : `UNVERIFIED: claims to be ${quoteName(verdict.claimedFrom)} (${oneLine(verdict.reason)})`;
+  return verdict.verified
+    ? `verified: from ${quoteName(verdict.from)} (key ${verdict.fingerprint})`
+    : `UNVERIFIED: claims to be ${quoteName(verdict.claimedFrom)} (${oneLine(verdict.reason)})`;
 }
 
 /**

@@ -79,7 +79,12 @@ export class InboundPolicy {
 
   decide(message: InboundMessage): InboundDecision {
     const { verdict } = message;
-    const key = JSON.stringify([message.id, message.contentHash ?? "", verdict.verified ? verdict.from : `${verdict.claimedFrom}\n${verdict.reason}`, verdict.verified]);
+    const key = JSON.stringify([
+      message.id,
+      message.contentHash ?? "",
+      verdict.verified ? verdict.from : `${verdict.claimedFrom}\n${verdict.reason}`,
+      verdict.verified,
+    ]);
     const known = this.#decided.get(key);
     if (known) return known;
     const decision = this.#decide(message);
@@ -118,13 +123,16 @@ export class InboundPolicy {
     const sender = verdict.verified ? config.instances[verdict.from] : undefined;
     const action: InboundAction = sender ? sender.inbound : config.inbound.unverified;
     if (action !== "allow") {
-      const reason = verdict.verified ? `the policy for ${verdict.from} is ${action}` : `unverified sender (${verdict.reason}); the policy for unverified senders is ${action}`;
+      const reason = verdict.verified
+        ? `the policy for ${verdict.from} is ${action}`
+        : `unverified sender (${verdict.reason}); the policy for unverified senders is ${action}`;
       return { action, reason, conversation, hop };
     }
     const name = verdict.verified ? verdict.from : verdict.claimedFrom;
     const rate = sender?.ratePerHour ?? config.inbound.ratePerHour;
     const sent = this.#recent(this.#bySender, name, 3_600_000);
-    if (sent.length >= rate) return { action: "hold", reason: `${verdict.verified ? name : quoteName(name)} sent more than ${rate} messages in the last hour`, conversation, hop };
+    if (sent.length >= rate)
+      return { action: "hold", reason: `${verdict.verified ? name : quoteName(name)} sent more than ${rate} messages in the last hour`, conversation, hop };
     sent.push(this.#now());
     hops.push(this.#now());
     // The hop that reaches the budget is still shown; the owner is told now that the conversation ends here.

@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
@@ -45,7 +45,12 @@ function rotationPayload(previous: string, next: string, rotatedAt: string): Buf
 export function verifyRotation(rotation: KeyRotation, pinned: string): boolean {
   if (rotation.previous !== pinned) return false;
   try {
-    return verify(null, rotationPayload(rotation.previous, rotation.next, rotation.rotatedAt), publicKeyFromRaw(pinned), Buffer.from(rotation.signature, "base64url"));
+    return verify(
+      null,
+      rotationPayload(rotation.previous, rotation.next, rotation.rotatedAt),
+      publicKeyFromRaw(pinned),
+      Buffer.from(rotation.signature, "base64url"),
+    );
   } catch {
     return false;
   }
@@ -76,7 +81,12 @@ export class MessagingKeyStore {
 
   key(): MessagingKey {
     const file = this.#file();
-    return { publicKey: file.publicKey, fingerprint: fingerprintOf(file.publicKey), privateKey: createPrivateKey(file.privateKeyPem), createdAt: file.createdAt };
+    return {
+      publicKey: file.publicKey,
+      fingerprint: fingerprintOf(file.publicKey),
+      privateKey: createPrivateKey(file.privateKeyPem),
+      createdAt: file.createdAt,
+    };
   }
 
   /** Every rotation so far, oldest first: a peer that pinned any earlier key can follow the chain. */
@@ -119,8 +129,16 @@ export class MessagingKeyStore {
   #read(): KeyFile {
     const parsed = JSON.parse(readFileSync(this.path, "utf8")) as Partial<KeyFile>;
     if (parsed.version !== 1 || typeof parsed.publicKey !== "string" || typeof parsed.privateKeyPem !== "string") {
-      throw new Error(`${this.path} holds no valid messaging key. Move it aside to create a new one; peers that pinned the old key must then pin the new one (openclaw-inter-instance keys).`);
+      throw new Error(
+        `${this.path} holds no valid messaging key. Move it aside to create a new one; peers that pinned the old key must then pin the new one (openclaw-inter-instance keys).`,
+      );
     }
-    return { version: 1, publicKey: parsed.publicKey, privateKeyPem: parsed.privateKeyPem, createdAt: parsed.createdAt ?? "", rotations: parsed.rotations ?? [] };
+    return {
+      version: 1,
+      publicKey: parsed.publicKey,
+      privateKeyPem: parsed.privateKeyPem,
+      createdAt: parsed.createdAt ?? "",
+      rotations: parsed.rotations ?? [],
+    };
   }
 }

@@ -42,9 +42,12 @@ export function bindToReceiver(verdict: SenderVerdict, signed: SignedFor | undef
   }
   const created = Date.parse(signed.createdAt);
   if (!Number.isFinite(created)) return unverified(`its signed time ${quoteName(signed.createdAt)} is not a time`);
-  if (created - context.now > CLOCK_SKEW_MS) return unverified(`signed for ${signed.createdAt}, ${duration(created - context.now)} in the future by this machine's clock`);
+  if (created - context.now > CLOCK_SKEW_MS)
+    return unverified(`signed for ${signed.createdAt}, ${duration(created - context.now)} in the future by this machine's clock`);
   if (context.now - created > context.maxAgeMs + CLOCK_SKEW_MS) {
-    return unverified(`signed ${duration(context.now - created)} ago (${signed.createdAt}), older than the ${duration(context.maxAgeMs)} this instance accepts: a replayed copy, or a message that waited too long`);
+    return unverified(
+      `signed ${duration(context.now - created)} ago (${signed.createdAt}), older than the ${duration(context.maxAgeMs)} this instance accepts: a replayed copy, or a message that waited too long`,
+    );
   }
   return verdict;
 }

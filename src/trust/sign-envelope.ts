@@ -2,7 +2,7 @@ import type { Envelope } from "../core/envelope.js";
 import type { SenderVerdict } from "./frame.js";
 import { quoteName, skeleton } from "./lookalike.js";
 import type { MessagingKey } from "./messaging-key.js";
-import { publicKeyFromRaw, signFields, verifyFields, fingerprintOf, type SignedFields } from "./signature.js";
+import { fingerprintOf, publicKeyFromRaw, type SignedFields, signFields, verifyFields } from "./signature.js";
 
 /** The key a receiver pinned for a sender, by the sender's name; undefined when none is. */
 export type PinnedKeys = (sender: string) => string | undefined;
@@ -33,11 +33,15 @@ export function verifySender(fields: SignedFields, signature: string | undefined
   } catch {
     return { verified: false, claimedFrom, reason: `the key pinned for ${quoteName(claimedFrom)} is not a valid Ed25519 public key` };
   }
-  return ok ? { verified: true, from: claimedFrom, fingerprint: fingerprintOf(key) } : { verified: false, claimedFrom, reason: "the signature does not match its pinned key" };
+  return ok
+    ? { verified: true, from: claimedFrom, fingerprint: fingerprintOf(key) }
+    : { verified: false, claimedFrom, reason: "the signature does not match its pinned key" };
 }
 
 /** "; it imitates "xiaoa" with look-alike characters" when a name reads as one that is pinned but is not it. */
 function imitation(name: string, pinned: PinnedKeys): string {
   const reads = skeleton(name);
-  return reads !== name.toLowerCase() && /^[\x20-\x7e]+$/u.test(reads) && pinned(reads) ? `; it imitates ${quoteName(reads)} with look-alike or invisible characters` : "";
+  return reads !== name.toLowerCase() && /^[\x20-\x7e]+$/u.test(reads) && pinned(reads)
+    ? `; it imitates ${quoteName(reads)} with look-alike or invisible characters`
+    : "";
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 
 /** What a signature covers: every field that says who sent what to whom, and the body by its hash. */
 export interface SignedFields {
@@ -24,7 +24,19 @@ const SIGNATURE = /^[A-Za-z0-9_-]{86}$/u;
  */
 export function signedPayload(fields: SignedFields): Buffer {
   const bodySha256 = createHash("sha256").update(fields.body, "utf8").digest("hex");
-  const parts = [SIGNATURE_DOMAIN, fields.id, fields.from, fields.to, fields.createdAt, bodySha256, fields.redelivery ?? 0, fields.conversation ?? "", fields.hop ?? 0, fields.replyTo ?? "", fields.task ? 1 : 0];
+  const parts = [
+    SIGNATURE_DOMAIN,
+    fields.id,
+    fields.from,
+    fields.to,
+    fields.createdAt,
+    bodySha256,
+    fields.redelivery ?? 0,
+    fields.conversation ?? "",
+    fields.hop ?? 0,
+    fields.replyTo ?? "",
+    fields.task ? 1 : 0,
+  ];
   return Buffer.from(JSON.stringify(parts), "utf8");
 }
 

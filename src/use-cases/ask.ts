@@ -1,4 +1,3 @@
-import { withDeadline } from "../util/deadline.js";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Logger } from "pino";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
@@ -6,6 +5,7 @@ import type { TransportId } from "../config/schema.js";
 import type { AttemptError, DeliveryReport, Dispatcher, SendInput } from "../core/dispatcher.js";
 import { createEnvelope } from "../core/envelope.js";
 import { InterInstanceError, TransportTimeoutError } from "../core/errors.js";
+import { withDeadline } from "../util/deadline.js";
 
 export interface AskOptions {
   readonly signal?: AbortSignal;
@@ -71,16 +71,29 @@ async function askNow({ registry, dispatcher, logger }: AskDependencies, instanc
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
   try {
-    const reply = await withDeadline((signal) => transport.awaitReply!(envelope, report.receipt!, { instance, signal, logger: logger.child({ envelopeId: envelope.id, transport: transport.id }) }), {
-      milliseconds: timeoutMs,
-      signal: options.signal,
-      onTimeout: () => new TransportTimeoutError(`${instance.name} did not answer within ${timeoutMs} ms.`, { code: "NO_REPLY", hint: "Raise the ask timeout; an agent turn can take 60–120 s." }),
-    });
+    const reply = await withDeadline(
+      (signal) =>
+        transport.awaitReply!(envelope, report.receipt!, { instance, signal, logger: logger.child({ envelopeId: envelope.id, transport: transport.id }) }),
+      {
+        milliseconds: timeoutMs,
+        signal: options.signal,
+        onTimeout: () =>
+          new TransportTimeoutError(`${instance.name} did not answer within ${timeoutMs} ms.`, {
+            code: "NO_REPLY",
+            hint: "Raise the ask timeout; an agent turn can take 60–120 s.",
+          }),
+      },
+    );
     return { ok: true, status: "answered", reply, report };
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     const failure = error instanceof InterInstanceError ? error : new InterInstanceError(String(error));
     const failureClass = error instanceof TransportTimeoutError ? "timeout" : "unavailable";
-    return { ok: false, status: "no reply", report, error: { class: failureClass, name: failure.name, code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) } };
+    return {
+      ok: false,
+      status: "no reply",
+      report,
+      error: { class: failureClass, name: failure.name, code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) },
+    };
   }
 }

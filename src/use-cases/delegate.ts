@@ -1,4 +1,3 @@
-import { deadlineSignal } from "../util/deadline.js";
 import type { Logger } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
 import type { DeliveryReport, Dispatcher } from "../core/dispatcher.js";
@@ -6,6 +5,7 @@ import { createEnvelope } from "../core/envelope.js";
 import { FatalError, InterInstanceError, ValidationError } from "../core/errors.js";
 import type { Outbox } from "../core/outbox.js";
 import type { Task } from "../core/task-book.js";
+import { deadlineSignal } from "../util/deadline.js";
 
 export const DEFAULT_TASK_DEADLINE_MS = 3_600_000;
 const LONGEST_DEADLINE_MS = 7 * 86_400_000;
@@ -43,7 +43,9 @@ export interface DelegateDependencies {
 function deadlineOf(deadline: DelegateInput["deadline"], now: number): Date {
   const at = deadline === undefined ? now + DEFAULT_TASK_DEADLINE_MS : typeof deadline === "number" ? now + deadline : deadline.getTime();
   if (!Number.isFinite(at) || at <= now || at > now + LONGEST_DEADLINE_MS) {
-    throw new ValidationError("The task's deadline must be in the future and at most a week away.", [{ path: "deadline", message: "must be in the future, at most 7 days away" }]);
+    throw new ValidationError("The task's deadline must be in the future and at most a week away.", [
+      { path: "deadline", message: "must be in the future, at most 7 days away" },
+    ]);
   }
   return new Date(at);
 }
@@ -57,11 +59,25 @@ export async function delegate(dependencies: DelegateDependencies, input: Delega
   const { registry, dispatcher } = dependencies;
   const instance = registry.resolve(input.to);
   const deadline = deadlineOf(input.deadline, Date.now());
-  const envelope = createEnvelope({ to: instance.name, body: input.body, from: registry.self, id: input.id, conversation: input.conversation, hop: input.hop, task: true });
+  const envelope = createEnvelope({
+    to: instance.name,
+    body: input.body,
+    from: registry.self,
+    id: input.id,
+    conversation: input.conversation,
+    hop: input.hop,
+    task: true,
+  });
   const outbox = await dependencies.outbox();
   outbox.tasks.add({ envelope, deadline: deadline.toISOString(), sessionKey: input.sessionKey, group: input.group });
   const report = await dispatcher.deliver(envelope, instance, { queue: true });
-  if (!report.ok && report.status === "failed") outbox.tasks.settle(envelope.id, instance.name, "refused", `No transport could deliver it: ${report.attempts.map((a) => a.error?.message ?? a.skippedBecause ?? a.outcome).join("; ")}`);
+  if (!report.ok && report.status === "failed")
+    outbox.tasks.settle(
+      envelope.id,
+      instance.name,
+      "refused",
+      `No transport could deliver it: ${report.attempts.map((a) => a.error?.message ?? a.skippedBecause ?? a.outcome).join("; ")}`,
+    );
   return { id: envelope.id, to: instance.name, deadline: deadline.toISOString(), report };
 }
 
@@ -100,11 +116,19 @@ export async function followTasks(dependencies: DelegateDependencies, options: {
     if (!record?.receipt || !transport?.checkReply || !instance) continue;
     const signal = deadlineSignal(instance.timeouts[transport.id], options.signal);
     try {
-      const reply = await transport.checkReply(task.envelope, record.receipt, { instance, signal, logger: logger.child({ envelopeId: task.id, transport: transport.id }) });
+      const reply = await transport.checkReply(task.envelope, record.receipt, {
+        instance,
+        signal,
+        logger: logger.child({ envelopeId: task.id, transport: transport.id }),
+      });
       if (reply !== undefined) settle(task, "answered", reply);
     } catch (error) {
       if (error instanceof FatalError) settle(task, "refused", error.message);
-      else logger.debug({ envelopeId: task.id, err: error instanceof InterInstanceError ? error.message : String(error) }, "could not look for the task's answer yet");
+      else
+        logger.debug(
+          { envelopeId: task.id, err: error instanceof InterInstanceError ? error.message : String(error) },
+          "could not look for the task's answer yet",
+        );
     }
   }
   return settled;
@@ -114,9 +138,12 @@ export async function followTasks(dependencies: DelegateDependencies, options: {
  * An answer that came back as a message (`replyTo` = the task's id) from the instance the task
  * went to, verified. Settles the task; false when no such open task exists.
  */
-export async function answerByReply(dependencies: Pick<DelegateDependencies, "outbox">, reply: { replyTo: string; from: string; body: string }): Promise<Task | undefined> {
+export async function answerByReply(
+  dependencies: Pick<DelegateDependencies, "outbox">,
+  reply: { replyTo: string; from: string; body: string },
+): Promise<Task | undefined> {
   const outbox = await dependencies.outbox();
   const task = outbox.tasks.get(reply.replyTo, reply.from);
-  if (!task || task.state !== "open") return undefined;
+  if (task?.state !== "open") return undefined;
   return outbox.tasks.settle(task.id, task.target, "answered", reply.body) ? task : undefined;
 }

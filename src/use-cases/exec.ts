@@ -1,10 +1,10 @@
 import type { z } from "zod";
-import { once } from "../util/lazy.js";
-import { zod, type ZodApi } from "../util/zod.js";
-import type { InstanceRegistry } from "../config/registry.js";
 import { toValidationError } from "../config/parse.js";
+import type { InstanceRegistry } from "../config/registry.js";
 import { InterInstanceError } from "../core/errors.js";
 import type { NodeHost, RunOutput } from "../transports/nodes/node-host.js";
+import { once } from "../util/lazy.js";
+import { type ZodApi, zod } from "../util/zod.js";
 
 /** Proxy variables the seed's checklist says to drop for commands on the other machine (git over HTTPS behind a dead proxy hangs). */
 export const PROXY_VARIABLES = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] as const;
@@ -18,7 +18,9 @@ function buildExecSchemas(z: ZodApi) {
     /** Instance name or alias. */
     to: z.string().trim().min(1),
     /** Absolute working directory on the target machine. */
-    cwd: noNul("cwd").refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target").optional(),
+    cwd: noNul("cwd")
+      .refine((value) => value.startsWith("/"), "cwd must be an absolute path on the target")
+      .optional(),
     env: z.record(z.string().regex(ENV_NAME, "environment variable names use letters, digits and _"), noNul("an environment value")).optional(),
     timeoutMs: z.number().int().positive().max(3_600_000).optional(),
     /** Keep HTTP(S)_PROXY / ALL_PROXY as the node host has them (default: unset for the command). */

@@ -45,11 +45,17 @@ function membersOf(registry: InstanceRegistry, name: string): { name: string; me
  * its own fallback and report; a member that cannot be reached now gets its copy queued in the
  * outbox while the others are delivered.
  */
-export async function sendToGroup(dependencies: { registry: InstanceRegistry; dispatcher: Dispatcher }, input: GroupInput, options: SendOptions = {}): Promise<GroupReport> {
+export async function sendToGroup(
+  dependencies: { registry: InstanceRegistry; dispatcher: Dispatcher },
+  input: GroupInput,
+  options: SendOptions = {},
+): Promise<GroupReport> {
   const group = membersOf(dependencies.registry, input.to);
   const id = input.id ?? randomUUID();
   const limit = pLimit(GROUP_CONCURRENCY);
-  const members = await Promise.all(group.members.map((member) => limit(() => dependencies.dispatcher.send({ to: member, body: input.body, id: memberId(id, member) }, options))));
+  const members = await Promise.all(
+    group.members.map((member) => limit(() => dependencies.dispatcher.send({ to: member, body: input.body, id: memberId(id, member) }, options))),
+  );
   return { group: group.name, id, ok: members.every((report) => report.ok), members };
 }
 

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, posix } from "node:path";
 import type { z } from "zod";
-import { once } from "../util/lazy.js";
-import { zod, type ZodApi } from "../util/zod.js";
 import { toValidationError } from "../config/parse.js";
 import { InterInstanceError } from "../core/errors.js";
-import type { ExecInput, ExecResult } from "./exec.js";
 import type { NodeHost } from "../transports/nodes/node-host.js";
+import { once } from "../util/lazy.js";
+import { type ZodApi, zod } from "../util/zod.js";
+import type { ExecInput, ExecResult } from "./exec.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** The HTTPS twin of an SSH remote (`git@host:owner/repo.git` → `https://host/owner/repo.git`), when there is an obvious one. */
@@ -19,13 +19,21 @@ export function httpsAlternative(url: string): string | undefined {
 }
 
 function buildSyncSchemas(z: ZodApi) {
-  const noNul = z.string().min(1).refine((value) => !value.includes("\0"), "cannot contain NUL bytes");
-  const remotePath = noNul.refine((value) => value.startsWith("/"), "must be an absolute path on the target").refine((value) => !value.split("/").includes(".."), "cannot contain ..");
+  const noNul = z
+    .string()
+    .min(1)
+    .refine((value) => !value.includes("\0"), "cannot contain NUL bytes");
+  const remotePath = noNul
+    .refine((value) => value.startsWith("/"), "must be an absolute path on the target")
+    .refine((value) => !value.split("/").includes(".."), "cannot contain ..");
 
   const repoUrl = z.string().superRefine((value, ctx) => {
     if (/^[\w.-]+@[\w.-]+:/u.test(value) || value.startsWith("ssh://") || value.startsWith("git://")) {
       const https = httpsAlternative(value);
-      ctx.addIssue({ code: "custom", message: `use the HTTPS URL${https ? ` (${https})` : ""}: the node host has no SSH key or agent of yours, and git:// is unauthenticated` });
+      ctx.addIssue({
+        code: "custom",
+        message: `use the HTTPS URL${https ? ` (${https})` : ""}: the node host has no SSH key or agent of yours, and git:// is unauthenticated`,
+      });
       return;
     }
     if (!URL.canParse(value)) {
@@ -33,11 +41,19 @@ function buildSyncSchemas(z: ZodApi) {
       return;
     }
     const url = new URL(value);
-    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "put no credentials in the URL (they would show in the node's process list); use a credential helper on the target" });
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) ctx.addIssue({ code: "custom", message: "must be an https:// URL (http:// only on loopback)" });
+    if (url.username || url.password)
+      ctx.addIssue({
+        code: "custom",
+        message: "put no credentials in the URL (they would show in the node's process list); use a credential helper on the target",
+      });
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
+      ctx.addIssue({ code: "custom", message: "must be an https:// URL (http:// only on loopback)" });
   });
 
-  const relativeFile = z.string().min(1).refine((value) => !value.startsWith("/") && !value.split("/").includes("..") && !value.includes("\0"), "a path inside the checkout");
+  const relativeFile = z
+    .string()
+    .min(1)
+    .refine((value) => !value.startsWith("/") && !value.split("/").includes("..") && !value.includes("\0"), "a path inside the checkout");
 
   const syncRepoSchema = z
     .object({
@@ -47,7 +63,11 @@ function buildSyncSchemas(z: ZodApi) {
       /** Where checkouts live on the target: each commit gets its own `<dir>/<commit>`, so the live one is never touched. */
       dir: remotePath,
       /** Branch or tag; default the remote's HEAD. */
-      ref: z.string().regex(/^[A-Za-z0-9._/-]+$/u, "a branch or tag name").refine((value) => !value.startsWith("-") && !value.includes(".."), "not a valid ref").optional(),
+      ref: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]+$/u, "a branch or tag name")
+        .refine((value) => !value.startsWith("-") && !value.includes(".."), "not a valid ref")
+        .optional(),
       /** The stable path to point at the new checkout (`ln -sfn`), verified with `readlink`; put back when verification fails. */
       link: remotePath.optional(),
       /** Files that must exist in the checkout for it to count as good (checked before the link moves back or stays). */
@@ -137,7 +157,14 @@ export async function syncRepo(deps: SyncDependencies, input: SyncRepoInput): Pr
   const steps: SyncStep[] = [];
   const run = async (argv: string[]): Promise<SyncStep> => {
     const result = await deps.exec({ to, argv, timeoutMs, env: GIT_ENV });
-    const step = { argv, exitCode: result.exitCode, ok: result.ok, stdout: result.stdout, stderr: result.stderr || result.error || (result.timedOut ? `timed out after ${timeoutMs} ms` : ""), ms: result.ms };
+    const step = {
+      argv,
+      exitCode: result.exitCode,
+      ok: result.ok,
+      stdout: result.stdout,
+      stderr: result.stderr || result.error || (result.timedOut ? `timed out after ${timeoutMs} ms` : ""),
+      ms: result.ms,
+    };
     steps.push(step);
     return step;
   };
@@ -175,7 +202,11 @@ export async function syncRepo(deps: SyncDependencies, input: SyncRepoInput): Pr
 }
 
 /** Copies local files to the target through its node's `file.write`, each checked by SHA-256 on arrival. */
-export async function syncFiles(deps: SyncDependencies, input: SyncFilesInput, options: { signal?: AbortSignal; onProgress?: (progress: SyncProgress) => void } = {}): Promise<SyncFilesResult> {
+export async function syncFiles(
+  deps: SyncDependencies,
+  input: SyncFilesInput,
+  options: { signal?: AbortSignal; onProgress?: (progress: SyncProgress) => void } = {},
+): Promise<SyncFilesResult> {
   const parsed = syncSchemas().syncFilesSchema.safeParse(input);
   if (!parsed.success) throw toValidationError("sync files", parsed.error);
   const name = deps.resolveName(parsed.data.to);
@@ -187,11 +218,17 @@ export async function syncFiles(deps: SyncDependencies, input: SyncFilesInput, o
   let bytesDone = 0;
   for (const file of parsed.data.files) {
     const content = await readFile(file.from);
-    const outcome = await host.writeFile(posix.normalize(file.to), content, { overwrite: parsed.data.overwrite, createParents: true, ...(options.signal ? { signal: options.signal } : {}) });
+    const outcome = await host.writeFile(posix.normalize(file.to), content, {
+      overwrite: parsed.data.overwrite,
+      createParents: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     if (!outcome.written) throw new InterInstanceError(`${file.to} exists on ${name}; pass overwrite: true to replace it.`, { code: "EXISTS" });
     const sha256 = createHash("sha256").update(content).digest("hex");
     if (outcome.sha256 !== sha256 || outcome.size !== content.length) {
-      throw new InterInstanceError(`${file.to} on ${name} is ${outcome.size} bytes (sha256 ${outcome.sha256}), not ${content.length} (${sha256}).`, { code: "INTEGRITY_FAILURE" });
+      throw new InterInstanceError(`${file.to} on ${name} is ${outcome.size} bytes (sha256 ${outcome.sha256}), not ${content.length} (${sha256}).`, {
+        code: "INTEGRITY_FAILURE",
+      });
     }
     files.push({ from: file.from, to: outcome.path, sha256: outcome.sha256, size: outcome.size });
     bytesDone += content.length;

@@ -1,12 +1,12 @@
-import { deadlineSignal } from "../util/deadline.js";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
-import { setTimeout as delay } from "node:timers/promises";
-import { deliveryStatus, reached, type DeliveryState, type DeliveryStatus, type Evidence } from "../core/delivery-status.js";
+import { type DeliveryState, type DeliveryStatus, deliveryStatus, type Evidence, reached } from "../core/delivery-status.js";
 import type { Dispatcher } from "../core/dispatcher.js";
 import type { Outbox } from "../core/outbox.js";
 import type { Receipt } from "../core/transport.js";
 import type { FileReceipt } from "../inbox/receipts.js";
+import { deadlineSignal } from "../util/deadline.js";
 
 export interface TrackedMessage extends DeliveryStatus {
   /** The instance it went to. */
@@ -28,8 +28,21 @@ export interface TrackOptions {
 }
 
 // What the outbox's delivery record says, in the status vocabulary.
-const RECORDED: Record<string, DeliveryState> = { accepted: "accepted", written: "accepted", delivered: "delivered", held: "held", refused: "refused", lost: "lost" };
-const RECEIPT: Record<FileReceipt["state"], DeliveryState | undefined> = { written: undefined, surfaced: "delivered", seen: "seen", held: "held", refused: "refused" };
+const RECORDED: Record<string, DeliveryState> = {
+  accepted: "accepted",
+  written: "accepted",
+  delivered: "delivered",
+  held: "held",
+  refused: "refused",
+  lost: "lost",
+};
+const RECEIPT: Record<FileReceipt["state"], DeliveryState | undefined> = {
+  written: undefined,
+  surfaced: "delivered",
+  seen: "seen",
+  held: "held",
+  refused: "refused",
+};
 
 /**
  * Where a message stands, with the evidence for it: what this sender recorded (queued,
@@ -42,18 +55,33 @@ export async function track(dependencies: TrackDependencies, id: string, options
   const add = (target: string, fact: Evidence) => (byTarget.get(target) ?? byTarget.set(target, []).get(target)!).push(fact);
 
   for (const queued of outbox.list().filter((entry) => entry.envelope.id === id)) {
-    add(queued.target, { state: "queued", at: queued.queuedAt, source: "outbox", detail: { attempts: queued.attempts, lastError: queued.lastError, nextAttemptAt: queued.nextAttemptAt } });
+    add(queued.target, {
+      state: "queued",
+      at: queued.queuedAt,
+      source: "outbox",
+      detail: { attempts: queued.attempts, lastError: queued.lastError, nextAttemptAt: queued.nextAttemptAt },
+    });
   }
   for (const record of outbox.deliveries(id)) {
     const state = RECORDED[record.status];
-    const detail = { via: record.via, ...Object.fromEntries(Object.entries(record.receipt?.detail ?? {}).filter(([key]) => key !== "reply")), ...(record.note ? { reason: record.note } : {}) };
+    const detail = {
+      via: record.via,
+      ...Object.fromEntries(Object.entries(record.receipt?.detail ?? {}).filter(([key]) => key !== "reply")),
+      ...(record.note ? { reason: record.note } : {}),
+    };
     if (state) add(record.target, { state, at: record.deliveredAt, source: "outbox", detail });
     if (options.live === false) continue;
     if (record.via === "memory_file") await addFileReceipt(dependencies, record.target, id, add);
     else if (record.status === "accepted" || record.status === "delivered") await addLiveLook(dependencies, outbox, record, id, options.signal, add);
   }
   const task = outbox.tasks.get(id);
-  if (task && task.state !== "open") add(task.target, { state: task.state, at: task.settledAt ?? task.createdAt, source: "task", detail: { result: task.result ?? "", deadline: task.deadline } });
+  if (task && task.state !== "open")
+    add(task.target, {
+      state: task.state,
+      at: task.settledAt ?? task.createdAt,
+      source: "task",
+      detail: { result: task.result ?? "", deadline: task.deadline },
+    });
 
   return [...byTarget].flatMap(([to, evidence]) => {
     const status = deliveryStatus(id, evidence);
@@ -80,16 +108,34 @@ async function addLiveLook(
   const transport = dispatcher.transport(record.via as never);
   // The copy the target holds now (a redelivery has a key of its own), while it is followed up.
   const accepted = outbox.awaitingFollowUp(new Date(0), { ids: new Set([id]) }).find((item) => item.envelope.to === record.target);
-  const envelope = accepted?.envelope ?? outbox.tasks.get(id, record.target)?.envelope ?? { id, kind: "message" as const, from: registry.self, to: record.target, body: "", createdAt: new Date(0).toISOString() };
+  const envelope = accepted?.envelope ??
+    outbox.tasks.get(id, record.target)?.envelope ?? {
+      id,
+      kind: "message" as const,
+      from: registry.self,
+      to: record.target,
+      body: "",
+      createdAt: new Date(0).toISOString(),
+    };
   if (!instance || !transport || !record.receipt) return;
-  const context = { instance, signal: deadlineSignal(instance.timeouts[transport.id], signal), logger: logger.child({ envelopeId: id, transport: transport.id }) };
+  const context = {
+    instance,
+    signal: deadlineSignal(instance.timeouts[transport.id], signal),
+    logger: logger.child({ envelopeId: id, transport: transport.id }),
+  };
   const now = () => new Date().toISOString();
   try {
     const followUp = await transport.followUp?.(envelope, context, { acceptedAt: accepted?.acceptedAt ?? new Date(record.deliveredAt) });
     if (followUp?.status === "held" || followUp?.status === "refused" || followUp?.status === "lost") {
-      return add(record.target, { state: followUp.status, at: now(), source: followUp.status === "lost" ? "transcript" : "policy", detail: { reason: followUp.reason } });
+      return add(record.target, {
+        state: followUp.status,
+        at: now(),
+        source: followUp.status === "lost" ? "transcript" : "policy",
+        detail: { reason: followUp.reason },
+      });
     }
-    if (followUp?.status === "delivered" || (followUp?.status === "waiting" && followUp.custody === "in session")) add(record.target, { state: "delivered", at: now(), source: "transcript", detail: { via: transport.id } });
+    if (followUp?.status === "delivered" || (followUp?.status === "waiting" && followUp.custody === "in session"))
+      add(record.target, { state: "delivered", at: now(), source: "transcript", detail: { via: transport.id } });
     const reply = await transport.checkReply?.(envelope, record.receipt, context);
     if (reply !== undefined) add(record.target, { state: "answered", at: now(), source: "reply", detail: { via: transport.id, replyChars: reply.length } });
   } catch (error) {

@@ -1,5 +1,5 @@
-import { lazyRequire } from "./lazy.js";
 import type { DestinationStream, LevelWithSilent, Logger } from "pino";
+import { lazyRequire } from "./lazy.js";
 import type { SecretSet } from "./redact.js";
 
 export type { Logger } from "pino";
@@ -36,7 +36,12 @@ function scrubError(error: Error, secrets: SecretSet, depth: number): Error {
     } catch {
       continue; // a getter that throws: left out rather than failing the log line
     }
-    Object.defineProperty(copy, key, { value: scrubDeep(value, secrets, depth + 1), enumerable: descriptor?.enumerable ?? false, writable: true, configurable: true });
+    Object.defineProperty(copy, key, {
+      value: scrubDeep(value, secrets, depth + 1),
+      enumerable: descriptor?.enumerable ?? false,
+      writable: true,
+      configurable: true,
+    });
   }
   return copy;
 }

@@ -22,7 +22,9 @@ export function isCredentialParameter(name: string): boolean {
     // a malformed escape: judge the name as written
   }
   const folded = decoded.toLowerCase().replace(/[^a-z0-9]/gu, "");
-  return /token|auth|passw|pwd|secret|credential|signature|apikey|accesskey|privatekey|jwt|bearer/u.test(folded) || /(?:^|[_.-])(?:key|pass|sig)$/iu.test(decoded);
+  return (
+    /token|auth|passw|pwd|secret|credential|signature|apikey|accesskey|privatekey|jwt|bearer/u.test(folded) || /(?:^|[_.-])(?:key|pass|sig)$/iu.test(decoded)
+  );
 }
 
 /** The names of a URL's query parameters that carry a credential (`ws://host/?token=…` → `["token"]`). */
@@ -39,7 +41,11 @@ function scrubQueryCredentials(url: string): string {
   if (query < 0) return url;
   const fragment = url.indexOf("#", query);
   const end = fragment < 0 ? url.length : fragment;
-  const pairs = url.slice(query + 1, end).replace(QUERY_PAIR, (pair: string, separator: string, name: string, value: string) => (value && isCredentialParameter(name) ? `${separator}${name}=[redacted]` : pair));
+  const pairs = url
+    .slice(query + 1, end)
+    .replace(QUERY_PAIR, (pair: string, separator: string, name: string, value: string) =>
+      value && isCredentialParameter(name) ? `${separator}${name}=[redacted]` : pair,
+    );
   return `${url.slice(0, query + 1)}${pairs}${url.slice(end)}`;
 }
 

@@ -12,7 +12,15 @@ const formats = new Map<string, Intl.DateTimeFormat>();
 export function zonedStamp(instant: Date, timeZone: string): ZonedStamp {
   let format = formats.get(timeZone);
   if (!format) {
-    format = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
     if (formats.size >= 32) formats.clear();
     formats.set(timeZone, format);
   }

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.ts";
+import { type GatewayOptions, startGateway, type TestGateway } from "./gateway.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
 /**
@@ -9,14 +9,21 @@ import { watchSecret } from "./secrets-watch.ts";
  * that needs no network.
  */
 export async function startA2aGateway(
-  options: GatewayOptions & { readonly peerToken: string; readonly loopToken: string; /** The channel's default is 30; 0 turns the limit off. */ readonly rateLimitPerMinute?: number },
+  options: GatewayOptions & {
+    readonly peerToken: string;
+    readonly loopToken: string /** The channel's default is 30; 0 turns the limit off. */;
+    readonly rateLimitPerMinute?: number;
+  },
 ): Promise<TestGateway> {
   const { peerToken, loopToken, rateLimitPerMinute, beforeStart, ...rest } = options;
   watchSecret(peerToken);
   watchSecret(loopToken);
   const gateway = await startGateway({
     ...rest,
-    extraConfig: { ...rest.extraConfig, channels: { a2a: { enabled: true, ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }), peers: { xiaoa: { token: peerToken } } } } },
+    extraConfig: {
+      ...rest.extraConfig,
+      channels: { a2a: { enabled: true, ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }), peers: { xiaoa: { token: peerToken } } } },
+    },
     beforeStart: async (gateway) => {
       const path = join(gateway.stateDir, "openclaw.json");
       const config = JSON.parse(await readFile(path, "utf8")) as { channels: { a2a: { peers: Record<string, unknown> } } };

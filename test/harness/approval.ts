@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { createMessenger, type ConfigInput, type Messenger, type TransportId } from "../../src/index.js";
+import { type ConfigInput, createMessenger, type Messenger, type TransportId } from "../../src/index.js";
 import { openclawOnHost, type TestGateway } from "./gateway.ts";
 import type { Host } from "./netns.ts";
 import { testLog } from "./secrets-watch.ts";
@@ -9,7 +9,11 @@ import { testLog } from "./secrets-watch.ts";
  * there: a probe raises the pairing request, `openclaw devices approve` on that host grants it. The
  * messenger returned is a new one, since the refused probe opened the first one's circuit.
  */
-export async function approvedMessenger(config: ConfigInput, at: { host: Host; gateway: TestGateway }, transport: TransportId = "sessions_send"): Promise<Messenger> {
+export async function approvedMessenger(
+  config: ConfigInput,
+  at: { host: Host; gateway: TestGateway },
+  transport: TransportId = "sessions_send",
+): Promise<Messenger> {
   const probing = createMessenger({ config, log: testLog() });
   const [probe] = await probing.probe("xiaom", { transports: [transport] });
   await probing.close();

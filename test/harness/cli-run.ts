@@ -1,9 +1,9 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Messenger } from "../../src/messenger/create.js";
-import { runCli, type CliIo } from "../../src/cli/main.js";
+import { type CliIo, runCli } from "../../src/cli/main.js";
 import type { ConfigInput } from "../../src/config/schema.js";
+import type { Messenger } from "../../src/messenger/create.js";
 
 /** A temporary config and state dir, and the environment that points the CLI at them (no openclaw.json). */
 export async function cliSandbox(config: Partial<ConfigInput> = {}): Promise<{ dir: string; configPath: string; env: NodeJS.ProcessEnv }> {

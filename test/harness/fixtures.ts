@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inject, test as base } from "vitest";
-import type { GatewayShape, SharedGatewayInfo } from "./gateway-pool.ts";
+import { test as base, inject } from "vitest";
 import type { TestGateway } from "./gateway.ts";
-import { remoteModelWitness, type ModelWitness } from "./mock-model.ts";
+import type { GatewayShape, SharedGatewayInfo } from "./gateway-pool.ts";
+import { type ModelWitness, remoteModelWitness } from "./mock-model.ts";
 import { gatewayRequest } from "./rpc.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
@@ -58,6 +58,7 @@ export interface FileFixtures {
 export const test = base.extend<FileFixtures>({
   scratch: [
     // Vitest reads a fixture's dependencies from its first parameter's pattern: none here.
+    // biome-ignore lint/correctness/noEmptyPattern: Vitest requires the destructuring pattern
     async ({}, use) => {
       const dir = await mkdtemp(join(tmpdir(), "oii-test-"));
       await use(dir);
@@ -66,6 +67,7 @@ export const test = base.extend<FileFixtures>({
     { scope: "file" },
   ],
   plainGateway: [
+    // biome-ignore lint/correctness/noEmptyPattern: Vitest requires the destructuring pattern
     async ({}, use) => use(await borrowGateway("plain")),
     { scope: "file" },
   ],

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
 import { startGateway, type TestGateway } from "./gateway.ts";
-import { startMockModel, type MockModelServer } from "./mock-model.ts";
+import { type MockModelServer, startMockModel } from "./mock-model.ts";
 
 /**
  * The run's shared Gateways (Vitest `globalSetup`): one real Gateway per configuration shape, started

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -189,7 +189,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   const token = options.token ?? `tok-${name}-${randomBytes(12).toString("hex")}`;
   watchSecret(token);
   const entry = options.legacy ? legacyOpenclawEntry : openclawEntry;
-  if (!existsSync(entry)) throw new Error(`OpenClaw is not installed at ${entry}. Run \`npm install\` at the repository root (its prepare script installs both releases).`);
+  if (!existsSync(entry))
+    throw new Error(`OpenClaw is not installed at ${entry}. Run \`npm install\` at the repository root (its prepare script installs both releases).`);
   const bind = options.bind ?? "loopback";
   if (bind !== "loopback" && !options.host) throw new Error("A Gateway off loopback needs a test host (createHosts in test/harness/netns.ts).");
   const address = bind === "loopback" || !options.host ? "127.0.0.1" : options.host.address;
@@ -230,7 +231,9 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   const startOnce = async (): Promise<void> => {
     const log = createWriteStream(logFile, { flags: "a" });
     const spawnOptions: SpawnOptions = { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] };
-    const spawned = options.host ? options.host.spawn(process.execPath, [entry, "gateway", "run"], spawnOptions) : spawn(process.execPath, [entry, "gateway", "run"], spawnOptions);
+    const spawned = options.host
+      ? options.host.spawn(process.execPath, [entry, "gateway", "run"], spawnOptions)
+      : spawn(process.execPath, [entry, "gateway", "run"], spawnOptions);
     spawned.stdout?.pipe(log);
     spawned.stderr?.pipe(log);
     children.add(spawned);
@@ -276,7 +279,12 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
 }
 
 /** The `openclaw` CLI on a test host, as the person at that machine runs it, against the Gateway there (its config, its state dir). */
-export async function openclawOnHost(host: Host, gateway: TestGateway, args: readonly string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function openclawOnHost(
+  host: Host,
+  gateway: TestGateway,
+  args: readonly string[],
+  timeoutMs = 90_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const result = await host.exec(process.execPath, [gateway.openclawEntry, ...args], { env: gateway.cliEnv(), timeoutMs });
   return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }

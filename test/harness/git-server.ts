@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { readFileSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Host } from "./netns.ts";
@@ -19,7 +18,10 @@ export interface TestGitServer {
 }
 
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main", ...args], { cwd, encoding: "utf8" }).trim();
+  execFileSync("git", ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main", ...args], {
+    cwd,
+    encoding: "utf8",
+  }).trim();
 
 /** Serves the files under `dir/repo.git/`: git's "dumb" HTTP protocol needs nothing more. */
 function serveRepo(dir: string) {
@@ -60,7 +62,29 @@ export async function startGitServer(dir: string, options: { host?: Host } = {})
     const host = options.host;
     const certFile = join(dir, "cert.pem");
     const keyFile = join(dir, "key.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", `/CN=${host.address}`, "-addext", `subjectAltName=IP:${host.address}`, "-keyout", keyFile, "-out", certFile], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${host.address}`,
+        "-addext",
+        `subjectAltName=IP:${host.address}`,
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+      ],
+      { stdio: "ignore" },
+    );
     const child = host.spawn(process.execPath, [self, JSON.stringify({ dir, certFile, keyFile })], { stdio: ["ignore", "pipe", "inherit"] });
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout?.on("data", (chunk: Buffer) => {

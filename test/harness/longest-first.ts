@@ -7,6 +7,9 @@ export default class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const ordered = await super.sort(files);
     const seconds = (spec: TestSpecification) => MEASURED_S[relative(spec.project.config.root, spec.moduleId)] ?? 0;
-    return ordered.map((spec, index) => ({ spec, index })).sort((a, b) => seconds(b.spec) - seconds(a.spec) || a.index - b.index).map(({ spec }) => spec);
+    return ordered
+      .map((spec, index) => ({ spec, index }))
+      .sort((a, b) => seconds(b.spec) - seconds(a.spec) || a.index - b.index)
+      .map(({ spec }) => spec);
   }
 }

@@ -63,9 +63,7 @@ export interface MockModelServer extends ModelWitness {
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
-    return content
-      .map((part) => (part && typeof part === "object" && "text" in part ? String((part as { text: unknown }).text) : ""))
-      .join("");
+    return content.map((part) => (part && typeof part === "object" && "text" in part ? String((part as { text: unknown }).text) : "")).join("");
   }
   return "";
 }
@@ -95,10 +93,23 @@ function answerToolCall(res: ServerResponse, body: ChatCompletionRequest, call: 
   const id = `chatcmpl-mock-${Date.now()}`;
   const created = Math.floor(Date.now() / 1000);
   const model = body.model ?? "mock-1";
-  const toolCall = { index: 0, id: `call_${Date.now()}`, type: "function", function: { name: "tool_call", arguments: JSON.stringify({ id: call.tool, args: call.args }) } };
+  const toolCall = {
+    index: 0,
+    id: `call_${Date.now()}`,
+    type: "function",
+    function: { name: "tool_call", arguments: JSON.stringify({ id: call.tool, args: call.args }) },
+  };
   if (!body.stream) {
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ id, object: "chat.completion", created, model, choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [toolCall] }, finish_reason: "tool_calls" }] }));
+    res.end(
+      JSON.stringify({
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [toolCall] }, finish_reason: "tool_calls" }],
+      }),
+    );
     return;
   }
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -202,7 +213,10 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
       const slowMs = options.ignoreSlow ? 0 : Number(/SLOW:(\d{1,6})/u.exec(lastUserText(body))?.[1] ?? 0);
       if (slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
       if (res.destroyed) return;
-      const pingPong = options.pingPongTo && lastUserText(body).includes("PINGPONG") ? { tool: "instance_send", args: { to: options.pingPongTo, message: "PINGPONG" } } : undefined;
+      const pingPong =
+        options.pingPongTo && lastUserText(body).includes("PINGPONG")
+          ? { tool: "instance_send", args: { to: options.pingPongTo, message: "PINGPONG" } }
+          : undefined;
       const call = pingPong ?? mockToolCallFor(lastUserText(body));
       if (call) answerToolCall(res, body, call);
       else answer(res, body, mockReplyFor(lastUserText(body)));
@@ -231,7 +245,9 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
 }
 
 function seenAsUser(requests: readonly MockModelRequest[], texts: readonly string[]): boolean[] {
-  return texts.map((text) => requests.some((request) => (request.body.messages ?? []).some((message) => message.role === "user" && textOf(message.content).includes(text))));
+  return texts.map((text) =>
+    requests.some((request) => (request.body.messages ?? []).some((message) => message.role === "user" && textOf(message.content).includes(text))),
+  );
 }
 
 function turnsEndingWith(requests: readonly MockModelRequest[], marker: string): number {

@@ -17,7 +17,7 @@
  * Names carry the creating pid so `cleanupStale()` can remove what a crashed run left:
  *   namespaces `oii-<pid>-<rand6>-<name>`, root interfaces `oii<pid base36>-<rand3>-<k|z|y>` (<= 15 chars).
  */
-import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

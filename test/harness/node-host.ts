@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -120,7 +120,12 @@ export async function startNodeHost(gateway: TestGateway, options: { displayName
     await waitForNode(gateway, options.displayName, (node) => node.connected !== true, 30_000);
   };
   await start();
-  const pending = await waitForNode(gateway, options.displayName, (node) => Boolean(node.pendingRequestId) || (node.commands ?? []).includes("system.run"), 90_000);
+  const pending = await waitForNode(
+    gateway,
+    options.displayName,
+    (node) => Boolean(node.pendingRequestId) || (node.commands ?? []).includes("system.run"),
+    90_000,
+  );
   if (pending.pendingRequestId) await gatewayRequest(gateway, "node.pair.approve", { requestId: pending.pendingRequestId });
   const approved = await waitForNode(gateway, options.displayName, (node) => (node.commands ?? []).includes("system.run"), 30_000);
   return {

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseEntries, type MemoryEntry } from "../../src/transports/memory-file/entry.js";
+import { type MemoryEntry, parseEntries } from "../../src/transports/memory-file/entry.js";
 import { openclawEntry, openclawOnHost, type TestGateway } from "./gateway.js";
 import type { ModelWitness } from "./mock-model.js";
 import { gatewayRequest } from "./rpc.ts";
@@ -22,7 +22,8 @@ export interface HistoryMessage {
   readonly __openclaw?: { readonly runId?: string; readonly seq?: number; readonly id?: string; readonly truncated?: boolean };
 }
 
-const SIGNATURE_LINE = /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)?(?: conversation=\S+ hop=\d+)?(?: reply-to=\S+)?(?: task)? sig=[A-Za-z0-9_-]{86}\]$/u;
+const SIGNATURE_LINE =
+  /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)?(?: conversation=\S+ hop=\d+)?(?: reply-to=\S+)?(?: task)? sig=[A-Za-z0-9_-]{86}\]$/u;
 
 /** A session message as sent before signing: the text without its last line, the sender's signature (checked elsewhere). */
 export function withoutSignatureLine(text: string): string {
@@ -84,7 +85,10 @@ export async function notVerbatimOnce(gateway: TestGateway, model: ModelWitness,
   return texts
     .map((text, index) => ({ text, count: headerCount(text), kept: stored(text), seen: seen[index] }))
     .filter(({ count, kept, seen }) => count !== 1 || !kept || !seen)
-    .map(({ text, count, kept, seen }) => `${count}x in transcript, ${kept ? "stored whole" : "not stored as sent"}, model ${seen ? "saw it" : "did not see it"}: ${JSON.stringify(text.slice(0, 120))}`);
+    .map(
+      ({ text, count, kept, seen }) =>
+        `${count}x in transcript, ${kept ? "stored whole" : "not stored as sent"}, model ${seen ? "saw it" : "did not see it"}: ${JSON.stringify(text.slice(0, 120))}`,
+    );
 }
 
 const MESSAGE_GET_CAP = 1_000_000;

@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
-import { startGateway, type GatewayOptions, type TestGateway } from "./gateway.ts";
-import { startMockModel, type MockModelOptions, type MockModelServer } from "./mock-model.ts";
+import { type GatewayOptions, startGateway, type TestGateway } from "./gateway.ts";
+import { type MockModelOptions, type MockModelServer, startMockModel } from "./mock-model.ts";
 import { createHosts, type Host, type Hosts, type HostsOptions } from "./netns.ts";
 
 export interface GatewayOnHost {

@@ -49,12 +49,21 @@ export async function runToExit(
   child.stderr.on("data", (chunk: Buffer) => void ((stderr += chunk.toString()), check()));
   const poll = setInterval(() => void check(), 500);
   const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on("exit", (exitCode, exitSignal) => resolve([exitCode, exitSignal])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("exit", (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+  );
   const exitedAt = performance.now();
   clearInterval(poll);
   clearTimeout(killer);
   await check();
   // A child that dies with its parent needs a moment to go.
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  return { code, signal, stdout, stderr, exitAfterDoneMs: doneAt === undefined ? undefined : Math.max(0, exitedAt - doneAt), leftovers: await processesMarked(id) };
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    exitAfterDoneMs: doneAt === undefined ? undefined : Math.max(0, exitedAt - doneAt),
+    leftovers: await processesMarked(id),
+  };
 }

@@ -30,12 +30,27 @@ export default class SummaryReporter implements Reporter {
     }
     files.sort((a, b) => b.ms - a.ms);
     const over = files.filter((entry) => entry.ms > entry.budgetS * 1000);
-    const lines = ["", "time per file (wall, budget):", ...files.map((entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`)];
-    lines.push("", "slowest tests:", ...slowest.sort((a, b) => b.ms - a.ms).slice(0, 10).map((entry) => `${seconds(entry.ms)}  ${entry.name.slice(0, 160)}`));
+    const lines = [
+      "",
+      "time per file (wall, budget):",
+      ...files.map(
+        (entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`,
+      ),
+    ];
+    lines.push(
+      "",
+      "slowest tests:",
+      ...slowest
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 10)
+        .map((entry) => `${seconds(entry.ms)}  ${entry.name.slice(0, 160)}`),
+    );
     if (over.length > 0) {
       lines.push("", `${over.length} file(s) ran past their budget in test/budgets.ts: make them faster, or raise the budget there with the reason.`);
       process.exitCode = 1;
     }
-    process.stdout.write(`${lines.join("\n")}\n\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}${over.length ? `, ${over.length} file(s) over budget` : ""}\n`);
+    process.stdout.write(
+      `${lines.join("\n")}\n\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}${over.length ? `, ${over.length} file(s) over budget` : ""}\n`,
+    );
   }
 }

@@ -9,7 +9,7 @@ import { a2aContextId, formatSessionMessage } from "../../src/transports.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -64,7 +64,10 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
     expect(viaA2a.length).toBeGreaterThanOrEqual(45);
     const sessionKey = `agent:main:a2a:default:direct:xiaoa:${a2aContextId("xiaoa")}`.toLowerCase();
     const missing = () => notVerbatimOnce(gatewayB, mock, viaA2a, sessionKey);
-    await expect.poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 }).toBe(0).catch(() => undefined);
+    await expect
+      .poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 })
+      .toBe(0)
+      .catch(() => undefined);
     expect(await missing()).toEqual([]);
     const notes = new Map((await readMemoryEntries(gatewayB.workspace)).map((entry) => [entry.id, entry.body]));
     for (const [id, body] of viaFile) expect(notes.get(id)).toBe(body);

@@ -4,12 +4,12 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput } from "../../src/index.js";
-import { a2aCall, a2aContextId, a2aTaskText, type A2aTask } from "../../src/transports.js";
+import { type ConfigInput, createMessenger } from "../../src/index.js";
+import { type A2aTask, a2aCall, a2aContextId, a2aTaskText } from "../../src/transports.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
 import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -29,7 +29,12 @@ beforeAll(async () => {
   // owns state-lifecycle", a startup race in the target, not in the transport). Let one turn settle first.
   const target = { endpoint: `${gatewayB.httpUrl}/a2a/v1`, token: PEER_TOKEN, tokenSource: "test" };
   const warmUpDeadline = Date.now() + 150_000;
-  const { task } = await a2aCall<{ task: A2aTask }>(target, "SendMessage", { message: { role: "ROLE_USER", parts: [{ text: "warm-up" }] } }, AbortSignal.timeout(150_000));
+  const { task } = await a2aCall<{ task: A2aTask }>(
+    target,
+    "SendMessage",
+    { message: { role: "ROLE_USER", parts: [{ text: "warm-up" }] } },
+    AbortSignal.timeout(150_000),
+  );
   for (let state = task.status?.state; state === "TASK_STATE_WORKING"; ) {
     if (Date.now() > warmUpDeadline) break;
     await new Promise((resolve) => setTimeout(resolve, A2A_POLL_MS));
@@ -74,7 +79,10 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
       const taskId = String(report.receipt?.detail.taskId);
       const endpoint = client.registry.resolve("xiaom").a2a!;
       await expect
-        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000))).status?.state, { timeout: 90_000, interval: A2A_POLL_MS })
+        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000))).status?.state, {
+          timeout: 90_000,
+          interval: A2A_POLL_MS,
+        })
         .not.toBe("TASK_STATE_WORKING");
       const done = await a2aCall<A2aTask>(endpoint, "GetTask", { id: taskId }, AbortSignal.timeout(10_000));
       expect(done.status?.state, a2aTaskText(done)).toBe("TASK_STATE_COMPLETED");
@@ -133,7 +141,10 @@ describe("a2a transport against a real Gateway with channels.a2a enabled", () =>
       expect(first.via).toBe("a2a");
       const endpoint = client.registry.resolve("xiaom").a2a!;
       await expect
-        .poll(async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: String(first.receipt?.detail.taskId) }, AbortSignal.timeout(10_000))).status?.state, { timeout: 60_000, interval: A2A_POLL_MS })
+        .poll(
+          async () => (await a2aCall<A2aTask>(endpoint, "GetTask", { id: String(first.receipt?.detail.taskId) }, AbortSignal.timeout(10_000))).status?.state,
+          { timeout: 60_000, interval: A2A_POLL_MS },
+        )
         .toBe("TASK_STATE_COMPLETED");
       const second = await client.send({ to: "xiaom", body: `repeat ${marker}`, id: first.id });
       expect(second).toMatchObject({ ok: true, via: "a2a", attempts: [], repeatOf: { deliveredAt: expect.any(String) } });
@@ -166,7 +177,12 @@ describe("message_tool through a real Gateway's send RPC", () => {
       self: { name: "xiaoa" },
       stateDir: join(scratch, "client-state"),
       instances: {
-        xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, messageTool, workspace: gatewayB.workspace, transports: ["message_tool", "memory_file"] },
+        xiaom: {
+          gateway: { url: gatewayB.url, token: gatewayB.token },
+          messageTool,
+          workspace: gatewayB.workspace,
+          transports: ["message_tool", "memory_file"],
+        },
       },
     };
   }

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type DeliveryReport } from "../../src/index.js";
-import { A2aTransport, a2aCall, a2aContextId, a2aTaskText, type A2aTask } from "../../src/transports.js";
+import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
+import { type A2aTask, A2aTransport, a2aCall, a2aContextId, a2aTaskText } from "../../src/transports.js";
 import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, textOf } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -36,7 +36,12 @@ beforeAll(async () => {
   gatewayB = await startA2aGateway({ modelBaseUrl: mock.url, name: "xiaom-a2a-wedge", peerToken: PEER_TOKEN, loopToken: LOOP_TOKEN, rateLimitPerMinute: 0 });
   // Let the first (cold) turn settle, in a context of its own.
   const target = { endpoint: `${gatewayB.httpUrl}/a2a/v1`, token: PEER_TOKEN, tokenSource: "test" };
-  const { task } = await a2aCall<{ task: A2aTask }>(target, "SendMessage", { message: { role: "ROLE_USER", parts: [{ text: "warm-up" }] } }, AbortSignal.timeout(150_000));
+  const { task } = await a2aCall<{ task: A2aTask }>(
+    target,
+    "SendMessage",
+    { message: { role: "ROLE_USER", parts: [{ text: "warm-up" }] } },
+    AbortSignal.timeout(150_000),
+  );
   const deadline = Date.now() + 150_000;
   for (let state = task.status?.state; state === "TASK_STATE_WORKING" && Date.now() < deadline; ) {
     await new Promise((resolve) => setTimeout(resolve, 2_000));

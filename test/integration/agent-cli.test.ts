@@ -3,14 +3,14 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pLimit from "p-limit";
-import { createMessenger, type ConfigInput, type Envelope, type TransportId } from "../../src/index.js";
-import { formatSessionMessage } from "../../src/transports.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ConfigInput, createMessenger, type Envelope, type TransportId } from "../../src/index.js";
 import { chatMessageRefusal } from "../../src/transports/shared/session-message.js";
-import { hostileBodies } from "../fixtures/hostile-bodies.js";
+import { formatSessionMessage } from "../../src/transports.js";
 import { hostileBody, sentinelPath } from "../fixtures/hostile.js";
-import { borrowGateway, type BorrowedGateway } from "../harness/fixtures.js";
+import { hostileBodies } from "../fixtures/hostile-bodies.js";
+import { type BorrowedGateway, borrowGateway } from "../harness/fixtures.js";
 import { freePort, openclawEntry } from "../harness/gateway.js";
 import { notVerbatimOnce, readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog, watchSecret } from "../harness/secrets-watch.js";
@@ -59,7 +59,9 @@ describe("agent_cli transport against a real Gateway", () => {
 
       const rows = (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker));
       expect(rows).toHaveLength(1);
-      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(
+        formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }),
+      );
       expect(existsSync(sentinelPath(scratch))).toBe(false);
     } finally {
       await client.close();
@@ -71,12 +73,16 @@ describe("agent_cli transport against a real Gateway", () => {
     const client = createMessenger({ config: configFor({ transports: ["agent_cli"] }), log: testLog() });
     try {
       const threeAtATime = pLimit(3);
-      const sent = await Promise.all(hostileBodies(sentinel).map(({ body }) => threeAtATime(async () => ({ body, report: await client.send({ to: "xiaom", body }) }))));
+      const sent = await Promise.all(
+        hostileBodies(sentinel).map(({ body }) => threeAtATime(async () => ({ body, report: await client.send({ to: "xiaom", body }) }))),
+      );
       const refused = sent.filter(({ body }) => chatMessageRefusal({ body } as Envelope));
       for (const { report } of refused) expect(report.attempts[0]?.skippedBecause).toMatch(/NUL bytes|control characters|NFC|trims/u);
       const carried = sent.filter((entry) => !refused.includes(entry));
       expect(carried.filter(({ report }) => report.via !== "agent_cli").map(({ report }) => report.attempts)).toEqual([]);
-      const expected = carried.map(({ body, report }) => formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      const expected = carried.map(({ body, report }) =>
+        formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }),
+      );
       expect(await notVerbatimOnce(gatewayB, gatewayB.model, expected, sessionKey)).toEqual([]);
       expect(existsSync(sentinel)).toBe(false);
     } finally {
@@ -125,7 +131,8 @@ describe("agent_cli when the turn outlives the attempt", () => {
       expect(["accepted", "delivered"]).toContain(report.attempts[0]?.outcome);
       expect(report).toMatchObject({ ok: true, via: "agent_cli" });
       expect(report.attempts).toHaveLength(1);
-      const rowsWithMarker = async () => (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker)).length;
+      const rowsWithMarker = async () =>
+        (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(marker)).length;
       await expect.poll(rowsWithMarker, { timeout: 60_000, interval: 1000 }).toBe(1);
       expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.id === report.id)).toBe(false);
     } finally {
@@ -159,7 +166,10 @@ describe("agent_cli sent again by a sender without the first one's record", () =
 
 describe("capability probes against a real Gateway", () => {
   it("pass on a healthy target, and after a failed probe the next message skips the dead paths at once", async () => {
-    const healthy = createMessenger({ config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } }, log: testLog() });
+    const healthy = createMessenger({
+      config: { ...configFor(), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send", "agent_cli", "memory_file"] } } },
+      log: testLog(),
+    });
     try {
       const results = await healthy.probe("xiaom");
       expect(results.map((r) => [r.transport, r.ok])).toEqual([
@@ -174,7 +184,16 @@ describe("capability probes against a real Gateway", () => {
     const closedPort = await freePort();
     const base = configFor();
     const dead = createMessenger({
-      config: { ...base, instances: { xiaom: { ...base.instances.xiaom, gateway: { url: `ws://127.0.0.1:${closedPort}`, token: gatewayB.token }, transports: ["sessions_send", "agent_cli", "memory_file"] } } },
+      config: {
+        ...base,
+        instances: {
+          xiaom: {
+            ...base.instances.xiaom,
+            gateway: { url: `ws://127.0.0.1:${closedPort}`, token: gatewayB.token },
+            transports: ["sessions_send", "agent_cli", "memory_file"],
+          },
+        },
+      },
       log: testLog(),
     });
     try {

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type TransportId } from "../../src/index.js";
-import { borrowGateway, type BorrowedGateway } from "../harness/fixtures.js";
+import { type ConfigInput, createMessenger, type TransportId } from "../../src/index.js";
+import { type BorrowedGateway, borrowGateway } from "../harness/fixtures.js";
 import { openclawEntry } from "../harness/gateway.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -88,7 +88,12 @@ describe("ask: send and wait for the target agent's answer", () => {
     const messenger = client(["sessions_send"]);
     try {
       const result = await messenger.ask({ to: "xiaom", body: "slow question SLOW:20000" }, { timeoutMs: 3_000 });
-      expect(result).toMatchObject({ ok: false, status: "no reply", report: { ok: true, via: "sessions_send" }, error: { class: "timeout", code: "NO_REPLY" } });
+      expect(result).toMatchObject({
+        ok: false,
+        status: "no reply",
+        report: { ok: true, via: "sessions_send" },
+        error: { class: "timeout", code: "NO_REPLY" },
+      });
     } finally {
       await messenger.close();
     }

@@ -30,7 +30,22 @@ it("npm run bench --quick writes results.json, results.md and latency.svg, then 
     expect(new Set(results.rows.map((row) => row.scenario.split(".")[0]))).toEqual(new Set(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]));
     // Every step ran to its end (each is timed as it ends); where the run's time went, for whoever reads the log.
     expect(new Set(Object.keys(results.secondsPerStep).map((step) => step.split(".")[0]))).toEqual(
-      new Set(["start the Gateway and the mock model", "stop the Gateway, node host and mock model", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]),
+      new Set([
+        "start the Gateway and the mock model",
+        "stop the Gateway, node host and mock model",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+        "10",
+        "11",
+        "12",
+      ]),
     );
     console.info(`bench --quick, seconds per step: ${JSON.stringify(results.secondsPerStep)}`);
     expect(results.memory).toMatchObject({ lost: 0, torn: 0 });

@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { watchOutput } from "../harness/secrets-watch.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/index.js";
-import { verifyRotation, type KeyRotation } from "../../src/trust/messaging-key.js";
+import { type KeyRotation, verifyRotation } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { runToExit } from "../harness/run-to-exit.js";
+import { watchOutput } from "../harness/secrets-watch.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "bin.js");
 let mock: MockModelServer;
@@ -33,7 +33,14 @@ beforeAll(async () => {
   goodConfig = await write("good.json", {
     self: { name: "xiaoa" },
     stateDir: join(scratch, "state-good"),
-    instances: { xiaom: { aliases: ["小m"], gateway: { url: gatewayB.url, tokenEnv: "XIAOM_TOKEN" }, workspace: gatewayB.workspace, transports: ["sessions_send", "memory_file"] } },
+    instances: {
+      xiaom: {
+        aliases: ["小m"],
+        gateway: { url: gatewayB.url, tokenEnv: "XIAOM_TOKEN" },
+        workspace: gatewayB.workspace,
+        transports: ["sessions_send", "memory_file"],
+      },
+    },
   });
   deadConfig = await write("dead.json", {
     self: { name: "xiaoa" },
@@ -66,7 +73,9 @@ describe("the built CLI against a real Gateway", () => {
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 }).toBe(true);
+    await expect
+      .poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 })
+      .toBe(true);
     // Its turn answered before the next test sends: a message that lands as a turn ends can be lost
     // inside the Gateway (seen in the hostile suite too), which is not what the next test is about.
     await expect.poll(async () => (await readHistory(gatewayB)).at(-1)?.role, { timeout: 60_000 }).toBe("assistant");
@@ -78,7 +87,9 @@ describe("the built CLI against a real Gateway", () => {
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as DeliveryReport;
     // Accepted is not yet in the transcript: the row is written when B's turn starts, which a loaded machine delays.
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 120_000 }).toBe(true);
+    await expect
+      .poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 120_000 })
+      .toBe(true);
     expect(report.ok).toBe(true);
   }, 180_000);
 
@@ -98,7 +109,7 @@ describe("the built CLI against a real Gateway", () => {
   it("doctor: all checks pass on a healthy setup, and fail with the fix on a dead one", async () => {
     const healthy = await cli(["-c", goodConfig, "--json", "doctor"]);
     expect(healthy.exitCode).toBe(0);
-    const checks = (JSON.parse(healthy.stdout) as { ok: boolean; unseen: unknown[]; checks: { check: string; status: string }[] });
+    const checks = JSON.parse(healthy.stdout) as { ok: boolean; unseen: unknown[]; checks: { check: string; status: string }[] };
     expect(checks).toMatchObject({ ok: true, unseen: [] });
     expect(checks.checks.filter((check) => check.status !== "skip").map((check) => [check.check, check.status])).toEqual([
       ["transport:sessions_send", "pass"],
@@ -188,7 +199,12 @@ describe("the built CLI against a real Gateway", () => {
       path,
       JSON.stringify({
         self: { name: "xiaoa" },
-        instances: { xiaom: { gateway: { url: `ws://user:S3CRETinURL@127.0.0.1:${await freePort()}`, token: "t0ken" }, a2a: { url: "http://peer:S3CRETinURL@127.0.0.1:9/a2a/v1", token: "t0ken" } } },
+        instances: {
+          xiaom: {
+            gateway: { url: `ws://user:S3CRETinURL@127.0.0.1:${await freePort()}`, token: "t0ken" },
+            a2a: { url: "http://peer:S3CRETinURL@127.0.0.1:9/a2a/v1", token: "t0ken" },
+          },
+        },
       }),
     );
     const result = await cli(["-c", path, "-v", "send", "xiaom", "hi"]);
@@ -204,7 +220,12 @@ describe("the built CLI against a real Gateway", () => {
       ["--config", goodConfig, "ask", "小m", "还在吗 REPLY:ends"],
       ["--config", deadConfig, "doctor"],
     ]) {
-      const run = await runToExit([process.execPath, bin, ...args], { cwd: scratch, env: { ...process.env, XIAOM_TOKEN: gatewayB.token }, timeoutMs: 120_000, doneWhen: ({ stdout }) => stdout.trim() !== "" });
+      const run = await runToExit([process.execPath, bin, ...args], {
+        cwd: scratch,
+        env: { ...process.env, XIAOM_TOKEN: gatewayB.token },
+        timeoutMs: 120_000,
+        doneWhen: ({ stdout }) => stdout.trim() !== "",
+      });
       watchOutput(`${run.stdout}\n${run.stderr}`);
       expect(run.signal, args.join(" ")).toBeNull();
       expect(run.exitAfterDoneMs!, args.join(" ")).toBeLessThan(3_000);
@@ -233,7 +254,17 @@ describe("the built CLI against a real Gateway", () => {
     const report = JSON.parse(sent.stdout) as DeliveryReport;
     const logged = await cli(["-c", goodConfig, "--json", "log", "--since", "10m"]);
     expect(logged.exitCode, logged.stderr).toBe(0);
-    const entries = JSON.parse(logged.stdout) as { id: string; direction: string; from: string; to: string; transport: string; status: string; verdict: string; bytes: number; body?: string }[];
+    const entries = JSON.parse(logged.stdout) as {
+      id: string;
+      direction: string;
+      from: string;
+      to: string;
+      transport: string;
+      status: string;
+      verdict: string;
+      bytes: number;
+      body?: string;
+    }[];
     expect(entries.find((entry) => entry.id === report.id)).toEqual({
       at: expect.any(String),
       direction: "out",
@@ -292,7 +323,8 @@ describe("the built CLI against a real Gateway", () => {
   it("--help exits 0 and lists the commands", async () => {
     const help = await cli(["--help"]);
     expect(help.exitCode).toBe(0);
-    for (const command of ["send", "ask", "delegate", "status", "say", "doctor", "outbox", "inbox", "keys", "pin", "log"]) expect(help.stdout).toContain(command);
+    for (const command of ["send", "ask", "delegate", "status", "say", "doctor", "outbox", "inbox", "keys", "pin", "log"])
+      expect(help.stdout).toContain(command);
   });
 
   it("never prints the token", () => {

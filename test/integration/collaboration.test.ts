@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type Messenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, textOf, waitForRun } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { gatewayRequest } from "../harness/rpc.js";
-import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
 import { testLog } from "../harness/secrets-watch.js";
+import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
 
 // The three ways to work with another agent, against two real Gateways: A (Xiaoa) runs the
 // plugin, B (Xiaom) is a plain Gateway. A's agent (its mock model) delegates with the tool when a
@@ -98,7 +98,11 @@ beforeAll(async () => {
   const startB = async () => {
     gatewayB = await startGateway({ modelBaseUrl: modelB.url, name: "xiaom-collab", port: portB, token: tokenB });
     // A second session on B (sessions.send reaches existing sessions only), for a group member of its own.
-    const { runId } = await gatewayRequest<{ runId: string }>(gatewayB, "agent", { sessionKey: "agent:main:crew", message: "hello crew", idempotencyKey: randomUUID() });
+    const { runId } = await gatewayRequest<{ runId: string }>(gatewayB, "agent", {
+      sessionKey: "agent:main:crew",
+      message: "hello crew",
+      idempotencyKey: randomUUID(),
+    });
     const crew = await waitForRun(gatewayB, runId, 120_000);
     if (crew.status !== "ok") throw new Error(`could not open agent:main:crew on B: ${JSON.stringify(crew)}`);
   };
@@ -152,7 +156,8 @@ afterAll(async () => {
 });
 
 /** A's model requests as text, in order, with when each came. */
-const requestsA = () => mockA.requests.map((request) => ({ at: request.receivedAt, text: (request.body.messages ?? []).map((m) => textOf(m.content)).join("\n") }));
+const requestsA = () =>
+  mockA.requests.map((request) => ({ at: request.receivedAt, text: (request.body.messages ?? []).map((m) => textOf(m.content)).join("\n") }));
 /** The id A's delegate tool answered with, once its tool result is in a request. */
 const taskIdFor = (tag: string) => {
   for (const request of requestsA()) {
@@ -187,11 +192,28 @@ describe("delegate: the result comes back into the session that delegated", () =
     expect(result.text).toContain(`ACK ${tag}`);
     expect(result.at).toBeGreaterThan(handed.at);
     // A new turn of A's agent ran with it: its transcript has an answer after the result came.
-    await expect.poll(async () => (await readHistory(gatewayA)).filter((row) => row.role === "assistant" && Number(row.timestamp ?? 0) >= result.at - 1000).length, { timeout: 60_000, interval: 500 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await readHistory(gatewayA)).filter((row) => row.role === "assistant" && Number(row.timestamp ?? 0) >= result.at - 1000).length, {
+        timeout: 60_000,
+        interval: 500,
+      })
+      .toBeGreaterThan(0);
     // The library sees the same task from A's state: answered, with the result.
-    const fromA = createMessenger({ config: { self: { name: "xiaoa" }, stateDir: join(gatewayA.stateDir, "inter-instance"), instances: { xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, transports: ["sessions_send"] } } }, log: testLog() });
+    const fromA = createMessenger({
+      config: {
+        self: { name: "xiaoa" },
+        stateDir: join(gatewayA.stateDir, "inter-instance"),
+        instances: { xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, transports: ["sessions_send"] } },
+      },
+      log: testLog(),
+    });
     try {
-      expect(await fromA.tasks.get(handed.id)).toMatchObject({ state: "answered", result: `ACK ${tag}`, sessionKey: "agent:main:main", broughtAt: expect.any(String) });
+      expect(await fromA.tasks.get(handed.id)).toMatchObject({
+        state: "answered",
+        result: `ACK ${tag}`,
+        sessionKey: "agent:main:main",
+        broughtAt: expect.any(String),
+      });
       expect((await fromA.track(handed.id))[0]).toMatchObject({ to: "xiaom", state: "answered" });
     } finally {
       await fromA.close();
@@ -219,7 +241,11 @@ describe("delegate: the result comes back into the session that delegated", () =
     expect(resultRequest(handed.id)!.text).toContain(`ACK ${tag}`);
     // Brought once: no later request carries a second copy of the frame.
     const frames = (text: string) => text.split(`| Result from xiaom for task ${handed.id}]`).length - 1;
-    expect(requestsA().filter((request) => frames(request.text) > 0).map((request) => frames(request.text))).toEqual([1]);
+    expect(
+      requestsA()
+        .filter((request) => frames(request.text) > 0)
+        .map((request) => frames(request.text)),
+    ).toEqual([1]);
   }, 360_000);
 });
 
@@ -239,7 +265,11 @@ describe("track: one status for every message, through real Gateways", () => {
   it("queued, accepted, delivered, answered, and seen for a memory-file message read by A's plugin", async () => {
     const queued = await link.send({ to: "nowhere", body: "nobody listens here" });
     expect(queued.status).toBe("queued");
-    expect((await link.track(queued.id))[0]).toMatchObject({ to: "nowhere", state: "queued", evidence: [expect.objectContaining({ source: "outbox", detail: expect.objectContaining({ attempts: expect.any(Number) }) })] });
+    expect((await link.track(queued.id))[0]).toMatchObject({
+      to: "nowhere",
+      state: "queued",
+      evidence: [expect.objectContaining({ source: "outbox", detail: expect.objectContaining({ attempts: expect.any(Number) }) })],
+    });
 
     const tag = `track-${randomUUID().slice(0, 8)}`;
     const sent = await link.send({ to: "xiaom", body: `how are you SLOW:4000 REPLY:${tag}` });
@@ -260,7 +290,7 @@ describe("groups", () => {
     // A is down to the sender: the port it reaches A's Gateway by is closed (connection refused), then open again.
     await relayA.down();
     const body = `通知：今晚十点维护 ${randomUUID()}`;
-    let report;
+    let report: Awaited<ReturnType<typeof link.groups.send>>;
     try {
       report = await link.groups.send({ to: "crew", body });
     } finally {
@@ -271,12 +301,14 @@ describe("groups", () => {
       ["xiaomc", "ok"],
       ["xiaoa", "queued"],
     ]);
-    const inB = async (sessionKey: string) => (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(body)).length;
+    const inB = async (sessionKey: string) =>
+      (await readHistory(gatewayB, sessionKey)).filter((row) => row.role === "user" && textOf(row.content).includes(body)).length;
     await expect.poll(() => inB("agent:main:main"), { timeout: 60_000, interval: 500 }).toBe(1);
     await expect.poll(() => inB("agent:main:crew"), { timeout: 60_000, interval: 500 }).toBe(1);
     await link.outbox.flush({ all: true });
     await link.outbox.flush({ all: true });
-    const inA = async () => (await readHistory(gatewayA, "agent:main:main", 1000)).filter((row) => row.role === "user" && textOf(row.content).includes(body)).length;
+    const inA = async () =>
+      (await readHistory(gatewayA, "agent:main:main", 1000)).filter((row) => row.role === "user" && textOf(row.content).includes(body)).length;
     await expect.poll(inA, { timeout: 60_000, interval: 500 }).toBe(1);
     expect((await link.track(report.members[2]!.id))[0]?.state).toMatch(/^(accepted|delivered|answered)$/u);
   }, 240_000);

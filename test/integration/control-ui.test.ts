@@ -3,11 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type Messenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { gatewayRequest } from "../harness/rpc.js";
@@ -77,7 +77,11 @@ beforeAll(async () => {
   ]);
   // Nobody A pinned: what it sends to A is held for A's owner (the default policy).
   stranger = createMessenger({
-    config: { self: { name: "xiaoz" }, stateDir: join(scratch, "xiaoz"), instances: { xiaoa: { gateway: { url: gatewayA.url, token: gatewayA.token }, transports: ["sessions_send"] } } },
+    config: {
+      self: { name: "xiaoz" },
+      stateDir: join(scratch, "xiaoz"),
+      instances: { xiaoa: { gateway: { url: gatewayA.url, token: gatewayA.token }, transports: ["sessions_send"] } },
+    },
     log: testLog(),
   });
 }, 420_000);
@@ -100,14 +104,21 @@ async function pluginHealthError(): Promise<string | undefined> {
 
 it("/instances in chat lists the instances, the way to each now and the outbox, without a model call", async () => {
   const before = mockA.requests.length;
-  const { runId } = await gatewayRequest<{ runId: string }>(gatewayA, "chat.send", { sessionKey: "agent:main:main", message: "/instances", idempotencyKey: randomUUID() });
+  const { runId } = await gatewayRequest<{ runId: string }>(gatewayA, "chat.send", {
+    sessionKey: "agent:main:main",
+    message: "/instances",
+    idempotencyKey: randomUUID(),
+  });
   await gatewayRequest(gatewayA, "agent.wait", { runId, timeoutMs: 60_000 }, 70_000);
   await expect
-    .poll(async () => {
-      const rows = await readHistory(gatewayA);
-      const last = rows.at(-1);
-      return last?.role === "assistant" ? textOf(last.content) : "";
-    }, { timeout: 60_000, interval: 1_000 })
+    .poll(
+      async () => {
+        const rows = await readHistory(gatewayA);
+        const last = rows.at(-1);
+        return last?.role === "assistant" ? textOf(last.content) : "";
+      },
+      { timeout: 60_000, interval: 1_000 },
+    )
     .toContain("instance(s) known to xiaoa");
   const text = textOf((await readHistory(gatewayA)).at(-1)!.content);
   expect(text).toMatch(/- xiaom \(小m\): messages go by sessions_send/u);
@@ -133,13 +144,22 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1440, height: 1200 },
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = browser.pages()[0] ?? (await browser.newPage());
   });
 
   const status = () => page.locator("output.iim-status").textContent();
-  const transportBadge = (instance: string, transport: string) => page.locator(`article[data-instance="${instance}"] [data-transport="${transport}"] .iim-badge`).textContent();
+  const transportBadge = (instance: string, transport: string) =>
+    page.locator(`article[data-instance="${instance}"] [data-transport="${transport}"] .iim-badge`).textContent();
 
   it("loads from the plugin's tarball and shows each instance, its transports' state and the route now; a failing one shows its fix", async () => {
     const catalog = await gatewayRequest<{ plugins: { pluginId: string }[] }>(gatewayA, "plugins.controlUi.list", {});
@@ -151,7 +171,9 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
     await expect.poll(() => transportBadge("xiaoq", "sessions_send"), { timeout: 60_000 }).toBe("failing");
     expect(await page.locator('article[data-instance="xiaom"] .iim-route').textContent()).toContain("sessions_send");
     expect(await page.locator('article[data-instance="xiaoq"] .iim-fix').first().textContent()).toMatch(/^Fix: \S/u);
-    const activations = await gatewayRequest<{ clients: { activations: { status: string }[] }[] }>(gatewayA, "plugins.controlUi.status", { pluginId: "inter-instance" });
+    const activations = await gatewayRequest<{ clients: { activations: { status: string }[] }[] }>(gatewayA, "plugins.controlUi.status", {
+      pluginId: "inter-instance",
+    });
     expect(activations.clients.flatMap((client) => client.activations.map((a) => a.status))).toContain("activated");
   });
 
@@ -161,7 +183,12 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
     await page.getByRole("textbox", { name: "Message" }).fill(body);
     await page.getByRole("button", { name: "Send", exact: true }).click();
     await expect.poll(status, { timeout: 60_000 }).toContain("Accepted by xiaom's Gateway via sessions_send (not yet seen by its agent)");
-    await expect.poll(async () => (await readHistory(gatewayB)).some((row) => row.role === "user" && textOf(row.content).includes(body)), { timeout: 120_000, interval: 1_000 }).toBe(true);
+    await expect
+      .poll(async () => (await readHistory(gatewayB)).some((row) => row.role === "user" && textOf(row.content).includes(body)), {
+        timeout: 120_000,
+        interval: 1_000,
+      })
+      .toBe(true);
 
     await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaoq");
     await page.getByRole("textbox", { name: "Message" }).fill("this one waits");

@@ -4,7 +4,11 @@ import { runToExit } from "../harness/run-to-exit.js";
 
 // `npm run demo` = build + this script; the test suite has built already.
 it("the demo runs end to end: phrase, send, ask, fallback, doctor, cleanup; then exits by itself with nothing left running", async () => {
-  const run = await runToExit([process.execPath, "demo/run.ts"], { cwd: join(import.meta.dirname, "..", ".."), timeoutMs: 170_000, doneWhen: ({ stdout }) => stdout.includes("cleaned up") });
+  const run = await runToExit([process.execPath, "demo/run.ts"], {
+    cwd: join(import.meta.dirname, "..", ".."),
+    timeoutMs: 170_000,
+    doneWhen: ({ stdout }) => stdout.includes("cleaned up"),
+  });
   const { stdout } = run;
   expect(run.code, run.stderr.slice(-3000)).toBe(0);
   expect(run.exitAfterDoneMs!).toBeLessThan(10_000);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
 import { dailyNotePath } from "../../src/transports.js";
 import { readMemoryEntries } from "../harness/oracle.js";
 import { testLog, watchOutput } from "../harness/secrets-watch.js";
@@ -42,7 +42,11 @@ describe("disk faults on the memory-file path", () => {
     try {
       const report = await client.send({ to: "xiaom", body: "while the disk is full" });
       expect(report).toMatchObject({ ok: false, status: "queued" });
-      expect(report.attempts[0]).toMatchObject({ transport: "memory_file", outcome: "unavailable", error: { code: "DISK_FULL", hint: expect.stringContaining("disk space") } });
+      expect(report.attempts[0]).toMatchObject({
+        transport: "memory_file",
+        outcome: "unavailable",
+        error: { code: "DISK_FULL", hint: expect.stringContaining("disk space") },
+      });
       expect(await client.outbox.list()).toHaveLength(1);
 
       await rm(note);

@@ -3,14 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type DeliveryReport, type Messenger } from "../../src/index.js";
+import { type ConfigInput, createMessenger, type DeliveryReport, type Messenger } from "../../src/index.js";
 import { NatsFleet } from "../../src/transports/nats/fleet.js";
 import { fleetMembers } from "../../src/transports/nats/presence.js";
 import { deadLetters } from "../../src/transports/nats/receiver.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
-import { createHosts, hostsOrSkip, type Host, type Hosts } from "../harness/netns.js";
+import { createHosts, type Host, type Hosts, hostsOrSkip } from "../harness/netns.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -49,7 +49,8 @@ function laptop(stateName: string, overrides: Partial<ConfigInput["instances"][s
   return createMessenger({ config, log: testLog() });
 }
 
-const shown = (mock: MockModelServer, body: string) => mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(JSON.stringify(`\n${body}`).slice(1, -1))).length;
+const shown = (mock: MockModelServer, body: string) =>
+  mock.requests.filter((request) => JSON.stringify(request.body.messages ?? []).includes(JSON.stringify(`\n${body}`).slice(1, -1))).length;
 
 /**
  * Nothing more of these can reach Xiaom's agent: its durable consumer has nothing waiting and
@@ -87,7 +88,11 @@ beforeAll(async () => {
       host,
       bind: "loopback",
       beforeStart: (state) =>
-        installPlugin(tarball, state, { enabled: true, hooks: { allowConversationAccess: true }, config: { self: { name }, stateDir: join(state.stateDir, "inter-instance"), nats: natsConfig(), instances: {}, inbound: { unverified: "allow" } } }),
+        installPlugin(tarball, state, {
+          enabled: true,
+          hooks: { allowConversationAccess: true },
+          config: { self: { name }, stateDir: join(state.stateDir, "inter-instance"), nats: natsConfig(), instances: {}, inbound: { unverified: "allow" } },
+        }),
     });
     side[key] = { host, mock, gateway, name };
   };
@@ -95,10 +100,12 @@ beforeAll(async () => {
 }, 420_000);
 
 afterAll(async () => {
-  await Promise.all((["a", "b"] as const).map(async (key) => {
-    await side[key]?.gateway.dispose();
-    await side[key]?.mock.close();
-  }));
+  await Promise.all(
+    (["a", "b"] as const).map(async (key) => {
+      await side[key]?.gateway.dispose();
+      await side[key]?.mock.close();
+    }),
+  );
   await nats?.dispose();
   await hosts?.dispose();
   if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -111,7 +118,9 @@ async function sendFrom(from: "a" | "b", body: string): Promise<DeliveryReport> 
     self: { name: side[from].name },
     stateDir: join(scratch, `cli-${from}`),
     nats: { servers: [nats.url], fleet: FLEET },
-    instances: { [to.name]: { gateway: { url: `ws://${to.host.address}:${to.gateway.port}`, token: to.gateway.token }, transports: ["sessions_send", "nats"] } },
+    instances: {
+      [to.name]: { gateway: { url: `ws://${to.host.address}:${to.gateway.port}`, token: to.gateway.token }, transports: ["sessions_send", "nats"] },
+    },
   };
   const path = join(scratch, `cli-${from}.json`);
   await writeFile(path, JSON.stringify(config));
@@ -131,15 +140,17 @@ describe.skipIf(!run)("a fleet across three machines, each Gateway reachable by 
 
   it("Xiaoa to Xiaom and Xiaom to Xiaoa: sessions_send cannot get through, the fleet carries each message into the other agent's turn once", async () => {
     // The two directions are independent (each CLI has its own state): sent at the same time.
-    await Promise.all((["a", "b"] as const).map(async (from) => {
-      const body = `through the broker from ${side[from].name} ${randomUUID()}`;
-      const report = await sendFrom(from, body);
-      // The CLI settles a send: the receiver's receipt (the message is in the other agent's next turn) makes it delivered.
-      expect(report).toMatchObject({ ok: true, via: "nats", status: "delivered" });
-      expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
-      const receiver = from === "a" ? side.b : side.a;
-      await expect.poll(() => shown(receiver.mock, body), { timeout: 90_000, interval: 250 }).toBe(1);
-    }));
+    await Promise.all(
+      (["a", "b"] as const).map(async (from) => {
+        const body = `through the broker from ${side[from].name} ${randomUUID()}`;
+        const report = await sendFrom(from, body);
+        // The CLI settles a send: the receiver's receipt (the message is in the other agent's next turn) makes it delivered.
+        expect(report).toMatchObject({ ok: true, via: "nats", status: "delivered" });
+        expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
+        const receiver = from === "a" ? side.b : side.a;
+        await expect.poll(() => shown(receiver.mock, body), { timeout: 90_000, interval: 250 }).toBe(1);
+      }),
+    );
   }, 240_000);
 });
 
@@ -149,7 +160,9 @@ describe.skipIf(!run)("the nats transport and Xiaom's durable consumer, on the s
   it("a message published by Xiaoa reaches Xiaom's agent once; the stream's ack is accepted, Xiaom's receipt makes it delivered", async () => {
     const link = laptop("first");
     try {
-      await expect.poll(async () => (await link.probe("xiaom", { transports: ["nats"] }))[0]?.detail ?? "", { timeout: 60_000, interval: 250 }).toMatch(/consumer has \d+ message/u);
+      await expect
+        .poll(async () => (await link.probe("xiaom", { transports: ["nats"] }))[0]?.detail ?? "", { timeout: 60_000, interval: 250 })
+        .toMatch(/consumer has \d+ message/u);
       const body = `部署完成 ${randomUUID()}`;
       const report = await link.send({ to: "小m", body });
       expect(report).toMatchObject({ ok: true, via: "nats", status: "accepted", receipt: { detail: { stream: `IIM_${FLEET}`, duplicate: false } } });
@@ -268,9 +281,14 @@ describe.skipIf(!run)("the nats transport and Xiaom's durable consumer, on the s
       // than the 32 injections OpenClaw holds for the next turn: the rest wait in the stream.
       const notOnce = () => {
         const prompts = side.b.mock.requests.map((request) => JSON.stringify(request.body.messages ?? []));
-        return bodies.map((body) => [body, prompts.filter((prompt) => prompt.includes(JSON.stringify(`\n${body}`).slice(1, -1))).length] as const).filter(([, count]) => count !== 1);
+        return bodies
+          .map((body) => [body, prompts.filter((prompt) => prompt.includes(JSON.stringify(`\n${body}`).slice(1, -1))).length] as const)
+          .filter(([, count]) => count !== 1);
       };
-      await expect.poll(() => notOnce().length, { timeout: 120_000, interval: 500 }).toBe(0).catch(() => undefined);
+      await expect
+        .poll(() => notOnce().length, { timeout: 120_000, interval: 500 })
+        .toBe(0)
+        .catch(() => undefined);
       // Then until nothing more of them can come (a fixed 5 s here saw no further turn at all): the
       // stream has none left to give or unacked, and each time the plugin queued one, that turn has
       // come. A second copy stored or handed out again would show as a second prompt by then.
@@ -291,11 +309,15 @@ describe.skipIf(!run)("the nats transport and Xiaom's durable consumer, on the s
     const fleet = new NatsFleet({ ...natsConfig(), duplicateWindowMs: 7_200_000, maxDeliver: 3, presenceTtlMs: 120_000 });
     try {
       const members = await fleetMembers(fleet);
-      expect(members).toContainEqual(expect.objectContaining({ name: "xiaom", receives: expect.arrayContaining(["nats"]), publicKey: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/u) }));
+      expect(members).toContainEqual(
+        expect.objectContaining({ name: "xiaom", receives: expect.arrayContaining(["nats"]), publicKey: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/u) }),
+      );
       expect(Date.now() - Date.parse(members.find((member) => member.name === "xiaom")!.lastSeen)).toBeLessThan(120_000);
       const js = await fleet.jetstream();
       await js.publish(fleet.names.inbox("xiaom"), "not json {", { msgID: `junk-${randomUUID()}` });
-      await expect.poll(async () => (await deadLetters(fleet, "xiaom")).map((letter) => letter.reason), { timeout: 30_000, interval: 1000 }).toContainEqual(expect.stringMatching(/^not an envelope/u));
+      await expect
+        .poll(async () => (await deadLetters(fleet, "xiaom")).map((letter) => letter.reason), { timeout: 30_000, interval: 1000 })
+        .toContainEqual(expect.stringMatching(/^not an envelope/u));
     } finally {
       await fleet.close();
     }

@@ -4,14 +4,14 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
 import { formatSessionMessage } from "../../src/transports.js";
 import { captureLines } from "../harness/capture.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
 
 let mock: MockModelServer;
 let gatewayB: TestGateway;
@@ -39,7 +39,9 @@ async function withoutRecord<T>(work: (client: ReturnType<typeof createMessenger
   }
 }
 
-function configFor(overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number } = {}): ConfigInput {
+function configFor(
+  overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number } = {},
+): ConfigInput {
   return {
     self: { name: "xiaoa" },
     stateDir: overrides.stateDir ?? join(scratch, "client-state"),
@@ -102,7 +104,9 @@ describe("sessions_send to a real Gateway", () => {
       const history = await readHistory(gatewayB);
       const rows = userRowsWith(history, marker);
       expect(rows).toHaveLength(1);
-      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+      expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(
+        formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }),
+      );
       expect(history.filter((m) => m.role === "assistant" && textOf(m.content) === "ACK first")).toHaveLength(1);
     } finally {
       await client.close();
@@ -244,7 +248,10 @@ describe("a client the Gateway treats as remote must be paired", () => {
     await setAutoApproveLocal(false);
 
     const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
-    const client = createMessenger({ config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } }, log: testLog() });
+    const client = createMessenger({
+      config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } },
+      log: testLog(),
+    });
     try {
       const refused = await client.send({ to: "xiaom", body: "before approval" });
       expect(refused.ok).toBe(false);

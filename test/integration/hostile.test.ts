@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { createMessenger, ValidationError, type ConfigInput, type DeliveryReport, type Envelope, type TransportId } from "../../src/index.js";
-import { formatSessionMessage } from "../../src/transports.js";
+import { type ConfigInput, createMessenger, type DeliveryReport, type Envelope, type TransportId, ValidationError } from "../../src/index.js";
 import { chatMessageRefusal } from "../../src/transports/shared/session-message.js";
+import { formatSessionMessage } from "../../src/transports.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
-import { it, type BorrowedGateway } from "../harness/fixtures.js";
+import { type BorrowedGateway, it } from "../harness/fixtures.js";
 import { notVerbatimOnce, readMemoryEntries } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -65,11 +65,16 @@ describe("hostile bodies arrive byte-exact and run nothing", () => {
       // Accepted is not delivered: under load the Gateway can drop a message after its ack. The sender
       // settles each on the target's evidence (redelivering what was lost), as `send --settle` does.
       const settled = await link.outbox.settle(accepted, { timeoutMs: 240_000 });
-      expect(settled.filter((report) => report.status !== "delivered").map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.followUp?.at(-1))}`)).toEqual([]);
+      expect(
+        settled.filter((report) => report.status !== "delivered").map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.followUp?.at(-1))}`),
+      ).toEqual([]);
       const expected = sent.map(({ id, body }) => formatSessionMessage({ id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
       // Queued turns enter the transcript when their run starts.
       const missing = () => notVerbatimOnce(gatewayB, gatewayB.model, expected, sessionKey);
-      await expect.poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 }).toBe(0).catch(() => undefined);
+      await expect
+        .poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 })
+        .toBe(0)
+        .catch(() => undefined);
       expect(await missing()).toEqual([]);
       expect(existsSync(sentinel)).toBe(false);
     } finally {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type Messenger } from "../../src/index.js";
 import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, textOf } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -30,7 +30,18 @@ beforeAll(async () => {
   const tarball = await packPlugin(scratch);
   const plan = Object.fromEntries(
     await Promise.all(
-      NAMES.map(async (name) => [name, { port: await freePort(), token: `tok-${name}-${randomBytes(12).toString("hex")}`, stateDir: join(scratch, `${name}-plugin`), key: new MessagingKeyStore(join(scratch, `${name}-plugin`)).key() }] as const),
+      NAMES.map(
+        async (name) =>
+          [
+            name,
+            {
+              port: await freePort(),
+              token: `tok-${name}-${randomBytes(12).toString("hex")}`,
+              stateDir: join(scratch, `${name}-plugin`),
+              key: new MessagingKeyStore(join(scratch, `${name}-plugin`)).key(),
+            },
+          ] as const,
+      ),
     ),
   ) as unknown as Record<Name, { port: number; token: string; stateDir: string; key: { publicKey: string } }>;
   for (const name of NAMES) mocks[name] = await startMockModel({ pingPongTo: other(name) });
@@ -48,7 +59,13 @@ beforeAll(async () => {
             config: {
               self: { name },
               stateDir: plan[name].stateDir,
-              instances: { [other(name)]: { publicKey: peer.key.publicKey, gateway: { url: `ws://127.0.0.1:${peer.port}`, token: peer.token }, transports: ["sessions_send"] } },
+              instances: {
+                [other(name)]: {
+                  publicKey: peer.key.publicKey,
+                  gateway: { url: `ws://127.0.0.1:${peer.port}`, token: peer.token },
+                  transports: ["sessions_send"],
+                },
+              },
             },
           }),
       });
@@ -56,7 +73,11 @@ beforeAll(async () => {
   );
   // The first message comes from Xiaoa's side (its plugin's key, from the same state dir), as its owner would send it.
   starter = createMessenger({
-    config: { self: { name: "xiaoa" }, stateDir: plan.xiaoa.stateDir, instances: { xiaom: { gateway: { url: gateways.xiaom.url, token: plan.xiaom.token }, transports: ["sessions_send"] } } },
+    config: {
+      self: { name: "xiaoa" },
+      stateDir: plan.xiaoa.stateDir,
+      instances: { xiaom: { gateway: { url: gateways.xiaom.url, token: plan.xiaom.token }, transports: ["sessions_send"] } },
+    },
     log: testLog(),
   });
 }, 420_000);
@@ -71,7 +92,9 @@ afterAll(async () => {
 /** The inter-instance messages that reached a Gateway's main session, in order. */
 async function arrived(name: Name): Promise<string[]> {
   const rows = await readHistory(gateways[name], "agent:main:main", 1000);
-  return rows.filter((row) => row.role === "user").flatMap((row) => [...textOf(row.content).matchAll(/^\[Message from (\S+) via openclaw-inter-instance, id (\S+)\]$/gmu)].map((match) => match[2]!));
+  return rows
+    .filter((row) => row.role === "user")
+    .flatMap((row) => [...textOf(row.content).matchAll(/^\[Message from (\S+) via openclaw-inter-instance, id (\S+)\]$/gmu)].map((match) => match[2]!));
 }
 
 const budgetLines = async (name: Name) => [...(await readFile(gateways[name].logFile, "utf8")).matchAll(BUDGET_LINE)];
@@ -80,7 +103,9 @@ describe("loop limits between two agents that always answer", () => {
   it("the conversation ends at its budget of 8 hops; each owner is told once; the 9th send is not made", async () => {
     const first = await starter.send({ to: "xiaom", body: "PINGPONG" });
     expect(first).toMatchObject({ ok: true, via: "sessions_send" });
-    await expect.poll(async () => (await budgetLines("xiaoa")).length > 0 && (await budgetLines("xiaom")).length > 0, { timeout: 300_000, interval: 2000 }).toBe(true);
+    await expect
+      .poll(async () => (await budgetLines("xiaoa")).length > 0 && (await budgetLines("xiaom")).length > 0, { timeout: 300_000, interval: 2000 })
+      .toBe(true);
     // Time for a runaway loop to show itself: nothing more may move.
     await delay(20_000);
     const atXiaom = await arrived("xiaom");
@@ -96,7 +121,9 @@ describe("loop limits between two agents that always answer", () => {
       expect(lines[0]![2]).toBe(other(name));
     }
     // Xiaoa's agent tried the 9th hop and was told it was not sent.
-    const toolResults = mocks.xiaoa.requests.flatMap((request) => (request.body.messages ?? []).filter((message) => message.role === "tool").map((message) => textOf(message.content)));
+    const toolResults = mocks.xiaoa.requests.flatMap((request) =>
+      (request.body.messages ?? []).filter((message) => message.role === "tool").map((message) => textOf(message.content)),
+    );
     expect(toolResults.some((text) => text.includes("Not sent: this conversation with xiaom"))).toBe(true);
   }, 420_000);
 });

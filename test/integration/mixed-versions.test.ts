@@ -2,13 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type Messenger } from "../../src/index.js";
-import { decodeSetupCode, DeviceIdentityStore, pairWithSetupCode } from "../../src/gateway.js";
-import { LEGACY_OPENCLAW_VERSION, openclawOnHost, type TestGateway } from "../harness/gateway.js";
-import { hostsOrSkip, type Host } from "../harness/netns.js";
-import { startGatewayOnHost, type GatewayOnHost } from "../harness/remote-gateway.js";
-import { readUserTexts } from "../harness/oracle.js";
+import { DeviceIdentityStore, decodeSetupCode, pairWithSetupCode } from "../../src/gateway.js";
+import { type ConfigInput, createMessenger, type Messenger } from "../../src/index.js";
 import { approvedMessenger } from "../harness/approval.js";
+import { LEGACY_OPENCLAW_VERSION, openclawOnHost, type TestGateway } from "../harness/gateway.js";
+import { type Host, hostsOrSkip } from "../harness/netns.js";
+import { readUserTexts } from "../harness/oracle.js";
+import { type GatewayOnHost, startGatewayOnHost } from "../harness/remote-gateway.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // Machines are not upgraded together: Xiaom's Gateway runs the older OpenClaw release, in its own
@@ -34,7 +34,11 @@ afterAll(async () => {
 });
 
 function config(stateDir: string, gateway: ConfigInput["instances"][string]["gateway"]): ConfigInput {
-  return { self: { name: "xiaoa" }, stateDir: join(scratch, stateDir), instances: { xiaom: { gateway, transports: ["sessions_send"], timeouts: { sessions_send: 10_000 } } } };
+  return {
+    self: { name: "xiaoa" },
+    stateDir: join(scratch, stateDir),
+    instances: { xiaom: { gateway, transports: ["sessions_send"], timeouts: { sessions_send: 10_000 } } },
+  };
 }
 
 function legacyClient(stateDir: string): Promise<Messenger> {

@@ -6,17 +6,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROXY_VARIABLES } from "../../src/core.js";
+import { type ConfigInput, createMessenger, type TransportId, ValidationError } from "../../src/index.js";
 import { instanceExec } from "../../src/plugin/tools/instance-exec.js";
 import { instanceSync } from "../../src/plugin/tools/instance-sync.js";
-import { createMessenger, ValidationError, type ConfigInput, type TransportId } from "../../src/index.js";
-import { incomingDir, InboxWatcher, type MemoryEntry } from "../../src/transports.js";
-import { PROXY_VARIABLES } from "../../src/core.js";
+import { InboxWatcher, incomingDir, type MemoryEntry } from "../../src/transports.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { startGitServer, type TestGitServer } from "../harness/git-server.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readMemoryEntries } from "../harness/oracle.js";
-import { startGitServer, type TestGitServer } from "../harness/git-server.js";
 import { testLog, watchOutput } from "../harness/secrets-watch.js";
 
 // Topology of the seed: Xiaom's machine runs a node host paired to Xiaoa's Gateway; Xiaoa reaches
@@ -108,7 +108,14 @@ describe("exec on a paired node (node.invoke system.run)", () => {
   it("runs steps in order and stops at the failing middle step, saying which", async () => {
     const marker = join(scratch, "third-step-ran");
     await withMessenger(configFor(), async (client) => {
-      const result = await client.execSteps({ to: "xiaom", steps: [["echo", "one"], ["sh", "-c", "echo two >&2; exit 5"], ["touch", marker]] });
+      const result = await client.execSteps({
+        to: "xiaom",
+        steps: [
+          ["echo", "one"],
+          ["sh", "-c", "echo two >&2; exit 5"],
+          ["touch", marker],
+        ],
+      });
       expect(result).toMatchObject({ ok: false, failedStep: 1 });
       expect(result.steps.map((step) => step.exitCode)).toEqual([0, 5]);
       expect(result.steps[1]?.stderr).toBe("two\n");
@@ -144,7 +151,10 @@ describe("exec on a paired node (node.invoke system.run)", () => {
 
   it("a node that is not paired is unavailable with the fix in the error", async () => {
     await withMessenger(configFor({ name: "no-such-node" }), async (client) => {
-      await expect(client.exec({ to: "xiaom", argv: ["true"] })).rejects.toMatchObject({ code: "NODE_NOT_PAIRED", hint: expect.stringContaining("openclaw node run") });
+      await expect(client.exec({ to: "xiaom", argv: ["true"] })).rejects.toMatchObject({
+        code: "NODE_NOT_PAIRED",
+        hint: expect.stringContaining("openclaw node run"),
+      });
     });
   });
 });
@@ -161,7 +171,12 @@ describe("messages through the node (file.write into the target's incoming folde
       }
     });
     const surfaced: MemoryEntry[] = [];
-    const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async (entry) => (surfaced.push(entry), "surfaced" as const) });
+    const watcher = new InboxWatcher({
+      workspace: xiaomWorkspace,
+      sessionKey: "agent:main:main",
+      timeZone: "UTC",
+      surface: async (entry) => (surfaced.push(entry), "surfaced" as const),
+    });
     await watcher.start();
     await watcher.stop();
     const entries = new Map((await readMemoryEntries(xiaomWorkspace)).map((entry) => [entry.id, entry.body]));
@@ -173,7 +188,9 @@ describe("messages through the node (file.write into the target's incoming folde
 
   it("a resend of the same envelope is dropped by the node (the file exists), and merged once", async () => {
     const first = await withMessenger(configFor(), (client) => client.send({ to: "xiaom", body: "only once" }));
-    const again = await withMessenger({ ...configFor(), outbox: { enabled: false } }, (client) => client.send({ to: "xiaom", body: "only once", id: first.id }));
+    const again = await withMessenger({ ...configFor(), outbox: { enabled: false } }, (client) =>
+      client.send({ to: "xiaom", body: "only once", id: first.id }),
+    );
     expect(again).toMatchObject({ ok: true, via: "nodes", receipt: { detail: { duplicate: true } } });
     const watcher = new InboxWatcher({ workspace: xiaomWorkspace, sessionKey: "agent:main:main", timeZone: "UTC", surface: async () => "surfaced" as const });
     await watcher.start();
@@ -186,7 +203,11 @@ describe("messages through the node (file.write into the target's incoming folde
     await mkdir(elsewhere, { recursive: true });
     await withMessenger(configFor({ workspace: elsewhere }), async (client) => {
       const report = await client.send({ to: "xiaom", body: "policy" });
-      expect(report.attempts[0]).toMatchObject({ transport: "nodes", outcome: "unavailable", error: { code: "FILE_POLICY_DENIED", hint: expect.stringContaining("allowWritePaths") } });
+      expect(report.attempts[0]).toMatchObject({
+        transport: "nodes",
+        outcome: "unavailable",
+        error: { code: "FILE_POLICY_DENIED", hint: expect.stringContaining("allowWritePaths") },
+      });
       expect(report.via).toBe("memory_file");
     });
   });
@@ -196,7 +217,9 @@ describe("messages through the node (file.write into the target's incoming folde
       expect(await client.probe("xiaom", { transports: ["nodes"] })).toEqual([expect.objectContaining({ transport: "nodes", ok: true })]);
       await node.stop();
       try {
-        expect(await client.probe("xiaom", { transports: ["nodes"] })).toEqual([expect.objectContaining({ ok: false, error: expect.objectContaining({ code: "NODE_OFFLINE" }) })]);
+        expect(await client.probe("xiaom", { transports: ["nodes"] })).toEqual([
+          expect.objectContaining({ ok: false, error: expect.objectContaining({ code: "NODE_OFFLINE" }) }),
+        ]);
         const report = await client.send({ to: "xiaom", body: "while offline" });
         expect(report.attempts[0]).toMatchObject({ transport: "nodes", outcome: "skipped", skippedBecause: expect.stringContaining("NODE_OFFLINE") });
         expect(report.via).toBe("memory_file");
@@ -222,7 +245,13 @@ describe("sync to the remote machine", () => {
     const link = join(scratch, "current");
     await withMessenger(configFor(), async (client) => {
       const v1 = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: releases, link, expect: ["README.md"] });
-      expect(v1, JSON.stringify(v1.steps)).toMatchObject({ ok: true, action: "cloned", commit: first, dir: join(releases, first), link: { path: link, target: join(releases, first) } });
+      expect(v1, JSON.stringify(v1.steps)).toMatchObject({
+        ok: true,
+        action: "cloned",
+        commit: first,
+        dir: join(releases, first),
+        link: { path: link, target: join(releases, first) },
+      });
       expect(await readlink(link)).toBe(join(releases, first));
       const again = await client.sync.repo({ to: "xiaom", repo: gitServer.url, dir: releases, link });
       expect(again).toMatchObject({ ok: true, action: "unchanged", commit: first });
@@ -363,7 +392,12 @@ describe("doctor: the troubleshooting checklist", () => {
     const link = join(scratch, "doctor-link");
     await symlink(checkout, link);
     const config = configFor();
-    config.instances.xiaom = { ...config.instances.xiaom, gateway: { url: gatewayA.url, token: gatewayA.token }, transports: ["sessions_send", "nodes", "memory_file"], doctor: { repos: [checkout], links: [link] } };
+    config.instances.xiaom = {
+      ...config.instances.xiaom,
+      gateway: { url: gatewayA.url, token: gatewayA.token },
+      transports: ["sessions_send", "nodes", "memory_file"],
+      doctor: { repos: [checkout], links: [link] },
+    };
     await withMessenger(config, async (client) => {
       const report = await client.doctor();
       expect(report.checks.filter((check) => check.status === "fail")).toEqual([]);

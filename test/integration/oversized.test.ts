@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput } from "../../src/index.js";
+import { type ConfigInput, createMessenger } from "../../src/index.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, readMemoryEntries, waitForRun } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -38,7 +38,13 @@ async function messengerFor(sessionKey: string) {
     stateDir: join(scratch, `client-${sessionKey.replaceAll(":", "-")}`),
     defaults: { circuitCooldownMs: 0 },
     instances: {
-      xiaom: { gateway: { url: gatewayB.url, token: gatewayB.token }, sessionKey, workspace: gatewayB.workspace, timeZone: "UTC", transports: ["sessions_send", "memory_file"] },
+      xiaom: {
+        gateway: { url: gatewayB.url, token: gatewayB.token },
+        sessionKey,
+        workspace: gatewayB.workspace,
+        timeZone: "UTC",
+        transports: ["sessions_send", "memory_file"],
+      },
     },
   };
   return createMessenger({ config, log: testLog() });
@@ -79,7 +85,11 @@ describe("a body too large for the target's model", () => {
       const reports = await link.outbox.flush({ all: true });
       const carried = reports.find((r) => r.id === report.id);
       expect(carried).toMatchObject({ ok: true, via: "memory_file" });
-      expect(carried?.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", skippedBecause: expect.stringContaining("too large for xiaom's model") });
+      expect(carried?.attempts[0]).toMatchObject({
+        transport: "sessions_send",
+        outcome: "skipped",
+        skippedBecause: expect.stringContaining("too large for xiaom's model"),
+      });
       expect((await readMemoryEntries(gatewayB.workspace)).filter((entry) => entry.id === report.id).map((entry) => entry.body)).toEqual([body]);
       expect(await link.outbox.list()).toEqual([]);
       // A second flush finds nothing to redo: the memory file's copy is the delivery.

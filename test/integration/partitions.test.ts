@@ -2,13 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConfigInput, DeliveryReport, Messenger } from "../../src/index.js";
 import { DEFAULT_HANDSHAKE_BUDGET_MS, LinkLatency } from "../../src/gateway/link-latency.js";
+import type { ConfigInput, DeliveryReport, Messenger } from "../../src/index.js";
 import { approvedMessenger } from "../harness/approval.js";
 import type { TestGateway } from "../harness/gateway.js";
-import { hostsOrSkip, type Host } from "../harness/netns.js";
-import { startGatewayOnHost, type GatewayOnHost } from "../harness/remote-gateway.js";
+import { type Host, hostsOrSkip } from "../harness/netns.js";
 import { readMemoryEntries, readUserTexts } from "../harness/oracle.js";
+import { type GatewayOnHost, startGatewayOnHost } from "../harness/remote-gateway.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 
 // Bad links between two machines: Gateway B in its own namespace, bound to its LAN side
@@ -40,7 +40,14 @@ function pairedMessenger(name: string, url: string, overrides: Partial<ConfigInp
     stateDir: join(scratch, name),
     defaults: { retries: 1 },
     instances: {
-      xiaom: { gateway: { url, token: gatewayB.token }, workspace: gatewayB.workspace, timeZone: "UTC", transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 4_000 }, ...overrides },
+      xiaom: {
+        gateway: { url, token: gatewayB.token },
+        workspace: gatewayB.workspace,
+        timeZone: "UTC",
+        transports: ["sessions_send", "memory_file"],
+        timeouts: { sessions_send: 4_000 },
+        ...overrides,
+      },
     },
   };
   return approvedMessenger(config, { host: b, gateway: gatewayB });

@@ -1,14 +1,14 @@
-import { randomBytes, randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { randomBytes, randomUUID } from "node:crypto";
+import { appendFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnvelope, createMessenger, type DeliveryReport } from "../../src/index.js";
 import { formatEntry } from "../../src/transports.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, openclawCli, readHistory, textOf, waitForRun } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -37,7 +37,13 @@ beforeAll(async () => {
   let bFailed!: (error: unknown) => void;
   const bState = new Promise<string>((resolve, reject) => ((bStateDir = resolve), (bFailed = reject)));
   bState.catch(() => undefined);
-  const startB = startGateway({ modelBaseUrl: mock.url, name: "xiaom", port: portB, token: tokenB, beforeStart: async ({ stateDir }) => bStateDir(stateDir) }).then(
+  const startB = startGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaom",
+    port: portB,
+    token: tokenB,
+    beforeStart: async ({ stateDir }) => bStateDir(stateDir),
+  }).then(
     (gateway) => void (gatewayB = gateway),
     (error: unknown) => {
       bFailed(error);
@@ -88,7 +94,10 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function invoke(tool: string, args: unknown): Promise<{ status: number; body: { ok: boolean; result?: { content: { text: string }[]; details: Record<string, unknown> } } }> {
+async function invoke(
+  tool: string,
+  args: unknown,
+): Promise<{ status: number; body: { ok: boolean; result?: { content: { text: string }[]; details: Record<string, unknown> } } }> {
   const res = await fetch(`${gatewayA.httpUrl}/tools/invoke`, {
     method: "POST",
     headers: { authorization: `Bearer ${gatewayA.token}`, "content-type": "application/json" },
@@ -116,7 +125,9 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(status).toBe(200);
     const report = body.result?.details.report as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    expect(body.result?.content[0]?.text).toMatch(/^Accepted by xiaom's Gateway via sessions_send \(not yet seen by its agent\)\. It is followed up and sent again if that Gateway loses it; do not send it again\./u);
+    expect(body.result?.content[0]?.text).toMatch(
+      /^Accepted by xiaom's Gateway via sessions_send \(not yet seen by its agent\)\. It is followed up and sent again if that Gateway loses it; do not send it again\./u,
+    );
     await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
   });
 
@@ -149,10 +160,20 @@ describe("loaded by a real Gateway from the packed tarball", () => {
 
   it("an agent turn on A saying 给小m发消息 calls the tool and the message reaches B", async () => {
     const marker = `agent-path-${randomUUID().slice(0, 8)}`;
-    const turn = await openclawCli(gatewayA, ["agent", "--session-key", "agent:main:main", "--message", `给小m发消息：你好 ${marker}`, "--json", "--timeout", "120"], 180_000);
+    const turn = await openclawCli(
+      gatewayA,
+      ["agent", "--session-key", "agent:main:main", "--message", `给小m发消息：你好 ${marker}`, "--json", "--timeout", "120"],
+      180_000,
+    );
     expect(turn.code, turn.stderr + turn.stdout.slice(-2000)).toBe(0);
-    const toolResults = mock.requests.flatMap((r) => r.body.messages ?? []).filter((m) => m.role === "tool" && JSON.stringify(m.content).includes("instance_send"));
-    const recent = JSON.stringify(mock.requests.slice(-3).map((r) => (r.body.messages ?? []).slice(-2)), null, 1).slice(-4000);
+    const toolResults = mock.requests
+      .flatMap((r) => r.body.messages ?? [])
+      .filter((m) => m.role === "tool" && JSON.stringify(m.content).includes("instance_send"));
+    const recent = JSON.stringify(
+      mock.requests.slice(-3).map((r) => (r.body.messages ?? []).slice(-2)),
+      null,
+      1,
+    ).slice(-4000);
     expect(toolResults.length, `${turn.stdout.slice(0, 1500)}\n${recent}`).toBeGreaterThanOrEqual(1);
     await expect.poll(() => shownOnB(marker), { timeout: 60_000, interval: 1000 }).toBe(1);
   }, 240_000);
@@ -172,11 +193,15 @@ describe("loaded by a real Gateway from the packed tarball", () => {
     expect(findings).toContainEqual(expect.objectContaining({ code: "PLAINTEXT_FOUND", jsonPath: `${entry}.legacy.gateway.token` }));
     expect(findings.map((finding) => finding.jsonPath)).not.toContain(`${entry}.xiaom.gateway.token`);
 
-    const checks = (body.result?.details.doctor as { checks: { instance: string; check: string; status: string; fix?: string }[] }).checks.filter((check) => check.check === "credential-storage");
+    const checks = (body.result!.details.doctor as { checks: { instance: string; check: string; status: string; fix?: string }[] }).checks.filter(
+      (check) => check.check === "credential-storage",
+    );
     expect(checks.map((check) => [check.instance, check.status])).toEqual([["legacy", "warn"]]);
     const command = /`(openclaw config set [^`]+)`/u.exec(checks[0]!.fix ?? "")?.[1];
     expect(command).toBe(`openclaw config set ${entry}.legacy.gateway.token --ref-provider default --ref-source env --ref-id LEGACY_GATEWAY_TOKEN`);
-    const dryRun = await run(process.execPath, [openclawEntry, ...command!.split(" ").slice(1), "--dry-run"], { env: { ...gatewayA.cliEnv(), LEGACY_GATEWAY_TOKEN: gatewayB.token } }).then(
+    const dryRun = await run(process.execPath, [openclawEntry, ...command!.split(" ").slice(1), "--dry-run"], {
+      env: { ...gatewayA.cliEnv(), LEGACY_GATEWAY_TOKEN: gatewayB.token },
+    }).then(
       () => 0,
       (error: { code?: number; stderr?: string }) => `${error.code}: ${error.stderr}`,
     );
@@ -203,7 +228,11 @@ describe("the receiving side: file messages reach the agent once, with a receipt
         self: { name: "xiaom" },
         stateDir: join(scratch, "sender-state"),
         instances: {
-          xiaoa: { gateway: { url: `ws://127.0.0.1:${await freePort()}`, token: gatewayA.token }, workspace: gatewayA.workspace, transports: ["sessions_send", "memory_file"] },
+          xiaoa: {
+            gateway: { url: `ws://127.0.0.1:${await freePort()}`, token: gatewayA.token },
+            workspace: gatewayA.workspace,
+            transports: ["sessions_send", "memory_file"],
+          },
           xiaob: { workspace: gatewayB.workspace, transports: ["memory_file"] },
         },
       },
@@ -256,7 +285,9 @@ describe("the receiving side: file messages reach the agent once, with a receipt
         ids.push(report.id);
       }
       const shown = () => bodies.map((body) => requestsWith(body).length);
-      const taken = async () => (await Promise.all(ids.map((id) => sender.receipt({ to: "xiaoa", id })))).filter((receipt) => receipt.state === "surfaced" || receipt.state === "seen").length;
+      const taken = async () =>
+        (await Promise.all(ids.map((id) => sender.receipt({ to: "xiaoa", id })))).filter((receipt) => receipt.state === "surfaced" || receipt.state === "seen")
+          .length;
       // 32 are taken by the host now; the other 8 wait with the plugin, not marked as taken.
       await expect.poll(taken, { timeout: 60_000, interval: 500 }).toBe(32);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -290,7 +321,12 @@ describe("the receiving side: file messages reach the agent once, with a receipt
   it("wake on (config hot-reloaded): the plugin's own heartbeat carries the body within seconds; the receipt reaches the sender as seen", async () => {
     const set = await openclawCli(gatewayA, ["config", "set", "plugins.entries.inter-instance.config.inbox.wake", "true", "--strict-json"]);
     expect(set.code, set.stderr).toBe(0);
-    await expect.poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), { timeout: 150_000, interval: 500 }).toBe(true);
+    await expect
+      .poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), {
+        timeout: 150_000,
+        interval: 500,
+      })
+      .toBe(true);
     const sender = await senderToA();
     try {
       const marker = `inbox-${randomUUID()}`;
@@ -337,7 +373,9 @@ describe("the receiving side: file messages reach the agent once, with a receipt
       expect(String(report.receipt?.detail.note)).toMatch(/plugins install/u);
       const [probe] = await sender.probe("xiaob");
       expect(probe?.detail).toMatch(/^.*passive: /u);
-      expect((await sender.outbox.unseen()).filter((r) => r.target === "xiaob")).toEqual([expect.objectContaining({ id: report.id, state: "written", receiver: "passive" })]);
+      expect((await sender.outbox.unseen()).filter((r) => r.target === "xiaob")).toEqual([
+        expect.objectContaining({ id: report.id, state: "written", receiver: "passive" }),
+      ]);
     } finally {
       await sender.close();
     }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,8 +7,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type DeliveryReport, type Messenger } from "../../src/index.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
-import { gatewayRequest, textOf, type HistoryMessage } from "../harness/oracle.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
+import { gatewayRequest, type HistoryMessage, textOf } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // The race suite: what the Gateway does with an accepted `sessions.send` under load (steered into a
@@ -47,9 +47,19 @@ function sender(name: string, sessionKey: string, maxQueued: number): Messenger 
     config: {
       self: { name: "xiaoa" },
       stateDir: join(scratch, name),
-      instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, maxQueued, transports: ["sessions_send"], timeouts: { sessions_send: 180_000 } } },
+      instances: {
+        xiaom: {
+          gateway: { url: gateway.url, token: gateway.token },
+          sessionKey,
+          maxQueued,
+          transports: ["sessions_send"],
+          timeouts: { sessions_send: 180_000 },
+        },
+      },
     },
-    log: process.env.RACE_DEBUG ? { level: "debug", destination: { write: (line: string) => (/could not ask|given up/u.test(line) ? process.stderr.write(`race log: ${line}`) : true) } } : testLog(),
+    log: process.env.RACE_DEBUG
+      ? { level: "debug", destination: { write: (line: string) => (/could not ask|given up/u.test(line) ? process.stderr.write(`race log: ${line}`) : true) } }
+      : testLog(),
   });
 }
 
@@ -58,7 +68,12 @@ async function wholeTranscript(sessionKey: string): Promise<HistoryMessage[]> {
   const rows: HistoryMessage[] = [];
   let offset: number | undefined = 0;
   while (offset !== undefined) {
-    const page: { messages: HistoryMessage[]; hasMore?: boolean; nextOffset?: number } = await gatewayRequest(gateway, "chat.history", { sessionKey, limit: 1000, offset }, 60_000);
+    const page: { messages: HistoryMessage[]; hasMore?: boolean; nextOffset?: number } = await gatewayRequest(
+      gateway,
+      "chat.history",
+      { sessionKey, limit: 1000, offset },
+      60_000,
+    );
     rows.unshift(...page.messages);
     offset = page.hasMore ? page.nextOffset : undefined;
   }
@@ -72,71 +87,94 @@ function copiesIn(rows: readonly HistoryMessage[]): (id: string) => number {
 }
 
 describe("accepted is not delivered: the sender settles each message on the target's evidence", () => {
-  it(`${2 * PACED_PER_SENDER + BURST} messages from three senders, the owner's own turns between them, and a burst past the queue cap: each in the transcript exactly once, every report and track true`, async () => {
-    const sessionKey = `agent:main:race-${randomUUID().slice(0, 8)}`;
-    await gatewayRequest(gateway, "sessions.create", { key: sessionKey });
-    const paced = [sender("paced-a", sessionKey, 10), sender("paced-b", sessionKey, 10)];
-    // Unpaced: the whole burst at once, past the Gateway's follow-up cap of 20, where it drops messages after its ack.
-    const burster = sender("burst", sessionKey, 10_000);
-    let sending = true;
-    // The owner talks in the same session meanwhile: turns from another source, between ours.
-    const owner = (async () => {
-      for (let turn = 0; sending; turn += 1) {
-        await gatewayRequest(gateway, "chat.send", { sessionKey, message: `owner note ${turn}`, idempotencyKey: `owner-${randomUUID()}` }).catch(() => undefined);
-        await delay(8_000);
-      }
-    })();
-    try {
-      const started = performance.now();
-      const sendPaced = async (link: Messenger, name: string): Promise<DeliveryReport[]> => {
-        const reports: DeliveryReport[] = [];
-        for (let index = 0; index < PACED_PER_SENDER; index += 1) {
-          reports.push(await link.send({ to: "xiaom", body: `${name} ${index}` }));
-          if (process.env.RACE_DEBUG) process.stderr.write(`race: ${name} ${index} ${Math.round(performance.now() - started)} ms\n`);
-          // Irregular gaps: some sends land as a turn ends.
-          await delay((index * 37) % 120);
+  it(
+    `${2 * PACED_PER_SENDER + BURST} messages from three senders, the owner's own turns between them, and a burst past the queue cap: each in the transcript exactly once, every report and track true`,
+    async () => {
+      const sessionKey = `agent:main:race-${randomUUID().slice(0, 8)}`;
+      await gatewayRequest(gateway, "sessions.create", { key: sessionKey });
+      const paced = [sender("paced-a", sessionKey, 10), sender("paced-b", sessionKey, 10)];
+      // Unpaced: the whole burst at once, past the Gateway's follow-up cap of 20, where it drops messages after its ack.
+      const burster = sender("burst", sessionKey, 10_000);
+      let sending = true;
+      // The owner talks in the same session meanwhile: turns from another source, between ours.
+      const owner = (async () => {
+        for (let turn = 0; sending; turn += 1) {
+          await gatewayRequest(gateway, "chat.send", { sessionKey, message: `owner note ${turn}`, idempotencyKey: `owner-${randomUUID()}` }).catch(
+            () => undefined,
+          );
+          await delay(8_000);
         }
-        return reports;
-      };
-      const burst = () => Promise.all(Array.from({ length: BURST }, (_, index) => burster.send({ to: "xiaom", body: `burst ${index}` })));
-      const [a, b, c] = await Promise.all([sendPaced(paced[0]!, "paced-a"), sendPaced(paced[1]!, "paced-b"), burst()]);
-      const sent = [...a, ...b, ...c];
-      process.stderr.write(`race: ${sent.length} accepted in ${Math.round((performance.now() - started) / 1000)} s\n`);
-      expect(sent.every((report) => report.status === "accepted")).toBe(true);
+      })();
+      try {
+        const started = performance.now();
+        const sendPaced = async (link: Messenger, name: string): Promise<DeliveryReport[]> => {
+          const reports: DeliveryReport[] = [];
+          for (let index = 0; index < PACED_PER_SENDER; index += 1) {
+            reports.push(await link.send({ to: "xiaom", body: `${name} ${index}` }));
+            if (process.env.RACE_DEBUG) process.stderr.write(`race: ${name} ${index} ${Math.round(performance.now() - started)} ms\n`);
+            // Irregular gaps: some sends land as a turn ends.
+            await delay((index * 37) % 120);
+          }
+          return reports;
+        };
+        const burst = () => Promise.all(Array.from({ length: BURST }, (_, index) => burster.send({ to: "xiaom", body: `burst ${index}` })));
+        const [a, b, c] = await Promise.all([sendPaced(paced[0]!, "paced-a"), sendPaced(paced[1]!, "paced-b"), burst()]);
+        const sent = [...a, ...b, ...c];
+        process.stderr.write(`race: ${sent.length} accepted in ${Math.round((performance.now() - started) / 1000)} s\n`);
+        expect(sent.every((report) => report.status === "accepted")).toBe(true);
 
-      // Each sender settles what it sent, as a one-shot `send --settle` or the outbox service would.
-      const settled = (await Promise.all([paced[0]!.outbox.settle(a, { timeoutMs: SETTLE_MS }), paced[1]!.outbox.settle(b, { timeoutMs: SETTLE_MS }), burster.outbox.settle(c, { timeoutMs: SETTLE_MS })])).flat();
-      sending = false;
-      await owner;
-      if (process.env.RACE_DEBUG) for (const report of settled.filter((candidate) => candidate.status !== "delivered" || candidate.followUp?.some((step) => step.action))) process.stderr.write(`race: ${report.id} ${report.status} ${JSON.stringify(report.followUp?.map((step) => [step.found, step.action, step.reason]))}\n`);
-      const statuses = Map.groupBy(settled, (report) => report.status);
-      const redelivered = settled.flatMap((report) => report.followUp ?? []).filter((step) => step.action === "redelivered").length;
-      // What the Gateway alone did: messages it acked and then did not give its agent (each found lost at least once).
-      const lostByGateway = settled.filter((report) => report.followUp?.some((step) => step.found === "lost")).length;
-      const copies = copiesIn(await wholeTranscript(sessionKey));
-      const twice = settled.filter((report) => copies(report.id) > 1).length;
-      const missing = settled.filter((report) => copies(report.id) === 0).length;
-      process.stderr.write(
-        `race: ${settled.length} messages in ${Math.round((performance.now() - started) / 1000)} s; ${[...statuses].map(([status, reports]) => `${reports.length} ${status}`).join(", ")}; ` +
-          `lost by the Gateway after its ack ${lostByGateway}, redelivered ${redelivered}; in the end lost ${missing}, shown twice ${twice}\n`,
-      );
-      expect(settled.filter((report) => report.status !== "delivered").map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.followUp?.at(-1))}`)).toEqual([]);
-      expect(settled.filter((report) => copies(report.id) !== 1).map((report) => `${report.id}: ${copies(report.id)} copies`)).toEqual([]);
-      // The race is real: a burst past the cap makes the Gateway drop accepted messages, which only the follow-up brought back.
-      expect(lostByGateway).toBeGreaterThan(0);
+        // Each sender settles what it sent, as a one-shot `send --settle` or the outbox service would.
+        const settled = (
+          await Promise.all([
+            paced[0]!.outbox.settle(a, { timeoutMs: SETTLE_MS }),
+            paced[1]!.outbox.settle(b, { timeoutMs: SETTLE_MS }),
+            burster.outbox.settle(c, { timeoutMs: SETTLE_MS }),
+          ])
+        ).flat();
+        sending = false;
+        await owner;
+        if (process.env.RACE_DEBUG)
+          for (const report of settled.filter((candidate) => candidate.status !== "delivered" || candidate.followUp?.some((step) => step.action)))
+            process.stderr.write(
+              `race: ${report.id} ${report.status} ${JSON.stringify(report.followUp?.map((step) => [step.found, step.action, step.reason]))}\n`,
+            );
+        const statuses = Map.groupBy(settled, (report) => report.status);
+        const redelivered = settled.flatMap((report) => report.followUp ?? []).filter((step) => step.action === "redelivered").length;
+        // What the Gateway alone did: messages it acked and then did not give its agent (each found lost at least once).
+        const lostByGateway = settled.filter((report) => report.followUp?.some((step) => step.found === "lost")).length;
+        const copies = copiesIn(await wholeTranscript(sessionKey));
+        const twice = settled.filter((report) => copies(report.id) > 1).length;
+        const missing = settled.filter((report) => copies(report.id) === 0).length;
+        process.stderr.write(
+          `race: ${settled.length} messages in ${Math.round((performance.now() - started) / 1000)} s; ${[...statuses].map(([status, reports]) => `${reports.length} ${status}`).join(", ")}; ` +
+            `lost by the Gateway after its ack ${lostByGateway}, redelivered ${redelivered}; in the end lost ${missing}, shown twice ${twice}\n`,
+        );
+        expect(
+          settled
+            .filter((report) => report.status !== "delivered")
+            .map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.followUp?.at(-1))}`),
+        ).toEqual([]);
+        expect(settled.filter((report) => copies(report.id) !== 1).map((report) => `${report.id}: ${copies(report.id)} copies`)).toEqual([]);
+        // The race is real: a burst past the cap makes the Gateway drop accepted messages, which only the follow-up brought back.
+        expect(lostByGateway).toBeGreaterThan(0);
 
-      // track agrees, live from the target, once every turn has run (a message in the session until its turn, then delivered).
-      for (const [link, reports] of [[paced[0]!, a], [paced[1]!, b], [burster, c]] as const) {
-        // A flush follows up each accepted one: delivered once its turn ran.
-        await expect.poll(async () => (await link.outbox.flush(), (await link.outbox.waiting()).followingUp), { timeout: 120_000, interval: 2_000 }).toBe(0);
-        const tracked = await Promise.all(reports.slice(0, 20).map(async (report) => (await link.track(report.id))[0]?.state));
-        expect(tracked.every((state) => state === "delivered" || state === "answered")).toBe(true);
+        // track agrees, live from the target, once every turn has run (a message in the session until its turn, then delivered).
+        for (const [link, reports] of [
+          [paced[0]!, a],
+          [paced[1]!, b],
+          [burster, c],
+        ] as const) {
+          // A flush follows up each accepted one: delivered once its turn ran.
+          await expect.poll(async () => (await link.outbox.flush(), (await link.outbox.waiting()).followingUp), { timeout: 120_000, interval: 2_000 }).toBe(0);
+          const tracked = await Promise.all(reports.slice(0, 20).map(async (report) => (await link.track(report.id))[0]?.state));
+          expect(tracked.every((state) => state === "delivered" || state === "answered")).toBe(true);
+        }
+      } finally {
+        sending = false;
+        await owner;
+        await Promise.all([...paced, burster].map((link) => link.close()));
       }
-    } finally {
-      sending = false;
-      await owner;
-      await Promise.all([...paced, burster].map((link) => link.close()));
-    }
-  }, 420_000 * Math.max(1, SCALE));
+    },
+    420_000 * Math.max(1, SCALE),
+  );
 });
-

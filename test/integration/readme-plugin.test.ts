@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeliveryReport } from "../../src/index.js";
 import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readUserTexts, withoutSignatureLine } from "../harness/oracle.js";
 
 // The README's "Install it as an OpenClaw plugin" section, run as written on a real Gateway (A),
@@ -60,14 +60,17 @@ const ALARMING = /warn|error|fail|not found|cancel|stale|ignored|blocked|denied/
 function alarmingLines(output: string): string[] {
   return output
     .split("\n")
-    .map((line) => line.replace(/\u001b\[[0-9;]*m/gu, "").trim())
+    .map((line) => stripVTControlCharacters(line).trim())
     .filter((line) => ALARMING.test(line) && !EXPECTED_NOTICES.some((notice) => notice.test(line)));
 }
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-readme-"));
   mock = await startMockModel();
-  [gatewayA, gatewayB] = await Promise.all([startGateway({ modelBaseUrl: mock.url, name: "readme-xiaoa" }), startGateway({ modelBaseUrl: mock.url, name: "readme-xiaom" })]);
+  [gatewayA, gatewayB] = await Promise.all([
+    startGateway({ modelBaseUrl: mock.url, name: "readme-xiaoa" }),
+    startGateway({ modelBaseUrl: mock.url, name: "readme-xiaom" }),
+  ]);
   // `openclaw` on the PATH, pointed at A as its own CLI would be on A's machine.
   const bin = join(scratch, "bin");
   await mkdir(bin);
@@ -118,17 +121,26 @@ describe("the README's plugin section, as written", () => {
       .toBe(true);
     expect(answer.result?.details?.report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
     // Accepted is not yet in the transcript: the row is written when B's turn starts, which a loaded machine delays.
-    await expect.poll(async () => (await readUserTexts(gatewayB)).filter((text) => withoutSignatureLine(text).endsWith("\n部署完成")).length, { timeout: 120_000, interval: 1000 }).toBe(1);
+    await expect
+      .poll(async () => (await readUserTexts(gatewayB)).filter((text) => withoutSignatureLine(text).endsWith("\n部署完成")).length, {
+        timeout: 120_000,
+        interval: 1000,
+      })
+      .toBe(1);
   }, 200_000);
 
   it("an agent turn on A saying 给小m发消息 reaches B; every line the plugin logged is in the Gateway's own format", async () => {
     const marker = `readme-${randomUUID().slice(0, 8)}`;
-    const turn = await openclawCli(gatewayA, ["agent", "--session-key", "agent:main:main", "--message", `给小m发消息：你好 ${marker}`, "--json", "--timeout", "120"], 180_000);
+    const turn = await openclawCli(
+      gatewayA,
+      ["agent", "--session-key", "agent:main:main", "--message", `给小m发消息：你好 ${marker}`, "--json", "--timeout", "120"],
+      180_000,
+    );
     expect(turn.code, turn.stderr + turn.stdout.slice(-2000)).toBe(0);
     await expect.poll(async () => (await readUserTexts(gatewayB)).filter((text) => text.includes(marker)).length, { timeout: 60_000, interval: 1000 }).toBe(1);
     const ours = (await readFile(gatewayA.logFile, "utf8"))
       .split("\n")
-      .map((line) => line.replace(/\u001b\[[0-9;]*m/gu, ""))
+      .map((line) => stripVTControlCharacters(line))
       .filter((line) => line.includes("inter-instance") && !line.includes("[ws]") && !line.includes("[reload]"));
     expect(ours.length).toBeGreaterThan(0);
     const foreign = ours.filter((line) => !/^\d{4}-\d{2}-\d{2}T\S+ \[plugins\] inter-instance[ :]/u.test(line) && !line.includes("[gateway]"));

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, readHistory, readMemoryEntries, readUserTexts, textOf, withoutSignatureLine } from "../harness/oracle.js";
-import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { testLog } from "../harness/secrets-watch.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
 
 let mock: MockModelServer;
 let gateway: TestGateway;
@@ -39,7 +39,14 @@ describe("ambiguous outcomes", () => {
         self: { name: "xiaoa" },
         stateDir: join(scratch, "ambiguous"),
         defaults: { retries: 0 },
-        instances: { xiaom: { gateway: { url: proxy.url, token: gateway.token }, workspace: gateway.workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 3000 } } },
+        instances: {
+          xiaom: {
+            gateway: { url: proxy.url, token: gateway.token },
+            workspace: gateway.workspace,
+            transports: ["sessions_send", "memory_file"],
+            timeouts: { sessions_send: 3000 },
+          },
+        },
       },
       log: testLog(),
     });
@@ -95,8 +102,12 @@ describe("durable outbox", () => {
     // No count of printed lines here: the kill can land after a delivery is recorded and before its
     // line is printed. The transcript below is what counts.
 
-    const history = async () => (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(withoutSignatureLine(textOf(m.content))));
-    await expect.poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 }).toBe(count).catch(() => undefined);
+    const history = async () =>
+      (await readHistory(gateway, "agent:main:main", 500)).filter((m) => m.role === "user" && /crash test \d+$/u.test(withoutSignatureLine(textOf(m.content))));
+    await expect
+      .poll(async () => (await history()).length, { timeout: 90_000, interval: 1000 })
+      .toBe(count)
+      .catch(() => undefined);
     // What each flusher said it did, beside what the target has, when they disagree.
     expect((await history()).length, `first flusher:\n${first.lines.join("\n")}\nsecond flusher:\n${second.lines.join("\n")}`).toBe(count);
     const bodies = (await history()).map((m) => /crash test (\d+)$/u.exec(withoutSignatureLine(textOf(m.content)))?.[1]);
@@ -119,7 +130,15 @@ describe("bursts into one busy session", () => {
       config: {
         self: { name: "xiaoa" },
         stateDir: join(scratch, `burst-${maxQueued}`),
-        instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, maxQueued, transports: ["sessions_send"], timeouts: { sessions_send: 180_000 } } },
+        instances: {
+          xiaom: {
+            gateway: { url: gateway.url, token: gateway.token },
+            sessionKey,
+            maxQueued,
+            transports: ["sessions_send"],
+            timeouts: { sessions_send: 180_000 },
+          },
+        },
       },
       log: testLog(),
     });
@@ -142,11 +161,7 @@ describe("bursts into one busy session", () => {
       .filter((m) => m.role === "user")
       .map((m) => textOf(m.content))
       .filter((row) => !row.includes("[Queue overflow]"));
-    return rows.flatMap((row) =>
-      ids
-        .filter((id) => row.includes(`id ${id}]`))
-        .sort((a, b) => row.indexOf(a) - row.indexOf(b)),
-    );
+    return rows.flatMap((row) => ids.filter((id) => row.includes(`id ${id}]`)).sort((a, b) => row.indexOf(a) - row.indexOf(b)));
   }
 
   const queueIdle = async (sessionKey: string) =>
@@ -183,7 +198,15 @@ describe("a target Gateway killed in the middle of a burst", () => {
         stateDir: join(scratch, "killed"),
         // No cooldown: once the Gateway is back, the redeliveries go to the session again.
         defaults: { retries: 1, circuitCooldownMs: 0 },
-        instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, sessionKey, workspace: gateway.workspace, transports: ["sessions_send", "memory_file"], timeouts: { sessions_send: 5000 } } },
+        instances: {
+          xiaom: {
+            gateway: { url: gateway.url, token: gateway.token },
+            sessionKey,
+            workspace: gateway.workspace,
+            transports: ["sessions_send", "memory_file"],
+            timeouts: { sessions_send: 5000 },
+          },
+        },
       },
       log: testLog(),
     });
@@ -191,9 +214,10 @@ describe("a target Gateway killed in the middle of a burst", () => {
       // Each turn takes 1.5 s at the mock model, so most of the burst waits in the session's queue.
       const sends = Array.from({ length: 12 }, (_, i) => client.send({ to: "xiaom", body: `killed burst ${i} SLOW:1500` }));
       const pendingIn = async (state: string) =>
-        ((await gatewayRequest<{ pendingInputs?: { items?: { state?: string }[] } }>(gateway, "chat.history", { sessionKey, limit: 100 })).pendingInputs?.items ?? []).filter(
-          (item) => item.state === state,
-        ).length;
+        (
+          (await gatewayRequest<{ pendingInputs?: { items?: { state?: string }[] } }>(gateway, "chat.history", { sessionKey, limit: 100 })).pendingInputs
+            ?.items ?? []
+        ).filter((item) => item.state === state).length;
       await expect.poll(() => pendingIn("queued"), { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(3);
       process.kill(gateway.pid!, "SIGKILL");
       const reports = await Promise.all(sends);

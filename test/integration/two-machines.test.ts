@@ -1,14 +1,14 @@
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type ConfigInput, type DeliveryReport } from "../../src/index.js";
+import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
 import type { TestGateway } from "../harness/gateway.js";
-import { hostsOrSkip, type Host } from "../harness/netns.js";
-import { startGatewayOnHost, type GatewayOnHost } from "../harness/remote-gateway.js";
+import { type Host, hostsOrSkip } from "../harness/netns.js";
 import { openclawOnHost, readUserTexts } from "../harness/oracle.js";
+import { type GatewayOnHost, startGatewayOnHost } from "../harness/remote-gateway.js";
 import { testLog, watchOutput, watchSecret } from "../harness/secrets-watch.js";
 
 // Two machines for real: Xiaom's Gateway runs in its own network namespace ("host b"), bound off
@@ -34,7 +34,10 @@ beforeAll(async () => {
   a = remote.hosts.get("a");
   // A plaintext port on host b (every address), counting connections: wss:// to it, and ws:// to b's public address.
   plainPort = 18_000 + Math.floor(Math.random() * 1000);
-  plainServer = b.spawn(process.execPath, ["-e", `require("node:net").createServer((s)=>{console.log("conn");s.on("error",()=>{});s.once("data",()=>s.end("HTTP/1.1 400 Bad Request\\r\\nConnection: close\\r\\n\\r\\n"))}).listen(${plainPort},"0.0.0.0",()=>console.log("listening"))`]);
+  plainServer = b.spawn(process.execPath, [
+    "-e",
+    `require("node:net").createServer((s)=>{console.log("conn");s.on("error",()=>{});s.once("data",()=>s.end("HTTP/1.1 400 Bad Request\\r\\nConnection: close\\r\\n\\r\\n"))}).listen(${plainPort},"0.0.0.0",()=>console.log("listening"))`,
+  ]);
   await new Promise<void>((resolve) => {
     plainServer.stdout?.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
@@ -124,7 +127,10 @@ describe.skipIf(!run)("pairing a client on another machine", () => {
     expect(approved.code, approved.stderr).toBe(0);
     const marker = `after approval ${Date.now()}`;
     expect(await sendOnce(gateway, "shared-token", marker)).toMatchObject({ ok: true, via: "sessions_send" });
-    const tokens = JSON.parse(await readFile(join(scratch, "shared-token", "device-tokens.json"), "utf8")) as Record<string, { token: string; scopes: string[] }>;
+    const tokens = JSON.parse(await readFile(join(scratch, "shared-token", "device-tokens.json"), "utf8")) as Record<
+      string,
+      { token: string; scopes: string[] }
+    >;
     const stored = Object.entries(tokens).find(([key]) => key.startsWith(new URL(gatewayB.url).origin));
     expect(stored?.[1].scopes).toEqual(expect.arrayContaining(["operator.read", "operator.write"]));
     watchSecret(stored![1].token);
@@ -141,10 +147,14 @@ describe.skipIf(!run)("pairing a client on another machine", () => {
     expect(qr.code, qr.stderr).toBe(0);
     const code = qr.stdout.trim().split("\n").pop()!;
 
-    const pairing = a.spawn(process.execPath, [bin, "pair", "xiaom", code, "--tls-fingerprint", gatewayB.tlsFingerprint!, "--alias", "小m", "--timeout", "120"], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const pairing = a.spawn(
+      process.execPath,
+      [bin, "pair", "xiaom", code, "--tls-fingerprint", gatewayB.tlsFingerprint!, "--alias", "小m", "--timeout", "120"],
+      {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     pairing.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -200,7 +210,11 @@ describe.skipIf(!run)("B restarted with a new certificate", () => {
     expect(report.attempts[0]?.error?.hint).toMatch(/re-pin/u);
     // Under CI load a Gateway just restarted can take its first handshakes slowly (longer than the
     // budget this state dir learned from the fast ones before); the claim is that the new pin works.
-    await expect.poll(async () => (await sendOnce({ url: gatewayB.url, token: gatewayB.token, tlsFingerprint: gatewayB.tlsFingerprint }, "shared-token", "re-pinned")).ok, { timeout: 60_000, interval: 2000 }).toBe(true);
+    await expect
+      .poll(
+        async () => (await sendOnce({ url: gatewayB.url, token: gatewayB.token, tlsFingerprint: gatewayB.tlsFingerprint }, "shared-token", "re-pinned")).ok,
+        { timeout: 60_000, interval: 2000 },
+      )
+      .toBe(true);
   }, 120_000);
 });
-

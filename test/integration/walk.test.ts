@@ -4,16 +4,16 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, TRANSPORT_IDS, UnavailableError, APPLIES, type ConfigInput, type Transport, type TransportId } from "../../src/index.js";
+import { APPLIES, type ConfigInput, createMessenger, TRANSPORT_IDS, type Transport, type TransportId, UnavailableError } from "../../src/index.js";
+import { NatsFleet } from "../../src/transports/nats/fleet.js";
 import { a2aContextId, incomingPath } from "../../src/transports.js";
 import { startA2aGateway } from "../harness/a2a-gateway.js";
 import { openclawEntry, type TestGateway } from "../harness/gateway.js";
-import { startMockModel, type MockModelServer } from "../harness/mock-model.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
+import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
 import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { readHistory, readMemoryEntries, textOf } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
-import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
-import { NatsFleet } from "../../src/transports/nats/fleet.js";
 
 // One target with every transport configured against the real thing: B's RPC (sessions_send,
 // agent_cli), a node host paired to B (nodes), B's workspace (memory_file), B's A2A channel (a2a)
@@ -84,7 +84,8 @@ function config(): ConfigInput {
 
 /** Where each transport's delivery shows on B. */
 async function arrived(via: TransportId, marker: string, id: string): Promise<boolean> {
-  const inSession = async (sessionKey?: string) => (await readHistory(gatewayB, sessionKey)).some((row) => row.role === "user" && textOf(row.content).includes(marker));
+  const inSession = async (sessionKey?: string) =>
+    (await readHistory(gatewayB, sessionKey)).some((row) => row.role === "user" && textOf(row.content).includes(marker));
   switch (via) {
     case "sessions_send":
     case "agent_cli":
@@ -117,21 +118,25 @@ describe("the dispatcher walks the whole order on real transports", () => {
 
   for (const [index, expected] of ORDER.entries()) {
     const down = ORDER.slice(0, index);
-    it.skipIf(expected === "nats" && !withNats)(`${down.length === 0 ? "nothing disabled" : `${down.join(", ")} disabled`}: ${expected} takes over, and the report names every attempt`, async () => {
-      const client = createMessenger({ config: config(), transports: down.map(disabled), log: testLog() });
-      try {
-        const marker = randomUUID();
-        const report = await client.send({ to: "xiaom", body: `walk ${expected} ${marker}` });
-        expect(report.via, JSON.stringify(report.attempts)).toBe(expected);
-        expect(report.attempts.map((attempt) => [attempt.transport, attempt.outcome])).toEqual([
-          ...down.map((id) => [id, "unavailable"]),
-          [expected, report.status],
-        ]);
-        for (const attempt of report.attempts.slice(0, -1)) expect(attempt.error?.code).toBe("DISABLED");
-        await expect.poll(() => arrived(expected, marker, report.id), { timeout: 60_000, interval: 1_000 }).toBe(true);
-      } finally {
-        await client.close();
-      }
-    }, 180_000);
+    it.skipIf(expected === "nats" && !withNats)(
+      `${down.length === 0 ? "nothing disabled" : `${down.join(", ")} disabled`}: ${expected} takes over, and the report names every attempt`,
+      async () => {
+        const client = createMessenger({ config: config(), transports: down.map(disabled), log: testLog() });
+        try {
+          const marker = randomUUID();
+          const report = await client.send({ to: "xiaom", body: `walk ${expected} ${marker}` });
+          expect(report.via, JSON.stringify(report.attempts)).toBe(expected);
+          expect(report.attempts.map((attempt) => [attempt.transport, attempt.outcome])).toEqual([
+            ...down.map((id) => [id, "unavailable"]),
+            [expected, report.status],
+          ]);
+          for (const attempt of report.attempts.slice(0, -1)) expect(attempt.error?.code).toBe("DISABLED");
+          await expect.poll(() => arrived(expected, marker, report.id), { timeout: 60_000, interval: 1_000 }).toBe(true);
+        } finally {
+          await client.close();
+        }
+      },
+      180_000,
+    );
   }
 });

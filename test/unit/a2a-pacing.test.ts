@@ -54,24 +54,32 @@ afterEach(async () => {
 });
 
 describe("a2a: one task at a time per conversation", () => {
-  it.each(["TASK_STATE_WORKING", "TASK_STATE_SUBMITTED"])("holds the next send until the previous task (%s) has finished, through a rate-limited look", async (openState) => {
-    const channel = await fakeChannel(openState);
-    const stateDir = mkdtempSync(join(tmpdir(), "oii-a2a-pacing-"));
-    const link = createMessenger({
-      config: { self: { name: "xiaoa" }, stateDir, instances: { xiaom: { a2a: { url: channel.url, token: "peer-token-1234" }, transports: ["a2a"] } } },
-      log: { level: "silent" },
-    });
-    cleanup.push(() => link.close(), channel.close, async () => rmSync(stateDir, { recursive: true, force: true }));
+  it.each(["TASK_STATE_WORKING", "TASK_STATE_SUBMITTED"])(
+    "holds the next send until the previous task (%s) has finished, through a rate-limited look",
+    async (openState) => {
+      const channel = await fakeChannel(openState);
+      const stateDir = mkdtempSync(join(tmpdir(), "oii-a2a-pacing-"));
+      const link = createMessenger({
+        config: { self: { name: "xiaoa" }, stateDir, instances: { xiaom: { a2a: { url: channel.url, token: "peer-token-1234" }, transports: ["a2a"] } } },
+        log: { level: "silent" },
+      });
+      cleanup.push(
+        () => link.close(),
+        channel.close,
+        async () => rmSync(stateDir, { recursive: true, force: true }),
+      );
 
-    expect((await link.send({ to: "xiaom", body: "first" })).via).toBe("a2a");
-    const second = link.send({ to: "xiaom", body: "second" });
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(channel.sentAt).toHaveLength(1);
-    channel.finish("task-0");
-    expect((await second).via).toBe("a2a");
-    expect(channel.sentAt).toEqual([
-      { id: "task-0", whileWorking: 0 },
-      { id: "task-1", whileWorking: 0 },
-    ]);
-  }, 20_000);
+      expect((await link.send({ to: "xiaom", body: "first" })).via).toBe("a2a");
+      const second = link.send({ to: "xiaom", body: "second" });
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(channel.sentAt).toHaveLength(1);
+      channel.finish("task-0");
+      expect((await second).via).toBe("a2a");
+      expect(channel.sentAt).toEqual([
+        { id: "task-0", whileWorking: 0 },
+        { id: "task-1", whileWorking: 0 },
+      ]);
+    },
+    20_000,
+  );
 });

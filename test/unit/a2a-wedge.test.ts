@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TransientError, UnavailableError } from "../../src/core/errors.js";
-import { createLogger, createMessenger, type ConfigInput } from "../../src/index.js";
+import { type ConfigInput, createLogger, createMessenger } from "../../src/index.js";
 import { A2aLedger, a2aContextId } from "../../src/transports/a2a/ledger.js";
 import { A2aTransport, a2aFollowUpOf, sendLeftNoTask, wedgedTaskOf } from "../../src/transports/a2a/transport.js";
 
@@ -44,13 +44,23 @@ async function fakeChannel(options: { turnMs?: number; answerDelayMs?: number } 
     let raw = "";
     req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
     req.on("end", () => {
-      const call = JSON.parse(raw) as { id: string; method: string; params: { id?: string; message?: { messageId: string; contextId: string; parts: { text: string }[] } } };
+      const call = JSON.parse(raw) as {
+        id: string;
+        method: string;
+        params: { id?: string; message?: { messageId: string; contextId: string; parts: { text: string }[] } };
+      };
       const answer = (result: unknown) => res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result }));
       if (call.method === "SendMessage") {
         const message = call.params.message!;
         const queue = fifo.get(message.contextId) ?? [];
         sends.push({ messageId: message.messageId, contextId: message.contextId, openInContext: queue.length });
-        const task: FakeTask = { id: `task-${tasks.size}`, contextId: message.contextId, messageId: message.messageId, status: { state: "TASK_STATE_WORKING" }, artifacts: [] };
+        const task: FakeTask = {
+          id: `task-${tasks.size}`,
+          contextId: message.contextId,
+          messageId: message.messageId,
+          status: { state: "TASK_STATE_WORKING" },
+          artifacts: [],
+        };
         tasks.set(task.id, task);
         queue.push(task.id);
         fifo.set(message.contextId, queue);
@@ -132,7 +142,9 @@ describe("a2a: a wedged conversation", () => {
     await amnesiac.send({ to: "xiaom", body: "one REPLY:one", id: first.id }, { queue: false });
     const second = await link.send({ to: "xiaom", body: "two REPLY:two" });
     // Its reply went to the duplicate's task: the second task stays open for good.
-    await expect.poll(() => [...channel.tasks.values()].find((task) => task.messageId === first.id && task.id !== taskOf(first))?.artifacts[0]?.parts[0]?.text).toBe("ACK two");
+    await expect
+      .poll(() => [...channel.tasks.values()].find((task) => task.messageId === first.id && task.id !== taskOf(first))?.artifacts[0]?.parts[0]?.text)
+      .toBe("ACK two");
     expect(channel.tasks.get(taskOf(second))?.status.state).toBe("TASK_STATE_WORKING");
 
     const started = Date.now();
@@ -236,21 +248,25 @@ describe("a2a: following up an accepted task", () => {
     ["TASK_STATE_COMPLETED", "", { status: "delivered" }],
     ["TASK_STATE_WORKING", "", { status: "waiting" }],
     ["TASK_STATE_SUBMITTED", "", { status: "waiting" }],
-  ])("followUp of a task in %s (%s)", async (state, reason, expected) => {
-    const { channel, messenger, scratch } = await setUp();
-    const link = messenger("a");
-    // A task that is to stay open must not be finished by the fake channel's own turn (which a loaded machine lets win the race).
-    const staysOpen = state === "TASK_STATE_WORKING" || state === "TASK_STATE_SUBMITTED";
-    const report = await link.send({ to: "xiaom", body: staysOpen ? "follow me NO_REPLY" : "follow me" });
-    if (state === "TASK_STATE_COMPLETED") await expect.poll(() => channel.tasks.get(taskOf(report))?.status.state).toBe(state);
-    else if (state !== "TASK_STATE_WORKING") channel.finish(taskOf(report), state, reason);
-    if (state === "TASK_STATE_SUBMITTED") channel.tasks.get(taskOf(report))!.status = { state };
-    const transport = new A2aTransport("xiaoa", process.env, { stateDir: join(scratch, "a") });
-    cleanup.push(() => transport.close());
-    const envelope = { v: 1 as const, id: report.id, from: "xiaoa", to: "xiaom", body: "follow me", createdAt: new Date().toISOString(), hop: 0 };
-    const context = { instance: link.registry.resolve("xiaom"), signal: AbortSignal.timeout(10_000), logger: createLogger({ level: "silent" }) };
-    expect(await transport.followUp(envelope as never, context)).toEqual(expected);
-  }, 30_000);
+  ])(
+    "followUp of a task in %s (%s)",
+    async (state, reason, expected) => {
+      const { channel, messenger, scratch } = await setUp();
+      const link = messenger("a");
+      // A task that is to stay open must not be finished by the fake channel's own turn (which a loaded machine lets win the race).
+      const staysOpen = state === "TASK_STATE_WORKING" || state === "TASK_STATE_SUBMITTED";
+      const report = await link.send({ to: "xiaom", body: staysOpen ? "follow me NO_REPLY" : "follow me" });
+      if (state === "TASK_STATE_COMPLETED") await expect.poll(() => channel.tasks.get(taskOf(report))?.status.state).toBe(state);
+      else if (state !== "TASK_STATE_WORKING") channel.finish(taskOf(report), state, reason);
+      if (state === "TASK_STATE_SUBMITTED") channel.tasks.get(taskOf(report))!.status = { state };
+      const transport = new A2aTransport("xiaoa", process.env, { stateDir: join(scratch, "a") });
+      cleanup.push(() => transport.close());
+      const envelope = { v: 1 as const, id: report.id, from: "xiaoa", to: "xiaom", body: "follow me", createdAt: new Date().toISOString(), hop: 0 };
+      const context = { instance: link.registry.resolve("xiaom"), signal: AbortSignal.timeout(10_000), logger: createLogger({ level: "silent" }) };
+      expect(await transport.followUp(envelope as never, context)).toEqual(expected);
+    },
+    30_000,
+  );
 
   it("followUp waits when the target no longer knows the task (its channel restarted)", async () => {
     const { channel, messenger, scratch } = await setUp();
@@ -266,7 +282,16 @@ describe("a2a: following up an accepted task", () => {
 });
 
 describe("a2a: pure parts", () => {
-  const sent = (taskId: string | undefined, sentAt: number) => ({ seq: 1, endpoint: "e", messageId: "m", contextId: "c", taskId, state: "TASK_STATE_WORKING", sentAt, checkedAt: undefined });
+  const sent = (taskId: string | undefined, sentAt: number) => ({
+    seq: 1,
+    endpoint: "e",
+    messageId: "m",
+    contextId: "c",
+    taskId,
+    state: "TASK_STATE_WORKING",
+    sentAt,
+    checkedAt: undefined,
+  });
 
   it("wedgedTaskOf: an open task past the bound; claims without a task never", () => {
     expect(wedgedTaskOf([sent("t1", 1_000)], 5_000, 5_000)).toBeUndefined();

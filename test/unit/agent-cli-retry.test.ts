@@ -65,10 +65,17 @@ function setUp() {
     }),
   } as unknown as GatewayPool;
   const link = createMessenger({
-    config: { self: { name: "xiaoa" }, stateDir: join(dir, "client"), instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9", token: "tok-1234567890" }, transports: ["agent_cli"] } } },
+    config: {
+      self: { name: "xiaoa" },
+      stateDir: join(dir, "client"),
+      instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9", token: "tok-1234567890" }, transports: ["agent_cli"] } },
+    },
     log: { level: "silent" },
   });
-  cleanup.push(() => link.close(), () => rmSync(dir, { recursive: true, force: true }));
+  cleanup.push(
+    () => link.close(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
   const transport = () => new AgentCliTransport({ pool, bin, stateDir: state, env: process.env });
   const context = () => ({ instance: link.registry.resolve("xiaom"), signal: AbortSignal.timeout(60_000), logger: createLogger({ level: "silent" }) });
   return {
@@ -109,7 +116,10 @@ describe("agent_cli: openclaw agent takes no idempotency key, so a retry looks f
     const transport = fake.transport();
     expect(await transport.deliver(message, fake.context())).toMatchObject({ status: "accepted", detail: { runId: "run-accepted" } });
     expect(await transport.followUp(message, fake.context())).toEqual({ status: "waiting" });
-    fake.write([{ role: "user", content: `[Message from xiaoa via openclaw-inter-instance, id ${message.id}]\nhello there` }, { role: "assistant", content: [{ type: "text", text: "ACK" }] }]);
+    fake.write([
+      { role: "user", content: `[Message from xiaoa via openclaw-inter-instance, id ${message.id}]\nhello there` },
+      { role: "assistant", content: [{ type: "text", text: "ACK" }] },
+    ]);
     expect(await transport.followUp(message, fake.context())).toEqual({ status: "delivered" });
     // A later retry (another flusher) finds it there and does not run it again.
     expect(await fake.transport().deliver(message, fake.context())).toMatchObject({ status: "delivered", detail: { sentBefore: true } });

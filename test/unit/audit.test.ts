@@ -20,11 +20,38 @@ describe("the audit log", () => {
     const envelope = createEnvelope({ from: "xiaoa", to: "xiaom", body: "部署完成" });
     const report = { ok: true, id: envelope.id, to: "xiaom", status: "accepted", via: "sessions_send", attempts: [] } as unknown as DeliveryReport;
     log.record({ ...outboundEntry(envelope, report, true, false), at: "2026-12-01T09:00:00.000Z" });
-    log.record(inboundEntry({ id: "in-000001", to: "xiaoa", body: "hi", transport: "memory_file", status: "surfaced" }, { verified: false, claimedFrom: "xiaom", reason: "no signature" }, true));
+    log.record(
+      inboundEntry(
+        { id: "in-000001", to: "xiaoa", body: "hi", transport: "memory_file", status: "surfaced" },
+        { verified: false, claimedFrom: "xiaom", reason: "no signature" },
+        true,
+      ),
+    );
     const all = log.list();
     expect(all).toEqual([
-      { at: "2026-12-01T09:00:00.000Z", direction: "out", id: envelope.id, from: "xiaoa", to: "xiaom", transport: "sessions_send", status: "accepted", verdict: "signed", bytes: 12 },
-      { at: expect.any(String), direction: "in", id: "in-000001", from: "xiaom", to: "xiaoa", transport: "memory_file", status: "surfaced", verdict: "unverified: no signature", bytes: 2, body: "hi" },
+      {
+        at: "2026-12-01T09:00:00.000Z",
+        direction: "out",
+        id: envelope.id,
+        from: "xiaoa",
+        to: "xiaom",
+        transport: "sessions_send",
+        status: "accepted",
+        verdict: "signed",
+        bytes: 12,
+      },
+      {
+        at: expect.any(String),
+        direction: "in",
+        id: "in-000001",
+        from: "xiaom",
+        to: "xiaoa",
+        transport: "memory_file",
+        status: "surfaced",
+        verdict: "unverified: no signature",
+        bytes: 2,
+        body: "hi",
+      },
     ]);
     expect(log.list({ since: new Date("2026-12-01T10:00:00.000Z") }).map((entry) => entry.id)).toEqual(["in-000001"]);
     log.close();

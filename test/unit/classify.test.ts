@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { FatalError, TransientError, UnavailableError } from "../../src/index.js";
-import { classifyGatewayError } from "../../src/gateway.js";
 import { isPlaintextAllowed } from "../../src/gateway/url-policy.js";
+import { classifyGatewayError } from "../../src/gateway.js";
+import { FatalError, TransientError, UnavailableError } from "../../src/index.js";
 
 const context = { url: "wss://xiaom.example.ts.net", tokenSource: "environment variable XIAOM_TOKEN", sessionKey: "agent:main:main" };
 
@@ -14,9 +14,17 @@ const frames = {
     message: "device pairing required (requestId: 4b5a05ba-6be4-4eb1-85cc-756fcddaf445)",
     details: { code: "PAIRING_REQUIRED", reason: "not-paired", requestId: "4b5a05ba-6be4-4eb1-85cc-756fcddaf445", recommendedNextStep: "wait_then_retry" },
   },
-  tokenMismatch: { gatewayCode: "INVALID_REQUEST", message: "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)", details: { code: "AUTH_TOKEN_MISMATCH" } },
+  tokenMismatch: {
+    gatewayCode: "INVALID_REQUEST",
+    message: "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)",
+    details: { code: "AUTH_TOKEN_MISMATCH" },
+  },
   scopeMismatch: { gatewayCode: "INVALID_REQUEST", message: "scope mismatch", details: { code: "AUTH_SCOPE_MISMATCH" } },
-  missingScope: { gatewayCode: "FORBIDDEN", message: "missing scope: operator.write", details: { code: "MISSING_SCOPE", missingScope: "operator.write", requiredScopes: ["operator.write"] } },
+  missingScope: {
+    gatewayCode: "FORBIDDEN",
+    message: "missing scope: operator.write",
+    details: { code: "MISSING_SCOPE", missingScope: "operator.write", requiredScopes: ["operator.write"] },
+  },
   sessionNotFound: { gatewayCode: "INVALID_REQUEST", message: "session not found: agent:main:q3test", retryable: false },
   busy: { gatewayCode: "UNAVAILABLE", message: "request queue full", retryable: true, retryAfterMs: 100 },
   invalid: { gatewayCode: "INVALID_REQUEST", message: "invalid sessions.send params: message too long" },
@@ -54,7 +62,10 @@ describe("classifyGatewayError", () => {
   });
 
   it("network errors: refused is unavailable, a reset is transient", () => {
-    expect(classifyGatewayError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), context)).toMatchObject({ code: "UNREACHABLE", failureClass: "unavailable" });
+    expect(classifyGatewayError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), context)).toMatchObject({
+      code: "UNREACHABLE",
+      failureClass: "unavailable",
+    });
     expect(classifyGatewayError(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), context)).toMatchObject({ failureClass: "transient" });
   });
 

@@ -3,9 +3,9 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createMessenger } from "../../src/messenger/create.js";
 import { parseDuration, parseSince } from "../../src/cli/duration.js";
 import { keyOperandsLast } from "../../src/cli/main.js";
+import { createMessenger } from "../../src/messenger/create.js";
 import { cliSandbox, recordingMessenger, runCliCaptured } from "../harness/cli-run.js";
 
 vi.mock("../../src/messenger/create.js", async (importOriginal) => {
@@ -31,7 +31,9 @@ const optionsOf = (method: string) => calls.find((call) => call.method === metho
 
 describe("parseDuration: the CLI's one reading of a length of time", () => {
   it("takes 500ms, 30s, 2m, 1h and a plain number of seconds, as milliseconds", () => {
-    expect(["500ms", "30s", "2m", "1h", "1.5m", "90", "1d"].map((value) => parseDuration(value, "--timeout"))).toEqual([500, 30_000, 120_000, 3_600_000, 90_000, 90_000, 86_400_000]);
+    expect(["500ms", "30s", "2m", "1h", "1.5m", "90", "1d"].map((value) => parseDuration(value, "--timeout"))).toEqual([
+      500, 30_000, 120_000, 3_600_000, 90_000, 90_000, 86_400_000,
+    ]);
   });
 
   it("refuses anything else, naming the option and the forms it takes", () => {

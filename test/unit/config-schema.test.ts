@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig, ValidationError, type ConfigInput } from "../../src/index.js";
 import { configSchemas } from "../../src/config/schema.js";
+import { type ConfigInput, parseConfig, ValidationError } from "../../src/index.js";
 import { zod } from "../../src/util/zod.js";
 
 // The expected values below are what the schema produced before it was split into parts and its
@@ -72,13 +72,23 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
 describe("the config schema's parsed result", () => {
   it("fills every default of a minimal config", () => {
     expect(parseConfig({ self: { name: "xiaoa" }, instances: {} })).toStrictEqual({ self: { name: "xiaoa" }, instances: {}, ...DEFAULT_BLOCKS });
-    expect(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: {} } })).toStrictEqual({ self: { name: "xiaoa" }, instances: { xiaom: DEFAULT_INSTANCE }, ...DEFAULT_BLOCKS });
+    expect(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: {} } })).toStrictEqual({
+      self: { name: "xiaoa" },
+      instances: { xiaom: DEFAULT_INSTANCE },
+      ...DEFAULT_BLOCKS,
+    });
   });
 
   it("completes a block given in part with the rest of its defaults", () => {
     const config = parseConfig({
       self: { name: "xiaoa" },
-      instances: { xiaom: { doctor: { repos: ["/srv/a"] }, messageTool: { channel: "telegram", to: "@me" }, node: { gateway: { url: "ws://127.0.0.1:18789" }, name: "mac" } } },
+      instances: {
+        xiaom: {
+          doctor: { repos: ["/srv/a"] },
+          messageTool: { channel: "telegram", to: "@me" },
+          node: { gateway: { url: "ws://127.0.0.1:18789" }, name: "mac" },
+        },
+      },
       defaults: {},
       openclawCli: {},
       inbox: { enabled: false },
@@ -113,7 +123,10 @@ describe("the config schema's parsed result", () => {
 
   it("keeps its messages for credentials in URLs and for the credential fields", () => {
     expect(issuesOf({ self: { name: "a" }, instances: { m: { gateway: { url: "ws://x/?token=1&auth=2" } } } })).toEqual([
-      { path: "instances.m.gateway.url", message: 'must not carry credentials in its query string ("token", "auth"); remove those parameters and put the secret in token, tokenEnv or tokenFile' },
+      {
+        path: "instances.m.gateway.url",
+        message: 'must not carry credentials in its query string ("token", "auth"); remove those parameters and put the secret in token, tokenEnv or tokenFile',
+      },
     ]);
     expect(issuesOf({ self: { name: "a" }, instances: { m: { gateway: { url: "ws://u:p@x" } } } })).toEqual([
       { path: "instances.m.gateway.url", message: "must not carry credentials (user:password@); put the secret in token or tokenEnv" },
@@ -124,7 +137,9 @@ describe("the config schema's parsed result", () => {
     expect(issuesOf({ self: { name: "a" }, instances: { m: { gateway: { url: "ws://x", token: "a", tokenEnv: "B" } } } })).toEqual([
       { path: "instances.m.gateway.token", message: "set at most one of token, tokenEnv or tokenFile (none: the device token from pairing)" },
     ]);
-    expect(issuesOf({ self: { name: "a" }, instances: { m: { a2a: { url: "http://x" } } } })).toEqual([{ path: "instances.m.a2a.token", message: "set exactly one of token, tokenEnv or tokenFile" }]);
+    expect(issuesOf({ self: { name: "a" }, instances: { m: { a2a: { url: "http://x" } } } })).toEqual([
+      { path: "instances.m.a2a.token", message: "set exactly one of token, tokenEnv or tokenFile" },
+    ]);
   });
 });
 

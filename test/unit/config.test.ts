@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_TRANSPORT_ORDER, InstanceRegistry, parseConfig, UnknownInstanceError, ValidationError, type ConfigInput } from "../../src/index.js";
+import { type ConfigInput, DEFAULT_TRANSPORT_ORDER, InstanceRegistry, parseConfig, UnknownInstanceError, ValidationError } from "../../src/index.js";
 
 const base: ConfigInput = {
   self: { name: "xiaoa" },
@@ -33,12 +33,17 @@ describe("parseConfig", () => {
   });
 
   it("takes a Gateway without a token: the device token from pairing is used", () => {
-    expect(new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { gateway: { url: "wss://x" } } } }), {}).resolve("xiaom").gateway).toMatchObject({ credential: "device", token: undefined });
+    expect(new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { gateway: { url: "wss://x" } } } }), {}).resolve("xiaom").gateway).toMatchObject({
+      credential: "device",
+      token: undefined,
+    });
   });
 
   it("names the field path of every bad value", () => {
     expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "http://x", token: "t" } } } })).toEqual(["instances.xiaom.gateway.url"]);
-    expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "wss://x", tlsFingerprint: "AB:CD" } } } })).toEqual(["instances.xiaom.gateway.tlsFingerprint"]);
+    expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "wss://x", tlsFingerprint: "AB:CD" } } } })).toEqual([
+      "instances.xiaom.gateway.tlsFingerprint",
+    ]);
     expect(issuesOf({ ...base, instances: { xiaom: { gateway: { url: "ws://x", token: "a", tokenEnv: "B" } } } })).toEqual(["instances.xiaom.gateway.token"]);
     expect(issuesOf({ ...base, instances: { xiaom: { transports: ["carrier_pigeon"] } } })).toEqual(["instances.xiaom.transports.0"]);
     expect(issuesOf({ ...base, instances: { xiaom: { timeZone: "Mars/Olympus" } } })).toEqual(["instances.xiaom.timeZone"]);
@@ -53,7 +58,9 @@ describe("parseConfig", () => {
   it("checks the A2A target and completes its endpoint", () => {
     expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "ws://x", token: "t" } } } })).toEqual(["instances.xiaom.a2a.url"]);
     expect(issuesOf({ ...base, instances: { xiaom: { a2a: { url: "http://x" } } } })).toEqual(["instances.xiaom.a2a.token"]);
-    const registry = new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { a2a: { url: "http://127.0.0.1:18789", tokenEnv: "A2A_TOKEN" } } } }), { A2A_TOKEN: "peer" });
+    const registry = new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { a2a: { url: "http://127.0.0.1:18789", tokenEnv: "A2A_TOKEN" } } } }), {
+      A2A_TOKEN: "peer",
+    });
     expect(registry.resolve("xiaom").a2a).toEqual({ endpoint: "http://127.0.0.1:18789/a2a/v1", token: "peer", tokenSource: "environment variable A2A_TOKEN" });
     const full = new InstanceRegistry(parseConfig({ ...base, instances: { xiaom: { a2a: { url: "https://gw.example/a2a/v1/", token: "t" } } } }), {});
     expect(full.resolve("xiaom").a2a?.endpoint).toBe("https://gw.example/a2a/v1");

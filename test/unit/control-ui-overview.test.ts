@@ -16,7 +16,12 @@ beforeEach(async () => {
       self: { name: "xiaoa" },
       stateDir: dir,
       instances: {
-        xiaom: { aliases: ["小m"], gateway: { url: "ws://127.0.0.1:9", token: "tok-secret-xiaom" }, workspace: join(dir, "ws"), transports: ["sessions_send", "memory_file"] },
+        xiaom: {
+          aliases: ["小m"],
+          gateway: { url: "ws://127.0.0.1:9", token: "tok-secret-xiaom" },
+          workspace: join(dir, "ws"),
+          transports: ["sessions_send", "memory_file"],
+        },
         xiaoq: { gateway: { url: "ws://127.0.0.1:9", token: "tok-secret-xiaoq" }, transports: ["sessions_send"] },
       },
     },
@@ -43,7 +48,10 @@ it("is plain JSON before any check, and says so: every transport unchecked, the 
   const xiaom = overview.instances.find((i) => i.name === "xiaom")!;
   expect(xiaom).not.toHaveProperty("checkedAt");
   expect(xiaom.route).toBe("sessions_send");
-  expect(xiaom.transports.map((t) => [t.id, t.state])).toEqual([["sessions_send", "unchecked"], ["memory_file", "unchecked"]]);
+  expect(xiaom.transports.map((t) => [t.id, t.state])).toEqual([
+    ["sessions_send", "unchecked"],
+    ["memory_file", "unchecked"],
+  ]);
   expect(describeOverview(overview)).toContain("- xiaom (小m): messages go by sessions_send; not checked yet.");
 });
 

@@ -2,9 +2,9 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, InstanceRegistry, parseConfig, ValidationError, type ConfigInput } from "../../src/index.js";
-import { plaintextCredentialChecks } from "../../src/use-cases/doctor/plaintext-credentials.js";
+import { type ConfigInput, createMessenger, InstanceRegistry, parseConfig, ValidationError } from "../../src/index.js";
 import { gatewayLogDestination } from "../../src/plugin/gateway-log.js";
+import { plaintextCredentialChecks } from "../../src/use-cases/doctor/plaintext-credentials.js";
 import { createLogger } from "../../src/util/log.js";
 import { SecretSet } from "../../src/util/redact.js";
 
@@ -16,29 +16,40 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const withGateway = (gateway: Record<string, unknown>): ConfigInput => ({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://xiaom.example", ...gateway } } } }) as ConfigInput;
+const withGateway = (gateway: Record<string, unknown>): ConfigInput =>
+  ({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://xiaom.example", ...gateway } } } }) as ConfigInput;
 
 describe("credentials: plaintext, SecretRef, environment variable or file", () => {
   it("an env SecretRef resolves from the environment; a file SecretRef left unresolved names the fix", () => {
-    const env = new InstanceRegistry(parseConfig(withGateway({ token: { source: "env", provider: "default", id: "XIAOM_TOKEN" } })), { XIAOM_TOKEN: "t-env" }).resolve("xiaom");
+    const env = new InstanceRegistry(parseConfig(withGateway({ token: { source: "env", provider: "default", id: "XIAOM_TOKEN" } })), {
+      XIAOM_TOKEN: "t-env",
+    }).resolve("xiaom");
     expect(env.gateway).toMatchObject({ token: "t-env", credential: "shared", tokenSource: "SecretRef env:default:XIAOM_TOKEN" });
     expect(env.missingSecrets).toEqual([]);
     const file = new InstanceRegistry(parseConfig(withGateway({ token: { source: "file", provider: "xiaom", id: "value" } })), {}).resolve("xiaom");
     expect(file.gateway?.token).toBeUndefined();
-    expect(file.missingSecrets).toEqual([expect.objectContaining({ field: "instances.xiaom.gateway.token", fix: expect.stringContaining("openclaw secrets audit") })]);
+    expect(file.missingSecrets).toEqual([
+      expect.objectContaining({ field: "instances.xiaom.gateway.token", fix: expect.stringContaining("openclaw secrets audit") }),
+    ]);
   });
 
   it("tokenFile reads the token (one trailing newline dropped); an unreadable file is reported with its path", async () => {
     const path = join(dir, "xiaom-token");
     await writeFile(path, "t-file\n");
     await chmod(path, 0o600);
-    expect(new InstanceRegistry(parseConfig(withGateway({ tokenFile: path })), {}).resolve("xiaom").gateway).toMatchObject({ token: "t-file", tokenSource: `file ${path}` });
+    expect(new InstanceRegistry(parseConfig(withGateway({ tokenFile: path })), {}).resolve("xiaom").gateway).toMatchObject({
+      token: "t-file",
+      tokenSource: `file ${path}`,
+    });
     const missing = new InstanceRegistry(parseConfig(withGateway({ tokenFile: join(dir, "absent") })), {}).resolve("xiaom");
     expect(missing.missingSecrets[0]).toMatchObject({ field: "instances.xiaom.gateway.tokenFile", reason: expect.stringContaining("ENOENT") });
   });
 
   it("refuses two sources at once and a malformed SecretRef, naming the field", () => {
-    for (const gateway of [{ token: "a", tokenFile: "/x" }, { tokenEnv: "A", tokenFile: "/x" }]) {
+    for (const gateway of [
+      { token: "a", tokenFile: "/x" },
+      { tokenEnv: "A", tokenFile: "/x" },
+    ]) {
       expect(() => parseConfig(withGateway(gateway))).toThrow(ValidationError);
     }
     try {
@@ -74,7 +85,9 @@ describe("doctor: plaintext credentials in the Gateway's openclaw.json", () => {
       ["xiaom", "warn"],
       ["2nd", "warn"],
     ]);
-    expect(checks[0]?.fix).toContain("openclaw config set plugins.entries.inter-instance.config.instances.xiaom.gateway.token --ref-provider default --ref-source env --ref-id XIAOM_GATEWAY_TOKEN");
+    expect(checks[0]?.fix).toContain(
+      "openclaw config set plugins.entries.inter-instance.config.instances.xiaom.gateway.token --ref-provider default --ref-source env --ref-id XIAOM_GATEWAY_TOKEN",
+    );
     expect(checks[1]?.fix).toContain("--ref-id OII_2ND_NODE_GATEWAY_TOKEN");
     expect(JSON.stringify(checks)).not.toContain("plain-");
     expect(await plaintextCredentialChecks(join(dir, "no-such.json"))).toEqual([]);
@@ -82,7 +95,22 @@ describe("doctor: plaintext credentials in the Gateway's openclaw.json", () => {
 
   it("reads openclaw.json as JSON5, as OpenClaw does: the same token gives the same warning", async () => {
     const asJson = join(dir, "openclaw-plain.json");
-    await writeFile(asJson, JSON.stringify({ plugins: { entries: { "inter-instance": { config: { self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://x", token: "plain-1" } } }, nats: { auth: { token: "plain-nats" } } } } } } }));
+    await writeFile(
+      asJson,
+      JSON.stringify({
+        plugins: {
+          entries: {
+            "inter-instance": {
+              config: {
+                self: { name: "xiaoa" },
+                instances: { xiaom: { gateway: { url: "wss://x", token: "plain-1" } } },
+                nats: { auth: { token: "plain-nats" } },
+              },
+            },
+          },
+        },
+      }),
+    );
     const asJson5 = join(dir, "openclaw-json5.json");
     await writeFile(
       asJson5,
@@ -117,14 +145,21 @@ describe("doctor: plaintext credentials in the Gateway's openclaw.json", () => {
 describe("inside a Gateway, log lines go through its logger", () => {
   it("one line per record, at its level, in plain words, with tokens scrubbed", () => {
     const lines: string[] = [];
-    const logger = { info: (m: string) => lines.push(`INFO ${m}`), warn: (m: string) => lines.push(`WARN ${m}`), error: (m: string) => lines.push(`ERROR ${m}`) };
+    const logger = {
+      info: (m: string) => lines.push(`INFO ${m}`),
+      warn: (m: string) => lines.push(`WARN ${m}`),
+      error: (m: string) => lines.push(`ERROR ${m}`),
+    };
     const secrets = new SecretSet();
     secrets.add("tok-secret-123");
     const log = createLogger({ secrets, destination: gatewayLogDestination(logger), level: "debug" });
     log.warn({ envelopeId: "e1", to: "xiaom", token: "tok-secret-123" }, "queued in the outbox");
     log.info({ err: { message: "refused tok-secret-123" } }, "failed");
     log.debug("not shown: the Gateway's logger has no debug here");
-    expect(lines).toEqual(['WARN inter-instance: queued in the outbox (envelopeId=e1, to=xiaom, token=[redacted])', 'INFO inter-instance: failed (err=refused [redacted])']);
+    expect(lines).toEqual([
+      "WARN inter-instance: queued in the outbox (envelopeId=e1, to=xiaom, token=[redacted])",
+      "INFO inter-instance: failed (err=refused [redacted])",
+    ]);
   });
 });
 

@@ -1,9 +1,9 @@
-import { taskPlumbing } from "../../src/internal.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMessenger, UnavailableError, type Envelope, type Messenger, type Receipt, type Transport } from "../../src/index.js";
+import { createMessenger, type Envelope, type Messenger, type Receipt, type Transport, UnavailableError } from "../../src/index.js";
+import { taskPlumbing } from "../../src/internal.js";
 
 /** A target reached by "sessions_send" that takes messages, may be down, and answers when told. */
 class ScriptedTarget implements Transport {
@@ -38,7 +38,13 @@ function linkWith(target: ScriptedTarget): Messenger {
   const dir = mkdtempSync(join(tmpdir(), "oii-delegate-"));
   dirs.push(dir);
   const link = createMessenger({
-    config: { self: { name: "xiaoa" }, stateDir: dir, defaults: { retries: 0, circuitCooldownMs: 0 }, instances: { xiaom: { transports: ["sessions_send"] }, xiaob: { transports: ["sessions_send"] }, xiaoc: { transports: ["sessions_send"] } }, groups: { team: ["xiaom", "xiaob", "xiaoc"] } },
+    config: {
+      self: { name: "xiaoa" },
+      stateDir: dir,
+      defaults: { retries: 0, circuitCooldownMs: 0 },
+      instances: { xiaom: { transports: ["sessions_send"] }, xiaob: { transports: ["sessions_send"] }, xiaoc: { transports: ["sessions_send"] } },
+      groups: { team: ["xiaom", "xiaob", "xiaoc"] },
+    },
     transports: [target],
     log: { level: "silent" },
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canMove, DELIVERY_STATES, deliveryStatus, reached, type DeliveryState, type Evidence } from "../../src/core/delivery-status.js";
+import { canMove, DELIVERY_STATES, type DeliveryState, deliveryStatus, type Evidence, reached } from "../../src/core/delivery-status.js";
 
 const at = (second: number) => new Date(Date.UTC(2026, 11, 1, 10, 0, second)).toISOString();
 const fact = (state: DeliveryState, second: number): Evidence => ({ state, at: at(second), source: "test" });

@@ -3,9 +3,25 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { APPLIES, createLogger, FatalError, InstanceRegistry, notApplicable, parseConfig, TransientError, UnavailableError, ValidationError, type DeliveryContext, type FollowUp, type Envelope, type Receipt, type Transport, type TransportId } from "../../src/index.js";
 import { CircuitBreaker, Dispatcher, Outbox } from "../../src/core.js";
 import type { DeliveryReport, DispatcherOptions } from "../../src/index.js";
+import {
+  APPLIES,
+  createLogger,
+  type DeliveryContext,
+  type Envelope,
+  FatalError,
+  type FollowUp,
+  InstanceRegistry,
+  notApplicable,
+  parseConfig,
+  type Receipt,
+  TransientError,
+  type Transport,
+  type TransportId,
+  UnavailableError,
+  ValidationError,
+} from "../../src/index.js";
 
 const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
 
@@ -30,15 +46,25 @@ class FakeTransport implements Transport {
   }
 }
 
-const ok = (status: Receipt["status"] = "accepted"): Behaviour => async () => ({ status, detail: {} });
-const fail = (error: Error): Behaviour => async () => {
-  throw error;
-};
+const ok =
+  (status: Receipt["status"] = "accepted"): Behaviour =>
+  async () => ({ status, detail: {} });
+const fail =
+  (error: Error): Behaviour =>
+  async () => {
+    throw error;
+  };
 
 function dispatcherWith(
   transports: FakeTransport[],
   order: TransportId[],
-  extra: { retries?: number; timeouts?: Partial<Record<TransportId, number>>; circuitBreaker?: CircuitBreaker; outbox?: () => Promise<Outbox>; onLost?: DispatcherOptions["onLost"] } = {},
+  extra: {
+    retries?: number;
+    timeouts?: Partial<Record<TransportId, number>>;
+    circuitBreaker?: CircuitBreaker;
+    outbox?: () => Promise<Outbox>;
+    onLost?: DispatcherOptions["onLost"];
+  } = {},
 ) {
   const registry = new InstanceRegistry(
     parseConfig({
@@ -108,7 +134,10 @@ describe("Dispatcher", () => {
   it("cuts a hanging transport at its timeout, aborts its work, and moves on", async () => {
     const hanging = new FakeTransport("sessions_send", (_call, context) => new Promise<Receipt>(() => void context.signal));
     const fallback = new FakeTransport("memory_file", ok("written"));
-    const report = await dispatcherWith([hanging, fallback], ["sessions_send", "memory_file"], { timeouts: { sessions_send: 50 } }).send({ to: "xiaom", body: "hi" });
+    const report = await dispatcherWith([hanging, fallback], ["sessions_send", "memory_file"], { timeouts: { sessions_send: 50 } }).send({
+      to: "xiaom",
+      body: "hi",
+    });
     expect(report.attempts.map((a) => a.outcome)).toEqual(["timeout", "written"]);
     expect(hanging.calls).toBe(1);
     expect(hanging.signals[0]?.aborted).toBe(true);
@@ -154,7 +183,10 @@ describe("Dispatcher", () => {
   });
 
   it("stops when the caller aborts", async () => {
-    const hanging = new FakeTransport("sessions_send", (_call, context) => new Promise<Receipt>((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))));
+    const hanging = new FakeTransport(
+      "sessions_send",
+      (_call, context) => new Promise<Receipt>((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))),
+    );
     const controller = new AbortController();
     const pending = dispatcherWith([hanging], ["sessions_send"]).send({ to: "xiaom", body: "hi" }, { signal: controller.signal });
     setTimeout(() => controller.abort(new Error("caller gave up")), 20);
@@ -172,14 +204,24 @@ describe("Dispatcher", () => {
       const first = await dispatcher.send({ to: "xiaom", body: "hi", id: "env-repeat-1" });
       const again = await dispatcher.send({ to: "小m", body: "hi", id: "env-repeat-1" });
       expect(transport.calls).toBe(1);
-      expect(again).toMatchObject({ ok: true, via: "sessions_send", attempts: [], receipt: { detail: { call: 1 } }, repeatOf: { deliveredAt: expect.any(String) } });
+      expect(again).toMatchObject({
+        ok: true,
+        via: "sessions_send",
+        attempts: [],
+        receipt: { detail: { call: 1 } },
+        repeatOf: { deliveredAt: expect.any(String) },
+      });
       expect(first.repeatOf).toBeUndefined();
       // The id names one message to one target; the same id to another target is another delivery.
       await dispatcher.send({ to: "xiaob", body: "hi", id: "env-repeat-1" });
       expect(transport.calls).toBe(2);
       outbox.close();
       const reopened = await Outbox.open(path);
-      const afterRestart = await dispatcherWith([transport], ["sessions_send"], { outbox: async () => reopened }).send({ to: "xiaom", body: "hi", id: "env-repeat-1" });
+      const afterRestart = await dispatcherWith([transport], ["sessions_send"], { outbox: async () => reopened }).send({
+        to: "xiaom",
+        body: "hi",
+        id: "env-repeat-1",
+      });
       expect(afterRestart.repeatOf).toBeDefined();
       expect(transport.calls).toBe(2);
       reopened.close();
@@ -221,7 +263,11 @@ describe("Dispatcher", () => {
         return { landed: false, reason: "not found" };
       };
       const file = new FakeTransport("memory_file", ok("written"));
-      const dispatcher = dispatcherWith([session, file], ["sessions_send", "memory_file"], { outbox: async () => outbox, circuitBreaker: new CircuitBreaker(0), retries: 0 });
+      const dispatcher = dispatcherWith([session, file], ["sessions_send", "memory_file"], {
+        outbox: async () => outbox,
+        circuitBreaker: new CircuitBreaker(0),
+        retries: 0,
+      });
       const report = await dispatcher.send({ to: "xiaom", body: "in flight when the link went", id: "env-unsettled-1" });
       expect(report).toMatchObject({ ok: false, status: "queued", unsettledOn: "sessions_send" });
       expect(report.attempts.map((a) => a.transport)).toEqual(["sessions_send"]);
@@ -256,7 +302,11 @@ describe("Dispatcher", () => {
       await dispatcher.send({ to: "xiaom", body: "1" });
       const second = await dispatcher.send({ to: "xiaom", body: "2" });
       expect(down.calls).toBe(1);
-      expect(second.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", skippedBecause: expect.stringMatching(/^circuit open: UNREACHABLE/u) });
+      expect(second.attempts[0]).toMatchObject({
+        transport: "sessions_send",
+        outcome: "skipped",
+        skippedBecause: expect.stringMatching(/^circuit open: UNREACHABLE/u),
+      });
       now += 30_001;
       await dispatcher.send({ to: "xiaom", body: "3" });
       expect(down.calls).toBe(2);
@@ -333,10 +383,14 @@ describe("Dispatcher.probe", () => {
 
   it("a passing probe closes a circuit a failed send had opened", async () => {
     let healthy = false;
-    const flaky = new ProbedTransport("sessions_send", async () => {
-      if (!healthy) throw new UnavailableError("down", { code: "UNREACHABLE" });
-      return { status: "accepted", detail: {} };
-    }, async () => "up again");
+    const flaky = new ProbedTransport(
+      "sessions_send",
+      async () => {
+        if (!healthy) throw new UnavailableError("down", { code: "UNREACHABLE" });
+        return { status: "accepted", detail: {} };
+      },
+      async () => "up again",
+    );
     const dispatcher = dispatcherWith([flaky], ["sessions_send"]);
     expect((await dispatcher.send({ to: "xiaom", body: "one" })).ok).toBe(false);
     expect((await dispatcher.send({ to: "xiaom", body: "two" })).attempts.at(-1)).toMatchObject({ outcome: "unavailable" });
@@ -381,12 +435,23 @@ describe("following up accepted envelopes", () => {
 
   it("settle: a send that waits for the evidence is redelivered at once when lost and reported delivered, each look in the report", async () => {
     await withOutbox(async (outbox) => {
-      const transport = new FollowedTransport([{ status: "waiting", custody: "queued" }, { status: "lost", reason: "interrupted" }, { status: "waiting", custody: "in session" }]);
+      const transport = new FollowedTransport([
+        { status: "waiting", custody: "queued" },
+        { status: "lost", reason: "interrupted" },
+        { status: "waiting", custody: "in session" },
+      ]);
       const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
       const report = await dispatcher.send({ to: "xiaom", body: "hi" }, { settleMs: 30_000 });
       expect(report).toMatchObject({ ok: true, status: "delivered", via: "sessions_send" });
-      expect(report.followUp?.map((step) => [step.found, step.action ?? ""])).toEqual([["queued", ""], ["lost", "redelivered"], ["in session", ""]]);
-      expect(transport.delivered.map((envelope) => [envelope.id, envelope.redelivery])).toEqual([[report.id, undefined], [report.id, 1]]);
+      expect(report.followUp?.map((step) => [step.found, step.action ?? ""])).toEqual([
+        ["queued", ""],
+        ["lost", "redelivered"],
+        ["in session", ""],
+      ]);
+      expect(transport.delivered.map((envelope) => [envelope.id, envelope.redelivery])).toEqual([
+        [report.id, undefined],
+        [report.id, 1],
+      ]);
     });
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createEnvelope } from "../../src/index.js";
-import { appendEntry, formatEntry, InboxWatcher, readPresence, readReceipts, type MemoryEntry } from "../../src/transports.js";
+import { appendEntry, formatEntry, InboxWatcher, type MemoryEntry, readPresence, readReceipts } from "../../src/transports.js";
 
 let workspace: string;
 let surfaced: MemoryEntry[];

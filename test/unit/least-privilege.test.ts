@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InstanceRegistry } from "../../src/config/registry.js";
 import { parseConfig } from "../../src/config/parse.js";
+import { InstanceRegistry } from "../../src/config/registry.js";
 import { credentialChecks } from "../../src/use-cases/doctor/least-privilege.js";
 
 describe("doctor: which credential each path uses, and what it grants", () => {
@@ -9,7 +9,10 @@ describe("doctor: which credential each path uses, and what it grants", () => {
       parseConfig({
         self: { name: "xiaoa" },
         instances: {
-          shared: { gateway: { url: "wss://xiaom.example.ts.net", tokenEnv: "XIAOM_TOKEN" }, a2a: { url: "https://xiaom.example.ts.net", token: "peer-token-0123456789" } },
+          shared: {
+            gateway: { url: "wss://xiaom.example.ts.net", tokenEnv: "XIAOM_TOKEN" },
+            a2a: { url: "https://xiaom.example.ts.net", token: "peer-token-0123456789" },
+          },
           paired: { gateway: { url: "wss://xiaob.example.ts.net" }, node: { name: "mac", gateway: { url: "wss://xiaob.example.ts.net" } } },
         },
       }),

@@ -45,7 +45,12 @@ describe("createLogger with the secret scrubber: errors", () => {
     for (const line of lines) {
       expect(line).not.toContain("tok-very-secret-123");
       const err = (JSON.parse(line) as { err: Record<string, unknown> }).err;
-      expect(err).toMatchObject({ type: "UnavailableError", code: "AUTH_FAILED", hint: "The token [redacted] must equal gateway.auth.token there.", message: "Gateway ws://10.0.0.2:18789/?token=[redacted] rejected [redacted]: inner [redacted]" });
+      expect(err).toMatchObject({
+        type: "UnavailableError",
+        code: "AUTH_FAILED",
+        hint: "The token [redacted] must equal gateway.auth.token there.",
+        message: "Gateway ws://10.0.0.2:18789/?token=[redacted] rejected [redacted]: inner [redacted]",
+      });
       expect(err.stack).toMatch(/^UnavailableError: Gateway ws:\/\/10\.0\.0\.2:18789\/\?token=\[redacted\] rejected \[redacted\]\n\s+at /u);
     }
     // The original error is left as it was.

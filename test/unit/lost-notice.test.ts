@@ -4,7 +4,14 @@ import type { DeliveryReport } from "../../src/core/dispatcher.js";
 import type { Envelope } from "../../src/core/envelope.js";
 import { createLostNotifier, lostNoticeText } from "../../src/plugin/lost-notice.js";
 
-const envelope = { id: "env-1", kind: "message", from: "xiaoa", to: "xiaom", body: `部署完成 ${"x".repeat(300)}`, createdAt: new Date().toISOString() } as unknown as Envelope;
+const envelope = {
+  id: "env-1",
+  kind: "message",
+  from: "xiaoa",
+  to: "xiaom",
+  body: `部署完成 ${"x".repeat(300)}`,
+  createdAt: new Date().toISOString(),
+} as unknown as Envelope;
 const report: DeliveryReport = {
   ok: false,
   id: "env-1",
@@ -12,7 +19,14 @@ const report: DeliveryReport = {
   status: "lost",
   via: "sessions_send",
   attempts: [],
-  followUp: [{ at: new Date().toISOString(), found: "lost", reason: "the target Gateway marked it interrupted; not sent again (sent 4 times)", action: "given up" } as unknown as NonNullable<DeliveryReport["followUp"]>[number]],
+  followUp: [
+    {
+      at: new Date().toISOString(),
+      found: "lost",
+      reason: "the target Gateway marked it interrupted; not sent again (sent 4 times)",
+      action: "given up",
+    } as unknown as NonNullable<DeliveryReport["followUp"]>[number],
+  ],
 };
 
 // The host as OpenClaw 2026.9 answers: no id while the session does not exist yet, then queued.

@@ -1,6 +1,6 @@
 // Group commit of memory-file appends: concurrent appends in one process share one lock, one write
 // and one fsync, without weakening what a single append promises.
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import lockfile from "proper-lockfile";
@@ -30,12 +30,14 @@ afterEach(async () => {
 const now = new Date("2026-11-25T06:05:00Z");
 const envelope = (body: string, id: string, createdAt = now) => createEnvelope({ from: "xiaoa", to: "xiaom", body, id, createdAt });
 const note = () => dailyNotePath(workspace, "2026-11-25");
-const append = (e: Envelope, more: { signal?: AbortSignal; now?: Date; timeZone?: string } = {}) => appendEntry(e, { workspace, timeZone: "UTC", now, ...more });
+const append = (e: Envelope, more: { signal?: AbortSignal; now?: Date; timeZone?: string } = {}) =>
+  appendEntry(e, { workspace, timeZone: "UTC", now, ...more });
 const ioError = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: "EIO", syscall });
-const exists = (path: string) => stat(path).then(
-  () => true,
-  () => false,
-);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 describe("group commit", () => {
   it("appends started together go out in one write and one fsync, laid out as one at a time would", async () => {
@@ -178,7 +180,12 @@ describe("group commit", () => {
       append(envelope("aborted", "lock-id-2"), { signal: controller.signal }),
       append(envelope("kept 2", "lock-id-3")),
     ];
-    const settled = appends.map((p) => p.then(() => "resolved", () => "rejected"));
+    const settled = appends.map((p) =>
+      p.then(
+        () => "resolved",
+        () => "rejected",
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const reason = new Error("timed out");
     controller.abort(reason);

@@ -25,7 +25,14 @@ describe("a configured credential that is not there fails the check", () => {
     expect(doctor.code).not.toBe(0);
     const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: { check: string; status: string; summary: string; fix?: string }[] };
     expect(report.ok).toBe(false);
-    expect(report.checks).toContainEqual(expect.objectContaining({ check: "credential:instances.xiaom.gateway.tokenEnv", status: "fail", summary: expect.stringContaining("XIAOM_TOKEN is not set"), fix: expect.stringContaining("export XIAOM_TOKEN=") }));
+    expect(report.checks).toContainEqual(
+      expect.objectContaining({
+        check: "credential:instances.xiaom.gateway.tokenEnv",
+        status: "fail",
+        summary: expect.stringContaining("XIAOM_TOKEN is not set"),
+        fix: expect.stringContaining("export XIAOM_TOKEN="),
+      }),
+    );
   });
 
   it("with the variable set, that check passes and add says so", async () => {

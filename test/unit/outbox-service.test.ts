@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Messenger } from "../../src/messenger/create.js";
 import type { DeliveryReport } from "../../src/index.js";
+import type { Messenger } from "../../src/messenger/create.js";
 import { createOutboxService } from "../../src/plugin/services/outbox.js";
 
 /** A link whose outbox holds `waiting` envelopes; each flush delivers what `deliver` says and leaves the rest. */

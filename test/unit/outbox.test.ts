@@ -3,8 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { APPLIES, createEnvelope, createLogger, FatalError, InstanceRegistry, parseConfig, UnavailableError, type DeliveryContext, type Envelope, type Receipt, type Transport } from "../../src/index.js";
 import { Dispatcher, Outbox } from "../../src/core.js";
+import {
+  APPLIES,
+  createEnvelope,
+  createLogger,
+  type DeliveryContext,
+  type Envelope,
+  FatalError,
+  InstanceRegistry,
+  parseConfig,
+  type Receipt,
+  type Transport,
+  UnavailableError,
+} from "../../src/index.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -70,7 +82,11 @@ class Switchable implements Transport {
 
 function setup() {
   const registry = new InstanceRegistry(
-    parseConfig({ self: { name: "xiaoa" }, defaults: { circuitCooldownMs: 0 }, instances: { xiaom: { transports: ["sessions_send"] }, xiaob: { transports: ["sessions_send"] } } }),
+    parseConfig({
+      self: { name: "xiaoa" },
+      defaults: { circuitCooldownMs: 0 },
+      instances: { xiaom: { transports: ["sessions_send"] }, xiaob: { transports: ["sessions_send"] } },
+    }),
     {},
   );
   const transport = new Switchable();
@@ -97,7 +113,12 @@ describe("Dispatcher with an outbox", () => {
 
   it("flushes in arrival order per target once the path is back", async () => {
     const { dispatcher, transport, open } = setup();
-    for (const [to, id] of [["xiaom", "m-000001"], ["xiaob", "b-000001"], ["xiaom", "m-000002"], ["xiaom", "m-000003"]] as const) {
+    for (const [to, id] of [
+      ["xiaom", "m-000001"],
+      ["xiaob", "b-000001"],
+      ["xiaom", "m-000002"],
+      ["xiaom", "m-000003"],
+    ] as const) {
       await dispatcher.send({ to, body: `to ${to}`, id });
     }
     expect(await dispatcher.flush()).toHaveLength(2); // one failure per target blocks the rest of that target

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InstanceRegistry, parseConfig, parsePhrase, splitCommand, type Intent } from "../../src/index.js";
+import { InstanceRegistry, type Intent, parseConfig, parsePhrase, splitCommand } from "../../src/index.js";
 
 const registry = new InstanceRegistry(
   parseConfig({
@@ -79,7 +79,14 @@ describe("parsePhrase", () => {
   });
 
   it("refuses shell syntax in a command instead of passing it to a shell", () => {
-    for (const phrase of ["在小m上执行 ls; rm -rf /", "run cat x | sh on xiaom", "在小m上执行 echo $(id)", "run echo `id` on xiaom", "在小m上执行 ls && reboot", "在小m上执行 echo hi > /etc/passwd"]) {
+    for (const phrase of [
+      "在小m上执行 ls; rm -rf /",
+      "run cat x | sh on xiaom",
+      "在小m上执行 echo $(id)",
+      "run echo `id` on xiaom",
+      "在小m上执行 ls && reboot",
+      "在小m上执行 echo hi > /etc/passwd",
+    ]) {
       const intent = parsePhrase(phrase, registry);
       expect(intent.action, phrase).toBe("unknown");
       expect(intent.action === "unknown" && intent.reason, phrase).toMatch(/shell syntax/);
@@ -107,12 +114,19 @@ describe("splitCommand", () => {
 
 describe("groups in the registry", () => {
   it("names its members by instance name; `all` is every instance unless the config defines it; bad members name the field", () => {
-    const withGroups = new InstanceRegistry(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { aliases: ["小m"] }, xiaob: {} }, groups: { macs: ["小m"] } }), {});
+    const withGroups = new InstanceRegistry(
+      parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { aliases: ["小m"] }, xiaob: {} }, groups: { macs: ["小m"] } }),
+      {},
+    );
     expect(withGroups.group("macs")).toEqual({ name: "macs", members: ["xiaom"] });
     expect(withGroups.group("all")).toEqual({ name: "all", members: ["xiaom", "xiaob"] });
     expect(withGroups.group("xiaom")).toBeUndefined();
     expect(parsePhrase("tell macs: hello", withGroups)).toEqual({ action: "send", target: "macs", body: "hello" });
-    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { macs: ["xiaoz"] } }), {})).toThrow(/groups\.macs\.0: "xiaoz" is not a configured instance/u);
-    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { xiaom: ["xiaom"] } }), {})).toThrow(/groups\.xiaom: "xiaom" is also the name/u);
+    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { macs: ["xiaoz"] } }), {})).toThrow(
+      /groups\.macs\.0: "xiaoz" is not a configured instance/u,
+    );
+    expect(() => new InstanceRegistry(parseConfig({ self: { name: "a" }, instances: { xiaom: {} }, groups: { xiaom: ["xiaom"] } }), {})).toThrow(
+      /groups\.xiaom: "xiaom" is also the name/u,
+    );
   });
 });

@@ -1,13 +1,22 @@
 import { describe, expect, it } from "vitest";
+import { createEnvelope, type Envelope } from "../../src/core/envelope.js";
 import type { GatewayConnection } from "../../src/gateway/connection.js";
 import type { TranscriptRow } from "../../src/gateway/transcript.js";
 import { custodyInSession, laterTurnRan, sessionKeys } from "../../src/transports/sessions-send/custody.js";
-import { createEnvelope, type Envelope } from "../../src/core/envelope.js";
 
 const T0 = 1_800_000_000_000;
 const header = (id: string, body = "hi") => `[Message from xiaoa via openclaw-inter-instance, id ${id}]\n${body}`;
-const user = (key: string, text: string, at: number, id = `event-${key}`): TranscriptRow => ({ role: "user", content: text, idempotencyKey: key, __openclaw: { id, idempotencyKey: key, recordTimestampMs: at } });
-const reply = (at: number): TranscriptRow => ({ role: "assistant", content: [{ type: "text", text: "ACK" }], __openclaw: { id: `reply-${at}`, recordTimestampMs: at } });
+const user = (key: string, text: string, at: number, id = `event-${key}`): TranscriptRow => ({
+  role: "user",
+  content: text,
+  idempotencyKey: key,
+  __openclaw: { id, idempotencyKey: key, recordTimestampMs: at },
+});
+const reply = (at: number): TranscriptRow => ({
+  role: "assistant",
+  content: [{ type: "text", text: "ACK" }],
+  __openclaw: { id: `reply-${at}`, recordTimestampMs: at },
+});
 
 interface Gateway {
   messages?: TranscriptRow[];
@@ -44,9 +53,18 @@ function gateway(facts: Gateway): { connection: GatewayConnection; calls: string
   return { connection: { request } as unknown as GatewayConnection, calls };
 }
 
-const envelope = (redelivery?: number): Envelope => ({ ...createEnvelope({ to: "xiaom", from: "xiaoa", body: "hi", id: "env-00000001" }), ...(redelivery ? { redelivery } : {}) });
+const envelope = (redelivery?: number): Envelope => ({
+  ...createEnvelope({ to: "xiaom", from: "xiaoa", body: "hi", id: "env-00000001" }),
+  ...(redelivery ? { redelivery } : {}),
+});
 const look = (facts: Gateway, options: { envelope?: Envelope; acceptedAt?: number; now?: number } = {}) =>
-  custodyInSession(options.envelope ?? envelope(), { connection: gateway(facts).connection, sessionKey: "agent:main:main", signal: new AbortController().signal, acceptedAt: options.acceptedAt ?? T0, now: options.now ?? T0 + 5_000 });
+  custodyInSession(options.envelope ?? envelope(), {
+    connection: gateway(facts).connection,
+    sessionKey: "agent:main:main",
+    signal: new AbortController().signal,
+    acceptedAt: options.acceptedAt ?? T0,
+    now: options.now ?? T0 + 5_000,
+  });
 
 describe("custody of an accepted sessions.send", () => {
   it("its row followed by an answer: ran; its row alone: in the session", async () => {
@@ -57,12 +75,20 @@ describe("custody of an accepted sessions.send", () => {
   it("a queued pending input is in the Gateway's custody; interrupted or cancelled is lost", async () => {
     const receipts = [{ runId: "env-00000001", state: "pending" }];
     expect(await look({ receipts, pending: [{ runId: "env-00000001", state: "queued" }] })).toEqual({ state: "queued" });
-    expect(await look({ receipts, pending: [{ runId: "env-00000001", state: "interrupted" }] })).toMatchObject({ state: "lost", reason: expect.stringContaining("interrupted") });
+    expect(await look({ receipts, pending: [{ runId: "env-00000001", state: "interrupted" }] })).toMatchObject({
+      state: "lost",
+      reason: expect.stringContaining("interrupted"),
+    });
     expect(await look({ receipts, pending: [{ runId: "env-00000001", state: "cancelled" }] })).toMatchObject({ state: "lost" });
   });
 
   it("consumed by a queue-overflow summary is lost, though the summary quotes its header", async () => {
-    const summary = user("followup-overflow:abc:env-00000001:def", `[Queue overflow] Dropped 1 message due to cap.\nSummary:\n- ${header("env-00000001").replace("\n", " ")}`, T0 + 50, "summary-1");
+    const summary = user(
+      "followup-overflow:abc:env-00000001:def",
+      `[Queue overflow] Dropped 1 message due to cap.\nSummary:\n- ${header("env-00000001").replace("\n", " ")}`,
+      T0 + 50,
+      "summary-1",
+    );
     const receipts = [{ runId: "env-00000001", state: "consumed", consumedByEventId: "summary-1" }];
     expect(await look({ receipts, messages: [summary, reply(T0 + 60)] })).toMatchObject({ state: "lost", reason: expect.stringContaining("cap") });
     // The summary row is older than the page read: read by its event id.
@@ -71,14 +97,19 @@ describe("custody of an accepted sessions.send", () => {
 
   it("consumed into a row that collected several messages is in the session", async () => {
     const collected = user("collect-1", `${header("other-0000001")}\n\n${header("env-00000001")}`, T0 + 50, "collected-1");
-    expect(await look({ receipts: [{ runId: "env-00000001", state: "consumed", consumedByEventId: "collected-1" }], rows: { "collected-1": collected } })).toEqual({ state: "pending" });
+    expect(
+      await look({ receipts: [{ runId: "env-00000001", state: "consumed", consumedByEventId: "collected-1" }], rows: { "collected-1": collected } }),
+    ).toEqual({ state: "pending" });
   });
 
   it("in nobody's custody: unsettled while a run is active, queued in memory or within the commit grace; lost once the session is quiet and has moved on", async () => {
     expect(await look({ active: true }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({ wait: "pending" }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({}, { now: T0 + 5_000 })).toMatchObject({ state: "unsettled" });
-    expect(await look({ messages: [user("later:user", "later", T0 + 100), reply(T0 + 200)] }, { now: T0 + 5_000 })).toMatchObject({ state: "lost", reason: expect.stringContaining("nobody's custody") });
+    expect(await look({ messages: [user("later:user", "later", T0 + 100), reply(T0 + 200)] }, { now: T0 + 5_000 })).toMatchObject({
+      state: "lost",
+      reason: expect.stringContaining("nobody's custody"),
+    });
     expect(await look({}, { now: T0 + 121_000 })).toMatchObject({ state: "lost" });
   });
 
@@ -95,7 +126,9 @@ describe("custody of an accepted sessions.send", () => {
   it("a redelivery is found under any key it was sent with", async () => {
     expect(sessionKeys(envelope(2))).toEqual(["env-00000001", "env-00000001:redelivery-1", "env-00000001:redelivery-2"]);
     const receipts = [{ runId: "env-00000001:redelivery-2", state: "pending" }];
-    expect(await look({ receipts, pending: [{ runId: "env-00000001:redelivery-2", state: "queued" }] }, { envelope: envelope(2) })).toEqual({ state: "queued" });
+    expect(await look({ receipts, pending: [{ runId: "env-00000001:redelivery-2", state: "queued" }] }, { envelope: envelope(2) })).toEqual({
+      state: "queued",
+    });
   });
 
   it("a later turn ran only when a user row committed after the send was answered", () => {

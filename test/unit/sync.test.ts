@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ValidationError, type ExecResult, type SyncRepoInput } from "../../src/index.js";
 import { httpsAlternative, syncRepo } from "../../src/core.js";
+import { type ExecResult, type SyncRepoInput, ValidationError } from "../../src/index.js";
 
 const COMMIT = "a".repeat(40);
 
@@ -11,10 +11,24 @@ function target(answers: Record<string, Partial<ExecResult>>) {
     exec: async ({ argv }: { argv: readonly string[] }) => {
       ran.push([...argv]);
       const line = argv.join(" ");
-      const key = Object.keys(answers).filter((prefix) => line.startsWith(prefix)).sort((a, b) => b.length - a.length)[0];
+      const key = Object.keys(answers)
+        .filter((prefix) => line.startsWith(prefix))
+        .sort((a, b) => b.length - a.length)[0];
       const answer = key ? answers[key]! : {};
       const exitCode = answer.exitCode ?? 0;
-      return { exitCode, stdout: "", stderr: "", timedOut: false, truncated: false, error: undefined, to: "xiaom", argv, ms: 1, ...answer, ok: exitCode === 0 } as ExecResult;
+      return {
+        exitCode,
+        stdout: "",
+        stderr: "",
+        timedOut: false,
+        truncated: false,
+        error: undefined,
+        to: "xiaom",
+        argv,
+        ms: 1,
+        ...answer,
+        ok: exitCode === 0,
+      } as ExecResult;
     },
     nodeOf: () => undefined,
     resolveName: () => "xiaom",
@@ -27,7 +41,7 @@ const remote = { "git ls-remote": { stdout: `${COMMIT}\tHEAD\n` }, [`git -C /srv
 
 describe("syncRepo", () => {
   it("checks the commit out into its own directory with argv only, then links it", async () => {
-    const { deps, ran } = target({ ...remote, "readlink": { stdout: `/srv/releases/${COMMIT}\n` } });
+    const { deps, ran } = target({ ...remote, readlink: { stdout: `/srv/releases/${COMMIT}\n` } });
     const result = await syncRepo(deps, { ...input, ref: "release/1.2" });
     expect(result).toMatchObject({ ok: true, action: "cloned", commit: COMMIT, dir: `/srv/releases/${COMMIT}` });
     expect(ran).toContainEqual(["git", "ls-remote", "--", "https://example.com/app.git", "release/1.2"]);

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger } from "../../src/index.js";
 import { explainTlsFailure } from "../../src/gateway/tls-diagnosis.js";
+import { createMessenger } from "../../src/index.js";
 
 const untrusted = Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
 // Nothing listens on port 9: the served fingerprint cannot be read, the hint says <sha256>.
@@ -15,7 +15,10 @@ const PLUGIN_PATH = "plugins.entries.inter-instance.config.instances.xiaom.gatew
 
 describe("the TLS_UNTRUSTED hint names the fix where the config lives", () => {
   it("for the CLI's config file: openclaw-inter-instance add … --tls-fingerprint (the default)", async () => {
-    for (const error of [await explainTlsFailure(untrusted, URL, undefined), await explainTlsFailure(untrusted, URL, undefined, { configuredIn: "file", gatewayField: "instances.xiaom.gateway" })]) {
+    for (const error of [
+      await explainTlsFailure(untrusted, URL, undefined),
+      await explainTlsFailure(untrusted, URL, undefined, { configuredIn: "file", gatewayField: "instances.xiaom.gateway" }),
+    ]) {
       expect(error?.code).toBe("TLS_UNTRUSTED");
       expect(error?.hint).toMatch(/openclaw-inter-instance add \S+ --url wss:\/\/127\.0\.0\.1:9 --tls-fingerprint/u);
       expect(error?.hint).not.toContain("plugins.entries");
@@ -45,7 +48,27 @@ describe("a messenger built for the plugin gives the plugin's fix for a self-sig
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "oii-tls-hint-"));
     const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "2", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-days",
+        "2",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
     const certPem = await readFile(cert, "utf8");
     fingerprint = execFileSync("openssl", ["x509", "-noout", "-fingerprint", "-sha256", "-in", cert], { encoding: "utf8" }).trim().split("=")[1]!;
     server = createServer({ key: await readFile(key, "utf8"), cert: certPem }, (socket) => socket.destroy());
@@ -59,8 +82,18 @@ describe("a messenger built for the plugin gives the plugin's fix for a self-sig
   });
 
   const probeHint = async (configuredIn: "file" | "plugin" | undefined) => {
-    const config = { self: { name: "xiaoa" }, stateDir: join(dir, `state-${configuredIn ?? "default"}`), outbox: { enabled: false }, instances: { xiaom: { gateway: { url, token: "t-shared-1234" }, transports: ["sessions_send" as const] } } };
-    const link = createMessenger({ config, log: { level: "silent" }, env: { OPENCLAW_CONFIG_PATH: join(dir, "none.json") }, ...(configuredIn ? { configuredIn } : {}) });
+    const config = {
+      self: { name: "xiaoa" },
+      stateDir: join(dir, `state-${configuredIn ?? "default"}`),
+      outbox: { enabled: false },
+      instances: { xiaom: { gateway: { url, token: "t-shared-1234" }, transports: ["sessions_send" as const] } },
+    };
+    const link = createMessenger({
+      config,
+      log: { level: "silent" },
+      env: { OPENCLAW_CONFIG_PATH: join(dir, "none.json") },
+      ...(configuredIn ? { configuredIn } : {}),
+    });
     try {
       const [probe] = await link.probe("xiaom");
       expect(probe?.error?.code).toBe("TLS_UNTRUSTED");

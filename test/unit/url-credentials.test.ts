@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, parseConfig, scrubSecrets, SecretSet, ValidationError, type ConfigInput } from "../../src/index.js";
-import { runCli, type CliIo } from "../../src/cli/main.js";
+import { type CliIo, runCli } from "../../src/cli/main.js";
+import { type ConfigInput, createLogger, parseConfig, SecretSet, scrubSecrets, ValidationError } from "../../src/index.js";
 import { scrubUrlCredentials } from "../../src/util/redact.js";
 import { captureLines } from "../harness/capture.js";
 
@@ -31,17 +31,29 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
 describe("credentials in a URL's query string", () => {
   it("are refused in gateway.url, a2a.url and nats.servers with a ValidationError naming the field and the fix", () => {
     for (const name of ["token", "auth", "password", "access_token", "key", "apiKey", "secret"]) {
-      const gateway = issuesOf({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: `ws://127.0.0.1:18789/?${name}=${SECRET}` } } } } satisfies ConfigInput);
+      const gateway = issuesOf({
+        self: { name: "xiaoa" },
+        instances: { xiaom: { gateway: { url: `ws://127.0.0.1:18789/?${name}=${SECRET}` } } },
+      } satisfies ConfigInput);
       expect(gateway).toEqual([{ path: "instances.xiaom.gateway.url", message: expect.stringMatching(new RegExp(`"${name}".*tokenEnv`, "u")) }]);
     }
-    const a2a = issuesOf({ self: { name: "xiaoa" }, instances: { xiaom: { a2a: { url: `https://xiaom.example/a2a/v1?x=1&access_token=${SECRET}`, tokenEnv: "A2A" } } } } satisfies ConfigInput);
+    const a2a = issuesOf({
+      self: { name: "xiaoa" },
+      instances: { xiaom: { a2a: { url: `https://xiaom.example/a2a/v1?x=1&access_token=${SECRET}`, tokenEnv: "A2A" } } },
+    } satisfies ConfigInput);
     expect(a2a.map((issue) => issue.path)).toEqual(["instances.xiaom.a2a.url"]);
-    const nats = issuesOf({ self: { name: "xiaoa" }, instances: {}, nats: { servers: [`nats://10.0.0.2:4222?password=${SECRET}`], fleet: "home" } } satisfies ConfigInput);
+    const nats = issuesOf({
+      self: { name: "xiaoa" },
+      instances: {},
+      nats: { servers: [`nats://10.0.0.2:4222?password=${SECRET}`], fleet: "home" },
+    } satisfies ConfigInput);
     expect(nats.map((issue) => issue.path)).toEqual(["nats.servers.0"]);
   });
 
   it("other query parameters stay allowed", () => {
-    expect(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://xiaom.example/?v=2&lang=en" } } } }).instances.xiaom?.gateway?.url).toBe("wss://xiaom.example/?v=2&lang=en");
+    expect(
+      parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "wss://xiaom.example/?v=2&lang=en" } } } }).instances.xiaom?.gateway?.url,
+    ).toBe("wss://xiaom.example/?v=2&lang=en");
   });
 
   it("are redacted wherever a URL's user-info is: scrubUrlCredentials, scrubSecrets, SecretSet and the logger", () => {
@@ -64,7 +76,12 @@ describe("credentials in a URL's query string", () => {
     const config = join(dir, "add.json");
     const out: string[] = [];
     const err: string[] = [];
-    const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), env: { OPENCLAW_INTER_INSTANCE_HOME: join(dir, "state"), OPENCLAW_CONFIG_PATH: join(dir, "no-openclaw.json") }, stdin: async () => new Uint8Array() };
+    const io: CliIo = {
+      stdout: (t) => out.push(t),
+      stderr: (t) => err.push(t),
+      env: { OPENCLAW_INTER_INSTANCE_HOME: join(dir, "state"), OPENCLAW_CONFIG_PATH: join(dir, "no-openclaw.json") },
+      stdin: async () => new Uint8Array(),
+    };
     expect(await runCli(["-c", config, "init", "--name", "xiaoa"], io)).toBe(0);
     const code = await runCli(["-c", config, "add", "xiaom", "--url", `ws://127.0.0.1:9/?token=${SECRET}`], io);
     expect(code).toBe(2);

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { updateConfigFile, withInstance, type InstanceInput } from "../../config/file.js";
+import { type InstanceInput, updateConfigFile, withInstance } from "../../config/file.js";
 import type { CliContext } from "../context.js";
 import { checkInstance, collect } from "./new-instance.js";
 

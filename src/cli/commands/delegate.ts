@@ -17,11 +17,20 @@ export function delegateCommand(context: CliContext): Command {
       if (link.registry.group(to)) {
         const result = await link.groups.delegate({ to, ...input });
         const lines = result.members.map((member) => `- ${member.to}: ${member.report.status}; status ${member.id}`);
-        context.print(result, [`Task ${result.id} handed to ${result.members.length} member(s) of ${result.group}; ${where} \`openclaw-inter-instance status <id>\`.`, ...lines].join("\n"));
+        context.print(
+          result,
+          [
+            `Task ${result.id} handed to ${result.members.length} member(s) of ${result.group}; ${where} \`openclaw-inter-instance status <id>\`.`,
+            ...lines,
+          ].join("\n"),
+        );
         return context.conclude(result.members.every((member) => member.report.ok || member.report.status === "queued") ? "ok" : "notDelivered");
       }
       const result = await link.delegate({ to, ...input });
-      context.print(result, `Task ${result.id} handed to ${result.to} (${result.report.status}); it expires at ${result.deadline}; ${options.into ? `the result is brought into ${options.into} when it comes; ` : ""}see where it stands: openclaw-inter-instance status ${result.id}`);
+      context.print(
+        result,
+        `Task ${result.id} handed to ${result.to} (${result.report.status}); it expires at ${result.deadline}; ${options.into ? `the result is brought into ${options.into} when it comes; ` : ""}see where it stands: openclaw-inter-instance status ${result.id}`,
+      );
       context.conclude(result.report.ok || result.report.status === "queued" ? "ok" : "notDelivered");
     });
 }

@@ -13,7 +13,8 @@ export function doctorCommand(context: CliContext): Command {
       const names = new Set(report.checks.map((check) => check.instance));
       const unseen = (await link.outbox.unseen()).filter((r) => names.has(r.target));
       const lines = [...names].flatMap((name) => [`${name}:`, ...describeChecks(report.checks.filter((check) => check.instance === name))]);
-      for (const r of unseen) lines.push(`  unseen: ${r.id} written to ${r.target}'s memory file, ${r.state}${r.receiver === "passive" ? " (passive: no plugin there)" : ""}`);
+      for (const r of unseen)
+        lines.push(`  unseen: ${r.id} written to ${r.target}'s memory file, ${r.state}${r.receiver === "passive" ? " (passive: no plugin there)" : ""}`);
       context.print({ ...report, unseen }, lines.join("\n"));
       context.conclude(report.ok ? "ok" : "notDelivered");
     });

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { defaultStateDir } from "../../gateway/device-identity.js";
-import { describeSender, HeldInbox, heldPath, type HeldMessage } from "../../inbox/held.js";
+import { describeSender, HeldInbox, type HeldMessage, heldPath } from "../../inbox/held.js";
 import type { CliContext } from "../context.js";
 
 function describeHeld(message: HeldMessage): string {
@@ -45,7 +45,15 @@ export function inboxCommand(context: CliContext): Command {
         context,
         (held) => {
           const messages = held.list({ pending: !options.all });
-          const text = messages.length === 0 ? "No messages are waiting for you." : [`${messages.length} message(s):`, ...messages.map(describeHeld), "", "Approve one: openclaw-inter-instance inbox approve <id>; refuse: inbox refuse <id>."].join("\n");
+          const text =
+            messages.length === 0
+              ? "No messages are waiting for you."
+              : [
+                  `${messages.length} message(s):`,
+                  ...messages.map(describeHeld),
+                  "",
+                  "Approve one: openclaw-inter-instance inbox approve <id>; refuse: inbox refuse <id>.",
+                ].join("\n");
           context.print(messages, text);
         },
         () => context.print([], "No messages are waiting for you (nothing was ever held here)."),
@@ -64,13 +72,22 @@ export function inboxCommand(context: CliContext): Command {
           async (held) => {
             const result = await held.decide(id, decision);
             if (result.ok) {
-              const next = decision === "approved" ? "The plugin puts it into the agent's next turn now (if the Gateway is down, when it starts)." : "Its sender's receipt says refused.";
+              const next =
+                decision === "approved"
+                  ? "The plugin puts it into the agent's next turn now (if the Gateway is down, when it starts)."
+                  : "Its sender's receipt says refused.";
               return context.print({ id, decision }, `${decision === "approved" ? "Approved" : "Refused"} ${id} ${describeSender(result.message)}. ${next}`);
             }
-            if (result.reason === "decided") return refused(context, { id, decision: result.message?.decision }, `${id} was already ${result.message?.decision}; nothing changed.`);
+            if (result.reason === "decided")
+              return refused(context, { id, decision: result.message?.decision }, `${id} was already ${result.message?.decision}; nothing changed.`);
             refused(context, { id }, `No held message has the id ${id}. See the held ones: openclaw-inter-instance inbox list`);
           },
-          () => refused(context, { id }, `No held message has the id ${id} (nothing was ever held here). Is this the machine whose plugin held it, with the same state dir?`),
+          () =>
+            refused(
+              context,
+              { id },
+              `No held message has the id ${id} (nothing was ever held here). Is this the machine whose plugin held it, with the same state dir?`,
+            ),
         ),
       );
   }

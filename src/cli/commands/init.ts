@@ -22,6 +22,9 @@ export function initCommand(context: CliContext): Command {
       const name = options.name ?? (context.interactive ? await ask("Name of this instance?", suggestedSelfName()) : suggestedSelfName());
       const path = context.configPath();
       await initConfigFile(path, name, options.force ? { force: true } : {});
-      context.print({ path, self: { name } }, `Wrote ${path} for "${name}". Next: \`openclaw-inter-instance pair <name> <setup-code>\` or \`add <name> --url …\`.`);
+      context.print(
+        { path, self: { name } },
+        `Wrote ${path} for "${name}". Next: \`openclaw-inter-instance pair <name> <setup-code>\` or \`add <name> --url …\`.`,
+      );
     });
 }

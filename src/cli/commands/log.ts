@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { Command } from "commander";
-import { AuditLog, type AuditEntry } from "../../audit/audit-log.js";
+import { type AuditEntry, AuditLog } from "../../audit/audit-log.js";
 import { auditPath } from "../../config/state-paths.js";
 import type { CliContext } from "../context.js";
 import { durationOption } from "../duration.js";
@@ -23,7 +23,10 @@ export function logCommand(context: CliContext): Command {
       const log = await AuditLog.open(path);
       try {
         const entries = log.list(since ? { since } : {});
-        context.print(entries, entries.length === 0 ? `No messages logged${since ? ` since ${since.toISOString()}` : ""}.` : entries.map(describeAuditEntry).join("\n"));
+        context.print(
+          entries,
+          entries.length === 0 ? `No messages logged${since ? ` since ${since.toISOString()}` : ""}.` : entries.map(describeAuditEntry).join("\n"),
+        );
       } finally {
         log.close();
       }

@@ -20,12 +20,22 @@ export function outboxCommand(context: CliContext): Command {
     .description("list waiting messages, oldest first")
     .action(async () => {
       const queued = await (await context.open()).outbox.list();
-      context.print(queued, queued.length === 0 ? "The outbox is empty." : queued.map((q) => `${q.queuedAt}  ${q.target}  ${q.envelope.id}  tries=${q.attempts}  ${q.lastError ?? ""}`).join("\n"));
+      context.print(
+        queued,
+        queued.length === 0
+          ? "The outbox is empty."
+          : queued.map((q) => `${q.queuedAt}  ${q.target}  ${q.envelope.id}  tries=${q.attempts}  ${q.lastError ?? ""}`).join("\n"),
+      );
     });
   outbox
     .command("flush")
     .description("follow up what targets accepted and retry waiting messages now, in order per target")
-    .addOption(durationOption("--settle <duration>", "then wait this long for the evidence that what was accepted reached its agent (0: do not wait)", { defaultMs: 30_000, zeroAllowed: true }))
+    .addOption(
+      durationOption("--settle <duration>", "then wait this long for the evidence that what was accepted reached its agent (0: do not wait)", {
+        defaultMs: 30_000,
+        zeroAllowed: true,
+      }),
+    )
     .action(async (options: { settle: number }) => {
       const link = await context.open();
       const flushed = await link.outbox.flush({ all: true });
@@ -44,7 +54,12 @@ export function outboxCommand(context: CliContext): Command {
     .argument("[instance]", "whose dead letters (default: this instance's)")
     .action(async (instance: string | undefined) => {
       const letters = await fleetOf(await context.open()).deadLetters(instance);
-      context.print(letters, letters.length === 0 ? "No dead letters." : letters.map((l) => `${l.seq}  ${l.at}  ${l.envelope ? `${l.envelope.id} from ${l.envelope.from}` : "(not an envelope)"}  ${l.reason}`).join("\n"));
+      context.print(
+        letters,
+        letters.length === 0
+          ? "No dead letters."
+          : letters.map((l) => `${l.seq}  ${l.at}  ${l.envelope ? `${l.envelope.id} from ${l.envelope.from}` : "(not an envelope)"}  ${l.reason}`).join("\n"),
+      );
     });
   outbox
     .command("replay")

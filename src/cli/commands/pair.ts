@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { updateConfigFile, withInstance, type InstanceInput } from "../../config/file.js";
+import { type InstanceInput, updateConfigFile, withInstance } from "../../config/file.js";
 import { loadConfigFile } from "../../config/parse.js";
 import { DeviceIdentityStore, defaultStateDir } from "../../gateway/device-identity.js";
 import { decodeSetupCode, pairWithSetupCode } from "../../gateway/pairing.js";
@@ -29,14 +29,17 @@ export function pairCommand(context: CliContext): Command {
       const config = await loadConfigFile(path);
       const setupCode = decodeSetupCode(code);
       const identity = new DeviceIdentityStore(config.stateDir ?? defaultStateDir(context.env));
-      context.progress(`Connecting to ${setupCode.url} with the setup code${setupCode.expiresAt ? ` (valid until ${setupCode.expiresAt.toISOString()})` : ""}…`);
+      context.progress(
+        `Connecting to ${setupCode.url} with the setup code${setupCode.expiresAt ? ` (valid until ${setupCode.expiresAt.toISOString()})` : ""}…`,
+      );
       const paired = await pairWithSetupCode({
         setupCode,
         identity,
         tlsFingerprint: options.tlsFingerprint,
         env: context.env,
         ...(options.timeout ? { timeoutMs: options.timeout } : {}),
-        onPending: ({ requestId, approveCommand }) => context.progress(`Waiting for approval${requestId ? ` of request ${requestId}` : ""}. On that machine run: ${approveCommand}`),
+        onPending: ({ requestId, approveCommand }) =>
+          context.progress(`Waiting for approval${requestId ? ` of request ${requestId}` : ""}. On that machine run: ${approveCommand}`),
       });
       const instance: InstanceInput = {
         gateway: { url: paired.url, ...(paired.tlsFingerprint ? { tlsFingerprint: paired.tlsFingerprint } : {}) },
@@ -44,8 +47,13 @@ export function pairCommand(context: CliContext): Command {
         ...(options.publicKey ? { publicKey: options.publicKey } : {}),
       };
       await updateConfigFile(path, (current) => withInstance(current, name, instance));
-      await checkInstance(context, name, `Paired with ${name} (${paired.url}) as device ${paired.deviceId.slice(0, 12)}…; scopes: ${paired.scopes.join(", ") || "none"}. No shared token is stored.`, {
-        paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId },
-      });
+      await checkInstance(
+        context,
+        name,
+        `Paired with ${name} (${paired.url}) as device ${paired.deviceId.slice(0, 12)}…; scopes: ${paired.scopes.join(", ") || "none"}. No shared token is stored.`,
+        {
+          paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId },
+        },
+      );
     });
 }

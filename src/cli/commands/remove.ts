@@ -9,6 +9,9 @@ export function removeCommand(context: CliContext): Command {
     .argument("<name>", "its name")
     .action(async (name: string) => {
       await updateConfigFile(context.configPath(), (config) => withoutInstance(config, name));
-      context.print({ removed: name }, `Removed ${name}. Its device token stays with this machine's identity; revoke the device on that Gateway with \`openclaw devices list\` / \`openclaw devices remove\` if it should go too.`);
+      context.print(
+        { removed: name },
+        `Removed ${name}. Its device token stays with this machine's identity; revoke the device on that Gateway with \`openclaw devices list\` / \`openclaw devices remove\` if it should go too.`,
+      );
     });
 }

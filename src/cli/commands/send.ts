@@ -19,7 +19,13 @@ export function sendCommand(context: CliContext): Command {
     .argument("<message...>", "the text")
     .addOption(new Option("--wait <state>", "wait until it got this far: accepted, delivered, seen, answered").choices(GOALS))
     .addOption(durationOption("-t, --timeout <duration>", "with --wait: how long to wait", { defaultMs: 120_000 }))
-    .addOption(durationOption("--settle <duration>", "after the target accepts it, how long to wait for the evidence that it reached its agent (0: return at acceptance)", { defaultMs: DEFAULT_SETTLE_MS, zeroAllowed: true }))
+    .addOption(
+      durationOption(
+        "--settle <duration>",
+        "after the target accepts it, how long to wait for the evidence that it reached its agent (0: return at acceptance)",
+        { defaultMs: DEFAULT_SETTLE_MS, zeroAllowed: true },
+      ),
+    )
     .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number; settle: number }) => {
       const link = await context.open();
       const body = await context.readBody(words);
@@ -39,7 +45,10 @@ export function sendCommand(context: CliContext): Command {
       context.progress(`${describeReport(report)} Waiting until it is ${options.wait} (up to ${Math.round(options.timeout / 1000)} s)…`);
       const statuses = await link.waitFor(report.id, options.wait, { timeoutMs: options.timeout });
       const done = statuses.length > 0 && statuses.every((status) => reached(status.state, options.wait!) === "yes");
-      context.print({ report, statuses }, `${describeStatus(report.id, statuses)}${done ? "" : `\nNot ${options.wait} within ${Math.round(options.timeout / 1000)} s.`}`);
+      context.print(
+        { report, statuses },
+        `${describeStatus(report.id, statuses)}${done ? "" : `\nNot ${options.wait} within ${Math.round(options.timeout / 1000)} s.`}`,
+      );
       context.conclude(done ? "ok" : "notDelivered");
     });
 }

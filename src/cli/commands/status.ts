@@ -26,7 +26,8 @@ export function statusCommand(context: CliContext): Command {
         statuses = await link.track(id);
       }
       const task = await link.tasks.get(id).catch(() => undefined);
-      const result = task?.result !== undefined && task.state !== "open" ? `\n${task.state === "answered" ? `Result from ${task.target}` : "Outcome"}:\n${task.result}` : "";
+      const result =
+        task?.result !== undefined && task.state !== "open" ? `\n${task.state === "answered" ? `Result from ${task.target}` : "Outcome"}:\n${task.result}` : "";
       context.print({ id, statuses, ...(task ? { task } : {}) }, `${describeStatus(id, statuses)}${result}`);
       context.conclude(statuses.length > 0 ? "ok" : "notDelivered");
     });

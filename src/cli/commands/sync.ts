@@ -16,7 +16,14 @@ export function syncCommand(context: CliContext): Command {
     .option("--link <path>", "symlink to point at the checkout")
     .option("--expect <file...>", "files that must exist in the checkout before the link moves")
     .action(async (to: string, repo: string, dir: string, options: { ref?: string; link?: string; expect?: string[] }) => {
-      const result = await (await context.open()).sync.repo({ to, repo, dir, ...(options.ref ? { ref: options.ref } : {}), ...(options.link ? { link: options.link } : {}), ...(options.expect ? { expect: options.expect } : {}) });
+      const result = await (await context.open()).sync.repo({
+        to,
+        repo,
+        dir,
+        ...(options.ref ? { ref: options.ref } : {}),
+        ...(options.link ? { link: options.link } : {}),
+        ...(options.expect ? { expect: options.expect } : {}),
+      });
       context.print(result, describeSyncRepo(result));
       context.conclude(result.ok ? "ok" : "notDelivered");
     });

@@ -9,9 +9,15 @@ import { natsSchema } from "./nats.js";
 const groupsSchema = () => {
   const z = zod();
   return z
-    .record(z.string().regex(INSTANCE_NAME, "group names use letters, digits, - and _"), z.array(z.string().trim().min(1)).min(1, "a group needs at least one member"))
+    .record(
+      z.string().regex(INSTANCE_NAME, "group names use letters, digits, - and _"),
+      z.array(z.string().trim().min(1)).min(1, "a group needs at least one member"),
+    )
     .default({})
-    .meta({ description: "Named groups of instances (by name or alias): `send` and `delegate` to a group name reach each member. `all` is every configured instance unless defined here." });
+    .meta({
+      description:
+        "Named groups of instances (by name or alias): `send` and `delegate` to a group name reach each member. `all` is every configured instance unless defined here.",
+    });
 };
 
 // `.prefault({})`: an absent block is parsed as `{}`, so its fields' own defaults fill it (written once).
@@ -20,21 +26,30 @@ export const configSchema = once(() => {
   return (
     z
       .object({
-        self: z.object({ name: z.string().trim().min(1).max(64).meta({ description: 'How this side names itself to others ("Notification from <self.name>").' }) }).strict(),
-        instances: z.record(z.string().regex(INSTANCE_NAME, "instance names use letters, digits, - and _"), instanceSchema()).meta({ description: "The other instances, by name." }),
+        self: z
+          .object({ name: z.string().trim().min(1).max(64).meta({ description: 'How this side names itself to others ("Notification from <self.name>").' }) })
+          .strict(),
+        instances: z
+          .record(z.string().regex(INSTANCE_NAME, "instance names use letters, digits, - and _"), instanceSchema())
+          .meta({ description: "The other instances, by name." }),
         defaults: defaultsSchema().prefault({}),
         stateDir: z.string().min(1).optional().meta({ description: "Where the device identity and device tokens of this client live." }),
         openclawCli: openclawCliSchema().prefault({}),
         inbox: inboxSchema().prefault({}),
         groups: groupsSchema(),
         inbound: inboundSchema().prefault({}),
-        nats: natsSchema().optional().meta({ description: "This instance's NATS JetStream fleet: the `nats` transport and, in the plugin, the receiving consumer and presence." }),
+        nats: natsSchema()
+          .optional()
+          .meta({ description: "This instance's NATS JetStream fleet: the `nats` transport and, in the plugin, the receiving consumer and presence." }),
         audit: auditSchema().prefault({}),
         health: healthSchema().prefault({}),
         outbox: outboxSchema().prefault({}),
       })
       .strict()
       // On a fleet this instance's name is a subject token and a consumer name.
-      .refine((config) => !config.nats || INSTANCE_NAME.test(config.self.name), { message: "on a NATS fleet, self.name uses letters, digits, - and _", path: ["self", "name"] })
+      .refine((config) => !config.nats || INSTANCE_NAME.test(config.self.name), {
+        message: "on a NATS fleet, self.name uses letters, digits, - and _",
+        path: ["self", "name"],
+      })
   );
 });

@@ -12,7 +12,10 @@ export const secretRefSchema = once(() => {
   return z
     .object({
       source: z.enum(["env", "file", "exec", "store"]),
-      provider: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/u, 'must be a secrets provider alias such as "default"').meta({ description: 'The secrets provider alias, such as "default".' }),
+      provider: z
+        .string()
+        .regex(/^[a-z][a-z0-9_-]{0,63}$/u, 'must be a secrets provider alias such as "default"')
+        .meta({ description: 'The secrets provider alias, such as "default".' }),
       id: z.string().min(1),
     })
     .strict()
@@ -23,9 +26,16 @@ export const secretRefSchema = once(() => {
 export function secretFields(tokenDescription = "The credential, in plaintext or as an OpenClaw SecretRef.") {
   const z = zod();
   return {
-    token: z.union([z.string().min(1), secretRefSchema()]).optional().meta({ description: tokenDescription }),
+    token: z
+      .union([z.string().min(1), secretRefSchema()])
+      .optional()
+      .meta({ description: tokenDescription }),
     tokenEnv: envNameSchema().optional().meta({ description: "The environment variable holding the credential." }),
-    tokenFile: z.string().min(1).optional().meta({ description: "A file holding only the token (a trailing newline is dropped); keep it readable by this user alone." }),
+    tokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "A file holding only the token (a trailing newline is dropped); keep it readable by this user alone." }),
   };
 }
 
@@ -38,7 +48,10 @@ type SecretRule = [(value: SecretFields) => boolean, { message: string; path: st
 
 const secretCount = (value: SecretFields) => [value.token, value.tokenEnv, value.tokenFile].filter((field) => field !== undefined).length;
 
-export const exactlyOneSecret: SecretRule = [(value) => secretCount(value) === 1, { message: "set exactly one of token, tokenEnv or tokenFile", path: ["token"] }];
+export const exactlyOneSecret: SecretRule = [
+  (value) => secretCount(value) === 1,
+  { message: "set exactly one of token, tokenEnv or tokenFile", path: ["token"] },
+];
 
 /** A Gateway credential is optional: without one, the device token stored when this machine paired (`pair`) is used. */
 export const atMostOneSecret: SecretRule = [

@@ -27,4 +27,5 @@ export function urlSchema(scheme: RegExp, message: string, secretGoes: { userInf
 }
 
 /** A Gateway or A2A URL, whose secret goes in the token fields beside it. */
-export const tokenUrlSchema = (scheme: RegExp, message: string) => urlSchema(scheme, message, { userInfo: "the secret in token or tokenEnv", query: "token, tokenEnv or tokenFile" });
+export const tokenUrlSchema = (scheme: RegExp, message: string) =>
+  urlSchema(scheme, message, { userInfo: "the secret in token or tokenEnv", query: "token, tokenEnv or tokenFile" });

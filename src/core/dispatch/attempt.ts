@@ -6,7 +6,7 @@ import { withDeadline } from "../../util/deadline.js";
 import type { Envelope } from "../envelope.js";
 import { TransientError, TransportTimeoutError, UnsuitableMessageError } from "../errors.js";
 import type { Receipt, Transport } from "../transport.js";
-import { msSince, type DispatchContext } from "./context.js";
+import { type DispatchContext, msSince } from "./context.js";
 import { describeError } from "./diagnose.js";
 import type { Attempt } from "./report.js";
 
@@ -25,7 +25,14 @@ export interface AttemptResult {
  * aborts the transport's work), transient failures retried with backoff, and after an ambiguous
  * failure a look at the target to see whether it landed anyway.
  */
-export async function attempt(context: DispatchContext, transport: Transport, envelope: Envelope, instance: Instance, logger: Logger, callerSignal: AbortSignal | undefined): Promise<AttemptResult> {
+export async function attempt(
+  context: DispatchContext,
+  transport: Transport,
+  envelope: Envelope,
+  instance: Instance,
+  logger: Logger,
+  callerSignal: AbortSignal | undefined,
+): Promise<AttemptResult> {
   const started = performance.now();
   const timeoutMs = instance.timeouts[transport.id];
   let tries = 0;
@@ -75,7 +82,13 @@ export async function attempt(context: DispatchContext, transport: Transport, en
   }
 }
 
-async function confirm(context: DispatchContext, transport: Transport, envelope: Envelope, instance: Instance, logger: Logger): Promise<{ receipt?: Receipt; checked: NonNullable<Attempt["checked"]> }> {
+async function confirm(
+  context: DispatchContext,
+  transport: Transport,
+  envelope: Envelope,
+  instance: Instance,
+  logger: Logger,
+): Promise<{ receipt?: Receipt; checked: NonNullable<Attempt["checked"]> }> {
   try {
     const confirmation = await withDeadline((signal) => transport.confirm!(envelope, { instance, signal, logger }), {
       milliseconds: CONFIRM_TIMEOUT_MS,

@@ -42,14 +42,19 @@ export async function flushQueued(context: DispatchContext, outbox: Outbox, leas
     reports.push(report);
     context.onReport?.(queued.envelope, report);
     // The target answered that it does not hold it: it is no longer bound to the transport that sent it.
-    if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found")) outbox.unpin(queued.envelope.id);
+    if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found"))
+      outbox.unpin(queued.envelope.id);
     if (report.ok && report.via) {
       outbox.markDelivered(queued.envelope.id, report.via, report.status, report.receipt);
       if (report.status === "accepted") context.onWaiting?.();
     } else {
       blocked.add(queued.target);
       const backoff = Math.min(FLUSH_BACKOFF_MS * 2 ** queued.attempts, MAX_FLUSH_BACKOFF_MS);
-      outbox.markFailed(queued.envelope.id, report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.outcome}`).join("; "), new Date(Date.now() + backoff));
+      outbox.markFailed(
+        queued.envelope.id,
+        report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.outcome}`).join("; "),
+        new Date(Date.now() + backoff),
+      );
     }
   }
   return reports;

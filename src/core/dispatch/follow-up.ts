@@ -7,7 +7,7 @@ import type { AwaitingFollowUp, Outbox } from "../outbox.js";
 import type { DispatchContext } from "./context.js";
 import { describeError } from "./diagnose.js";
 import type { TargetLeases } from "./leases.js";
-import { settledStatus, withStep, type DeliveryReport, type FollowUpLook, type FollowUpStep } from "./report.js";
+import { type DeliveryReport, type FollowUpLook, type FollowUpStep, settledStatus, withStep } from "./report.js";
 import { tryTransports } from "./send.js";
 
 /** A message the target lost after accepting it is sent again at most this often, and only while this young. */
@@ -20,7 +20,13 @@ export const FOLLOW_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
  * Looks at accepted envelopes (all, or those with these ids) on their targets, one target at a
  * time under its lease, and acts on what is found. Keyed `<id> <target>`.
  */
-export async function followUpAccepted(context: DispatchContext, outbox: Outbox, leases: TargetLeases, signal: AbortSignal | undefined, ids?: ReadonlySet<string>): Promise<Map<string, FollowUpLook>> {
+export async function followUpAccepted(
+  context: DispatchContext,
+  outbox: Outbox,
+  leases: TargetLeases,
+  signal: AbortSignal | undefined,
+  ids?: ReadonlySet<string>,
+): Promise<Map<string, FollowUpLook>> {
   const looks = new Map<string, FollowUpLook>();
   const awaiting = () => outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS), ids ? { ids } : {});
   for (const target of new Set(awaiting().map((item) => item.envelope.to))) {
@@ -57,7 +63,8 @@ export async function settleReports(
       const look = looks.get(key);
       const updated = look ? withStep(report, look.step, look.redelivered) : report;
       // Not followed any more without a settling look (queued again elsewhere): the outbox says where it is.
-      const status = (look && settledStatus(look.step)) ?? (outbox.delivery(report.id, report.to)?.status !== "accepted" && outbox.queued(report.id) ? "queued" : undefined);
+      const status =
+        (look && settledStatus(look.step)) ?? (outbox.delivery(report.id, report.to)?.status !== "accepted" && outbox.queued(report.id) ? "queued" : undefined);
       current.set(key, status ? { ...updated, status, ok: status === "delivered" || status === "queued" } : updated);
       if (status) open.delete(key);
     }
@@ -69,13 +76,21 @@ export async function settleReports(
 }
 
 /** One look at one accepted envelope; undefined when its target could not be asked (asked next time). */
-async function followOne(context: DispatchContext, outbox: Outbox, { envelope, via, acceptedAt }: AwaitingFollowUp, signal: AbortSignal | undefined): Promise<FollowUpLook | undefined> {
+async function followOne(
+  context: DispatchContext,
+  outbox: Outbox,
+  { envelope, via, acceptedAt }: AwaitingFollowUp,
+  signal: AbortSignal | undefined,
+): Promise<FollowUpLook | undefined> {
   const transport = context.transports.get(via as TransportId);
   const instance = context.registry.find(envelope.to);
   if (!transport?.followUp || !instance) return undefined;
   const lookSignal = deadlineSignal(instance.timeouts[transport.id], signal);
   const outcome = await transport.followUp(envelope, { instance, signal: lookSignal, logger: context.logger }, { acceptedAt }).catch((error: unknown) => {
-    context.logger.debug({ envelopeId: envelope.id, transport: transport.id, err: describeError(error, context.secrets) }, "follow-up could not ask the target");
+    context.logger.debug(
+      { envelopeId: envelope.id, transport: transport.id, err: describeError(error, context.secrets) },
+      "follow-up could not ask the target",
+    );
     return undefined;
   });
   if (!outcome) return undefined;
@@ -102,7 +117,14 @@ async function followOne(context: DispatchContext, outbox: Outbox, { envelope, v
 }
 
 /** A target lost an envelope after accepting it: sent again now under a fresh key, or given up past the bound. */
-async function redeliver(context: DispatchContext, outbox: Outbox, envelope: Envelope, instance: Instance, step: FollowUpStep, signal: AbortSignal | undefined): Promise<FollowUpLook> {
+async function redeliver(
+  context: DispatchContext,
+  outbox: Outbox,
+  envelope: Envelope,
+  instance: Instance,
+  step: FollowUpStep,
+  signal: AbortSignal | undefined,
+): Promise<FollowUpLook> {
   const redelivery = (envelope.redelivery ?? 0) + 1;
   const ageMs = Date.now() - Date.parse(envelope.createdAt);
   if (redelivery > MAX_REDELIVERIES || ageMs > MAX_REDELIVERY_AGE_MS) {

@@ -1,9 +1,9 @@
-import { once } from "../../util/lazy.js";
+import type { TransportId } from "../../config/schema.js";
 import { withDeadline } from "../../util/deadline.js";
+import { once } from "../../util/lazy.js";
 import { createEnvelope } from "../envelope.js";
 import { TransportTimeoutError } from "../errors.js";
-import type { TransportId } from "../../config/schema.js";
-import { msSince, type DispatchContext } from "./context.js";
+import { type DispatchContext, msSince } from "./context.js";
 import { describeError } from "./diagnose.js";
 import type { ProbeOptions, ProbeResult, Route } from "./report.js";
 

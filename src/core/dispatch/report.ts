@@ -162,4 +162,3 @@ export function settledStatus(step: FollowUpStep): DeliveryReport["status"] | un
       return undefined;
   }
 }
-

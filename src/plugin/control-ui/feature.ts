@@ -2,18 +2,18 @@ import { defineFeatureContract } from "openclaw/plugin-sdk/feature-contract";
 import { defineFeaturePlugin } from "openclaw/plugin-sdk/feature-plugin";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import type { TSchema } from "typebox";
-import type { Messenger } from "../../messenger/create.js";
 import { AuditLog } from "../../audit/audit-log.js";
-import { auditPath } from "../../config/state-paths.js";
 import { toValidationError } from "../../config/parse.js";
+import { auditPath } from "../../config/state-paths.js";
+import type { Messenger } from "../../messenger/create.js";
 import { describeReport } from "../../present/report-text.js";
 import { zod } from "../../util/zod.js";
 import { PLUGIN_ID } from "../id.js";
+import type { PluginParts } from "../parts.js";
 import { parametersOf, TARGET_ARG } from "../tools/definition.js";
 import { instanceSend, SEND_ARGS } from "../tools/instance-send.js";
-import type { PluginParts } from "../parts.js";
-import { buildOverview, describeOverview, type CheckBook, type OverviewSources } from "./overview.js";
-import { OPERATIONS, type ActionResult, type OperationId, type Overview } from "./operations.js";
+import { type ActionResult, OPERATIONS, type OperationId, type Overview } from "./operations.js";
+import { buildOverview, describeOverview, type OverviewSources } from "./overview.js";
 
 const z = zod();
 const ID_ARG = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u, "must be a message id");
@@ -36,7 +36,10 @@ const OBJECT_OUTPUT = { type: "object" } as unknown as TSchema;
 export const instancesContract = defineFeatureContract({
   pluginId: PLUGIN_ID,
   operations: Object.fromEntries(
-    Object.entries(OPERATIONS).map(([id, operation]) => [id, { ...operation, input: parametersOf(INPUTS[id as OperationId]) as unknown as TSchema, output: OBJECT_OUTPUT }]),
+    Object.entries(OPERATIONS).map(([id, operation]) => [
+      id,
+      { ...operation, input: parametersOf(INPUTS[id as OperationId]) as unknown as TSchema, output: OBJECT_OUTPUT },
+    ]),
   ) as Record<OperationId, { kind: "query" | "action"; description: string; input: TSchema; output: TSchema }>,
   events: {},
 });
@@ -87,8 +90,15 @@ export function instancesFeatureDeps({ link, checks, health, gate, config }: Plu
     },
     decideHeld: async (id, decision) => {
       const result = await (await gate.held()).decide(id, decision);
-      if (result.ok) return { ok: true, text: `${decision === "approved" ? "Approved" : "Refused"} ${id} from ${result.message.from}. ${decision === "approved" ? "It goes into the agent's next turn now." : "Its sender's receipt says refused."}` };
-      return { ok: false, text: result.reason === "decided" ? `${id} was already ${result.message?.decision}; nothing changed.` : `No held message has the id ${id}.` };
+      if (result.ok)
+        return {
+          ok: true,
+          text: `${decision === "approved" ? "Approved" : "Refused"} ${id} from ${result.message.from}. ${decision === "approved" ? "It goes into the agent's next turn now." : "Its sender's receipt says refused."}`,
+        };
+      return {
+        ok: false,
+        text: result.reason === "decided" ? `${id} was already ${result.message?.decision}; nothing changed.` : `No held message has the id ${id}.`,
+      };
     },
   };
 }
@@ -113,8 +123,12 @@ export function registerInstancesFeature(api: OpenClawPluginApi, deps: Instances
       send: (input: unknown) =>
         act(async () => {
           const result = await instanceSend(deps.link, parse("send", input));
-          const report = result.details["report"] as { ok?: boolean; status?: string } | undefined;
-          return { ok: report?.ok === true, text: result.content.map((part) => part.text).join("\n"), ...(report?.status === "queued" ? { queued: true } : {}) };
+          const report = result.details.report as { ok?: boolean; status?: string } | undefined;
+          return {
+            ok: report?.ok === true,
+            text: result.content.map((part) => part.text).join("\n"),
+            ...(report?.status === "queued" ? { queued: true } : {}),
+          };
         }),
       "outbox.retry": (input: unknown) =>
         act(async () => {
@@ -127,7 +141,9 @@ export function registerInstancesFeature(api: OpenClawPluginApi, deps: Instances
         act(async () => {
           const { id } = parse("outbox.drop", input);
           const dropped = await (await deps.link()).outbox.drop(id);
-          return dropped ? { ok: true, text: `Dropped ${id} from the outbox: it will not be sent.` } : { ok: false, text: `No message ${id} waits in the outbox (it may have gone out meanwhile).` };
+          return dropped
+            ? { ok: true, text: `Dropped ${id} from the outbox: it will not be sent.` }
+            : { ok: false, text: `No message ${id} waits in the outbox (it may have gone out meanwhile).` };
         }),
       "deadletters.replay": (input: unknown) =>
         act(async () => {

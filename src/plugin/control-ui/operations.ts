@@ -8,7 +8,11 @@ import type { HeldMessage } from "../../inbox/held.js";
 export const INSTANCES_PAGE_ID = "instances";
 
 export const OPERATIONS = {
-  overview: { kind: "query", description: "Every instance with each transport's last check, the route a message takes now, the outbox, dead letters, recent deliveries and held messages." },
+  overview: {
+    kind: "query",
+    description:
+      "Every instance with each transport's last check, the route a message takes now, the outbox, dead letters, recent deliveries and held messages.",
+  },
   check: { kind: "action", description: "Run the doctor's checks for one instance (or every one) now, then return the overview. Nothing is sent." },
   send: { kind: "action", description: "Send a message to an instance or a group, as the instance_send tool does." },
   "outbox.retry": { kind: "action", description: "Retry every message waiting in the outbox now, backoff or not." },

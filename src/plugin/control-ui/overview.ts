@@ -1,6 +1,6 @@
-import type { Messenger } from "../../messenger/create.js";
 import type { AuditEntry } from "../../audit/audit-log.js";
 import { describeSender, type HeldMessage } from "../../inbox/held.js";
+import type { Messenger } from "../../messenger/create.js";
 import type { DoctorCheck, DoctorReport } from "../../use-cases/doctor/index.js";
 import type { DeliveryView, InstanceView, Overview } from "./operations.js";
 
@@ -107,7 +107,14 @@ export async function buildOverview({ link, book, held, audit }: OverviewSources
     self: link.registry.self,
     at: new Date().toISOString(),
     instances: link.registry.list().map((instance) => instanceView(link, book, instance.name)),
-    outbox: waiting.map((q) => ({ id: q.envelope.id, to: q.target, queuedAt: q.queuedAt, attempts: q.attempts, lastError: q.lastError, nextAttemptAt: q.nextAttemptAt })),
+    outbox: waiting.map((q) => ({
+      id: q.envelope.id,
+      to: q.target,
+      queuedAt: q.queuedAt,
+      attempts: q.attempts,
+      lastError: q.lastError,
+      nextAttemptAt: q.nextAttemptAt,
+    })),
     deadLetters: deadLetters.map((d) => ({ seq: d.seq, id: d.envelope?.id ?? "(unreadable)", from: d.envelope?.from ?? "?", reason: d.reason })),
     recent: await recentDeliveries(link, entries),
     held: heldMessages.map((m) => ({ id: m.id, from: m.from, transport: m.transport, verdict: describeSender(m), reason: m.reason, receivedAt: m.receivedAt })),
@@ -121,7 +128,9 @@ export function describeOverview(overview: Overview): string {
   for (const instance of overview.instances) {
     const failing = instance.transports.filter((t) => t.state === "fail");
     const route = instance.route ? `messages go by ${instance.route}` : "no transport is open: messages wait in the outbox";
-    lines.push(`- ${instance.displayName}${instance.aliases.length ? ` (${instance.aliases.join(", ")})` : ""}: ${route}; ${instance.checkedAt ? `${failing.length} of ${instance.transports.length} transport(s) failing at the last check` : "not checked yet"}.`);
+    lines.push(
+      `- ${instance.displayName}${instance.aliases.length ? ` (${instance.aliases.join(", ")})` : ""}: ${route}; ${instance.checkedAt ? `${failing.length} of ${instance.transports.length} transport(s) failing at the last check` : "not checked yet"}.`,
+    );
     for (const t of failing) lines.push(`    ${t.id}: ${t.summary}${t.fix ? ` (fix: ${t.fix})` : ""}`);
   }
   lines.push(overview.outbox.length === 0 ? "Nothing waits in the outbox." : `${overview.outbox.length} message(s) wait in the outbox:`);

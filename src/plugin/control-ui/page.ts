@@ -1,10 +1,10 @@
 // The Instances page in OpenClaw's Control UI (browser code, bundled by scripts/build-plugin.mjs).
 // Plain DOM: the page owns its elements, namespaced `iim-`, and talks to the plugin only through
 // the feature client (the Gateway's plugins.sessionAction, with the signed-in operator's scopes).
-import { defineControlUiPlugin, type ControlUiViewContext } from "openclaw/plugin-sdk/control-ui";
+import { type ControlUiViewContext, defineControlUiPlugin } from "openclaw/plugin-sdk/control-ui";
 import { createFeatureClient, type FeatureContract } from "openclaw/plugin-sdk/feature-contract";
 import { PLUGIN_ID } from "../id.js";
-import { INSTANCES_PAGE_ID, OPERATIONS, type ActionResult, type InstanceView, type OperationId, type Overview } from "./operations.js";
+import { type ActionResult, INSTANCES_PAGE_ID, type InstanceView, OPERATIONS, type OperationId, type Overview } from "./operations.js";
 import "./page.css";
 
 /** The browser only needs each operation's kind; the Gateway holds and checks the schemas. */
@@ -44,7 +44,13 @@ function instanceCard(instance: InstanceView): HTMLElement {
     ),
   );
   const check = (c: InstanceView["otherChecks"][number]) =>
-    el("li", { class: "iim-check" }, badge(c.state === "fail" ? "failing" : c.state), el("span", { class: "iim-summary" }, `${c.check}: ${c.summary}`), c.fix && el("div", { class: "iim-fix" }, "Fix: ", c.fix));
+    el(
+      "li",
+      { class: "iim-check" },
+      badge(c.state === "fail" ? "failing" : c.state),
+      el("span", { class: "iim-summary" }, `${c.check}: ${c.summary}`),
+      c.fix && el("div", { class: "iim-fix" }, "Fix: ", c.fix),
+    );
   const failing = instance.otherChecks.filter((c) => c.state === "fail");
   const warnings = instance.otherChecks.filter((c) => c.state !== "fail");
   return el(
@@ -54,7 +60,13 @@ function instanceCard(instance: InstanceView): HTMLElement {
     route,
     el("ul", { class: "iim-transports", "aria-label": `Transports of ${instance.displayName}` }, ...rows),
     failing.length > 0 && el("ul", { class: "iim-checks" }, ...failing.map(check)),
-    warnings.length > 0 && el("details", { class: "iim-warnings" }, el("summary", {}, `${warnings.length} warning${warnings.length === 1 ? "" : "s"}`), el("ul", { class: "iim-checks" }, ...warnings.map(check))),
+    warnings.length > 0 &&
+      el(
+        "details",
+        { class: "iim-warnings" },
+        el("summary", {}, `${warnings.length} warning${warnings.length === 1 ? "" : "s"}`),
+        el("ul", { class: "iim-checks" }, ...warnings.map(check)),
+      ),
     el("p", { class: "iim-muted" }, `Last checked: ${when(instance.checkedAt)}`),
   );
 }
@@ -81,12 +93,7 @@ function pageFrame() {
   const status = el("output", { class: "iim-status", "aria-live": "polite" });
   const body = el("div", { class: "iim-body" }, el("p", { class: "iim-muted" }, "Loading…"));
   const checkButton = el("button", { type: "button" }, "Check now");
-  const root = el(
-    "section",
-    { class: "iim-page" },
-    el("header", { class: "iim-header" }, el("h1", {}, "Instances"), checkButton, status),
-    body,
-  );
+  const root = el("section", { class: "iim-page" }, el("header", { class: "iim-header" }, el("h1", {}, "Instances"), checkButton, status), body);
   const say: Say = (result) => {
     status.textContent = result.text;
     status.className = `iim-status ${result.ok ? "iim-ok" : "iim-failing"}`;
@@ -132,7 +139,10 @@ function sendForm(invoke: Invoke, say: Say, refresh: () => Promise<void>) {
     const names = [...overview.instances.map((i) => i.name), "all"];
     if (names.join("\n") === [...sendTo.options].map((o) => o.value).join("\n")) return;
     const selected = sendTo.value;
-    sendTo.replaceChildren(...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)), el("option", { value: "all" }, "all (every instance)"));
+    sendTo.replaceChildren(
+      ...overview.instances.map((i) => el("option", { value: i.name }, i.displayName)),
+      el("option", { value: "all" }, "all (every instance)"),
+    );
     if (names.includes(selected)) sendTo.value = selected;
   };
   return { form, updateTargets };
@@ -158,7 +168,15 @@ const heldTable = (overview: Overview, act: Act) =>
   table(
     "Held messages",
     ["message", "from", "via", "verdict", "why held", "received", ""],
-    overview.held.map((h) => [h.id, h.from, h.transport, h.verdict, h.reason, when(h.receivedAt), el("span", {}, act("Approve", "held.approve", { id: h.id }, `Approve ${h.id}`), act("Refuse", "held.refuse", { id: h.id }, `Refuse ${h.id}`))]),
+    overview.held.map((h) => [
+      h.id,
+      h.from,
+      h.transport,
+      h.verdict,
+      h.reason,
+      when(h.receivedAt),
+      el("span", {}, act("Approve", "held.approve", { id: h.id }, `Approve ${h.id}`), act("Refuse", "held.refuse", { id: h.id }, `Refuse ${h.id}`)),
+    ]),
     "No incoming message is held for you.",
   );
 

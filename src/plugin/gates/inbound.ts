@@ -1,10 +1,10 @@
+import { type InboundRecorder, inboundRecorder } from "../../audit/inbound.js";
 import type { Config } from "../../config/schema.js";
 import { defaultStateDir } from "../../gateway/device-identity.js";
-import { inboundRecorder, type InboundRecorder } from "../../audit/inbound.js";
-import { HeldInbox, heldPath, type HeldMessage } from "../../inbox/held.js";
-import { EnvelopeLedger, contentHash, ledgerPath, type FirstCopy, type LedgerDecision } from "../../trust/envelope-ledger.js";
+import { HeldInbox, type HeldMessage, heldPath } from "../../inbox/held.js";
+import { contentHash, EnvelopeLedger, type FirstCopy, type LedgerDecision, ledgerPath } from "../../trust/envelope-ledger.js";
 import { describeVerdict as describeForAgent, type SenderVerdict } from "../../trust/frame.js";
-import { InboundPolicy, policyState, type PolicyState } from "../../trust/inbound-policy.js";
+import { InboundPolicy, type PolicyState, policyState } from "../../trust/inbound-policy.js";
 import { quoteName } from "../../trust/lookalike.js";
 import { bindToReceiver, CLOCK_SKEW_MS, DEFAULT_MAX_AGE_MS, type SignedFor } from "../../trust/receiver-binding.js";
 
@@ -60,7 +60,8 @@ const WEEK_MS = 7 * 86_400_000;
  */
 // On globalThis: a Gateway may load the plugin's module more than once (one instance per registry).
 const SHARED = Symbol.for("openclaw-inter-instance.inbound-gate-state");
-const sharedStates: Map<string, { policy: PolicyState; told: Set<string> }> = ((globalThis as Record<symbol, unknown>)[SHARED] as Map<string, { policy: PolicyState; told: Set<string> }> | undefined) ??
+const sharedStates: Map<string, { policy: PolicyState; told: Set<string> }> =
+  ((globalThis as Record<symbol, unknown>)[SHARED] as Map<string, { policy: PolicyState; told: Set<string> }> | undefined) ??
   ((globalThis as Record<symbol, unknown>)[SHARED] = new Map());
 
 function sharedState(config: () => Config): { policy: PolicyState; told: Set<string> } {
@@ -128,7 +129,10 @@ export class InboundGate {
 
   /** What this instance remembers of the ids it decided on (opened on first use, synchronously: hooks may not wait). */
   ledger(): EnvelopeLedger {
-    return (this.#ledger ??= EnvelopeLedger.open(ledgerPath(this.#stateDir), { retentionMs: () => Math.max(WEEK_MS, 2 * this.maxAgeMs + CLOCK_SKEW_MS), now: this.#now }));
+    return (this.#ledger ??= EnvelopeLedger.open(ledgerPath(this.#stateDir), {
+      retentionMs: () => Math.max(WEEK_MS, 2 * this.maxAgeMs + CLOCK_SKEW_MS),
+      now: this.#now,
+    }));
   }
 
   /**
@@ -140,7 +144,9 @@ export class InboundGate {
     const ledger = this.ledger();
     const ticket = at?.ticket ?? ledger.pathTicket(message.sessionKey, message.transport, message.id);
     const hash = contentHash(senderName(message.verdict), message.body);
-    return ledger.decide(ticket, at?.slot ?? `${message.id}#0`, { id: message.id, hash, sessionKey: message.sessionKey }, (first) => this.#make(message, hash, first));
+    return ledger.decide(ticket, at?.slot ?? `${message.id}#0`, { id: message.id, hash, sessionKey: message.sessionKey }, (first) =>
+      this.#make(message, hash, first),
+    );
   }
 
   /** `decide`, and for a fresh decision what follows from it: the held store, the audit log, the owner's notices. */
@@ -163,21 +169,49 @@ export class InboundGate {
     const verdict = bindToReceiver(message.verdict, message.signedFor, { self: config.self.name, now: this.#now(), maxAgeMs: this.maxAgeMs });
     const name = senderName(message.verdict);
     const policy = (decided: SenderVerdict, kind: LedgerDecision["kind"]): LedgerDecision => {
-      const decision = this.policy.decide({ id, verdict: decided, conversation: message.conversation, hop: message.hop, contentHash: `${hash}:${kind}:${message.sessionKey}` });
+      const decision = this.policy.decide({
+        id,
+        verdict: decided,
+        conversation: message.conversation,
+        hop: message.hop,
+        contentHash: `${hash}:${kind}:${message.sessionKey}`,
+      });
       return { ...decision, verdict: decided, kind };
     };
     if (!first) return policy(verdict, "new");
     if (first.hash !== hash) {
-      const changed: SenderVerdict = { verified: false, claimedFrom: name, reason: `the id ${id} came here before with other content: this copy is not the message first seen with it` };
-      return { action: config.inbound.unverified === "refuse" ? "refuse" : "hold", reason: `a changed copy (${changed.reason})`, conversation, hop, verdict: changed, kind: "changed" };
+      const changed: SenderVerdict = {
+        verified: false,
+        claimedFrom: name,
+        reason: `the id ${id} came here before with other content: this copy is not the message first seen with it`,
+      };
+      return {
+        action: config.inbound.unverified === "refuse" ? "refuse" : "hold",
+        reason: `a changed copy (${changed.reason})`,
+        conversation,
+        hop,
+        verdict: changed,
+        kind: "changed",
+      };
     }
     if (first.sessionKey === message.sessionKey) {
-      const repeat: SenderVerdict = { verified: false, claimedFrom: name, reason: `a repeat of a message already ${first.action === "allow" ? "shown" : "decided on"} in this session` };
+      const repeat: SenderVerdict = {
+        verified: false,
+        claimedFrom: name,
+        reason: `a repeat of a message already ${first.action === "allow" ? "shown" : "decided on"} in this session`,
+      };
       const action = first.action === "allow" || first.action === "suppress" ? "suppress" : first.action;
-      const reason = action === "suppress" ? "already shown in this session; this copy was not shown again" : `a repeat of a message ${first.action === "hold" ? "held" : "refused"} before`;
+      const reason =
+        action === "suppress"
+          ? "already shown in this session; this copy was not shown again"
+          : `a repeat of a message ${first.action === "hold" ? "held" : "refused"} before`;
       return { action, reason, conversation, hop, verdict: repeat, kind: "repeat" };
     }
-    const replay: SenderVerdict = { verified: false, claimedFrom: name, reason: `a copy of a message already ${first.action === "allow" ? "shown" : "decided on"} in the session ${quoteName(first.sessionKey)}: a replayed signature proves nothing` };
+    const replay: SenderVerdict = {
+      verified: false,
+      claimedFrom: name,
+      reason: `a copy of a message already ${first.action === "allow" ? "shown" : "decided on"} in the session ${quoteName(first.sessionKey)}: a replayed signature proves nothing`,
+    };
     return policy(replay, "replay");
   }
 
@@ -187,15 +221,30 @@ export class InboundGate {
     const copy = { ...message, verdict };
     if (decision.kind === "repeat") {
       this.record(copy, "suppressed");
-      this.#logger.info(`inter-instance: message ${message.id} came again (${decision.reason}); this copy is ${decision.action === "suppress" ? "suppressed" : decision.action === "hold" ? "held like the first" : "refused like the first"}`);
+      this.#logger.info(
+        `inter-instance: message ${message.id} came again (${decision.reason}); this copy is ${decision.action === "suppress" ? "suppressed" : decision.action === "hold" ? "held like the first" : "refused like the first"}`,
+      );
       return;
     }
     if (decision.action === "hold") {
       const held = await this.held();
-      const kept = held.hold({ id: message.id, from: senderName(verdict), transport: message.transport, verdict: JSON.stringify(verdict), reason: decision.reason ?? "held", body: message.body, sessionKey: message.sessionKey, conversation: decision.conversation, hop: decision.hop });
+      const kept = held.hold({
+        id: message.id,
+        from: senderName(verdict),
+        transport: message.transport,
+        verdict: JSON.stringify(verdict),
+        reason: decision.reason ?? "held",
+        body: message.body,
+        sessionKey: message.sessionKey,
+        conversation: decision.conversation,
+        hop: decision.hop,
+      });
       // A copy of an id the owner already has in the held store adds nothing there.
       this.record(copy, kept ? "held" : "suppressed");
-      if (kept) this.#logger.warn(`inter-instance: held message ${message.id} (${describeVerdict(verdict)}): ${decision.reason}. Approve or refuse it: openclaw-inter-instance inbox list`);
+      if (kept)
+        this.#logger.warn(
+          `inter-instance: held message ${message.id} (${describeVerdict(verdict)}): ${decision.reason}. Approve or refuse it: openclaw-inter-instance inbox list`,
+        );
     }
     if (decision.action === "refuse") {
       this.record(copy, "refused");
@@ -211,7 +260,9 @@ export class InboundGate {
    */
   async answersTask(message: ArrivingMessage, settle: ReplySettler | undefined): Promise<boolean> {
     if (!settle || !message.replyTo || !message.verdict.verified) return false;
-    const settled = await settle({ replyTo: message.replyTo, from: message.verdict.from, body: message.body, sessionKey: message.sessionKey }).catch(() => false);
+    const settled = await settle({ replyTo: message.replyTo, from: message.verdict.from, body: message.body, sessionKey: message.sessionKey }).catch(
+      () => false,
+    );
     if (settled) this.record(message, "task result");
     return settled;
   }
@@ -230,7 +281,10 @@ export class InboundGate {
     this.#logger.warn(
       `inter-instance: the conversation ${conversation} with ${peer} reached its budget of ${maxHops} hops in ${Math.round(hopWindowMs / 60_000)} minutes; nothing more is shown or sent in it. If it should go on, start a new message (or raise inbound.maxHops).`,
     );
-    this.#recorder()({ id: conversation, body: "", transport: "policy", status: "loop-stopped" }, { verified: false, claimedFrom: peer, reason: "loop budget" });
+    this.#recorder()(
+      { id: conversation, body: "", transport: "policy", status: "loop-stopped" },
+      { verified: false, claimedFrom: peer, reason: "loop budget" },
+    );
   }
 
   record(message: Pick<ArrivingMessage, "id" | "body" | "transport" | "verdict">, status: string): void {

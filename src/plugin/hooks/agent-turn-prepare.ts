@@ -18,12 +18,21 @@ export function agentTurnPrepareHook({ api, threads }: Pick<PluginParts, "api" |
         const metadata = injection.metadata;
         if (injection.pluginId !== PLUGIN_ID || !metadata || typeof metadata !== "object" || Array.isArray(metadata)) return [];
         if (typeof metadata.envelopeId !== "string") return [];
-        const thread = typeof metadata.conversation === "string" && typeof metadata.hop === "number" ? { conversation: metadata.conversation, hop: metadata.hop, peer: String(metadata.from) } : undefined;
+        const thread =
+          typeof metadata.conversation === "string" && typeof metadata.hop === "number"
+            ? { conversation: metadata.conversation, hop: metadata.hop, peer: String(metadata.from) }
+            : undefined;
         return [{ id: metadata.envelopeId, viaNats: metadata.via === "nats", thread }];
       });
-      threads.turnStarted(ctx.sessionKey, ours.flatMap((injection) => (injection.thread ? [injection.thread] : [])));
+      threads.turnStarted(
+        ctx.sessionKey,
+        ours.flatMap((injection) => (injection.thread ? [injection.thread] : [])),
+      );
       const ids = ours.map((injection) => injection.id);
-      replies.turnPrepared(ctx.runId, ours.filter((injection) => injection.viaNats).map((injection) => injection.id));
+      replies.turnPrepared(
+        ctx.runId,
+        ours.filter((injection) => injection.viaNats).map((injection) => injection.id),
+      );
       if (ids.length === 0 || !ctx.workspaceDir) return;
       const ledger = new InboxLedger(ctx.workspaceDir);
       await ledger.load();

@@ -12,7 +12,13 @@ import type { PluginHook } from "./hook.js";
  * message it holds or refuses is blocked, and OpenClaw keeps only our receipt line in its place.
  * What the turn also carried that may reach the agent is queued into its next turn.
  */
-export function beforeAgentRunHook({ api, config, gate, threads, settleReply }: Pick<PluginParts, "api" | "config" | "gate" | "threads" | "settleReply">): PluginHook<"before_agent_run"> {
+export function beforeAgentRunHook({
+  api,
+  config,
+  gate,
+  threads,
+  settleReply,
+}: Pick<PluginParts, "api" | "config" | "gate" | "threads" | "settleReply">): PluginHook<"before_agent_run"> {
   return {
     name: "before_agent_run",
     handler: (event, ctx) => {
@@ -20,17 +26,27 @@ export function beforeAgentRunHook({ api, config, gate, threads, settleReply }: 
         const sessionKey = ctx.sessionKey ?? config().inbox.sessionKey;
         return { sessionKey, workspace: agentWorkspace(api, { workspaceDir: ctx.workspaceDir }), wake: heartbeatWaker(api, sessionKey) };
       };
-      return gateSessionTurn(event.prompt, { sessionKey: ctx.sessionKey, runId: ctx.runId }, {
-        gate,
-        threads,
-        settleReply,
-        pinned: pinnedKeysOf(config()),
-        requeue: (message, verdict) => {
-          const text = frameForAgent(verdict, message.id, message.body, "sent as a chat message").text;
-          return queueIntoNextTurn(api, api.logger, target(), { id: message.id, from: senderName(verdict), text, conversation: message.conversation, hop: message.hop });
+      return gateSessionTurn(
+        event.prompt,
+        { sessionKey: ctx.sessionKey, runId: ctx.runId },
+        {
+          gate,
+          threads,
+          settleReply,
+          pinned: pinnedKeysOf(config()),
+          requeue: (message, verdict) => {
+            const text = frameForAgent(verdict, message.id, message.body, "sent as a chat message").text;
+            return queueIntoNextTurn(api, api.logger, target(), {
+              id: message.id,
+              from: senderName(verdict),
+              text,
+              conversation: message.conversation,
+              hop: message.hop,
+            });
+          },
+          requeueFrame: (frame) => queueIntoNextTurn(api, api.logger, target(), { id: frame.id, from: "a blocked turn", text: frame.text }),
         },
-        requeueFrame: (frame) => queueIntoNextTurn(api, api.logger, target(), { id: frame.id, from: "a blocked turn", text: frame.text }),
-      });
+      );
     },
   };
 }

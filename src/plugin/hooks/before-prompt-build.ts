@@ -13,7 +13,12 @@ export function beforePromptBuildHook({ config, gate, warnHeld }: Pick<PluginPar
   return {
     name: "before_prompt_build",
     handler: (event, ctx) => {
-      const list = turnVerdicts(event.prompt, { sessionKey: ctx.sessionKey ?? config().inbox.sessionKey, runId: ctx.runId }, { gate, pinned: pinnedKeysOf(config()) }, warnHeld);
+      const list = turnVerdicts(
+        event.prompt,
+        { sessionKey: ctx.sessionKey ?? config().inbox.sessionKey, runId: ctx.runId },
+        { gate, pinned: pinnedKeysOf(config()) },
+        warnHeld,
+      );
       return list === undefined ? undefined : { prependContext: list };
     },
   };

@@ -1,6 +1,6 @@
+import type { PluginParts } from "../parts.js";
 import { seenReceiptsAllowed } from "../services/inbox.js";
 import { createReplyRecorder } from "../services/nats-replies.js";
-import type { PluginParts } from "../parts.js";
 import { agentEndHook } from "./agent-end.js";
 import { agentTurnPrepareHook } from "./agent-turn-prepare.js";
 import { beforeAgentRunHook } from "./before-agent-run.js";

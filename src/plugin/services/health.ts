@@ -24,7 +24,11 @@ const reporters = new Set<Reporter>();
  * its fix; they clear once the checks pass. Inside `openclaw doctor` no seam runs an installed
  * plugin's checks (only bundled ones), so this is where they show.
  */
-export function createHealthService(options: { readonly link: () => Promise<Messenger>; readonly book: CheckBook; readonly intervalMs: () => number }): HealthService {
+export function createHealthService(options: {
+  readonly link: () => Promise<Messenger>;
+  readonly book: CheckBook;
+  readonly intervalMs: () => number;
+}): HealthService {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let reporter: Reporter | undefined;
@@ -33,7 +37,12 @@ export function createHealthService(options: { readonly link: () => Promise<Mess
     const failing = options.book.failing();
     for (const each of reporters) {
       if (failing.length === 0) each.clearFailure();
-      else each.reportFailure(new Error(`inter-instance doctor: ${failing.length} check(s) failing: ${failing.map((c) => `${c.instance} ${c.check}: ${c.summary}${c.fix ? ` (fix: ${c.fix})` : ""}`).join("; ")}`));
+      else
+        each.reportFailure(
+          new Error(
+            `inter-instance doctor: ${failing.length} check(s) failing: ${failing.map((c) => `${c.instance} ${c.check}: ${c.summary}${c.fix ? ` (fix: ${c.fix})` : ""}`).join("; ")}`,
+          ),
+        );
     }
   };
   const check = async (instance?: string) => {

@@ -1,16 +1,16 @@
+import type { FSWatcher } from "node:fs";
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import { parseConfig } from "../../config/parse.js";
 import type { Config } from "../../config/schema.js";
 import { InboxWatcher } from "../../inbox/watcher.js";
-import { PLUGIN_ID } from "../id.js";
 import type { MemoryEntry } from "../../transports/memory-file/entry.js";
-import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
-import { agentWorkspace } from "../workspace.js";
 import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
 import { pinnedKeysOf } from "../../trust/pins.js";
+import { type PinnedKeys, verifySender } from "../../trust/sign-envelope.js";
 import type { InboundGate, ReplySettler } from "../gates/inbound.js";
-import type { FSWatcher } from "node:fs";
-import { verifySender, type PinnedKeys } from "../../trust/sign-envelope.js";
+import { PLUGIN_ID } from "../id.js";
+import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
+import { agentWorkspace } from "../workspace.js";
 
 export const INBOX_SERVICE_ID = "inter-instance-inbox";
 
@@ -24,7 +24,18 @@ export function seenReceiptsAllowed(config: unknown): boolean {
 export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerdict {
   if (entry.altered) return { verified: false, claimedFrom: entry.from, reason: "the note was edited after this entry was written" };
   const signed = entry.signed;
-  const fields = { id: entry.id, from: entry.from, body: entry.body, to: signed?.to ?? "", createdAt: signed?.createdAt ?? "", redelivery: signed?.redelivery, conversation: signed?.conversation, hop: signed?.hop, replyTo: signed?.replyTo, task: signed?.task };
+  const fields = {
+    id: entry.id,
+    from: entry.from,
+    body: entry.body,
+    to: signed?.to ?? "",
+    createdAt: signed?.createdAt ?? "",
+    redelivery: signed?.redelivery,
+    conversation: signed?.conversation,
+    hop: signed?.hop,
+    replyTo: signed?.replyTo,
+    task: signed?.task,
+  };
   return verifySender(fields, signed?.signature, pinned);
 }
 
@@ -66,7 +77,8 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
       if (!inbox.enabled) return;
       const pinned = pinnedKeysOf(registry);
       const wakers = new Map<string, ReturnType<typeof heartbeatWaker>>();
-      const wakeFor = (sessionKey: string) => (inbox.wake ? wakers.get(sessionKey) ?? wakers.set(sessionKey, heartbeatWaker(api, sessionKey)).get(sessionKey) : undefined);
+      const wakeFor = (sessionKey: string) =>
+        inbox.wake ? (wakers.get(sessionKey) ?? wakers.set(sessionKey, heartbeatWaker(api, sessionKey)).get(sessionKey)) : undefined;
       const workspace = agentWorkspace(api, ctx);
       const inboxWatcher = (watcher = new InboxWatcher({
         workspace,
@@ -76,7 +88,17 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
         onError: (error) => ctx.logger.warn(`inter-instance inbox: ${String(error)}`),
         surface: async (entry) => {
           const signedFor = entry.signed && { to: entry.signed.to, createdAt: entry.signed.createdAt };
-          const arriving = { id: entry.id, verdict: entryVerdict(entry, pinned), body: entry.body, transport: "memory_file", sessionKey: inbox.sessionKey, conversation: entry.signed?.conversation, hop: entry.signed?.hop, replyTo: entry.signed?.replyTo, signedFor };
+          const arriving = {
+            id: entry.id,
+            verdict: entryVerdict(entry, pinned),
+            body: entry.body,
+            transport: "memory_file",
+            sessionKey: inbox.sessionKey,
+            conversation: entry.signed?.conversation,
+            hop: entry.signed?.hop,
+            replyTo: entry.signed?.replyTo,
+            signedFor,
+          };
           const decision = await gate.admit(arriving);
           // A copy of a message the session was already shown (by another path) is not shown again.
           if (decision.action === "suppress") return "surfaced";
@@ -84,7 +106,12 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
           // The verdict the gate decided with: a signature for another instance, or too old, no longer verifies.
           const { verdict } = decision;
           if (await gate.answersTask({ ...arriving, verdict }, settleReply)) return "surfaced";
-          const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) }, { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop });
+          const queued = await queueIntoNextTurn(
+            api,
+            ctx.logger,
+            { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) },
+            { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop },
+          );
           if (queued) gate.record({ ...arriving, verdict }, "surfaced");
           return queued ? "surfaced" : false;
         },
@@ -96,10 +123,16 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
         gate
           .settleDecisions(async (message, verdict) => {
             if (message.decision === "approved") {
-              const queued = await queueIntoNextTurn(api, ctx.logger, { sessionKey: message.sessionKey, workspace, wake: wakeFor(message.sessionKey) }, { id: message.id, from: message.from, text: approvedInjectionText(message, verdict), conversation: message.conversation, hop: message.hop });
+              const queued = await queueIntoNextTurn(
+                api,
+                ctx.logger,
+                { sessionKey: message.sessionKey, workspace, wake: wakeFor(message.sessionKey) },
+                { id: message.id, from: message.from, text: approvedInjectionText(message, verdict), conversation: message.conversation, hop: message.hop },
+              );
               if (!queued) return false;
             }
-            if (message.transport !== "session") await inboxWatcher.ledger.record(message.id, message.decision === "approved" ? "surfaced" : "refused", message.from);
+            if (message.transport !== "session")
+              await inboxWatcher.ledger.record(message.id, message.decision === "approved" ? "surfaced" : "refused", message.from);
             return true;
           })
           .catch((error: unknown) => ctx.logger.warn(`inter-instance inbox: held messages: ${String(error)}`));

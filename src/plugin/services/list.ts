@@ -6,5 +6,11 @@ import { createNatsService } from "./nats.js";
 /** The plugin's services, in the order they are registered (and started). */
 export function pluginServices(parts: PluginParts): readonly OpenClawPluginService[] {
   const { api, config, resolvedConfig, gate, settleReply } = parts;
-  return [createInboxService(api, gate, settleReply), parts.outbox, parts.tasks, createNatsService(api, config, resolvedConfig, gate, settleReply), parts.health];
+  return [
+    createInboxService(api, gate, settleReply),
+    parts.outbox,
+    parts.tasks,
+    createNatsService(api, config, resolvedConfig, gate, settleReply),
+    parts.health,
+  ];
 }

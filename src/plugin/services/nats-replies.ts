@@ -1,6 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import { rowText } from "../../gateway/transcript.js";
-import { leaseFleet, receiptKey, REPLY_TTL_MS, type StoredReply } from "../../transports/nats/fleet.js";
+import { leaseFleet, REPLY_TTL_MS, receiptKey, type StoredReply } from "../../transports/nats/fleet.js";
 
 /** Runs whose turn carried fleet messages, kept until the run ends (or an hour, for a run that never reports its end). */
 const FORGET_AFTER_MS = 3_600_000;

@@ -1,19 +1,19 @@
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import type { Config } from "../../config/schema.js";
 import type { Envelope } from "../../core/envelope.js";
+import { defaultStateDir } from "../../gateway/device-identity.js";
 import { InboxLedger } from "../../inbox/ledger.js";
-import { leaseFleet, type FleetLease } from "../../transports/nats/fleet.js";
+import { type FleetLease, leaseFleet } from "../../transports/nats/fleet.js";
 import { announce } from "../../transports/nats/presence.js";
 import { NatsReceiver } from "../../transports/nats/receiver.js";
+import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
+import { MessagingKeyStore } from "../../trust/messaging-key.js";
+import { pinnedKeysOf } from "../../trust/pins.js";
+import { verifySender } from "../../trust/sign-envelope.js";
+import type { InboundGate, ReplySettler } from "../gates/inbound.js";
 import { PLUGIN_ID } from "../id.js";
 import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
 import { agentWorkspace } from "../workspace.js";
-import type { InboundGate, ReplySettler } from "../gates/inbound.js";
-import { defaultStateDir } from "../../gateway/device-identity.js";
-import { MessagingKeyStore } from "../../trust/messaging-key.js";
-import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
-import { pinnedKeysOf } from "../../trust/pins.js";
-import { verifySender } from "../../trust/sign-envelope.js";
 
 export const NATS_SERVICE_ID = "inter-instance-nats";
 
@@ -37,7 +37,13 @@ function announcedKey(config: Config): { publicKey?: string } {
  * (acked once queued there), and the instance announces itself in the fleet's presence registry.
  * Nothing runs unless the config has `nats`. Dials out only: fit for a machine behind NAT.
  */
-export function createNatsService(api: OpenClawPluginApi, config: () => Config, resolvedConfig: () => Promise<Config>, gate: InboundGate, settleReply?: ReplySettler): OpenClawPluginService {
+export function createNatsService(
+  api: OpenClawPluginApi,
+  config: () => Config,
+  resolvedConfig: () => Promise<Config>,
+  gate: InboundGate,
+  settleReply?: ReplySettler,
+): OpenClawPluginService {
   let lease: FleetLease | undefined;
   let receiver: NatsReceiver | undefined;
   let presence: NodeJS.Timeout | undefined;
@@ -61,7 +67,17 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
       await ledger.load();
       const surface = async (envelope: Envelope): Promise<boolean> => {
         if (ledger.state(envelope.id)) return true;
-        const arriving = { id: envelope.id, verdict: verifySender(envelope, envelope.signature, pinned), body: envelope.body, transport: "nats", sessionKey, conversation: envelope.conversation, hop: envelope.hop, replyTo: envelope.replyTo, signedFor: { to: envelope.to, createdAt: envelope.createdAt } };
+        const arriving = {
+          id: envelope.id,
+          verdict: verifySender(envelope, envelope.signature, pinned),
+          body: envelope.body,
+          transport: "nats",
+          sessionKey,
+          conversation: envelope.conversation,
+          hop: envelope.hop,
+          replyTo: envelope.replyTo,
+          signedFor: { to: envelope.to, createdAt: envelope.createdAt },
+        };
         // A held or refused message is taken from the stream: the held store keeps it for the owner.
         const decision = await gate.admit(arriving);
         // The verdict the gate decided with (a signature for another instance, or too old, no longer verifies).
@@ -75,7 +91,22 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
           await ledger.record(envelope.id, "surfaced", envelope.from);
           return true;
         }
-        if (!(await queueIntoNextTurn(api, ctx.logger, { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined }, { id: envelope.id, from: envelope.from, text: natsInjectionText(envelope, verdict), via: "nats", conversation: decision.conversation, hop: decision.hop }))) return false;
+        if (
+          !(await queueIntoNextTurn(
+            api,
+            ctx.logger,
+            { sessionKey, workspace, wake: settings.inbox.wake ? wake : undefined },
+            {
+              id: envelope.id,
+              from: envelope.from,
+              text: natsInjectionText(envelope, verdict),
+              via: "nats",
+              conversation: decision.conversation,
+              hop: decision.hop,
+            },
+          ))
+        )
+          return false;
         gate.record({ ...arriving, verdict }, "surfaced");
         await ledger.record(envelope.id, "surfaced", envelope.from);
         return true;
@@ -87,7 +118,12 @@ export function createNatsService(api: OpenClawPluginApi, config: () => Config, 
         onError: (error) => ctx.logger.warn(`inter-instance nats: ${String(error)}`),
         log: (line) => ctx.logger.warn(line),
       });
-      const entry = { name: settings.self.name, aliases: [], receives: ["nats", ...(settings.inbox.enabled ? ["memory_file"] : [])], ...announcedKey(settings) };
+      const entry = {
+        name: settings.self.name,
+        aliases: [],
+        receives: ["nats", ...(settings.inbox.enabled ? ["memory_file"] : [])],
+        ...announcedKey(settings),
+      };
       const announceNow = () => announce(fleet, entry).catch((error: unknown) => ctx.logger.warn(`inter-instance nats: presence: ${String(error)}`));
       // A broker that is down at start is retried by the client; the consumer starts once it answers.
       await receiver.start().catch((error: unknown) => ctx.logger.warn(`inter-instance nats: ${String(error)}`));

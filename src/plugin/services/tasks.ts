@@ -1,6 +1,6 @@
-import { taskPlumbing } from "../../messenger/internals.js";
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import type { Messenger } from "../../messenger/create.js";
+import { taskPlumbing } from "../../messenger/internals.js";
 import { taskOutcomeForAgent } from "../../trust/frame.js";
 import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
 import { agentWorkspace } from "../workspace.js";
@@ -71,7 +71,14 @@ export function createTaskService(options: TaskServiceOptions): TaskService {
         if (!task.sessionKey || !workspace || task.state === "open") continue;
         const text = taskOutcomeForAgent({ id: task.id, target: task.target, state: task.state, result: task.result ?? "" });
         const wake = heartbeatWaker(options.api, task.sessionKey);
-        if (await queueIntoNextTurn(options.api, context!.logger, { sessionKey: task.sessionKey, workspace, wake }, { id: `${task.id}:${task.target}:result`, from: task.target, text })) {
+        if (
+          await queueIntoNextTurn(
+            options.api,
+            context!.logger,
+            { sessionKey: task.sessionKey, workspace, wake },
+            { id: `${task.id}:${task.target}:result`, from: task.target, text },
+          )
+        ) {
           await taskPlumbing(link).markBrought(task);
           context?.logger.info(`inter-instance tasks: ${task.state} task ${task.id} (${task.target}) brought to ${task.sessionKey}`);
         }

@@ -1,6 +1,6 @@
 import type { z as Zod } from "zod";
-import { zod } from "../../util/zod.js";
 import type { Messenger } from "../../messenger/create.js";
+import { zod } from "../../util/zod.js";
 import type { ConversationThreads } from "../conversation-threads.js";
 import type { InboundGate } from "../gates/inbound.js";
 import type { TaskService } from "../services/tasks.js";

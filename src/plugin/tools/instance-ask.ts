@@ -1,7 +1,7 @@
-import { zod } from "../../util/zod.js";
 import { toValidationError } from "../../config/parse.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeAsk } from "../../present/report-text.js";
+import { zod } from "../../util/zod.js";
 import { errorResult, parametersOf, TARGET_ARG, type ToolDefinition, type ToolResult } from "./definition.js";
 
 const z = zod();

@@ -1,7 +1,7 @@
-import { zod } from "../../util/zod.js";
 import { toValidationError } from "../../config/parse.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeExec } from "../../present/report-text.js";
+import { zod } from "../../util/zod.js";
 import { errorResult, parametersOf, TARGET_ARG, type ToolDefinition, type ToolResult } from "./definition.js";
 
 const z = zod();
@@ -9,7 +9,11 @@ const z = zod();
 const execArgs = z
   .object({
     to: TARGET_ARG,
-    argv: z.array(z.string()).min(1).optional().describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
+    argv: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('The program and its arguments, one element each, e.g. ["git", "status"]. No shell: pipes and $(...) are plain text.'),
     steps: z.array(z.array(z.string()).min(1)).min(1).optional().describe("Instead of argv: several argv run in order, stopping at the first that fails"),
     cwd: z.string().optional().describe("Absolute working directory on that machine"),
     timeout: z.number().int().min(1).max(3600).optional().describe("Seconds before the command is killed (default 30)"),
@@ -27,7 +31,10 @@ export async function instanceExec(link: () => Promise<Messenger>, params: unkno
   try {
     if (steps) {
       const result = await (await link()).execSteps({ ...shared, steps });
-      const text = [...result.steps.map(describeExec), ...(result.failedStep === undefined ? [] : [`Stopped at step ${result.failedStep + 1} of ${steps.length}.`])].join("\n");
+      const text = [
+        ...result.steps.map(describeExec),
+        ...(result.failedStep === undefined ? [] : [`Stopped at step ${result.failedStep + 1} of ${steps.length}.`]),
+      ].join("\n");
       return { content: [{ type: "text", text }], details: { ...result } };
     }
     const result = await (await link()).exec({ ...shared, argv: argv ?? [] });

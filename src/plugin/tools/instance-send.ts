@@ -1,8 +1,8 @@
-import { zod } from "../../util/zod.js";
 import { toValidationError } from "../../config/parse.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeGroupReport, describeReport } from "../../present/report-text.js";
-import { errorResult, parametersOf, TARGET_ARG, type Continuation, type ToolDefinition, type ToolResult } from "./definition.js";
+import { zod } from "../../util/zod.js";
+import { type Continuation, errorResult, parametersOf, TARGET_ARG, type ToolDefinition, type ToolResult } from "./definition.js";
 
 const z = zod();
 
@@ -10,7 +10,11 @@ export const SEND_ARGS = z
   .object({
     to: TARGET_ARG.describe("Instance name or alias (e.g. xiaom, 小m), or a group: all, or one from the config's groups"),
     message: z.string().min(1).describe("The text to deliver, exactly as the other agent should see it"),
-    replyTo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u).optional().describe("When this answers a task or question from that instance: its id (the frame you were shown names it)"),
+    replyTo: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u)
+      .optional()
+      .describe("When this answers a task or question from that instance: its id (the frame you were shown names it)"),
   })
   .strict();
 

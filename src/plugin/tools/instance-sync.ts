@@ -1,7 +1,7 @@
-import { zod } from "../../util/zod.js";
 import { toValidationError } from "../../config/parse.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeSyncFiles, describeSyncRepo } from "../../present/report-text.js";
+import { zod } from "../../util/zod.js";
 import { errorResult, parametersOf, TARGET_ARG, type ToolDefinition, type ToolResult } from "./definition.js";
 
 const z = zod();
@@ -14,7 +14,10 @@ const syncArgs = z
     expect: z.array(z.string()).optional().describe("With repo: files that must exist in the checkout before the link moves"),
     ref: z.string().optional().describe("With repo: branch or tag"),
     link: z.string().optional().describe("With repo: symlink to point at the checkout (ln -sfn, checked with readlink)"),
-    files: z.array(z.object({ from: z.string(), to: z.string() }).strict()).optional().describe("Local files to copy there: absolute local path -> absolute remote path"),
+    files: z
+      .array(z.object({ from: z.string(), to: z.string() }).strict())
+      .optional()
+      .describe("Local files to copy there: absolute local path -> absolute remote path"),
   })
   .strict()
   .refine((value) => (value.repo !== undefined) !== (value.files !== undefined), { message: "give either repo (with dir) or files", path: ["repo"] })
@@ -27,7 +30,14 @@ export async function instanceSync(link: () => Promise<Messenger>, params: unkno
   const { to, repo, dir, ref, link: symlink, files, expect } = parsed.data;
   try {
     if (repo !== undefined && dir !== undefined) {
-      const result = await (await link()).sync.repo({ to, repo, dir, ...(ref ? { ref } : {}), ...(symlink ? { link: symlink } : {}), ...(expect ? { expect } : {}) });
+      const result = await (await link()).sync.repo({
+        to,
+        repo,
+        dir,
+        ...(ref ? { ref } : {}),
+        ...(symlink ? { link: symlink } : {}),
+        ...(expect ? { expect } : {}),
+      });
       return { content: [{ type: "text", text: describeSyncRepo(result) }], details: { ...result } };
     }
     const result = await (await link()).sync.files({ to, files: files ?? [] });

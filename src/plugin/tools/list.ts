@@ -9,4 +9,11 @@ import { instanceSendTool } from "./instance-send.js";
 import { instanceStatusTool } from "./instance-status.js";
 import { instanceSyncTool } from "./instance-sync.js";
 
-export const TOOLS: readonly ToolDefinition[] = [instanceSendTool, instanceAskTool, instanceDelegateTool, instanceStatusTool, instanceExecTool, instanceSyncTool];
+export const TOOLS: readonly ToolDefinition[] = [
+  instanceSendTool,
+  instanceAskTool,
+  instanceDelegateTool,
+  instanceStatusTool,
+  instanceExecTool,
+  instanceSyncTool,
+];

@@ -98,7 +98,9 @@ export class A2aLedger {
 
   /** The conversation this sender uses on the endpoint now. */
   context(endpoint: string, self: string): string {
-    const row = this.#db.prepare("SELECT context_id FROM a2a_context WHERE endpoint = ? AND self = ?").get(endpoint, self) as { context_id: string } | undefined;
+    const row = this.#db.prepare("SELECT context_id FROM a2a_context WHERE endpoint = ? AND self = ?").get(endpoint, self) as
+      | { context_id: string }
+      | undefined;
     return row?.context_id ?? a2aContextId(self);
   }
 
@@ -118,7 +120,9 @@ export class A2aLedger {
 
   /** The latest request for this message id to the endpoint, if one was made. */
   last(endpoint: string, messageId: string): A2aSent | undefined {
-    const row = this.#db.prepare("SELECT * FROM a2a_sent WHERE endpoint = ? AND message_id = ? ORDER BY seq DESC LIMIT 1").get(endpoint, messageId) as Row | undefined;
+    const row = this.#db.prepare("SELECT * FROM a2a_sent WHERE endpoint = ? AND message_id = ? ORDER BY seq DESC LIMIT 1").get(endpoint, messageId) as
+      | Row
+      | undefined;
     return row && toSent(row);
   }
 

@@ -2,10 +2,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { A2aTarget, Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { FatalError, TransientError, UnavailableError } from "../../core/errors.js";
+import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
 import { isPlaintextAllowed } from "../../gateway/url-policy.js";
 import { formatSessionMessage, sessionIdempotencyKey, trailingWhitespaceRefusal } from "../shared/session-message.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../../core/transport.js";
-import { A2A_SENDING_STALE_MS, A2aLedger, freshA2aContextId, type A2aSent } from "./ledger.js";
+import { A2A_SENDING_STALE_MS, A2aLedger, type A2aSent, freshA2aContextId } from "./ledger.js";
 
 export { a2aContextId } from "./ledger.js";
 
@@ -87,7 +87,11 @@ export async function a2aCall<T>(target: A2aTarget, method: string, params: unkn
     });
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    throw new UnavailableError(`A2A endpoint ${target.endpoint} is not reachable.`, { code: "UNREACHABLE", cause: error, hint: "Is the target's Gateway running and reachable from here?" });
+    throw new UnavailableError(`A2A endpoint ${target.endpoint} is not reachable.`, {
+      code: "UNREACHABLE",
+      cause: error,
+      hint: "Is the target's Gateway running and reachable from here?",
+    });
   }
   if (response.status === 401 || response.status === 403) {
     throw new UnavailableError(`A2A endpoint ${target.endpoint} refused the bearer token.`, {
@@ -194,12 +198,14 @@ export class A2aTransport implements Transport {
   applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.a2a) return notApplicable("no a2a.url is configured for this instance");
     if (!instance.a2a.token) return notApplicable(`no A2A token: ${instance.a2a.tokenSource} is not set`);
-    if (!isPlaintextAllowed(instance.a2a.endpoint, this.#env)) return notApplicable(`refusing plaintext http:// to a public host (${instance.a2a.endpoint}); use https://`);
+    if (!isPlaintextAllowed(instance.a2a.endpoint, this.#env))
+      return notApplicable(`refusing plaintext http:// to a public host (${instance.a2a.endpoint}); use https://`);
     if (envelope.body.includes("\r")) return notApplicable("the body has carriage returns, which the A2A channel turns into plain line feeds");
     const trailing = trailingWhitespaceRefusal(envelope);
     if (trailing) return notApplicable(trailing);
     const bytes = Buffer.byteLength(formatSessionMessage(envelope), "utf8");
-    if (bytes > A2A_MAX_TEXT_BYTES) return notApplicable(`the message is ${bytes} bytes; the A2A channel takes at most ${A2A_MAX_TEXT_BYTES} (it would truncate)`);
+    if (bytes > A2A_MAX_TEXT_BYTES)
+      return notApplicable(`the message is ${bytes} bytes; the A2A channel takes at most ${A2A_MAX_TEXT_BYTES} (it would truncate)`);
     return APPLIES;
   }
 
@@ -288,7 +294,10 @@ export class A2aTransport implements Transport {
         // The first request may have landed: the target would de-duplicate this one into a task that never ends.
         const contextId = freshA2aContextId(this.#self, "repeat");
         const seq = ledger.claim(target.endpoint, messageId, contextId, { exclusive: false }) as number;
-        context.logger.info({ messageId, contextId, earlier: earlier.state }, "a2a: sent before without a known outcome; this request goes to a one-off conversation");
+        context.logger.info(
+          { messageId, contextId, earlier: earlier.state },
+          "a2a: sent before without a known outcome; this request goes to a one-off conversation",
+        );
         const receipt = await this.#send(target, ledger, seq, envelope, messageId, contextId, context.signal);
         return { ...receipt, detail: { ...receipt.detail, repeat: true } };
       }
@@ -393,7 +402,15 @@ export class A2aTransport implements Transport {
     }
   }
 
-  async #send(target: A2aTarget, ledger: A2aLedger, seq: number, envelope: Envelope, messageId: string, contextId: string, signal: AbortSignal): Promise<Receipt> {
+  async #send(
+    target: A2aTarget,
+    ledger: A2aLedger,
+    seq: number,
+    envelope: Envelope,
+    messageId: string,
+    contextId: string,
+    signal: AbortSignal,
+  ): Promise<Receipt> {
     let task: A2aTask;
     try {
       ({ task } = await a2aCall<{ task: A2aTask }>(

@@ -41,7 +41,10 @@ function nodeCanRunOpenclaw(): boolean {
  * `openclaw` package run by this Node (only when this Node is new enough for OpenClaw).
  */
 export async function locateOpenclaw(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<OpenclawCommand | undefined> {
-  if (configured) return configured.endsWith(".mjs") ? { file: process.execPath, prefix: [configured], source: "config" } : { file: configured, prefix: [], source: "config" };
+  if (configured)
+    return configured.endsWith(".mjs")
+      ? { file: process.execPath, prefix: [configured], source: "config" }
+      : { file: configured, prefix: [], source: "config" };
   const { default: which } = await import("which");
   const onPath = await which("openclaw", { nothrow: true, path: env.PATH ?? "" });
   if (onPath) return { file: onPath, prefix: [], source: "PATH" };

@@ -1,15 +1,24 @@
-import { deadlineSignal } from "../../util/deadline.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { locateOpenclaw, type OpenclawCommand } from "./locate-openclaw.js";
 import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { TransientError, TransportTimeoutError, UnavailableError } from "../../core/errors.js";
+import {
+  APPLIES,
+  type Applicability,
+  type Confirmation,
+  type DeliveryContext,
+  type FollowUp,
+  notApplicable,
+  type Receipt,
+  type Transport,
+} from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
 import { readTranscript } from "../../gateway/transcript.js";
+import { deadlineSignal } from "../../util/deadline.js";
 import { chatMessageRefusal, confirmInSession, formatSessionMessage, turnOutcome } from "../shared/session-message.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../../core/transport.js";
+import { locateOpenclaw, type OpenclawCommand } from "./locate-openclaw.js";
 
 /** `openclaw agent --message-file` reads at most this much. */
 export const AGENT_CLI_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -53,7 +62,8 @@ function classifyCliError(message: string, instance: Instance): Error {
   if (/pairing required|not paired/iu.test(message)) {
     return fix(`Approve this CLI's device on ${instance.name}: run "openclaw devices approve --latest" there.`, "PAIRING_REQUIRED");
   }
-  if (/not reachable|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/iu.test(message)) return fix(`Is the Gateway of ${instance.name} running at ${instance.gateway?.url}?`, "UNREACHABLE");
+  if (/not reachable|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/iu.test(message))
+    return fix(`Is the Gateway of ${instance.name} running at ${instance.gateway?.url}?`, "UNREACHABLE");
   return fix("Run the same command by hand with --json to see the Gateway's answer.", "CLI_FAILED");
 }
 
@@ -82,7 +92,8 @@ export class AgentCliTransport implements Transport {
 
   applies(instance: Instance, envelope: Envelope): Applicability {
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
-    if (instance.gateway.credential === "device") return notApplicable("the openclaw CLI needs the target's shared token; a paired device reaches it by sessions_send");
+    if (instance.gateway.credential === "device")
+      return notApplicable("the openclaw CLI needs the target's shared token; a paired device reaches it by sessions_send");
     if (!instance.gateway.token) return notApplicable(`no token: ${instance.gateway.tokenSource} is not set`);
     const refusal = chatMessageRefusal(envelope);
     if (refusal) return notApplicable(refusal);
@@ -102,7 +113,7 @@ export class AgentCliTransport implements Transport {
     if (!command) {
       throw new UnavailableError("The openclaw CLI was not found.", {
         code: "BINARY_MISSING",
-        hint: 'Install it (npm install -g openclaw) or set openclawCli.bin in the config to its path.',
+        hint: "Install it (npm install -g openclaw) or set openclawCli.bin in the config to its path.",
       });
     }
     const earlier = await this.#lookFirst(envelope, context);
@@ -113,7 +124,17 @@ export class AgentCliTransport implements Transport {
       const messageFile = join(dir, "message.txt");
       await writeFile(messageFile, formatSessionMessage(envelope), { mode: 0o600 });
       const timeoutSeconds = Math.max(1, Math.ceil(instance.timeouts.agent_cli / 1000));
-      const args = [...command.prefix, "agent", "--session-key", instance.sessionKey, "--message-file", messageFile, "--json", "--timeout", String(timeoutSeconds)];
+      const args = [
+        ...command.prefix,
+        "agent",
+        "--session-key",
+        instance.sessionKey,
+        "--message-file",
+        messageFile,
+        "--json",
+        "--timeout",
+        String(timeoutSeconds),
+      ];
       const { execa } = await import("execa");
       const result = await execa(command.file, args, {
         env: this.#environment(instance),
@@ -124,10 +145,14 @@ export class AgentCliTransport implements Transport {
         stdin: "ignore",
         maxBuffer: 64 * 1024 * 1024,
       });
-      if (result.isCanceled) throw signal.reason instanceof Error ? signal.reason : new TransportTimeoutError("openclaw agent was cancelled.", { code: "CANCELLED" });
+      if (result.isCanceled)
+        throw signal.reason instanceof Error ? signal.reason : new TransportTimeoutError("openclaw agent was cancelled.", { code: "CANCELLED" });
       if (result.failed && result.exitCode === undefined) {
         this.#unsettled.delete(envelope.id);
-        throw new UnavailableError(`openclaw agent could not run: ${result.shortMessage}`, { code: "SPAWN_FAILED", hint: `Check ${command.file} (found via ${command.source}).` });
+        throw new UnavailableError(`openclaw agent could not run: ${result.shortMessage}`, {
+          code: "SPAWN_FAILED",
+          hint: `Check ${command.file} (found via ${command.source}).`,
+        });
       }
       const output = parseOutput(result.stdout);
       if (output?.status === "timeout") {
@@ -162,14 +187,20 @@ export class AgentCliTransport implements Transport {
     } catch (error) {
       context.signal.throwIfAborted();
       if (!this.#unsettled.has(envelope.id)) {
-        context.logger.debug({ envelopeId: envelope.id, err: error instanceof Error ? error.message : String(error) }, "agent_cli: cannot look into the target session first; running");
+        context.logger.debug(
+          { envelopeId: envelope.id, err: error instanceof Error ? error.message : String(error) },
+          "agent_cli: cannot look into the target session first; running",
+        );
         return undefined;
       }
-      throw new TransientError(`Cannot tell whether the earlier openclaw agent run of ${envelope.id} reached ${context.instance.name}; not running it again blind.`, {
-        code: "UNCONFIRMED",
-        cause: error,
-        hint: `openclaw agent takes no idempotency key, so only ${context.instance.sessionKey}'s transcript can tell; this sender must be able to read it (chat.history).`,
-      });
+      throw new TransientError(
+        `Cannot tell whether the earlier openclaw agent run of ${envelope.id} reached ${context.instance.name}; not running it again blind.`,
+        {
+          code: "UNCONFIRMED",
+          cause: error,
+          hint: `openclaw agent takes no idempotency key, so only ${context.instance.sessionKey}'s transcript can tell; this sender must be able to read it (chat.history).`,
+        },
+      );
     }
     // Not there, or held but never to run (interrupted, cancelled): run it.
     if (!found.landed) return undefined;
@@ -186,12 +217,18 @@ export class AgentCliTransport implements Transport {
   async #afterAcceptedFailure(envelope: Envelope, context: DeliveryContext, runId: string, message: string): Promise<Receipt> {
     const { instance } = context;
     const found = await confirmInSession(this.#options.pool.forInstance(instance), instance.sessionKey, envelope.id, context.signal).catch(() => undefined);
-    context.logger.warn({ envelopeId: envelope.id, runId, landed: found?.landed, err: message.split("\n")[0] }, "agent_cli: the CLI failed after the Gateway accepted the run");
+    context.logger.warn(
+      { envelopeId: envelope.id, runId, landed: found?.landed, err: message.split("\n")[0] },
+      "agent_cli: the CLI failed after the Gateway accepted the run",
+    );
     if (found?.landed) {
       this.#unsettled.delete(envelope.id);
       return { status: found.receipt.status, detail: { ...found.receipt.detail, runId } };
     }
-    return { status: "accepted", detail: { runId, sessionKey: instance.sessionKey, gatewayStatus: "accepted; the CLI lost it", cliError: message.split("\n")[0] ?? "" } };
+    return {
+      status: "accepted",
+      detail: { runId, sessionKey: instance.sessionKey, gatewayStatus: "accepted; the CLI lost it", cliError: message.split("\n")[0] ?? "" },
+    };
   }
 
   /**
@@ -216,7 +253,11 @@ export class AgentCliTransport implements Transport {
 
   async probe(instance: Instance, signal: AbortSignal): Promise<string> {
     const command = await this.locate();
-    if (!command) throw new UnavailableError("The openclaw CLI was not found.", { code: "BINARY_MISSING", hint: "Install it (npm install -g openclaw) or set openclawCli.bin in the config." });
+    if (!command)
+      throw new UnavailableError("The openclaw CLI was not found.", {
+        code: "BINARY_MISSING",
+        hint: "Install it (npm install -g openclaw) or set openclawCli.bin in the config.",
+      });
     await this.#options.pool.forInstance(instance).connect(signal);
     return `openclaw CLI found via ${command.source} (${[command.file, ...command.prefix].join(" ")}); Gateway ${instance.gateway?.url} answered`;
   }

@@ -1,9 +1,9 @@
 import { constants } from "node:fs";
-import { access, mkdir, open, readFile, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import { access, type FileHandle, mkdir, open, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Envelope } from "../../core/envelope.js";
 import { TransientError, UnavailableError } from "../../core/errors.js";
-import { zonedStamp, type ZonedStamp } from "../../util/time-zone.js";
+import { type ZonedStamp, zonedStamp } from "../../util/time-zone.js";
 import { formatEntry, parseEntries, sealFor } from "./entry.js";
 
 export interface AppendResult {
@@ -35,7 +35,10 @@ function classifyFsError(error: unknown, path: string): Error {
   if (code === "ELOCKED") {
     return new TransientError(`Another writer holds the lock on ${path}.`, { code: "LOCKED", cause: error });
   }
-  return new UnavailableError(`Cannot append to ${path}: ${error instanceof Error ? error.message : String(error)}`, { code: code ?? "FS_ERROR", cause: error });
+  return new UnavailableError(`Cannot append to ${path}: ${error instanceof Error ? error.message : String(error)}`, {
+    code: code ?? "FS_ERROR",
+    cause: error,
+  });
 }
 
 /**
@@ -134,7 +137,7 @@ function candidateDates(createdAt: Date, now: ZonedStamp, timeZone: string): str
   return [...new Set([zonedStamp(createdAt, timeZone).date, now.date])];
 }
 
-type LockFunction = (typeof import("proper-lockfile"))["lock"];
+type LockFunction = typeof import("proper-lockfile")["lock"];
 let lockFunction: Promise<LockFunction> | undefined;
 
 /** The cross-process lock next to the note. proper-lockfile loads on the first append, not with the library. */
@@ -344,7 +347,13 @@ async function memoryDirReady(workspace: string, memoryDir: string): Promise<voi
   // The common case in one call: a writable memory dir means the workspace is there too (the
   // trailing slash: a file where the dir should be is not one).
   const writable = () => access(`${memoryDir}/`, constants.W_OK);
-  if (await writable().then(() => true, () => false)) return;
+  if (
+    await writable().then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   try {
     const stats = await stat(workspace);
     if (!stats.isDirectory()) throw new Error("not a directory");
@@ -423,7 +432,12 @@ async function writeBatch(batch: Batch, live: () => Batch["members"], results: M
       }
     }
     if (written.length === 0) return;
-    const chunk = await writeEntries(path, handle, note, written.map(({ entry }) => entry));
+    const chunk = await writeEntries(
+      path,
+      handle,
+      note,
+      written.map(({ entry }) => entry),
+    );
     for (const { append } of written) {
       note.ids.add(append.envelope.id);
       results.set(append, { path, duplicate: false });

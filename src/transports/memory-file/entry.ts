@@ -111,7 +111,17 @@ function signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, ta
   } catch {
     return {};
   }
-  return { signed: { to: decoded, createdAt, ...(redelivery ? { redelivery: Number(redelivery) } : {}), ...(conversation ? { conversation, hop: Number(hop) } : {}), ...(replyTo ? { replyTo } : {}), ...(task ? { task: true as const } : {}), signature } };
+  return {
+    signed: {
+      to: decoded,
+      createdAt,
+      ...(redelivery ? { redelivery: Number(redelivery) } : {}),
+      ...(conversation ? { conversation, hop: Number(hop) } : {}),
+      ...(replyTo ? { replyTo } : {}),
+      ...(task ? { task: true as const } : {}),
+      signature,
+    },
+  };
 }
 
 export function formatEntry(envelope: Envelope, time: string): Buffer {

@@ -1,10 +1,10 @@
 import { stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance } from "../../config/registry.js";
-import { UnavailableError } from "../../core/errors.js";
-import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../../inbox/receipts.js";
 import type { Envelope } from "../../core/envelope.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../../core/transport.js";
+import { UnavailableError } from "../../core/errors.js";
+import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
+import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../../inbox/receipts.js";
 
 // The locked, group-committed append loads with the first delivery or probe of this transport.
 const appendModule = () => import("./append.js");
@@ -34,7 +34,10 @@ export class MemoryFileTransport implements Transport {
     const memoryDir = join(workspace, "memory");
     const existing = await stat(memoryDir).catch(() => undefined);
     if (existing && !existing.isDirectory()) {
-      throw new UnavailableError(`${memoryDir} is not a directory.`, { code: "NOT_WRITABLE", hint: `Move the file ${memoryDir} away; the daily notes live in that directory.` });
+      throw new UnavailableError(`${memoryDir} is not a directory.`, {
+        code: "NOT_WRITABLE",
+        hint: `Move the file ${memoryDir} away; the daily notes live in that directory.`,
+      });
     }
     const dir = existing ? memoryDir : workspace;
     // Writing proves more than access(W_OK), which a root process always passes (read-only mounts, full disks).
@@ -43,7 +46,11 @@ export class MemoryFileTransport implements Transport {
       await writeFile(probe, "");
       await unlink(probe);
     } catch (error) {
-      throw new UnavailableError(`Cannot write to ${dir}.`, { code: "NOT_WRITABLE", cause: error, hint: `Make ${dir} writable by this user (or mount the target's workspace here).` });
+      throw new UnavailableError(`Cannot write to ${dir}.`, {
+        code: "NOT_WRITABLE",
+        cause: error,
+        hint: `Make ${dir} writable by this user (or mount the target's workspace here).`,
+      });
     }
     const receiver = await receiverOf(workspace);
     return `${dir} is writable; ${receiver === "plugin" ? "the receiver's plugin surfaces new entries to its agent" : `passive: ${PASSIVE_DELIVERY_NOTE}`}`;
@@ -54,6 +61,9 @@ export class MemoryFileTransport implements Transport {
     if (!workspace) throw new Error("memory_file used without a workspace");
     const result = await (await appendModule()).appendEntry(envelope, { workspace, timeZone: context.instance.timeZone, signal: context.signal });
     const receiver = await receiverOf(workspace);
-    return { status: "written", detail: { path: result.path, duplicate: result.duplicate, receiver, ...(receiver === "passive" ? { note: PASSIVE_DELIVERY_NOTE } : {}) } };
+    return {
+      status: "written",
+      detail: { path: result.path, duplicate: result.duplicate, receiver, ...(receiver === "passive" ? { note: PASSIVE_DELIVERY_NOTE } : {}) },
+    };
   }
 }

@@ -1,10 +1,10 @@
-import { type Instance } from "../../config/registry.js";
 import { missingCredential } from "../../config/names.js";
+import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
+import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
 import { formatSessionMessage } from "../shared/session-message.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../../core/transport.js";
 
 interface SendResult {
   readonly messageId?: string;
@@ -29,7 +29,9 @@ export class MessageToolTransport implements Transport {
     const target = instance.messageTool;
     if (!target) return notApplicable("no messageTool channel is configured for this instance");
     if (target.recipient === "bot") {
-      return notApplicable(`${target.to} on ${target.channel} is a bot, and bots cannot message bots there (Telegram answers 403); use sessions_send, a2a or the memory file`);
+      return notApplicable(
+        `${target.to} on ${target.channel} is a bot, and bots cannot message bots there (Telegram answers 403); use sessions_send, a2a or the memory file`,
+      );
     }
     if (!target.gateway) return notApplicable("messageTool needs a gateway (its own or the instance's)");
     const missing = missingCredential(target.gateway);

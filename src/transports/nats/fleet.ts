@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
 import type { ConsumerInfo, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
 import type { NatsConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secret-source.js";
 import { UnavailableError } from "../../core/errors.js";
@@ -42,12 +42,20 @@ async function connectionOptions(config: NatsConfig, env: NodeJS.ProcessEnv): Pr
   else if (auth && "nkeySeedFile" in auth) options.authenticator = nkeyAuthenticator(new TextEncoder().encode(readFileSync(auth.nkeySeedFile, "utf8").trim()));
   else if (auth && "user" in auth) {
     const password = resolveSecret({ tokenEnv: auth.passwordEnv, tokenFile: auth.passwordFile }, "nats.auth.password", env);
-    if (!password?.value) throw new UnavailableError(`No NATS password: ${password?.missing?.reason ?? "none configured"}.`, { code: "NO_TOKEN", hint: password?.missing?.fix ?? "Set nats.auth.passwordEnv or passwordFile." });
+    if (!password?.value)
+      throw new UnavailableError(`No NATS password: ${password?.missing?.reason ?? "none configured"}.`, {
+        code: "NO_TOKEN",
+        hint: password?.missing?.fix ?? "Set nats.auth.passwordEnv or passwordFile.",
+      });
     options.user = auth.user;
     options.pass = password.value;
   } else if (auth) {
     const token = resolveSecret(auth, "nats.auth", env);
-    if (!token?.value) throw new UnavailableError(`No NATS token: ${token?.missing?.reason ?? "none configured"}.`, { code: "NO_TOKEN", hint: token?.missing?.fix ?? "Set nats.auth.token, tokenEnv or tokenFile." });
+    if (!token?.value)
+      throw new UnavailableError(`No NATS token: ${token?.missing?.reason ?? "none configured"}.`, {
+        code: "NO_TOKEN",
+        hint: token?.missing?.fix ?? "Set nats.auth.token, tokenEnv or tokenFile.",
+      });
     options.token = token.value;
   }
   if (config.tls) options.tls = Object.fromEntries(Object.entries(config.tls).filter(([, value]) => value !== undefined));
@@ -87,10 +95,12 @@ export class NatsFleet {
   }
 
   connection(): Promise<NatsConnection> {
-    this.#connection ??= (async () => (await import("@nats-io/transport-node")).connect(await connectionOptions(this.config, this.#env)))().catch((error: unknown) => {
-      this.#connection = undefined;
-      throw error instanceof UnavailableError ? error : natsUnavailable(this.config, error);
-    });
+    this.#connection ??= (async () => (await import("@nats-io/transport-node")).connect(await connectionOptions(this.config, this.#env)))().catch(
+      (error: unknown) => {
+        this.#connection = undefined;
+        throw error instanceof UnavailableError ? error : natsUnavailable(this.config, error);
+      },
+    );
     return this.#connection;
   }
 
@@ -117,12 +127,21 @@ export class NatsFleet {
   async #ensureStream(connection: NatsConnection): Promise<void> {
     const { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType } = await import("@nats-io/jetstream");
     const manager = await jetstreamManager(connection).catch((error: unknown) => {
-      throw new UnavailableError(`NATS ${this.config.servers.join(", ")} has no JetStream: ${String(error)}`, { code: "NATS_NO_JETSTREAM", hint: "Start nats-server with JetStream enabled (-js, or `jetstream {}` in its config)." });
+      throw new UnavailableError(`NATS ${this.config.servers.join(", ")} has no JetStream: ${String(error)}`, {
+        code: "NATS_NO_JETSTREAM",
+        hint: "Start nats-server with JetStream enabled (-js, or `jetstream {}` in its config).",
+      });
     });
-    const wanted = { subjects: [this.names.subjects], storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: this.config.duplicateWindowMs * NANOS_PER_MS };
+    const wanted = {
+      subjects: [this.names.subjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: this.config.duplicateWindowMs * NANOS_PER_MS,
+    };
     try {
       const info = await manager.streams.info(this.names.stream);
-      if (info.config.duplicate_window < wanted.duplicate_window) await manager.streams.update(this.names.stream, { duplicate_window: wanted.duplicate_window });
+      if (info.config.duplicate_window < wanted.duplicate_window)
+        await manager.streams.update(this.names.stream, { duplicate_window: wanted.duplicate_window });
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.status !== 404) throw error;
       await manager.streams.add({ name: this.names.stream, ...wanted });
@@ -133,7 +152,9 @@ export class NatsFleet {
   bucket(name: string, ttlMs?: number): Promise<KV> {
     let bucket = this.#buckets.get(name);
     if (!bucket) {
-      bucket = this.connection().then(async (connection) => new (await import("@nats-io/kv")).Kvm(connection).create(name, { history: 1, ...(ttlMs ? { ttl: ttlMs } : {}) }));
+      bucket = this.connection().then(async (connection) =>
+        new (await import("@nats-io/kv")).Kvm(connection).create(name, { history: 1, ...(ttlMs ? { ttl: ttlMs } : {}) }),
+      );
       bucket.catch(() => this.#buckets.delete(name));
       this.#buckets.set(name, bucket);
     }

@@ -1,6 +1,6 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { envelopeSchema, type Envelope } from "../../core/envelope.js";
-import { receiptKey, type NatsFleet } from "./fleet.js";
+import { type Envelope, envelopeSchema } from "../../core/envelope.js";
+import { type NatsFleet, receiptKey } from "./fleet.js";
 
 export interface NatsReceiverOptions {
   readonly fleet: NatsFleet;
@@ -59,8 +59,16 @@ export class NatsReceiver {
     const manager = await fleet.manager();
     const { AckPolicy, DeliverPolicy } = await import("@nats-io/jetstream");
     const durable = fleet.names.consumer(self);
-    const wanted = { durable_name: durable, filter_subject: fleet.names.inbox(self), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_deliver: -1, ack_wait: ACK_WAIT_MS * NANOS_PER_MS };
-    if (await fleet.consumerInfo(self)) await manager.consumers.update(fleet.names.stream, durable, { max_deliver: wanted.max_deliver, ack_wait: wanted.ack_wait });
+    const wanted = {
+      durable_name: durable,
+      filter_subject: fleet.names.inbox(self),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_deliver: -1,
+      ack_wait: ACK_WAIT_MS * NANOS_PER_MS,
+    };
+    if (await fleet.consumerInfo(self))
+      await manager.consumers.update(fleet.names.stream, durable, { max_deliver: wanted.max_deliver, ack_wait: wanted.ack_wait });
     else await manager.consumers.add(fleet.names.stream, wanted);
     const consumer = await js.consumers.get(fleet.names.stream, durable);
     // Short pulls: a broker that restarted is noticed within seconds (missed heartbeats).
@@ -84,7 +92,10 @@ export class NatsReceiver {
       try {
         if (!this.#messages) {
           await this.#open();
-          if (failures > 0) this.#options.log?.(`inter-instance nats: reading ${this.#options.fleet.names.inbox(this.#options.self)} again, after ${failures} failed attempt(s)`);
+          if (failures > 0)
+            this.#options.log?.(
+              `inter-instance nats: reading ${this.#options.fleet.names.inbox(this.#options.self)} again, after ${failures} failed attempt(s)`,
+            );
           failures = 0;
         }
         for await (const message of this.#messages!) await this.#handle(message);
@@ -107,7 +118,10 @@ export class NatsReceiver {
     }
     const parsed = envelopeSchema().safeParse(payload);
     if (!parsed.success || parsed.data.to !== self) {
-      await this.#deadLetter(message, parsed.success ? `addressed to ${parsed.data.to}, not ${self}` : `not an envelope: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+      await this.#deadLetter(
+        message,
+        parsed.success ? `addressed to ${parsed.data.to}, not ${self}` : `not an envelope: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+      );
       return;
     }
     const envelope = parsed.data;
@@ -131,7 +145,9 @@ export class NatsReceiver {
     }
     this.#failures.delete(message.seq);
     // The receipt first: once acked, the sender's follow-up must find it.
-    await (await fleet.bucket(fleet.names.receipts)).put(receiptKey(envelope.id), JSON.stringify({ state: "surfaced", by: self, at: new Date().toISOString() })).catch((error: unknown) => this.#options.onError?.(error));
+    await (await fleet.bucket(fleet.names.receipts))
+      .put(receiptKey(envelope.id), JSON.stringify({ state: "surfaced", by: self, at: new Date().toISOString() }))
+      .catch((error: unknown) => this.#options.onError?.(error));
     message.ack();
   }
 
@@ -176,7 +192,12 @@ export async function deadLetters(fleet: NatsFleet, instance: string): Promise<D
       payload = undefined;
     }
     const parsed = envelopeSchema().safeParse(payload);
-    found.push({ seq: message.seq, envelope: parsed.success ? parsed.data : undefined, reason: message.headers?.get("Iim-Reason") ?? "", at: new Date(message.info.timestampNanos / NANOS_PER_MS).toISOString() });
+    found.push({
+      seq: message.seq,
+      envelope: parsed.success ? parsed.data : undefined,
+      reason: message.headers?.get("Iim-Reason") ?? "",
+      at: new Date(message.info.timestampNanos / NANOS_PER_MS).toISOString(),
+    });
     if (message.info.pending === 0) break;
   }
   await consumer.delete().catch(() => undefined);

@@ -2,8 +2,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
-import { natsUnavailable, receiptKey, REPLY_TTL_MS, type FleetLease, type NatsFleet, type StoredReply } from "./fleet.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../../core/transport.js";
+import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
+import { type FleetLease, type NatsFleet, natsUnavailable, REPLY_TTL_MS, receiptKey, type StoredReply } from "./fleet.js";
 
 const REPLY_POLL_MS = 500;
 
@@ -48,15 +48,20 @@ export class NatsTransport implements Transport {
     const payload = JSON.stringify(envelope);
     const limit = (await fleet.connection()).info?.max_payload;
     if (limit !== undefined && Buffer.byteLength(payload, "utf8") > limit) {
-      throw new UnsuitableMessageError(`The envelope (${Buffer.byteLength(payload, "utf8")} bytes) is larger than the NATS servers' max_payload (${limit} bytes).`, {
-        code: "TOO_LARGE_FOR_TARGET",
-        hint: "Raise max_payload on the NATS servers, or send large content with `sync files`.",
-      });
+      throw new UnsuitableMessageError(
+        `The envelope (${Buffer.byteLength(payload, "utf8")} bytes) is larger than the NATS servers' max_payload (${limit} bytes).`,
+        {
+          code: "TOO_LARGE_FOR_TARGET",
+          hint: "Raise max_payload on the NATS servers, or send large content with `sync files`.",
+        },
+      );
     }
     context.signal.throwIfAborted();
-    const ack = await js.publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats }).catch((error: unknown) => {
-      throw natsUnavailable(fleet.config, error);
-    });
+    const ack = await js
+      .publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats })
+      .catch((error: unknown) => {
+        throw natsUnavailable(fleet.config, error);
+      });
     return { status: "accepted", detail: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
   }
 

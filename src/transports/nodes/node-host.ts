@@ -46,7 +46,9 @@ export interface WriteFileOptions {
 }
 
 /** The node's answer to `file.write`; `exists` when the file was there and `overwrite` was false. */
-export type WriteFileOutcome = { readonly written: true; readonly path: string; readonly sha256: string; readonly size: number } | { readonly written: false; readonly exists: true; readonly path: string };
+export type WriteFileOutcome =
+  | { readonly written: true; readonly path: string; readonly sha256: string; readonly size: number }
+  | { readonly written: false; readonly exists: true; readonly path: string };
 
 interface SystemRunPayload {
   readonly exitCode?: number | null;
@@ -108,7 +110,10 @@ export class NodeHost {
       });
     }
     if (node.connected === false) {
-      throw new UnavailableError(`Node ${label} is paired but offline.`, { code: "NODE_OFFLINE", hint: "Start its node host again (`openclaw node run …` or its service) on the target machine." });
+      throw new UnavailableError(`Node ${label} is paired but offline.`, {
+        code: "NODE_OFFLINE",
+        hint: "Start its node host again (`openclaw node run …` or its service) on the target machine.",
+      });
     }
     const approved = new Set(node.commands ?? []);
     const absent = commands.filter((command) => !approved.has(command));
@@ -165,7 +170,13 @@ export class NodeHost {
     });
   }
 
-  async #invoke<T>(nodeId: string, command: string, params: unknown, timeoutMs: number, options: { signal?: AbortSignal; idempotencyKey?: string }): Promise<T> {
+  async #invoke<T>(
+    nodeId: string,
+    command: string,
+    params: unknown,
+    timeoutMs: number,
+    options: { signal?: AbortSignal; idempotencyKey?: string },
+  ): Promise<T> {
     try {
       const answer = await this.#connection.request<{ payload?: T }>(
         "node.invoke",

@@ -1,12 +1,12 @@
 import { join } from "node:path";
-import { type Instance } from "../../config/registry.js";
 import { missingCredential } from "../../config/names.js";
+import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
+import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
 import { incomingDir, incomingPath } from "./incoming.js";
 import { NodeHost } from "./node-host.js";
-import { APPLIES, notApplicable, type Applicability, type DeliveryContext, type Receipt, type Transport } from "../../core/transport.js";
 
 /** The node's `file.write` takes at most 16 MiB. */
 const MAX_ENVELOPE_BYTES = 16 * 1024 * 1024;
@@ -43,7 +43,8 @@ export class NodesTransport implements Transport {
     const missing = missingCredential(node.gateway);
     if (missing) return notApplicable(missing);
     if (!node.workspace) return notApplicable("the target's workspace on the node (node.workspace) is not configured");
-    if (Buffer.byteLength(JSON.stringify(envelope), "utf8") > MAX_ENVELOPE_BYTES) return notApplicable("the message is over the 16 MiB a node's file.write takes");
+    if (Buffer.byteLength(JSON.stringify(envelope), "utf8") > MAX_ENVELOPE_BYTES)
+      return notApplicable("the message is over the 16 MiB a node's file.write takes");
     return APPLIES;
   }
 
@@ -63,7 +64,10 @@ export class NodesTransport implements Transport {
       signal: context.signal,
       idempotencyKey: envelope.id,
     });
-    return { status: "accepted", detail: { path, duplicate: !outcome.written, ...(outcome.written ? { sha256: outcome.sha256 } : {}), receiver: NODE_RECEIVER_NOTE } };
+    return {
+      status: "accepted",
+      detail: { path, duplicate: !outcome.written, ...(outcome.written ? { sha256: outcome.sha256 } : {}), receiver: NODE_RECEIVER_NOTE },
+    };
   }
 
   #hostOf(instance: Instance): { host: NodeHost; workspace: string } {

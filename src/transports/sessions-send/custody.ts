@@ -1,7 +1,7 @@
 import type { Envelope } from "../../core/envelope.js";
 import type { GatewayConnection } from "../../gateway/connection.js";
 import { readSessionEvidence, readTranscriptRow, type SessionEvidence, type TranscriptRow } from "../../gateway/transcript.js";
-import { carriesEnvelope, isOverflowSummary, sessionIdempotencyKey, turnOutcome, type TurnOutcome } from "../shared/session-message.js";
+import { carriesEnvelope, isOverflowSummary, sessionIdempotencyKey, type TurnOutcome, turnOutcome } from "../shared/session-message.js";
 
 /**
  * Where an accepted `sessions.send` is now, on the target's own evidence:
@@ -65,16 +65,20 @@ export async function custodyInSession(envelope: Envelope, lookup: CustodyLookup
 
   const receipt = first.inputReceipts.find((candidate) => candidate.runId === current);
   if (receipt?.state === "consumed" && receipt.consumedByEventId) {
-    const row = first.messages.find((candidate) => candidate.__openclaw?.id === receipt.consumedByEventId) ?? (await readTranscriptRow(connection, sessionKey, receipt.consumedByEventId, signal).catch(() => undefined));
+    const row =
+      first.messages.find((candidate) => candidate.__openclaw?.id === receipt.consumedByEventId) ??
+      (await readTranscriptRow(connection, sessionKey, receipt.consumedByEventId, signal).catch(() => undefined));
     if (!row) return { state: "unsettled", reason: "consumed by an event the Gateway does not show yet" };
-    if (isOverflowSummary(row)) return { state: "lost", reason: "the target's follow-up queue was past its cap: it dropped the message and gave its agent only a one-line summary" };
+    if (isOverflowSummary(row))
+      return { state: "lost", reason: "the target's follow-up queue was past its cap: it dropped the message and gave its agent only a one-line summary" };
     if (carriesEnvelope(row, envelope.id)) return { state: "pending" };
     return { state: "lost", reason: "consumed by a turn that does not carry its text" };
   }
   if (receipt?.state === "pending") return pendingState(first, current, lookup);
   if (!first.receiptsKnown) {
     const input = first.pendingInputs.find((candidate) => candidate.runId === current);
-    if (input && input.state !== "queued") return { state: "lost", reason: `the target Gateway marked it ${input.state ?? "released"} and never runs such input by itself` };
+    if (input && input.state !== "queued")
+      return { state: "lost", reason: `the target Gateway marked it ${input.state ?? "released"} and never runs such input by itself` };
     return { state: "unsettled", reason: "the target did not say who holds it" };
   }
 
@@ -85,7 +89,8 @@ export async function custodyInSession(envelope: Envelope, lookup: CustodyLookup
   const wait = await connection.request<{ status?: string }>("agent.wait", { runId: current, timeoutMs: 0 }, { signal }).catch(() => undefined);
   if (wait?.status === "pending") return { state: "unsettled", reason: "the Gateway still has it as a queued run" };
   const age = (lookup.now ?? Date.now()) - acceptedAt;
-  if (age < COMMIT_GRACE_MS && !laterTurnRan(first.messages, acceptedAt)) return { state: "unsettled", reason: "not found yet, within the Gateway's commit grace" };
+  if (age < COMMIT_GRACE_MS && !laterTurnRan(first.messages, acceptedAt))
+    return { state: "unsettled", reason: "not found yet, within the Gateway's commit grace" };
   return { state: "lost", reason: "in nobody's custody: not in the transcript, no pending input, and the session is quiet" };
 }
 

@@ -1,14 +1,32 @@
-import { type Instance } from "../../config/registry.js";
+import { setTimeout as delay } from "node:timers/promises";
 import { missingCredential } from "../../config/names.js";
+import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
+import { FatalError, type TransportError, UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
+import {
+  APPLIES,
+  type Applicability,
+  type Confirmation,
+  type DeliveryContext,
+  type FollowUp,
+  notApplicable,
+  type Receipt,
+  type Transport,
+} from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
 import { readContextWindow, readQueuedCount, readTranscript } from "../../gateway/transcript.js";
-import { FatalError, UnavailableError, UnsuitableMessageError, type TransportError } from "../../core/errors.js";
-import { setTimeout as delay } from "node:timers/promises";
-import { chatMessageRefusal, confirmInSession, estimatedTokens, formatSessionMessage, isContextOverflow, replyInTranscript, sessionIdempotencyKey, turnOutcome } from "../shared/session-message.js";
-import { SessionQueueGate } from "./queue-gate.js";
+import {
+  chatMessageRefusal,
+  confirmInSession,
+  estimatedTokens,
+  formatSessionMessage,
+  isContextOverflow,
+  replyInTranscript,
+  sessionIdempotencyKey,
+  turnOutcome,
+} from "../shared/session-message.js";
 import { custodyInSession } from "./custody.js";
-import { APPLIES, notApplicable, type Applicability, type Confirmation, type DeliveryContext, type FollowUp, type Receipt, type Transport } from "../../core/transport.js";
+import { SessionQueueGate } from "./queue-gate.js";
 
 interface SessionsSendResult {
   readonly runId?: string;
@@ -70,7 +88,12 @@ export class SessionsSendTransport implements Transport {
     if (Buffer.byteLength(envelope.body, "utf8") >= WINDOW_CHECK_BYTES) await this.#refuseIfTooLarge(envelope, context);
     // A redelivery follows a loss inside the target: it never joins a crowded queue, whatever the configured pace.
     const room = envelope.redelivery ? Math.min(maxQueued, REDELIVERY_QUEUE_ROOM) : maxQueued;
-    const giveBackPlace = await this.#gate.admit(`${context.instance.gateway?.url} ${sessionKey}`, room, (signal) => readQueuedCount(connection, sessionKey, signal), context.signal);
+    const giveBackPlace = await this.#gate.admit(
+      `${context.instance.gateway?.url} ${sessionKey}`,
+      room,
+      (signal) => readQueuedCount(connection, sessionKey, signal),
+      context.signal,
+    );
     const idempotencyKey = sessionIdempotencyKey(envelope);
     try {
       const result = await connection.request<SessionsSendResult>(
@@ -100,7 +123,9 @@ export class SessionsSendTransport implements Transport {
   /** Looks for the envelope's idempotency key in the target session's transcript and pending inputs. */
   async confirm(envelope: Envelope, context: DeliveryContext): Promise<Confirmation> {
     if (!this.#sentUnanswered.delete(envelope.id)) return { landed: false, reason: "never sent" };
-    return confirmInSession(this.#connection(context.instance), context.instance.sessionKey, envelope.id, context.signal, { runId: sessionIdempotencyKey(envelope) });
+    return confirmInSession(this.#connection(context.instance), context.instance.sessionKey, envelope.id, context.signal, {
+      runId: sessionIdempotencyKey(envelope),
+    });
   }
 
   /**
@@ -201,12 +226,21 @@ export class SessionsSendTransport implements Transport {
 function keptFromAgent(instance: string, state: "held" | "refused", why: string): TransportError {
   return new FatalError(`${instance}'s inbound policy ${state} the message (${why}); its agent did not get it.`, {
     code: state === "held" ? "HELD_BY_RECEIVER" : "REFUSED_BY_RECEIVER",
-    hint: state === "held" ? `${instance}'s owner can approve it there (openclaw-inter-instance inbox approve <id>); the answer then comes to their session, not to this ask.` : `Ask ${instance}'s owner to allow this instance (instances.<name>.inbound) and to pin its key (openclaw-inter-instance keys shows it).`,
+    hint:
+      state === "held"
+        ? `${instance}'s owner can approve it there (openclaw-inter-instance inbox approve <id>); the answer then comes to their session, not to this ask.`
+        : `Ask ${instance}'s owner to allow this instance (instances.<name>.inbound) and to pin its key (openclaw-inter-instance keys shows it).`,
   });
 }
 
 function turnFailed(instance: string, error: string): TransportError {
   return isContextOverflow(error)
-    ? new UnsuitableMessageError(`${instance}'s turn failed: the message does not fit its model (${error.split("\n")[0]})`, { code: "TOO_LARGE_FOR_TARGET", hint: tooLargeHint(instance) })
-    : new UnavailableError(`${instance}'s turn failed: ${error.split("\n")[0]}`, { code: "TURN_FAILED", hint: `Look at ${instance}'s Gateway log for the run's error.` });
+    ? new UnsuitableMessageError(`${instance}'s turn failed: the message does not fit its model (${error.split("\n")[0]})`, {
+        code: "TOO_LARGE_FOR_TARGET",
+        hint: tooLargeHint(instance),
+      })
+    : new UnavailableError(`${instance}'s turn failed: ${error.split("\n")[0]}`, {
+        code: "TURN_FAILED",
+        hint: `Look at ${instance}'s Gateway log for the run's error.`,
+      });
 }

@@ -1,9 +1,9 @@
-import { policyMarkersIn } from "../../trust/policy-marker.js";
 import type { Envelope } from "../../core/envelope.js";
-import { signatureTrailer } from "../../trust/session-verdicts.js";
+import type { Confirmation } from "../../core/transport.js";
 import type { GatewayConnection } from "../../gateway/connection.js";
 import { readTranscript, rowText, type Transcript, type TranscriptRow } from "../../gateway/transcript.js";
-import type { Confirmation } from "../../core/transport.js";
+import { policyMarkersIn } from "../../trust/policy-marker.js";
+import { signatureTrailer } from "../../trust/session-verdicts.js";
 
 const marker = (envelopeId: string) => `via openclaw-inter-instance, id ${envelopeId}]`;
 
@@ -21,6 +21,7 @@ export function sessionIdempotencyKey(envelope: Envelope): string {
 }
 
 /** The control characters a Gateway strips from chat messages (it keeps tab, LF and CR). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are what it strips
 const STRIPPED_CONTROL = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/u;
 
 const codePoint = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;

@@ -1,15 +1,14 @@
-import { MIN_TIMEOUTS_MS } from "../../transports/built-in.js";
-import { type GatewayTarget, type Instance, type InstanceRegistry } from "../../config/registry.js";
 import { missingCredential } from "../../config/names.js";
-import type { TransportId } from "../../config/schema.js";
+import type { GatewayTarget, Instance, InstanceRegistry } from "../../config/registry.js";
 import type { Dispatcher, ProbeResult } from "../../core/dispatcher.js";
 import { InterInstanceError } from "../../core/errors.js";
-import { PROXY_VARIABLES, type ExecInput, type ExecResult } from "../exec.js";
 import type { GatewayPool } from "../../gateway/connection.js";
+import { MIN_TIMEOUTS_MS } from "../../transports/built-in.js";
 import type { NodeHost } from "../../transports/nodes/node-host.js";
+import { type ExecInput, type ExecResult, PROXY_VARIABLES } from "../exec.js";
+import { httpsAlternative } from "../sync.js";
 import { credentialChecks } from "./least-privilege.js";
 import { plaintextCredentialChecks } from "./plaintext-credentials.js";
-import { httpsAlternative } from "../sync.js";
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
@@ -49,16 +48,38 @@ async function fleetChecks(deps: DoctorDependencies, instances: readonly Instanc
     members = await deps.fleetMembers();
   } catch (error) {
     const fix = error instanceof InterInstanceError ? error.hint : undefined;
-    return [{ instance: deps.registry.self, check: "fleet", status: "fail", summary: `The NATS fleet cannot be read: ${error instanceof Error ? error.message : String(error)}`, ...(fix ? { fix } : {}) }];
+    return [
+      {
+        instance: deps.registry.self,
+        check: "fleet",
+        status: "fail",
+        summary: `The NATS fleet cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+        ...(fix ? { fix } : {}),
+      },
+    ];
   }
   const ago = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago`;
-  const checks: DoctorCheck[] = [{ instance: deps.registry.self, check: "fleet", status: "pass", summary: members.length === 0 ? "the fleet's presence registry is empty" : `present: ${members.map((m) => `${m.name} (seen ${ago(m.lastSeen)})`).join(", ")}` }];
+  const checks: DoctorCheck[] = [
+    {
+      instance: deps.registry.self,
+      check: "fleet",
+      status: "pass",
+      summary:
+        members.length === 0 ? "the fleet's presence registry is empty" : `present: ${members.map((m) => `${m.name} (seen ${ago(m.lastSeen)})`).join(", ")}`,
+    },
+  ];
   for (const instance of instances.filter((i) => i.transports.includes("nats"))) {
     const member = members.find((m) => m.name === instance.name);
     checks.push(
       member
         ? { instance: instance.name, check: "fleet-presence", status: "pass", summary: `announced itself ${ago(member.lastSeen)}` }
-        : { instance: instance.name, check: "fleet-presence", status: "warn", summary: "not in the fleet's presence registry: its plugin is not running, or not on this fleet", fix: `Messages to it wait in the stream until it joins; on ${instance.name}'s Gateway set nats (same servers and fleet) in the plugin config.` },
+        : {
+            instance: instance.name,
+            check: "fleet-presence",
+            status: "warn",
+            summary: "not in the fleet's presence registry: its plugin is not running, or not on this fleet",
+            fix: `Messages to it wait in the stream until it joins; on ${instance.name}'s Gateway set nats (same servers and fleet) in the plugin config.`,
+          },
     );
   }
   return checks;
@@ -78,7 +99,6 @@ function missingSecretChecks(instance: Instance): DoctorCheck[] {
     fix: missing.fix,
   }));
 }
-
 
 export { MIN_TIMEOUTS_MS };
 
@@ -123,7 +143,15 @@ function timeoutChecks(instance: Instance): DoctorCheck[] {
     const minimum = MIN_TIMEOUTS_MS[id];
     return ms >= minimum
       ? []
-      : [{ instance: instance.name, check: `timeout:${id}`, status: "fail" as const, summary: `${id} gets ${ms} ms; its normal case needs at least ${minimum} ms`, fix: `Set instances.${instance.name}.timeouts.${id} to ${minimum * 2} or more.` }];
+      : [
+          {
+            instance: instance.name,
+            check: `timeout:${id}`,
+            status: "fail" as const,
+            summary: `${id} gets ${ms} ms; its normal case needs at least ${minimum} ms`,
+            fix: `Set instances.${instance.name}.timeouts.${id} to ${minimum * 2} or more.`,
+          },
+        ];
   });
 }
 
@@ -165,7 +193,12 @@ async function scopeCheck(deps: DoctorDependencies, instance: Instance): Promise
     const scopes = await deps.pool.forInstance(instance).grantedScopes(AbortSignal.timeout(10_000));
     if (!scopes) return { instance: instance.name, check: "rpc-scope", status: "skip", summary: "the Gateway did not report the granted scopes" };
     return scopes.includes("operator.write")
-      ? { instance: instance.name, check: "rpc-scope", status: "pass", summary: `granted ${scopes.join(", ")} (${gateway.credential === "device" ? "the device token from pairing; no shared token" : "shared token"})` }
+      ? {
+          instance: instance.name,
+          check: "rpc-scope",
+          status: "pass",
+          summary: `granted ${scopes.join(", ")} (${gateway.credential === "device" ? "the device token from pairing; no shared token" : "shared token"})`,
+        }
       : {
           instance: instance.name,
           check: "rpc-scope",
@@ -184,11 +217,23 @@ async function nodeChecks(deps: DoctorDependencies, instance: Instance): Promise
   const name = instance.name;
   if (!host) {
     const wanted = instance.doctor.repos.length + instance.doctor.links.length > 0;
-    return wanted ? [{ instance: name, check: "node", status: "fail", summary: "repos and links can only be checked through a node on that machine", fix: `Configure instances.${name}.node.` }] : [];
+    return wanted
+      ? [
+          {
+            instance: name,
+            check: "node",
+            status: "fail",
+            summary: "repos and links can only be checked through a node on that machine",
+            fix: `Configure instances.${name}.node.`,
+          },
+        ]
+      : [];
   }
   try {
     const node = await host.require(["system.run"], AbortSignal.timeout(10_000));
-    const checks: DoctorCheck[] = [{ instance: name, check: "node", status: "pass", summary: `node ${node.displayName ?? node.nodeId.slice(0, 12)} is online and may run commands` }];
+    const checks: DoctorCheck[] = [
+      { instance: name, check: "node", status: "pass", summary: `node ${node.displayName ?? node.nodeId.slice(0, 12)} is online and may run commands` },
+    ];
     const env = await deps.exec({ to: name, argv: ["env"], keepProxy: true, timeoutMs: 10_000 });
     const set = env.stdout.split("\n").filter((line) => PROXY_VARIABLES.some((variable) => line.startsWith(`${variable}=`)));
     checks.push(
@@ -213,8 +258,22 @@ async function nodeChecks(deps: DoctorDependencies, instance: Instance): Promise
 
 async function remoteCheck(deps: DoctorDependencies, instance: string, repo: string): Promise<DoctorCheck> {
   const result = await deps.exec({ to: instance, argv: ["git", "-C", repo, "remote", "-v"], timeoutMs: 10_000 });
-  if (!result.ok) return { instance, check: "git-remote", status: "fail", summary: `${repo} is not a git checkout: ${(result.stderr || result.error || "").trim()}`, fix: `Clone it there, e.g. openclaw-inter-instance sync repo ${instance} <https url> ${repo}` };
-  const ssh = [...new Set(result.stdout.split("\n").map((line) => line.split(/\s+/u)[1] ?? "").filter((url) => url && !/^https?:\/\//u.test(url)))];
+  if (!result.ok)
+    return {
+      instance,
+      check: "git-remote",
+      status: "fail",
+      summary: `${repo} is not a git checkout: ${(result.stderr || result.error || "").trim()}`,
+      fix: `Clone it there, e.g. openclaw-inter-instance sync repo ${instance} <https url> ${repo}`,
+    };
+  const ssh = [
+    ...new Set(
+      result.stdout
+        .split("\n")
+        .map((line) => line.split(/\s+/u)[1] ?? "")
+        .filter((url) => url && !/^https?:\/\//u.test(url)),
+    ),
+  ];
   if (ssh.length === 0) return { instance, check: "git-remote", status: "pass", summary: `${repo}: remotes use HTTPS` };
   const https = httpsAlternative(ssh[0] ?? "");
   return {
@@ -233,7 +292,13 @@ async function linkCheck(deps: DoctorDependencies, instance: string, link: strin
   const resolves = await deps.exec({ to: instance, argv: ["test", "-e", link], timeoutMs: 10_000 });
   return resolves.ok
     ? { instance, check: "symlink", status: "pass", summary: `${link} -> ${points}` }
-    : { instance, check: "symlink", status: "fail", summary: `${link} -> ${points}, which does not exist`, fix: `Point it at an existing checkout: ln -sfn <checkout> ${link} (or sync repo … --link ${link}).` };
+    : {
+        instance,
+        check: "symlink",
+        status: "fail",
+        summary: `${link} -> ${points}, which does not exist`,
+        fix: `Point it at an existing checkout: ln -sfn <checkout> ${link} (or sync repo … --link ${link}).`,
+      };
 }
 
 /**

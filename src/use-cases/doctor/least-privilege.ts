@@ -7,7 +7,12 @@ const SHARED_GRANTS = "operator access to that Gateway: every session, its confi
 function gatewayCheck(instance: Instance, path: string, what: string, gateway: GatewayTarget): DoctorCheck {
   const check = `credential:${path}`;
   if (gateway.credential === "device") {
-    return { instance: instance.name, check, status: "pass", summary: `${what}: the device token from pairing with ${gateway.url} (only the scopes that Gateway approved for this device)` };
+    return {
+      instance: instance.name,
+      check,
+      status: "pass",
+      summary: `${what}: the device token from pairing with ${gateway.url} (only the scopes that Gateway approved for this device)`,
+    };
   }
   return {
     instance: instance.name,
@@ -23,7 +28,8 @@ export function credentialChecks(instance: Instance): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
   if (instance.gateway) checks.push(gatewayCheck(instance, `instances.${instance.name}.gateway`, "sessions_send and agent_cli", instance.gateway));
   if (instance.node) checks.push(gatewayCheck(instance, `instances.${instance.name}.node.gateway`, "nodes (exec, sync, file drops)", instance.node.gateway));
-  if (instance.messageTool?.gateway) checks.push(gatewayCheck(instance, `instances.${instance.name}.messageTool.gateway`, "message_tool", instance.messageTool.gateway));
+  if (instance.messageTool?.gateway)
+    checks.push(gatewayCheck(instance, `instances.${instance.name}.messageTool.gateway`, "message_tool", instance.messageTool.gateway));
   if (instance.a2a?.token) {
     checks.push({
       instance: instance.name,
