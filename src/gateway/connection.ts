@@ -9,7 +9,7 @@ import { DEFAULT_HANDSHAKE_BUDGET_MS, type LinkLatency } from "./link-latency.js
 import { type ConfigLocation, explainTlsFailure } from "./tls-diagnosis.js";
 import { isPlaintextAllowed } from "./url-policy.js";
 
-export const CLIENT_VERSION = "0.1.0";
+export const CLIENT_VERSION = "0.2.0";
 const ROLE = "operator";
 const SCOPES = ["operator.read", "operator.write"];
 

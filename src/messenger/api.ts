@@ -1,4 +1,4 @@
-import type { DestinationStream, LevelWithSilent } from "pino";
+import type { DestinationStream, LevelWithSilent, Logger } from "pino";
 import type { InstanceRegistry } from "../config/registry.js";
 import type { Config, ConfigInput } from "../config/schema.js";
 import type {
@@ -32,23 +32,25 @@ export interface MessengerOptions {
   /** The instance registry, validated with zod (a parsed `Config` is accepted too). */
   readonly config: ConfigInput | Config;
   /** Log level and sink (default: info, to stderr). Tokens are redacted from every line. */
-  readonly log?: { readonly level?: LevelWithSilent; readonly destination?: DestinationStream };
-  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: { readonly level?: LevelWithSilent | undefined; readonly destination?: DestinationStream } | undefined;
+  /** Your pino logger instead: the library logs through a child of it, with the same redaction (\`log\` is then ignored). */
+  readonly logger?: Logger | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Replace or extend the built-in transports (each is matched by its `id`). */
-  readonly transports?: readonly Transport[];
-  readonly retryMinTimeoutMs?: number;
+  readonly transports?: readonly Transport[] | undefined;
+  readonly retryMinTimeoutMs?: number | undefined;
   /** Called when an envelope starts to wait in the outbox (queued, or accepted and followed up by `flush`). */
-  readonly onWaiting?: () => void;
+  readonly onWaiting?: (() => void) | undefined;
   /**
    * Told when a message is lost for good: the target dropped it after accepting it and the bounded
    * redeliveries did not get it there (it is also logged at error level, in the audit log and in `track`).
    */
-  readonly onLost?: (report: DeliveryReport, envelope: Envelope) => void;
+  readonly onLost?: ((report: DeliveryReport, envelope: Envelope) => void) | undefined;
   /**
    * Where the config lives, so the fixes errors give name the right setting: `file` (default), the
    * CLI's JSON registry; `plugin`, inside OpenClaw (`plugins.entries.inter-instance.config`, set with `openclaw config set`).
    */
-  readonly configuredIn?: "file" | "plugin";
+  readonly configuredIn?: "file" | "plugin" | undefined;
 }
 
 export interface Messenger {

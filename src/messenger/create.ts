@@ -19,7 +19,7 @@ import { openclawConfigPath } from "../use-cases/doctor/plaintext-credentials.js
 import type { ExecInput } from "../use-cases/exec.js";
 import type { SyncDependencies } from "../use-cases/sync.js";
 import type { TrackOptions } from "../use-cases/track.js";
-import { createLogger, type Logger } from "../util/log.js";
+import { adoptLogger, createLogger, type Logger } from "../util/log.js";
 import { SecretSet } from "../util/redact.js";
 import type { Messenger, MessengerOptions } from "./api.js";
 import { fleetMember, fleetMembers, fleetView } from "./fleet.js";
@@ -103,7 +103,13 @@ function assemble(options: MessengerOptions): Parts {
   const registry = new InstanceRegistry(config, env);
   const secrets = new SecretSet();
   for (const secret of registry.secrets()) secrets.add(secret);
-  const logger = createLogger({ secrets, ...options.log });
+  const logger = options.logger
+    ? adoptLogger(options.logger, secrets)
+    : createLogger({
+        secrets,
+        ...(options.log?.level ? { level: options.log.level } : {}),
+        ...(options.log?.destination ? { destination: options.log.destination } : {}),
+      });
   const stateDir = config.stateDir ?? defaultStateDir(env);
   const pool = new GatewayPool(
     new DeviceIdentityStore(stateDir),

@@ -86,3 +86,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     options.destination ?? pino.destination(2),
   );
 }
+
+/**
+ * The caller's own pino logger, for the library's lines: a child of it that redacts the same
+ * credential fields and, given the known secrets, scrubs their values from every logged object.
+ */
+export function adoptLogger(logger: Logger, secrets?: SecretSet): Logger {
+  return logger.child(
+    { lib: "openclaw-inter-instance" },
+    {
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      ...(secrets ? { formatters: { log: (object: object) => scrubDeep(object, secrets) as object } } : {}),
+    },
+  );
+}
