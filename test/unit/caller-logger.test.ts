@@ -40,7 +40,7 @@ describe("a caller's own pino logger", () => {
     try {
       const report = await link.send({ to: "xiaom", body: "hello" });
       expect(report.ok).toBe(false);
-      expect(lines.some((line) => line["lib"] === "openclaw-inter-instance" && line["msg"] === "not delivered")).toBe(true);
+      expect(lines.some((line) => line.lib === "openclaw-inter-instance" && line.msg === "not delivered")).toBe(true);
       expect(JSON.stringify(lines)).not.toContain(TOKEN);
     } finally {
       await link.close();
