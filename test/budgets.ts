@@ -7,7 +7,8 @@ export const DEFAULT_BUDGET_S = { unit: 60, integration: 420 } as const;
 
 export const BUDGET_S: Readonly<Record<string, number>> = {
   // Real Gateways several times over, or an agent turn per body: measured 2–4 min under load.
-  "test/integration/race.test.ts": 720,
+  // The soak (`npm run soak`, RACE_SCALE rounds) runs the same file that many times over.
+  "test/integration/race.test.ts": 720 * Math.max(1, Number(process.env.RACE_SCALE ?? 1)),
   "test/integration/hostile.test.ts": 720,
   "test/integration/a2a-hostile.test.ts": 720,
   "test/integration/bench-quick.test.ts": 720,

@@ -13,13 +13,16 @@ import { testLog } from "../harness/secrets-watch.js";
 
 // The race suite: what the Gateway does with an accepted `sessions.send` under load (steered into a
 // turn that ends, dropped past its follow-up cap, interrupted), against one real Gateway under load.
-// `RACE_SCALE` (the soak: `npm run soak`) multiplies the messages and adds a CPU hog.
-const SCALE = Number(process.env.RACE_SCALE ?? 1);
-const PACED_PER_SENDER = Math.round(12 * SCALE);
+// `RACE_SCALE` (the soak: `npm run soak`) runs that many rounds, each in a session of its own (one
+// session of 500 messages slows every turn to its transcript's size), with a CPU hog beside them.
+const ROUNDS = Math.max(1, Math.round(Number(process.env.RACE_SCALE ?? 1)));
+const PACED_PER_SENDER = 12;
 // Past the Gateway's follow-up cap (20): it drops some after its ack.
-const BURST = Math.round(26 * SCALE);
+const BURST = 26;
 /** How long each sender waits for the evidence; the target runs about one turn a second or two under the hog. */
-const SETTLE_MS = 240_000 * Math.max(1, SCALE);
+const SETTLE_MS = 240_000;
+/** What every round found, for the soak's closing line. */
+const totals = { messages: 0, lostByGateway: 0, redelivered: 0, lost: 0, twice: 0 };
 
 let mock: MockModelServer;
 let gateway: TestGateway;
@@ -32,21 +35,25 @@ beforeAll(async () => {
   gateway = await startGateway({ modelBaseUrl: mock.url, name: "race" });
   // The races show under load, not on a quiet machine. In `npm test` the other worker's Gateways are
   // the load; the soak (and RACE_HOG=1) also keeps one core busy for the whole file.
-  if (SCALE > 1 || process.env.RACE_HOG === "1") hog = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+  if (ROUNDS > 1 || process.env.RACE_HOG === "1") hog = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
 });
 
 afterAll(async () => {
+  if (ROUNDS > 1)
+    process.stderr.write(
+      `soak: ${ROUNDS} rounds, ${totals.messages} messages; lost by the Gateway after its ack ${totals.lostByGateway}, redelivered ${totals.redelivered}; in the end lost ${totals.lost}, shown twice ${totals.twice}\n`,
+    );
   hog?.kill("SIGKILL");
   await gateway?.dispose();
   await mock?.close();
   await rm(scratch, { recursive: true, force: true });
 });
 
-function sender(name: string, sessionKey: string, maxQueued: number): Messenger {
+function sender(name: string, sessionKey: string, maxQueued: number, round: number): Messenger {
   return createMessenger({
     config: {
       self: { name: "xiaoa" },
-      stateDir: join(scratch, name),
+      stateDir: join(scratch, `${name}-${round}`),
       instances: {
         xiaom: {
           gateway: { url: gateway.url, token: gateway.token },
@@ -87,14 +94,14 @@ function copiesIn(rows: readonly HistoryMessage[]): (id: string) => number {
 }
 
 describe("accepted is not delivered: the sender settles each message on the target's evidence", () => {
-  it(
-    `${2 * PACED_PER_SENDER + BURST} messages from three senders, the owner's own turns between them, and a burst past the queue cap: each in the transcript exactly once, every report and track true`,
-    async () => {
+  it.each(Array.from({ length: ROUNDS }, (_, round) => round))(
+    `${2 * PACED_PER_SENDER + BURST} messages (round %i) from three senders, the owner's own turns between them, and a burst past the queue cap: each in the transcript exactly once, every report and track true`,
+    async (round) => {
       const sessionKey = `agent:main:race-${randomUUID().slice(0, 8)}`;
       await gatewayRequest(gateway, "sessions.create", { key: sessionKey });
-      const paced = [sender("paced-a", sessionKey, 10), sender("paced-b", sessionKey, 10)];
+      const paced = [sender("paced-a", sessionKey, 10, round), sender("paced-b", sessionKey, 10, round)];
       // Unpaced: the whole burst at once, past the Gateway's follow-up cap of 20, where it drops messages after its ack.
-      const burster = sender("burst", sessionKey, 10_000);
+      const burster = sender("burst", sessionKey, 10_000, round);
       let sending = true;
       // The owner talks in the same session meanwhile: turns from another source, between ours.
       const owner = (async () => {
@@ -145,6 +152,11 @@ describe("accepted is not delivered: the sender settles each message on the targ
         const copies = copiesIn(await wholeTranscript(sessionKey));
         const twice = settled.filter((report) => copies(report.id) > 1).length;
         const missing = settled.filter((report) => copies(report.id) === 0).length;
+        totals.messages += settled.length;
+        totals.lostByGateway += lostByGateway;
+        totals.redelivered += redelivered;
+        totals.lost += missing;
+        totals.twice += twice;
         process.stderr.write(
           `race: ${settled.length} messages in ${Math.round((performance.now() - started) / 1000)} s; ${[...statuses].map(([status, reports]) => `${reports.length} ${status}`).join(", ")}; ` +
             `lost by the Gateway after its ack ${lostByGateway}, redelivered ${redelivered}; in the end lost ${missing}, shown twice ${twice}\n`,
@@ -175,6 +187,6 @@ describe("accepted is not delivered: the sender settles each message on the targ
         await Promise.all([...paced, burster].map((link) => link.close()));
       }
     },
-    420_000 * Math.max(1, SCALE),
+    420_000,
   );
 });

@@ -113,6 +113,14 @@ describe("custody of an accepted sessions.send", () => {
     expect(await look({}, { now: T0 + 121_000 })).toMatchObject({ state: "lost" });
   });
 
+  it("a session that never goes quiet: in nobody's custody past the commit grace, with a later turn answered, is lost though a run is active", async () => {
+    const later = [user("later:user", "later", T0 + 100), reply(T0 + 200)];
+    expect(await look({ active: true, messages: later }, { now: T0 + 60_000 })).toMatchObject({ state: "unsettled" });
+    expect(await look({ active: true, messages: [user("later:user", "later", T0 + 100)] }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
+    expect(await look({ active: true, messages: later, wait: "pending" }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
+    expect(await look({ active: true, messages: later }, { now: T0 + 300_000 })).toMatchObject({ state: "lost", reason: expect.stringContaining("a later turn has run") });
+  });
+
   it("when the Gateway refuses to say who holds the key, absence proves nothing; an interrupted input still does", async () => {
     expect(await look({ refuseReceipts: true }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({ refuseReceipts: true, pending: [{ runId: "env-00000001", state: "interrupted" }] })).toMatchObject({ state: "lost" });

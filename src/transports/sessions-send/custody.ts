@@ -8,7 +8,8 @@ import { carriesEnvelope, isOverflowSummary, sessionIdempotencyKey, type TurnOut
  * - a turn outcome (`ran`, `pending` = its row is in the transcript, `too_large`, `held`, `refused`);
  * - `queued`: the Gateway holds it as a queued pending input (in its custody, not yet run);
  * - `lost`: nobody will run it: its pending input was interrupted or cancelled, a queue-overflow
- *   summary consumed it, or it is in nobody's custody while the session is quiet;
+ *   summary consumed it, or it is in nobody's custody while the session is quiet (or, past the
+ *   commit grace, while it is busy but a later turn has run);
  * - `unsettled`: the evidence does not decide yet (a run is active, the key is still being staged).
  */
 export type Custody =
@@ -85,13 +86,20 @@ export async function custodyInSession(envelope: Envelope, lookup: CustodyLookup
   // Neither a row on the newest page nor a pending row: an older page may still hold its row.
   const older = await findInOlderRows(first, envelope, lookup);
   if (older) return older;
-  if (first.activeRun) return { state: "unsettled", reason: "not found while a run is active" };
+  const age = (lookup.now ?? Date.now()) - acceptedAt;
+  const movedOn = laterTurnRan(first.messages, acceptedAt);
+  // A session that never goes quiet (a backlog, a busy owner) still settles: past the commit grace and
+  // a whole later turn, a steered or queued input is in the transcript or pending again, or nowhere.
+  if (first.activeRun && !(age >= COMMIT_GRACE_MS && movedOn)) return { state: "unsettled", reason: "not found while a run is active" };
   const wait = await connection.request<{ status?: string }>("agent.wait", { runId: current, timeoutMs: 0 }, { signal }).catch(() => undefined);
   if (wait?.status === "pending") return { state: "unsettled", reason: "the Gateway still has it as a queued run" };
-  const age = (lookup.now ?? Date.now()) - acceptedAt;
-  if (age < COMMIT_GRACE_MS && !laterTurnRan(first.messages, acceptedAt))
-    return { state: "unsettled", reason: "not found yet, within the Gateway's commit grace" };
-  return { state: "lost", reason: "in nobody's custody: not in the transcript, no pending input, and the session is quiet" };
+  if (age < COMMIT_GRACE_MS && !movedOn) return { state: "unsettled", reason: "not found yet, within the Gateway's commit grace" };
+  return {
+    state: "lost",
+    reason: first.activeRun
+      ? "in nobody's custody: not in the transcript, no pending input, and a later turn has run since"
+      : "in nobody's custody: not in the transcript, no pending input, and the session is quiet",
+  };
 }
 
 function outcomeInRows(evidence: Pick<SessionEvidence, "messages">, envelope: Envelope): Custody | undefined {
