@@ -118,7 +118,10 @@ describe("custody of an accepted sessions.send", () => {
     expect(await look({ active: true, messages: later }, { now: T0 + 60_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({ active: true, messages: [user("later:user", "later", T0 + 100)] }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
     expect(await look({ active: true, messages: later, wait: "pending" }, { now: T0 + 300_000 })).toMatchObject({ state: "unsettled" });
-    expect(await look({ active: true, messages: later }, { now: T0 + 300_000 })).toMatchObject({ state: "lost", reason: expect.stringContaining("a later turn has run") });
+    expect(await look({ active: true, messages: later }, { now: T0 + 300_000 })).toMatchObject({
+      state: "lost",
+      reason: expect.stringContaining("a later turn has run"),
+    });
   });
 
   it("when the Gateway refuses to say who holds the key, absence proves nothing; an interrupted input still does", async () => {
