@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --out <dir>]
+// npm run bench [-- --quick] [-- --out <dir>]   (scenario 13 alone: node bench/race.ts [--quick])
 // Starts its own Gateway and mock model (the test harness), runs each scenario in one process on
 // one machine, and writes results.json, results.md and latency.svg. Compare ratios, not absolutes.
 
@@ -22,6 +22,7 @@ import { gatewayRequest } from "../test/harness/rpc.ts";
 import { latencyChart } from "./chart.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchIdleCost } from "./idle-cost.ts";
+import { benchRace } from "./race.ts";
 import { connectRawClient } from "./raw-client.mjs";
 import { ratio, type Series, summarize, timed } from "./stats.ts";
 import { benchTwoMachines } from "./two-machines.ts";
@@ -537,6 +538,12 @@ phase("9. idle cost");
 // 12. A fleet of 8 on a real NATS broker, broadcast, against direct sessions_send.
 await benchFleet({ scratch, tarball, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
 phase("12. fleet");
+
+// 13. Accepted is not delivered: lost and duplicated per 1,000 under the race (test/integration/race.test.ts),
+// raw sessions.send with no follow-up against the library's follow-up and redelivery, on a Gateway of its own.
+// Alone: node bench/race.ts [--quick]
+extra.race = await benchRace({ scratch, quick, row: (row) => rows.push(row), log });
+phase("13. race");
 
 // 5. Memory-file appends: writers × appends, appends per second, lost and torn.
 const memoryWorkspace = join(scratch, "memory-workspace");
