@@ -455,6 +455,26 @@ describe("following up accepted envelopes", () => {
     });
   });
 
+  it("settle keeps to its time: a pass over many slow looks stops at the deadline, and what it did not reach stays accepted", async () => {
+    await withOutbox(async (outbox) => {
+      class SlowLooks extends FollowedTransport {
+        override async followUp(): Promise<FollowUp> {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return super.followUp();
+        }
+      }
+      const transport = new SlowLooks([]);
+      const dispatcher = dispatcherWith([transport], ["sessions_send"], { outbox: async () => outbox });
+      const reports = await Promise.all(Array.from({ length: 20 }, (_, index) => dispatcher.send({ to: "xiaom", body: `slow ${index}` })));
+      const started = performance.now();
+      const settled = await dispatcher.settle(reports, { timeoutMs: 500 });
+      // 20 looks of 200 ms each would take 4 s; at most the look in hand finishes after the deadline.
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(transport.followUps.length).toBeLessThan(8);
+      expect(settled.every((report) => report.status === "accepted")).toBe(true);
+    });
+  });
+
   it("settleAll: a one-shot flusher settles what an earlier process had accepted and left (killed before it settled)", async () => {
     await withOutbox(async (outbox, path) => {
       const earlier = dispatcherWith([new FollowedTransport([])], ["sessions_send"], { outbox: async () => outbox });

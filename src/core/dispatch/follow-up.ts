@@ -26,6 +26,8 @@ export async function followUpAccepted(
   leases: TargetLeases,
   signal: AbortSignal | undefined,
   ids?: ReadonlySet<string>,
+  /** Looks at no more envelopes after this time (ms since the epoch); the one in hand finishes. */
+  deadline?: number,
 ): Promise<Map<string, FollowUpLook>> {
   const looks = new Map<string, FollowUpLook>();
   const awaiting = () => outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS), ids ? { ids } : {});
@@ -34,6 +36,7 @@ export async function followUpAccepted(
     // Read again under the lease: another process may have settled or redelivered them meanwhile.
     for (const item of awaiting().filter((candidate) => candidate.envelope.to === target)) {
       signal?.throwIfAborted();
+      if (deadline !== undefined && Date.now() >= deadline) return looks;
       leases.claim(target);
       const look = await followOne(context, outbox, item, signal);
       if (look) looks.set(`${item.envelope.id} ${target}`, look);
@@ -57,7 +60,8 @@ export async function settleReports(
   let pause = 250;
   while (open.size > 0) {
     const ids = new Set([...open].map((key) => current.get(key)!.id));
-    const looks = await followUpAccepted(context, outbox, leases, options.signal, ids);
+    // A pass over many messages (each look a request, a redelivery waiting for room) must not outlast the caller's wait.
+    const looks = await followUpAccepted(context, outbox, leases, options.signal, ids, deadline);
     for (const key of open) {
       const report = current.get(key)!;
       const look = looks.get(key);
