@@ -11,7 +11,8 @@ export const BUDGET_S: Readonly<Record<string, number>> = {
   "test/integration/race.test.ts": 720 * Math.max(1, Number(process.env.RACE_SCALE ?? 1)),
   "test/integration/hostile.test.ts": 720,
   "test/integration/a2a-hostile.test.ts": 720,
-  "test/integration/bench-quick.test.ts": 720,
+  // Every bench scenario once: 350–420 s alone beside the suite, 702 s with a Gateway-heavy process beside it; scenario 13 (the race) adds about 70 s.
+  "test/integration/bench-quick.test.ts": 900,
   "test/integration/partitions.test.ts": 720,
   "test/integration/collaboration.test.ts": 720,
   "test/integration/trust.test.ts": 720,
