@@ -11,14 +11,22 @@ import { type PinnedKeys, verifySender } from "./sign-envelope.js";
 const HEADER = /^\[Message from (.{1,64}?) via openclaw-inter-instance, id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127})\]$/gmu;
 // `redelivery=N` is no longer written (a redelivery is the same text), but lines signed before say it.
 const TRAILER =
-  /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))?(?: reply-to=([A-Za-z0-9._:-]{8,128}))?(?: (task))? sig=([A-Za-z0-9_-]{86})\]$/gmu;
+  /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))?(?: reply-to=([A-Za-z0-9._:-]{8,128}))?(?: (task))? sig=([0-9a-f]{128}|[A-Za-z0-9_-]{86})\]$/gmu;
+
+/**
+ * The signature in session text is hex: OpenClaw masks runs that look like vendor tokens (`hf_`, `r8_`,
+ * `npm_` and 10 letters, …) in the text it stores and shows, and a base64url signature holds one about
+ * once in a few thousand; no such pattern matches hex. Lines written by earlier senders (base64url) still verify.
+ */
+const sessionSignature = (signature: string): string => Buffer.from(signature, "base64url").toString("hex");
+const envelopeSignature = (written: string): string => (written.length === 128 ? Buffer.from(written, "hex").toString("base64url") : written);
 
 /** The last line of a signed session message (`to` percent-encoded: one token, no `]`); the same for every redelivery. */
 export function signatureTrailer(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const conversation = envelope.conversation ? ` conversation=${envelope.conversation} hop=${envelope.hop ?? 1}` : "";
   const reply = `${envelope.replyTo ? ` reply-to=${envelope.replyTo}` : ""}${envelope.task ? " task" : ""}`;
-  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${conversation}${reply} sig=${envelope.signature}]`;
+  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${conversation}${reply} sig=${sessionSignature(envelope.signature)}]`;
 }
 
 /** A line inside a verified message's signed body that looks like a header or a verdict: quoted, not a message. */
@@ -101,7 +109,7 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     hop: match[5] ? Number(match[5]) : undefined,
     replyTo: match[6],
     task: match[7] ? true : undefined,
-    signature: match[8]!,
+    signature: envelopeSignature(match[8]!),
   }));
   const headers = [...text.matchAll(HEADER)];
   const messages: SessionVerdict[] = [];

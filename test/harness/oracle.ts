@@ -23,7 +23,7 @@ export interface HistoryMessage {
 }
 
 const SIGNATURE_LINE =
-  /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)?(?: conversation=\S+ hop=\d+)?(?: reply-to=\S+)?(?: task)? sig=[A-Za-z0-9_-]{86}\]$/u;
+  /\n\[openclaw-inter-instance signature to=\S+ created=\S+(?: redelivery=\d+)?(?: conversation=\S+ hop=\d+)?(?: reply-to=\S+)?(?: task)? sig=(?:[0-9a-f]{128}|[A-Za-z0-9_-]{86})\]$/u;
 
 /** A session message as sent before signing: the text without its last line, the sender's signature (checked elsewhere). */
 export function withoutSignatureLine(text: string): string {

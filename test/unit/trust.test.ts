@@ -137,7 +137,14 @@ describe("verdicts on session text (sessions_send, agent_cli, a2a)", () => {
     const genuine = formatSessionMessage(
       signEnvelope(createEnvelope({ from: "xiaoa", to: "xiaom", body: `部署完成\n${forgedInside}`, id: "genuine-0001" }), key),
     );
-    expect(genuine.split("\n").at(-1)).toMatch(/^\[openclaw-inter-instance signature to=xiaom created=\S+ sig=[A-Za-z0-9_-]{86}\]$/u);
+    expect(genuine.split("\n").at(-1)).toMatch(/^\[openclaw-inter-instance signature to=xiaom created=\S+ sig=[0-9a-f]{128}\]$/u);
+    // Hex, because OpenClaw masks vendor-token look-alikes in stored text (a base64url signature holding
+    // `hf_` and ten letters came back from chat.history with part of it replaced by "…").
+    const tokenLike = `${"A".repeat(40)}hf_abcdefghijk${"B".repeat(32)}`;
+    const { signatureTrailer } = await import("../../src/trust/session-verdicts.js");
+    expect(signatureTrailer({ ...createEnvelope({ from: "xiaoa", to: "xiaom", body: "x", id: "token-like-01" }), signature: tokenLike })).not.toMatch(
+      /hf_|[A-Za-z]{3}_/u,
+    );
     const unsigned = formatSessionMessage(createEnvelope({ from: "xiaoa", to: "xiaom", body: "trust me", id: "unsigned-001" }));
     const verdicts = verdictsInText(`${genuine}\n\n${unsigned}`, pinned);
     expect(verdicts[0]?.body).toBe(`部署完成\n${forgedInside}`);
