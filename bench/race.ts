@@ -8,6 +8,7 @@
 // same for both: copies of each message in the whole transcript, once the session is quiet.
 //
 // Alone: node bench/race.ts [--quick]
+
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,6 +22,7 @@ import { createMessenger, type DeliveryReport, type Messenger } from "../dist/in
 import { SessionsSendTransport } from "../dist/transports.js";
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
+import { sessionsSendOnly } from "../test/harness/race-config.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
 import { connectRawClient } from "./raw-client.mjs";
 
@@ -278,19 +280,7 @@ async function librarySide(
   const sender = (name: string, maxQueued: number): Messenger => {
     const stateDir = join(scratch, "race", name);
     return createMessenger({
-      config: {
-        self: { name: "xiaoa" },
-        stateDir,
-        instances: {
-          xiaom: {
-            gateway: { url: gateway.url, token: gateway.token },
-            sessionKey,
-            maxQueued,
-            transports: ["sessions_send"],
-            timeouts: { sessions_send: 180_000 },
-          },
-        },
-      },
+      config: sessionsSendOnly(gateway, { stateDir, sessionKey, maxQueued }),
       transports: [new SessionsSendTransport(new CountingPool(stateDir, count))],
       log: { level: "silent" },
     });

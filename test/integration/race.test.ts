@@ -9,6 +9,7 @@ import { createMessenger, type DeliveryReport, type Messenger } from "../../src/
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, type HistoryMessage, textOf } from "../harness/oracle.js";
+import { sessionsSendOnly } from "../harness/race-config.ts";
 import { testLog } from "../harness/secrets-watch.js";
 
 // The race suite: what the Gateway does with an accepted `sessions.send` under load (steered into a
@@ -51,19 +52,7 @@ afterAll(async () => {
 
 function sender(name: string, sessionKey: string, maxQueued: number, round: number): Messenger {
   return createMessenger({
-    config: {
-      self: { name: "xiaoa" },
-      stateDir: join(scratch, `${name}-${round}`),
-      instances: {
-        xiaom: {
-          gateway: { url: gateway.url, token: gateway.token },
-          sessionKey,
-          maxQueued,
-          transports: ["sessions_send"],
-          timeouts: { sessions_send: 180_000 },
-        },
-      },
-    },
+    config: sessionsSendOnly(gateway, { stateDir: join(scratch, `${name}-${round}`), sessionKey, maxQueued }),
     log: process.env.RACE_DEBUG
       ? { level: "debug", destination: { write: (line: string) => (/could not ask|given up/u.test(line) ? process.stderr.write(`race log: ${line}`) : true) } }
       : testLog(),

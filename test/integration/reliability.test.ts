@@ -8,6 +8,7 @@ import { createMessenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, readHistory, readMemoryEntries, readUserTexts, textOf } from "../harness/oracle.js";
+import { sessionsSendOnly } from "../harness/race-config.ts";
 import { testLog } from "../harness/secrets-watch.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 
@@ -131,19 +132,7 @@ describe("bursts into one busy session", () => {
   async function burst(sessionKey: string, maxQueued: number): Promise<string[]> {
     await gatewayRequest(gateway, "sessions.create", { key: sessionKey });
     const client = createMessenger({
-      config: {
-        self: { name: "xiaoa" },
-        stateDir: join(scratch, `burst-${maxQueued}`),
-        instances: {
-          xiaom: {
-            gateway: { url: gateway.url, token: gateway.token },
-            sessionKey,
-            maxQueued,
-            transports: ["sessions_send"],
-            timeouts: { sessions_send: 180_000 },
-          },
-        },
-      },
+      config: sessionsSendOnly(gateway, { stateDir: join(scratch, `burst-${maxQueued}`), sessionKey, maxQueued }),
       log: testLog(),
     });
     try {
