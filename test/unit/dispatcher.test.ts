@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CircuitBreaker, Dispatcher, Outbox } from "../../src/core.js";
 import type { DeliveryReport, DispatcherOptions } from "../../src/index.js";
 import {
@@ -246,6 +246,31 @@ describe("Dispatcher", () => {
       outbox.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a look into the target that runs out of time is taken once more, with twice the time, before the attempt counts as unchecked", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const session = new FakeTransport("sessions_send", fail(new TransientError("connection dropped mid-request", { code: "CONNECTION_DROPPED" })));
+      const looks: number[] = [];
+      session.confirm = (_envelope, context) => {
+        looks.push(Date.now());
+        // The first look hangs (a loaded target); the second answers.
+        if (looks.length === 1) return new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason)));
+        return Promise.resolve({ landed: true, receipt: { status: "accepted", detail: {} } });
+      };
+      const file = new FakeTransport("memory_file", ok("written"));
+      const dispatcher = dispatcherWith([session, file], ["sessions_send", "memory_file"], { retries: 0 });
+      const sent = dispatcher.send({ to: "xiaom", body: "answer lost on a loaded machine", id: "env-slow-look-1" });
+      await vi.advanceTimersByTimeAsync(10_000);
+      const report = await sent;
+      expect(looks).toHaveLength(2);
+      expect(report).toMatchObject({ ok: true, via: "sessions_send" });
+      expect(report.attempts).toEqual([expect.objectContaining({ transport: "sessions_send", checked: "landed" })]);
+      expect(file.calls).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
   });
 
