@@ -69,8 +69,19 @@ export {
   type ReceiptStatus,
   type Transport,
 } from "./core/transport.js";
+export {
+  type Beacon,
+  DEFAULT_DISCOVERY_TIMEOUT_MS,
+  type DiscoveredGateway,
+  type DiscoverOptions,
+  type DiscoveryResult,
+  discoverGateways,
+  type KnownGateway,
+  type PinVerdict,
+} from "./discovery/index.js";
 export type { FileReceipt } from "./inbox/receipts.js";
 export { createMessenger, type FleetView, type Messenger, type MessengerOptions } from "./messenger/create.js";
+export { type InboundReason, LinkMetrics, type MetricSources } from "./metrics/link-metrics.js";
 export { type Intent, parsePhrase, splitCommand } from "./phrase/parse.js";
 export type { PresenceEntry } from "./transports/nats/presence.js";
 export type { DeadLetter } from "./transports/nats/receiver.js";

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { addCommand } from "./commands/add.js";
 import { askCommand } from "./commands/ask.js";
 import { delegateCommand } from "./commands/delegate.js";
+import { discoverCommand } from "./commands/discover.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { execCommand } from "./commands/exec.js";
 import { inboxCommand } from "./commands/inbox.js";
@@ -9,6 +10,7 @@ import { initCommand } from "./commands/init.js";
 import { keysCommand } from "./commands/keys.js";
 import { listCommand } from "./commands/list.js";
 import { logCommand } from "./commands/log.js";
+import { metricsCommand } from "./commands/metrics.js";
 import { outboxCommand } from "./commands/outbox.js";
 import { pairCommand } from "./commands/pair.js";
 import { pinCommand } from "./commands/pin.js";
@@ -30,6 +32,7 @@ const COMMANDS: readonly ((context: CliContext) => Command)[] = [
   sayCommand,
   execCommand,
   initCommand,
+  discoverCommand,
   addCommand,
   pairCommand,
   pinCommand,
@@ -41,6 +44,7 @@ const COMMANDS: readonly ((context: CliContext) => Command)[] = [
   doctorCommand,
   outboxCommand,
   logCommand,
+  metricsCommand,
 ];
 
 /** Runs the CLI with the given argv (without node and the script); resolves with the exit code. */

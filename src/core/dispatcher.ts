@@ -8,7 +8,18 @@ import { flushQueued } from "./dispatch/flush.js";
 import { FOLLOW_UP_WINDOW_MS, followUpAccepted, settleReports } from "./dispatch/follow-up.js";
 import { TargetLeases } from "./dispatch/leases.js";
 import { probeTransports, routeOf } from "./dispatch/probe.js";
-import type { DeliveryReport, FlushOptions, FollowUpStep, ProbeOptions, ProbeResult, Route, SendInput, SendOptions, Waiting } from "./dispatch/report.js";
+import type {
+  DeliveryReport,
+  FlushOptions,
+  FollowUpStep,
+  ProbeOptions,
+  ProbeResult,
+  ReportOrigin,
+  Route,
+  SendInput,
+  SendOptions,
+  Waiting,
+} from "./dispatch/report.js";
 import { tryTransports } from "./dispatch/send.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
 import { ValidationError } from "./errors.js";
@@ -25,6 +36,7 @@ export type {
   FollowUpStep,
   ProbeOptions,
   ProbeResult,
+  ReportOrigin,
   Route,
   SendInput,
   SendOptions,
@@ -46,8 +58,8 @@ export interface DispatcherOptions {
   readonly outbox?: (() => Promise<Outbox>) | undefined;
   /** Signs each envelope before it goes out (again at every retry and redelivery, whose fields change). */
   readonly sign?: ((envelope: Envelope) => Envelope) | undefined;
-  /** Told of every report given back (a send, a delivery, each envelope a flush tried): the audit log. */
-  readonly onReport?: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
+  /** Told of every report given back (a send, each envelope a flush tried, a redelivery): the audit log, the metrics. */
+  readonly onReport?: ((envelope: Envelope, report: DeliveryReport, origin: ReportOrigin) => void) | undefined;
   /** Told when a message is lost for good (the target dropped it and the redeliveries are used up): tell the owner. */
   readonly onLost?: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
 }
@@ -114,17 +126,17 @@ export class Dispatcher {
   async deliver(envelope: Envelope, instance: Instance, options: SendOptions = {}): Promise<DeliveryReport> {
     const report = await this.#deliver(envelope, instance, options);
     if (report.status !== "accepted" || !options.settleMs || report.repeatOf) {
-      this.#context.onReport?.(envelope, report);
+      this.#context.onReport?.(envelope, report, "send");
       return report;
     }
     // Reported once it is settled (or the wait is over): the audit log says what the evidence showed.
     const [settled = report] = await this.settle([report], { timeoutMs: options.settleMs, ...(options.signal ? { signal: options.signal } : {}) }).catch(
       (error: unknown) => {
-        this.#context.onReport?.(envelope, report);
+        this.#context.onReport?.(envelope, report, "send");
         throw error;
       },
     );
-    this.#context.onReport?.(envelope, settled);
+    this.#context.onReport?.(envelope, settled, "send");
     return settled;
   }
 

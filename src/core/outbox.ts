@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS delivered (
   receipt TEXT,
   PRIMARY KEY (id, target)
 );
+-- The few rows still open (accepted, awaiting evidence) or lost, among every delivery ever recorded.
+CREATE INDEX IF NOT EXISTS delivered_open ON delivered (target, status) WHERE status IN ('accepted', 'lost');
 CREATE TABLE IF NOT EXISTS leases (
   target TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -75,6 +77,14 @@ DROP TABLE delivered_v1;
 `;
 
 /** What this sender recorded about an envelope it delivered. */
+export interface TargetDepth {
+  readonly target: string;
+  readonly waiting: number;
+  readonly oldestQueuedAt: string | undefined;
+  readonly awaitingEvidence: number;
+  readonly lost: number;
+}
+
 export interface DeliveryRecord {
   readonly target: string;
   readonly via: string;
@@ -191,6 +201,30 @@ export class Outbox {
         route.pinnedTo ?? null,
       );
     return Number(result.changes) > 0;
+  }
+
+  /**
+   * Per target: envelopes waiting to be sent, the oldest one's queue time, accepted ones still
+   * waiting for the target's evidence, and those lost for good. Aggregates only (for metrics).
+   */
+  depths(): TargetDepth[] {
+    const depths = new Map<string, TargetDepth>();
+    const of = (target: string): TargetDepth => {
+      let depth = depths.get(target);
+      if (!depth) depths.set(target, (depth = { target, waiting: 0, oldestQueuedAt: undefined, awaitingEvidence: 0, lost: 0 }));
+      return depth;
+    };
+    for (const row of this.#db.prepare("SELECT target, COUNT(*) AS n, MIN(queued_at) AS oldest FROM outbox GROUP BY target").all() as {
+      target: string;
+      n: number;
+      oldest: string;
+    }[])
+      Object.assign(of(row.target), { waiting: row.n, oldestQueuedAt: row.oldest });
+    for (const row of this.#db
+      .prepare("SELECT target, status, COUNT(*) AS n FROM delivered WHERE status IN ('accepted', 'lost') GROUP BY target, status")
+      .all() as { target: string; status: "accepted" | "lost"; n: number }[])
+      Object.assign(of(row.target), row.status === "accepted" ? { awaitingEvidence: row.n } : { lost: row.n });
+    return [...depths.values()];
   }
 
   /** Queued envelopes in arrival order; only those due by `dueBy` when given. */

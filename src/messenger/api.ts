@@ -18,6 +18,7 @@ import type { QueuedEnvelope } from "../core/outbox.js";
 import type { Task } from "../core/task-book.js";
 import type { Transport } from "../core/transport.js";
 import type { FileReceipt } from "../inbox/receipts.js";
+import type { LinkMetrics } from "../metrics/link-metrics.js";
 import type { PresenceEntry } from "../transports/nats/presence.js";
 import type { DeadLetter } from "../transports/nats/receiver.js";
 import type { AskOptions, AskResult } from "../use-cases/ask.js";
@@ -51,6 +52,8 @@ export interface MessengerOptions {
    * CLI's JSON registry; `plugin`, inside OpenClaw (`plugins.entries.inter-instance.config`, set with `openclaw config set`).
    */
   readonly configuredIn?: "file" | "plugin" | undefined;
+  /** Where the link counts what it does (the plugin shares one with its inbound gate); a registry of its own by default. */
+  readonly metrics?: LinkMetrics | undefined;
 }
 
 export interface Messenger {
@@ -120,6 +123,12 @@ export interface Messenger {
   readonly fleet: FleetView | undefined;
   /** The receiver's receipt for a message delivered into its memory file: written, surfaced or seen. */
   receipt(delivery: { readonly to: string; readonly id: string }): Promise<FileReceipt>;
+  /**
+   * Its numbers in the Prometheus text format: outbox depth and oldest waiting message per target,
+   * sends by transport and status, delivery latency, follow-ups, redeliveries, dead letters, open
+   * circuits (and, in the plugin, what came in). Counters count what this process did.
+   */
+  metrics(): Promise<string>;
   /** Closes kept-open connections and the outbox; calling it again waits for the same close. */
   close(): Promise<void>;
   /** `close()`, for `await using link = createMessenger(…)`. */

@@ -3,6 +3,7 @@ import { auditWriter } from "../audit/inbound.js";
 import { parseConfig } from "../config/parse.js";
 import { InstanceRegistry } from "../config/registry.js";
 import { outboxPath } from "../config/state-paths.js";
+import { CircuitBreaker } from "../core/circuit-breaker.js";
 import { type DeliveryReport, Dispatcher } from "../core/dispatcher.js";
 import { createEnvelope, type Envelope } from "../core/envelope.js";
 import { InterInstanceError, UnknownInstanceError } from "../core/errors.js";
@@ -11,6 +12,7 @@ import { GatewayPool } from "../gateway/connection.js";
 import { DeviceIdentityStore, defaultStateDir } from "../gateway/device-identity.js";
 import { LinkLatency } from "../gateway/link-latency.js";
 import { fileReceipts } from "../inbox/receipts.js";
+import { LinkMetrics } from "../metrics/link-metrics.js";
 import { BUILT_IN_TRANSPORTS } from "../transports/built-in.js";
 import { leaseFleet, type NatsFleet } from "../transports/nats/fleet.js";
 import { nodeHostOf } from "../transports/nodes/transport.js";
@@ -50,6 +52,7 @@ interface Parts {
   readonly dispatcher: Dispatcher;
   readonly openOutbox: (() => Promise<Outbox>) | undefined;
   readonly natsFleet: NatsFleet | undefined;
+  readonly metrics: LinkMetrics;
   readonly close: () => Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export function createMessenger(options: MessengerOptions): Messenger {
     outbox: outboxView(dispatcher, registry, parts.openOutbox),
     fleet: parts.natsFleet && fleetView(parts.natsFleet, registry),
     receipt: async ({ to, id }) => (await fileReceipts(registry.resolve(to), [id]))[0]!,
+    metrics: () => parts.metrics.text(),
     close: parts.close,
     [Symbol.asyncDispose]: parts.close,
   };
@@ -129,13 +133,28 @@ function assemble(options: MessengerOptions): Parts {
   const writeAudit = auditWriter(config, env, (path, error) =>
     logger.warn({ path, error: error instanceof Error ? error.message : String(error) }, "cannot write the audit log"),
   );
+  const metrics = options.metrics ?? new LinkMetrics();
+  const circuitBreaker = new CircuitBreaker(registry.circuitCooldownMs);
+  metrics.watch({
+    depths: async () => (openOutbox ? (await openOutbox()).depths() : []),
+    circuits: () =>
+      registry
+        .list()
+        .flatMap((instance) =>
+          instance.transports.map((transport) => ({ instance: instance.name, transport, open: circuitBreaker.state(instance.name, transport).open })),
+        ),
+  });
   const dispatcher = new Dispatcher({
     registry,
     transports,
     logger,
     secrets,
+    circuitBreaker,
     sign: (envelope) => signing.sign(envelope),
-    onReport: (envelope, report) => writeAudit.write(outboundEntry(envelope, report, signing.signing, config.audit.bodies)),
+    onReport: (envelope, report, origin) => {
+      metrics.observeReport(envelope, report, origin);
+      writeAudit.write(outboundEntry(envelope, report, signing.signing, config.audit.bodies));
+    },
     retryMinTimeoutMs: options.retryMinTimeoutMs,
     outbox: openOutbox,
     onWaiting: options.onWaiting,
@@ -149,7 +168,7 @@ function assemble(options: MessengerOptions): Parts {
       (await outbox?.catch(() => undefined))?.close();
       await writeAudit.close();
     })());
-  return { env, config, registry, logger, pool, dispatcher, openOutbox, natsFleet: natsLease?.fleet, close };
+  return { env, config, registry, logger, pool, dispatcher, openOutbox, natsFleet: natsLease?.fleet, metrics, close };
 }
 
 /** The use cases that other calls build on (send with the fleet's fallback, delegate, track, exec, sync, doctor) and their dependencies. */

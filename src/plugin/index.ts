@@ -4,6 +4,7 @@ import { instancesFeatureDeps, registerInstancesFeature } from "./control-ui/fea
 import { pluginHooks } from "./hooks/list.js";
 import { PLUGIN_ID } from "./id.js";
 import { createPluginParts } from "./parts.js";
+import { registerMetricsRoute } from "./routes/metrics.js";
 import { pluginServices } from "./services/list.js";
 import { TOOLS } from "./tools/list.js";
 import { registerTool } from "./tools/register.js";
@@ -26,6 +27,7 @@ export default definePluginEntry({
     const parts = createPluginParts(api);
     for (const service of pluginServices(parts)) api.registerService(service);
     registerInstancesFeature(api, instancesFeatureDeps(parts));
+    registerMetricsRoute(api, parts);
     for (const hook of pluginHooks(parts)) api.on(hook.name, hook.handler);
     for (const tool of TOOLS) registerTool(api, tool, parts);
   },

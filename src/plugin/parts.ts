@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import { outboxPath } from "../config/state-paths.js";
 import { createMessenger, type Messenger } from "../messenger/create.js";
 import { taskPlumbing } from "../messenger/internals.js";
+import { LinkMetrics } from "../metrics/link-metrics.js";
 import { CheckBook } from "./control-ui/overview.js";
 import { ConversationThreads } from "./conversation-threads.js";
 import { InboundGate, type ReplySettler } from "./gates/inbound.js";
@@ -18,6 +19,11 @@ import { createTaskService, type TaskService } from "./services/tasks.js";
 // One book for every registry register() runs in: the page may be served by another than the one
 // whose health service ran the checks.
 const checks = new CheckBook();
+// The same for the numbers: the metrics route may be served by another registry than the one whose
+// link sent or whose gate decided. On globalThis: a Gateway may load this module more than once.
+const METRICS = Symbol.for("openclaw-inter-instance.metrics");
+const metrics: LinkMetrics = ((globalThis as Record<symbol, unknown>)[METRICS] as LinkMetrics | undefined) ?? new LinkMetrics();
+(globalThis as Record<symbol, unknown>)[METRICS] = metrics;
 
 /** What the plugin's services, hooks, tools and page share: built once per register(). */
 export interface PluginParts {
@@ -37,6 +43,8 @@ export interface PluginParts {
   readonly tasks: TaskService;
   readonly health: HealthService;
   readonly checks: CheckBook;
+  /** What the link sends and the gate decides, counted for the metrics route. */
+  readonly metrics: LinkMetrics;
 }
 
 /** The link, built on first use: `register()` runs more than once (discovery and full mode), so it only registers. */
@@ -51,6 +59,7 @@ function lazyLink(api: OpenClawPluginApi, config: () => Config, resolvedConfig: 
       onWaiting: () => outbox().wake(),
       onLost: createLostNotifier(api, () => config().inbox.sessionKey),
       configuredIn: "plugin",
+      metrics,
     });
   return () =>
     (link ??= build().catch((error: unknown) => {
@@ -83,12 +92,14 @@ export function createPluginParts(api: OpenClawPluginApi): PluginParts {
     else tasks.wake();
     return true;
   };
+  const gate = new InboundGate(config, api.logger);
+  gate.countIn(metrics);
   return {
     api,
     config,
     resolvedConfig,
     link,
-    gate: new InboundGate(config, api.logger),
+    gate,
     warnHeld: (error) => api.logger.warn(`inter-instance: could not keep or record an inbound message: ${String(error)}`),
     threads: new ConversationThreads(),
     settleReply,
@@ -96,5 +107,6 @@ export function createPluginParts(api: OpenClawPluginApi): PluginParts {
     tasks,
     health: createHealthService({ link, book: checks, intervalMs: () => config().health.intervalMs }),
     checks,
+    metrics,
   };
 }

@@ -10,6 +10,7 @@ import { freePort, startGateway, type TestGateway } from "../harness/gateway.js"
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { prometheusOrSkip, promtoolCheck, startPrometheus, type TestPrometheus } from "../harness/prometheus.js";
 import { gatewayRequest } from "../harness/rpc.js";
 import { testLog } from "../harness/secrets-watch.js";
 
@@ -195,6 +196,16 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
     await page.getByRole("button", { name: "Send", exact: true }).click();
     await expect.poll(status, { timeout: 60_000 }).toContain("queued in the outbox");
     await page.getByRole("table", { name: "Outbox" }).getByRole("cell", { name: "xiaoq", exact: true }).waitFor({ timeout: 30_000 });
+    // The numbers the metrics route serves, on the page: how long the oldest waits, latency per transport.
+    await page.getByText(/^The oldest message has waited \d+ s\.$/u).waitFor({ timeout: 30_000 });
+    const latency = page.getByRole("table", { name: "Delivery latency" }).getByRole("row").filter({ hasText: "sessions_send" });
+    await latency.waitFor({ timeout: 30_000 });
+    expect(await latency.getByRole("cell").allTextContents()).toEqual([
+      "sessions_send",
+      expect.stringMatching(/^[1-9]\d*$/u),
+      expect.stringMatching(/^\d+ ms$/u),
+      expect.stringMatching(/^\d+ ms$/u),
+    ]);
   });
 
   it("a message held for the owner is listed without its body; approving it on the page shows it to A's agent", async () => {
@@ -230,4 +241,57 @@ it("the doctor's failing checks are in the Gateway's health report, each with it
   expect(error).toContain("(fix: ");
   expect(error).not.toContain("xiaom ");
   expect(error).not.toContain("tok-nobody-listens");
+});
+
+// Issue 30: a real Prometheus (Debian's) scrapes the plugin's route on A with A's token, once a second.
+describe("metrics a monitoring system can scrape", () => {
+  let prometheus: TestPrometheus | undefined;
+  afterAll(async () => {
+    await prometheus?.dispose();
+  });
+
+  const invoke = async (tool: string, args: unknown) =>
+    (await (
+      await fetch(`${gatewayA.httpUrl}/tools/invoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gatewayA.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ tool, args }),
+      })
+    ).json()) as { result?: { details: { report?: { status: string } } } };
+
+  it("Prometheus scrapes /inter-instance/metrics; PromQL gives the outbox depth and the send count the test made; promtool passes on it; no token, no numbers", async () => {
+    if (!(await prometheusOrSkip("control-ui.test metrics"))) return;
+    const route = `${gatewayA.httpUrl}/inter-instance/metrics`;
+    expect((await fetch(route)).status).toBe(401);
+    const scraped = await fetch(route, { headers: { authorization: `Bearer ${gatewayA.token}` } });
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/u);
+    expect(await promtoolCheck(await scraped.text())).toEqual({ code: 0, output: "" });
+
+    prometheus = await startPrometheus({ target: new URL(gatewayA.httpUrl).host, path: "/inter-instance/metrics", bearerToken: gatewayA.token });
+    const up = prometheus;
+    await expect.poll(async () => (await up.target())?.health, { timeout: 30_000, interval: 500 }).toBe("up");
+    const one = async (promql: string) => (await up.query(promql))[0]?.value ?? 0;
+    const SENT = 'sum(openclaw_inter_instance_sends_total{peer="xiaom",transport="sessions_send",status="accepted"})';
+    const WAITING = 'openclaw_inter_instance_outbox_waiting{peer="xiaoq"}';
+    const [sentBefore, waitingBefore] = [await one(SENT), await one(WAITING)];
+
+    for (let i = 0; i < 3; i += 1)
+      expect((await invoke("instance_send", { to: "xiaom", message: `counted ${i} ${randomUUID()}` })).result?.details.report).toMatchObject({
+        status: "accepted",
+      });
+    for (let i = 0; i < 2; i += 1)
+      expect((await invoke("instance_send", { to: "xiaoq", message: `waits ${i} ${randomUUID()}` })).result?.details.report).toMatchObject({
+        status: "queued",
+      });
+
+    const routeText = async () => (await fetch(route, { headers: { authorization: `Bearer ${gatewayA.token}` } })).text();
+    await expect.poll(() => one(SENT), { timeout: 30_000, interval: 500, message: `the route served:\n${await routeText()}` }).toBe(sentBefore + 3);
+    await expect.poll(() => one(WAITING), { timeout: 30_000, interval: 500 }).toBe(waitingBefore + 2);
+    expect(await one('openclaw_inter_instance_outbox_oldest_waiting_seconds{peer="xiaoq"}')).toBeGreaterThan(0);
+    expect(await one('openclaw_inter_instance_circuit_open{peer="xiaom",transport="sessions_send"}')).toBe(0);
+    expect(await one('sum(openclaw_inter_instance_delivery_seconds_count{transport="sessions_send"})')).toBeGreaterThanOrEqual(3);
+    // What the stranger sent earlier was held: counted with its reason, in a word.
+    expect(await one('sum(openclaw_inter_instance_inbound_total{status="held",reason="unverified"})')).toBeGreaterThanOrEqual(1);
+  });
 });

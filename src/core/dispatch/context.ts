@@ -5,7 +5,7 @@ import type { SecretSet } from "../../util/redact.js";
 import type { CircuitBreaker } from "../circuit-breaker.js";
 import type { Envelope } from "../envelope.js";
 import type { Transport } from "../transport.js";
-import type { DeliveryReport } from "./report.js";
+import type { DeliveryReport, ReportOrigin } from "./report.js";
 
 /** What every part of the dispatcher works with: the dispatcher's options, resolved once. */
 export interface DispatchContext {
@@ -16,7 +16,7 @@ export interface DispatchContext {
   readonly retryMinTimeoutMs: number;
   readonly circuits: CircuitBreaker;
   readonly sign: ((envelope: Envelope) => Envelope) | undefined;
-  readonly onReport: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
+  readonly onReport: ((envelope: Envelope, report: DeliveryReport, origin: ReportOrigin) => void) | undefined;
   readonly onLost: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
   readonly onWaiting: (() => void) | undefined;
 }

@@ -40,7 +40,7 @@ export async function flushQueued(context: DispatchContext, outbox: Outbox, leas
       avoid: new Map(queued.avoid.map((id) => [id, queued.lastError])),
     });
     reports.push(report);
-    context.onReport?.(queued.envelope, report);
+    context.onReport?.(queued.envelope, report, "flush");
     // The target answered that it does not hold it: it is no longer bound to the transport that sent it.
     if (!report.ok && queued.pinnedTo && report.attempts.some((a) => a.transport === queued.pinnedTo && a.checked === "not found"))
       outbox.unpin(queued.envelope.id);

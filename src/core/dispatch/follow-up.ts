@@ -138,14 +138,14 @@ async function redeliver(
     const given: FollowUpStep = { ...step, reason, action: "given up" };
     const report: DeliveryReport = { ok: false, id: envelope.id, to: envelope.to, status: "lost", via: step.via, attempts: [], followUp: [given] };
     context.logger.error({ envelopeId: envelope.id, to: envelope.to, reason }, "lost by the target after it accepted the message; given up");
-    context.onReport?.(envelope, report);
+    context.onReport?.(envelope, report, "follow-up");
     context.onLost?.(envelope, report);
     return { step: given };
   }
   const again: Envelope = { ...envelope, redelivery };
   context.logger.warn({ envelopeId: envelope.id, to: envelope.to, redelivery, reason: step.reason }, "accepted but lost by the target; sending it again");
   const report = await tryTransports(context, again, instance, signal ? { signal } : {});
-  context.onReport?.(again, report);
+  context.onReport?.(again, report, "follow-up");
   if (report.ok && report.via && report.receipt) {
     outbox.recordDelivery(again.id, again.to, report.via, report.status, report.receipt, new Date(), again);
     return { step: { ...step, action: "redelivered", redelivery }, redelivered: report };

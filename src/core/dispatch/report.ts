@@ -39,6 +39,9 @@ export interface FollowUpStep {
   readonly redelivery?: number;
 }
 
+/** Where a report comes from: a send (or delivery) call, the outbox trying a queued envelope again, a follow-up redelivering or giving up. */
+export type ReportOrigin = "send" | "flush" | "follow-up";
+
 export interface DeliveryReport {
   readonly ok: boolean;
   readonly id: string;

@@ -74,9 +74,10 @@ async function overviewOf(deps: InstancesFeatureDeps): Promise<Overview> {
 }
 
 /** The page's sources, from the plugin's shared parts. */
-export function instancesFeatureDeps({ link, checks, health, gate, config }: PluginParts): InstancesFeatureDeps {
+export function instancesFeatureDeps({ link, checks, health, gate, config, metrics }: PluginParts): InstancesFeatureDeps {
   return {
     link,
+    metrics,
     book: checks,
     check: (instance) => health.check(instance),
     held: async () => (await gate.held()).list({ pending: true }),

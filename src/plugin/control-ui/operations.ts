@@ -72,6 +72,13 @@ export type DeliveryView = Pick<AuditEntry, "at" | "direction" | "id" | "from" |
 /** A held incoming message, without its body; `verdict` in words. */
 export type HeldView = Pick<HeldMessage, "id" | "from" | "transport" | "verdict" | "reason" | "receivedAt">;
 
+export interface LatencyView {
+  readonly transport: string;
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+}
+
 export interface Overview {
   readonly self: string;
   readonly at: string;
@@ -80,6 +87,10 @@ export interface Overview {
   readonly deadLetters: readonly DeadLetterView[];
   readonly recent: readonly DeliveryView[];
   readonly held: readonly HeldView[];
+  /** Per transport, over the newest attempts that got through (this Gateway's, since it started). */
+  readonly latency?: readonly LatencyView[];
+  /** Age of the oldest message waiting in the outbox, in seconds; absent when none waits. */
+  readonly oldestWaitingSeconds?: number;
   /** Set when the config cannot be used (the page says so, with what to do). */
   readonly problem?: string;
 }

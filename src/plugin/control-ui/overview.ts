@@ -1,6 +1,7 @@
 import type { AuditEntry } from "../../audit/audit-log.js";
 import { describeSender, type HeldMessage } from "../../inbox/held.js";
 import type { Messenger } from "../../messenger/create.js";
+import type { LinkMetrics } from "../../metrics/link-metrics.js";
 import type { DoctorCheck, DoctorReport } from "../../use-cases/doctor/index.js";
 import type { DeliveryView, InstanceView, Overview } from "./operations.js";
 
@@ -36,6 +37,8 @@ export interface OverviewSources {
   readonly book: CheckBook;
   readonly held: () => Promise<readonly HeldMessage[]>;
   readonly audit: () => Promise<readonly AuditEntry[]>;
+  /** The delivery times the metrics keep (the page's latency table). */
+  readonly metrics?: Pick<LinkMetrics, "latencies"> | undefined;
 }
 
 function instanceView(link: Messenger, book: CheckBook, name: string): InstanceView {
@@ -96,13 +99,14 @@ async function recentDeliveries(link: Messenger, entries: readonly AuditEntry[])
 }
 
 /** Everything the Instances page shows; no body of any message (held ones least of all). */
-export async function buildOverview({ link, book, held, audit }: OverviewSources): Promise<Overview> {
+export async function buildOverview({ link, book, held, audit, metrics }: OverviewSources): Promise<Overview> {
   const [waiting, deadLetters, entries, heldMessages] = await Promise.all([
     link.outbox.list(),
     link.fleet ? link.fleet.deadLetters().catch(() => []) : Promise.resolve([]),
     audit().catch(() => []),
     held().catch(() => []),
   ]);
+  const oldest = waiting.map((q) => q.queuedAt).sort()[0];
   return {
     self: link.registry.self,
     at: new Date().toISOString(),
@@ -118,6 +122,8 @@ export async function buildOverview({ link, book, held, audit }: OverviewSources
     deadLetters: deadLetters.map((d) => ({ seq: d.seq, id: d.envelope?.id ?? "(unreadable)", from: d.envelope?.from ?? "?", reason: d.reason })),
     recent: await recentDeliveries(link, entries),
     held: heldMessages.map((m) => ({ id: m.id, from: m.from, transport: m.transport, verdict: describeSender(m), reason: m.reason, receivedAt: m.receivedAt })),
+    latency: metrics?.latencies() ?? [],
+    ...(oldest === undefined ? {} : { oldestWaitingSeconds: Math.max(0, Math.round((Date.now() - Date.parse(oldest)) / 1000)) }),
   };
 }
 

@@ -189,6 +189,14 @@ const recentTable = (overview: Overview) =>
   );
 
 /** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages and recent deliveries. */
+const latencyTable = (overview: Overview) =>
+  table(
+    "Delivery latency",
+    ["transport", "deliveries", "p50", "p95"],
+    (overview.latency ?? []).map((l) => [l.transport, String(l.count), `${l.p50Ms} ms`, `${l.p95Ms} ms`]),
+    "Nothing sent from this Gateway since it started.",
+  );
+
 function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node[] {
   if (overview.problem) return [el("p", { class: "iim-problem", role: "alert" }, overview.problem)];
   return [
@@ -197,6 +205,9 @@ function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node
     el("h2", {}, "Send a message"),
     form,
     el("h2", {}, "Outbox ", overview.outbox.length > 0 && act("Retry all now", "outbox.retry", {})),
+    ...(overview.oldestWaitingSeconds === undefined
+      ? []
+      : [el("p", { class: "iim-muted" }, `The oldest message has waited ${overview.oldestWaitingSeconds} s.`)]),
     outboxTable(overview, act),
     el("h2", {}, "Dead letters"),
     deadLetterTable(overview, act),
@@ -204,6 +215,8 @@ function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node
     heldTable(overview, act),
     el("h2", {}, "Recent deliveries"),
     recentTable(overview),
+    el("h2", {}, "Delivery latency"),
+    latencyTable(overview),
   ];
 }
 

@@ -2,6 +2,7 @@ import { type InboundRecorder, inboundRecorder } from "../../audit/inbound.js";
 import type { Config } from "../../config/schema.js";
 import { defaultStateDir } from "../../gateway/device-identity.js";
 import { HeldInbox, type HeldMessage, heldPath } from "../../inbox/held.js";
+import type { InboundReason, LinkMetrics } from "../../metrics/link-metrics.js";
 import { contentHash, EnvelopeLedger, type FirstCopy, type LedgerDecision, ledgerPath } from "../../trust/envelope-ledger.js";
 import { describeVerdict as describeForAgent, type SenderVerdict } from "../../trust/frame.js";
 import { InboundPolicy, type PolicyState, policyState } from "../../trust/inbound-policy.js";
@@ -95,6 +96,7 @@ export class InboundGate {
   #audit: InboundRecorder | undefined;
   /** Conversations whose owner was told they reached their loop budget. */
   readonly #told: Set<string>;
+  #metrics: LinkMetrics | undefined;
 
   /** `shared`: count and tell once per state dir in this process (the plugin; tests pass false). */
   constructor(config: () => Config, logger: Logger, now: () => number = Date.now, shared = true) {
@@ -104,6 +106,11 @@ export class InboundGate {
     const state = shared ? sharedState(config) : { policy: policyState(), told: new Set<string>() };
     this.#told = state.told;
     this.policy = new InboundPolicy(config, now, state.policy);
+  }
+
+  /** Counts every decision there too (the plugin's metrics route). */
+  countIn(metrics: LinkMetrics): void {
+    this.#metrics = metrics;
   }
 
   get #stateDir(): string {
@@ -220,7 +227,7 @@ export class InboundGate {
     const { verdict } = decision;
     const copy = { ...message, verdict };
     if (decision.kind === "repeat") {
-      this.record(copy, "suppressed");
+      this.record(copy, "suppressed", "repeat");
       this.#logger.info(
         `inter-instance: message ${message.id} came again (${decision.reason}); this copy is ${decision.action === "suppress" ? "suppressed" : decision.action === "hold" ? "held like the first" : "refused like the first"}`,
       );
@@ -240,14 +247,14 @@ export class InboundGate {
         hop: decision.hop,
       });
       // A copy of an id the owner already has in the held store adds nothing there.
-      this.record(copy, kept ? "held" : "suppressed");
+      this.record(copy, kept ? "held" : "suppressed", reasonOf(decision));
       if (kept)
         this.#logger.warn(
           `inter-instance: held message ${message.id} (${describeVerdict(verdict)}): ${decision.reason}. Approve or refuse it: openclaw-inter-instance inbox list`,
         );
     }
     if (decision.action === "refuse") {
-      this.record(copy, "refused");
+      this.record(copy, "refused", reasonOf(decision));
       this.#logger.warn(`inter-instance: refused message ${message.id} (${describeVerdict(verdict)}): ${decision.reason}`);
     }
     if (decision.budgetReached) this.tellOwnerLoopStopped(decision.conversation, senderName(verdict));
@@ -285,10 +292,12 @@ export class InboundGate {
       { id: conversation, body: "", transport: "policy", status: "loop-stopped" },
       { verified: false, claimedFrom: peer, reason: "loop budget" },
     );
+    this.#metrics?.observeLoopStop();
   }
 
-  record(message: Pick<ArrivingMessage, "id" | "body" | "transport" | "verdict">, status: string): void {
+  record(message: Pick<ArrivingMessage, "id" | "body" | "transport" | "verdict">, status: string, reason: InboundReason = "none"): void {
     this.#recorder()({ id: message.id, body: message.body, transport: message.transport, status }, message.verdict);
+    this.#metrics?.observeInbound({ transport: message.transport, status, reason, verified: message.verdict.verified });
   }
 
   #recorder(): InboundRecorder {
@@ -316,4 +325,10 @@ export class InboundGate {
     this.#ledger?.close();
     this.#ledger = undefined;
   }
+}
+
+/** Why a message was held or refused, in a word (a metrics label): the copy's kind, else the sender's standing. */
+function reasonOf(decision: GateDecision): InboundReason {
+  if (decision.kind !== "new") return decision.kind;
+  return decision.verdict.verified ? "policy" : "unverified";
 }

@@ -1,0 +1,176 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DeliveryReport, ReportOrigin } from "../core/dispatch/report.js";
+import type { Envelope } from "../core/envelope.js";
+import type { TargetDepth } from "../core/outbox.js";
+import type { ReceiptStatus } from "../core/transport.js";
+
+const PREFIX = "openclaw_inter_instance_";
+const RECENT_LATENCIES = 200;
+
+/** Statuses an attempt ends with when the target took the message. */
+const TAKEN: ReadonlySet<string> = new Set<ReceiptStatus>(["accepted", "delivered", "written"]);
+
+/** Why an inbound message was held, refused or suppressed, in a few words (labels stay bounded). */
+export type InboundReason = "none" | "unverified" | "policy" | "changed" | "repeat" | "replay" | "loop";
+
+/** What the gauges read at each scrape. */
+export interface MetricSources {
+  /** Per target: waiting, oldest waiting, awaiting evidence, lost (the outbox's aggregates). */
+  readonly depths?: (() => Promise<readonly TargetDepth[]> | readonly TargetDepth[]) | undefined;
+  /** The instance and transport pairs whose circuit is open now, of all configured pairs. */
+  readonly circuits?: (() => readonly { readonly instance: string; readonly transport: string; readonly open: boolean }[]) | undefined;
+}
+
+/**
+ * The link's numbers in the Prometheus text format: what it sent and how, what waits, what came
+ * in and what was done with it. Labels are instance names (as `peer`: Prometheus keeps `instance`
+ * for the scraped target), transport ids and statuses only, never an envelope id or a body. One
+ * registry per link, not prom-client's global one.
+ */
+export class LinkMetrics {
+  readonly registry = new Registry();
+  readonly #sends: Counter<"peer" | "transport" | "status">;
+  readonly #latency: Histogram<"transport">;
+  readonly #outboxTries: Counter<"peer" | "transport" | "status">;
+  readonly #redeliveries: Counter<"peer">;
+  readonly #inbound: Counter<"transport" | "status" | "reason">;
+  readonly #verdicts: Counter<"verdict">;
+  readonly #loopStops: Counter;
+  #sources: MetricSources = {};
+  /** The newest attempt times per transport, for the percentiles the Instances page shows. */
+  readonly #recentMs = new Map<string, number[]>();
+
+  constructor() {
+    const registers = [this.registry];
+    this.#sends = new Counter({
+      name: `${PREFIX}sends_total`,
+      help: "Messages sent, by target instance, the transport that carried them (none when none did) and the status of the first report.",
+      labelNames: ["peer", "transport", "status"],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: `${PREFIX}delivery_seconds`,
+      help: "Time from the start of a transport's attempt until the target took the message, by transport.",
+      labelNames: ["transport"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.#outboxTries = new Counter({
+      name: `${PREFIX}outbox_tries_total`,
+      help: "Envelopes the outbox tried again, by target instance, the transport that carried them (none when none did) and the outcome.",
+      labelNames: ["peer", "transport", "status"],
+      registers,
+    });
+    this.#redeliveries = new Counter({
+      name: `${PREFIX}redeliveries_total`,
+      help: "Messages sent again because the target lost them after accepting them.",
+      labelNames: ["peer"],
+      registers,
+    });
+    this.#inbound = new Counter({
+      name: `${PREFIX}inbound_total`,
+      help: "Messages that came in, by transport, what was done with them (shown, held, refused, suppressed, …) and why, in a word.",
+      labelNames: ["transport", "status", "reason"],
+      registers,
+    });
+    this.#verdicts = new Counter({
+      name: `${PREFIX}signature_verdicts_total`,
+      help: "Sender verdicts on messages that came in: verified (signed by a pinned key, for this receiver, fresh) or unverified.",
+      labelNames: ["verdict"],
+      registers,
+    });
+    this.#loopStops = new Counter({
+      name: `${PREFIX}loop_stops_total`,
+      help: "Conversations stopped at their loop budget.",
+      registers,
+    });
+    this.#gauges(registers);
+  }
+
+  // Gauges are read at each scrape (prom-client calls `collect` with the gauge as `this`).
+  #gauges(registers: Registry[]): void {
+    const self = this;
+    new Gauge({
+      name: `${PREFIX}circuit_open`,
+      help: "1 while the circuit of an instance's transport is open (the path just failed and is skipped for a cool-down).",
+      labelNames: ["peer", "transport"],
+      registers,
+      collect() {
+        this.reset();
+        for (const pair of self.#sources.circuits?.() ?? []) this.set({ peer: pair.instance, transport: pair.transport }, pair.open ? 1 : 0);
+      },
+    });
+    const depthGauge = (name: string, help: string, value: (depth: TargetDepth, now: number) => number) =>
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        labelNames: ["peer"],
+        registers,
+        async collect() {
+          this.reset();
+          const depths = (await self.#sources.depths?.()) ?? [];
+          const now = Date.now();
+          for (const depth of depths) this.set({ peer: depth.target }, value(depth, now));
+        },
+      });
+    depthGauge("outbox_waiting", "Envelopes waiting in the durable outbox to be sent, by target instance.", (depth) => depth.waiting);
+    depthGauge("outbox_oldest_waiting_seconds", "Age of the oldest envelope waiting in the outbox, by target instance (0 when none waits).", (depth, now) =>
+      depth.oldestQueuedAt ? Math.max(0, (now - Date.parse(depth.oldestQueuedAt)) / 1000) : 0,
+    );
+    depthGauge(
+      "awaiting_evidence",
+      "Messages the target accepted whose arrival in its agent's session is not yet seen (followed up, sent again if lost).",
+      (depth) => depth.awaitingEvidence,
+    );
+    depthGauge("dead_letters", "Messages lost for good: the target dropped them and the bounded redeliveries did not get them there.", (depth) => depth.lost);
+  }
+
+  /** Where the gauges read from; called once the link has an outbox and a circuit breaker. */
+  watch(sources: MetricSources): void {
+    this.#sources = sources;
+  }
+
+  /** Every report the dispatcher makes: a send's, the outbox's tries, a follow-up's redelivery or giving up. */
+  observeReport(_envelope: Envelope, report: DeliveryReport, origin: ReportOrigin): void {
+    const peer = report.to;
+    const labels = { peer, transport: report.via ?? "none", status: report.repeatOf ? "repeat" : report.status };
+    if (origin === "send") this.#sends.inc(labels);
+    else if (origin === "flush") this.#outboxTries.inc(labels);
+    else if (report.status !== "lost") this.#redeliveries.inc({ peer });
+    for (const attempt of report.attempts) {
+      if (!TAKEN.has(attempt.outcome)) continue;
+      this.#latency.observe({ transport: attempt.transport }, attempt.ms / 1000);
+      const recent = this.#recentMs.get(attempt.transport) ?? [];
+      if (recent.push(attempt.ms) > RECENT_LATENCIES) recent.shift();
+      this.#recentMs.set(attempt.transport, recent);
+    }
+  }
+
+  /** Per transport: how many of the newest attempts that got through are counted, and their median and 95th percentile. */
+  latencies(): { transport: string; count: number; p50Ms: number; p95Ms: number }[] {
+    return [...this.#recentMs].map(([transport, recent]) => {
+      const sorted = [...recent].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+      return { transport, count: sorted.length, p50Ms: at(0.5), p95Ms: at(0.95) };
+    });
+  }
+
+  /** A message that came in and what was done with it. */
+  observeInbound(message: { readonly transport: string; readonly status: string; readonly reason: InboundReason; readonly verified: boolean }): void {
+    this.#inbound.inc({ transport: message.transport, status: message.status, reason: message.reason });
+    this.#verdicts.inc({ verdict: message.verified ? "verified" : "unverified" });
+  }
+
+  observeLoopStop(): void {
+    this.#loopStops.inc();
+  }
+
+  /** The text a Prometheus server scrapes. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
