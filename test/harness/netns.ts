@@ -16,6 +16,15 @@
  *
  * Names carry the creating pid so `cleanupStale()` can remove what a crashed run left:
  *   namespaces `oii-<pid>-<rand6>-<name>`, root interfaces `oii<pid base36>-<rand3>-<k|z|y>` (<= 15 chars).
+ *
+ * With `lan: true` the hosts also share one L2 segment with real multicast (mDNS): a Linux bridge in an extra
+ * "switch" namespace `oii-<pid>-<rand6>.switch` (a host name cannot contain ".", so it never clashes), one veth
+ * per host from that bridge to the host, where it is the port of a one-port bridge `lan0` with 10.n.0.k/24, multicast on and the multicast route
+ * 224.0.0.0/4 on `lan0`, so a socket that names no interface uses the LAN. Nothing new is put in the root
+ * namespace. The bridges flood multicast (snooping off). ciao skips veths (see `joinLan`), so OpenClaw's
+ * beacon never goes out of `eth0`; a responder that names every interface (bonjour-service's A records list
+ * them) may still send link-local multicast (224.0.0.251) there: it reaches the root-side end of our own veth,
+ * where nothing forwards multicast.
  */
 import { type ChildProcess, execFile, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
@@ -34,6 +43,8 @@ export interface HostsOptions {
   readonly forwarding?: "interface" | "global" | undefined;
   /** Force the second octet (200..250) instead of a random free one. */
   readonly secondOctet?: number | undefined;
+  /** Also join every host to one bridged LAN with multicast (see the module comment): `lanAddress` on `lan0`. */
+  readonly lan?: boolean | undefined;
 }
 
 export interface ExecResult {
@@ -66,6 +77,9 @@ export interface Host {
   readonly vethRoot: string;
   /** Interface name inside the namespace. */
   readonly vethHost: string;
+  /** With `lan`: 10.n.0.k on `lanInterface`, the shared L2 segment. */
+  readonly lanAddress?: string | undefined;
+  readonly lanInterface?: string | undefined;
   /** `ip netns exec <netns> <command> ...args`; the child's pid is the command's (ip execs it). Tracked for dispose. */
   spawn(command: string, args?: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Runs to completion inside the namespace; never rejects on a non-zero exit. */
@@ -435,6 +449,7 @@ export async function createHosts(names: readonly string[], options: HostsOption
       const address = `10.${n}.${k}.2`;
       const gatewayAddress = `10.${n}.${k}.1`;
       const publicAddress = wantsPublic(options.publicAddress, name) ? `198.18.${n}.${k}` : undefined;
+      const lanAddress = options.lan ? `10.${n}.0.${k}` : undefined;
 
       await ip("netns", "add", netns);
       entry.namespaces.push(netns);
@@ -461,6 +476,8 @@ export async function createHosts(names: readonly string[], options: HostsOption
         publicAddress,
         vethRoot,
         vethHost,
+        lanAddress,
+        lanInterface: lanAddress ? LAN_IF : undefined,
         spawn(command, args = [], spawnOptions = {}) {
           const child = spawn(IP, ["netns", "exec", netns, command, ...args], { env: process.env, ...spawnOptions });
           entry.children.add(child);
@@ -508,6 +525,8 @@ export async function createHosts(names: readonly string[], options: HostsOption
       hosts.push(host);
     }
 
+    if (options.lan) await joinLan(`${NS_PREFIX}${process.pid}-${rand}.switch`, hosts, entry);
+
     // Each host reaches the others' /24 and public /32 through its root-side address, and nothing else.
     for (const host of hosts) {
       for (const other of hosts) {
@@ -531,6 +550,37 @@ export async function createHosts(names: readonly string[], options: HostsOption
     },
     dispose,
   };
+}
+
+const LAN_IF = "lan0";
+const LAN_PORT = "lan0-port";
+
+/**
+ * The `lan` option: a bridge in its own switch namespace, each host's `lan0` a port of it, multicast on.
+ * The switch namespace is recorded in `entry` first, so dispose (and `cleanupStale`) remove it.
+ */
+async function joinLan(switchNs: string, hosts: readonly Host[], entry: Run): Promise<void> {
+  await ip("netns", "add", switchNs);
+  entry.namespaces.push(switchNs);
+  await ip("-n", switchNs, "link", "set", "lo", "up");
+  await ip("-n", switchNs, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
+  await ip("-n", switchNs, "link", "set", "br0", "up");
+  for (const host of hosts) {
+    const port = `p${host.index}`;
+    await ip("-n", switchNs, "link", "add", port, "type", "veth", "peer", "name", LAN_PORT, "netns", host.netns);
+    await ip("-n", switchNs, "link", "set", port, "master", "br0");
+    await ip("-n", switchNs, "link", "set", port, "up");
+    // The host's end is a port of a bridge of its own, which carries the address: ciao (OpenClaw's bonjour
+    // plugin) reads interface names from `ip -o link show`, where a veth is `name@ifN`, matches none of
+    // os.networkInterfaces() and is never announced on. A bridge is listed by its plain name.
+    await ip("-n", host.netns, "link", "add", LAN_IF, "type", "bridge", "mcast_snooping", "0");
+    await ip("-n", host.netns, "link", "set", LAN_PORT, "master", LAN_IF);
+    await ip("-n", host.netns, "link", "set", LAN_PORT, "up");
+    await ip("-n", host.netns, "addr", "add", `${host.lanAddress}/24`, "dev", LAN_IF);
+    await ip("-n", host.netns, "link", "set", "dev", LAN_IF, "multicast", "on");
+    await ip("-n", host.netns, "link", "set", "dev", LAN_IF, "up");
+    await ip("-n", host.netns, "route", "add", "224.0.0.0/4", "dev", LAN_IF);
+  }
 }
 
 /**
