@@ -76,7 +76,7 @@ INSERT INTO delivered (id, target, via, status, delivered_at) SELECT id, target,
 DROP TABLE delivered_v1;
 `;
 
-/** What this sender recorded about an envelope it delivered. */
+/** One target's share of the outbox, in counts (what the metrics' gauges read). */
 export interface TargetDepth {
   readonly target: string;
   readonly waiting: number;
@@ -85,6 +85,7 @@ export interface TargetDepth {
   readonly lost: number;
 }
 
+/** What this sender recorded about an envelope it delivered. */
 export interface DeliveryRecord {
   readonly target: string;
   readonly via: string;

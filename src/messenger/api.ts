@@ -125,7 +125,7 @@ export interface Messenger {
   receipt(delivery: { readonly to: string; readonly id: string }): Promise<FileReceipt>;
   /**
    * Its numbers in the Prometheus text format: outbox depth and oldest waiting message per target,
-   * sends by transport and status, delivery latency, follow-ups, redeliveries, dead letters, open
+   * sends by transport and status, outbox tries, delivery latency, redeliveries, dead letters, open
    * circuits (and, in the plugin, what came in). Counters count what this process did.
    */
   metrics(): Promise<string>;

@@ -152,7 +152,7 @@ function assemble(options: MessengerOptions): Parts {
     circuitBreaker,
     sign: (envelope) => signing.sign(envelope),
     onReport: (envelope, report, origin) => {
-      metrics.observeReport(envelope, report, origin);
+      metrics.observeReport(report, origin);
       writeAudit.write(outboundEntry(envelope, report, signing.signing, config.audit.bodies));
     },
     retryMinTimeoutMs: options.retryMinTimeoutMs,

@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { DeliveryReport, ReportOrigin } from "../core/dispatch/report.js";
-import type { Envelope } from "../core/envelope.js";
 import type { TargetDepth } from "../core/outbox.js";
 import type { ReceiptStatus } from "../core/transport.js";
 
@@ -131,7 +130,7 @@ export class LinkMetrics {
   }
 
   /** Every report the dispatcher makes: a send's, the outbox's tries, a follow-up's redelivery or giving up. */
-  observeReport(_envelope: Envelope, report: DeliveryReport, origin: ReportOrigin): void {
+  observeReport(report: DeliveryReport, origin: ReportOrigin): void {
     const peer = report.to;
     const labels = { peer, transport: report.via ?? "none", status: report.repeatOf ? "repeat" : report.status };
     if (origin === "send") this.#sends.inc(labels);

@@ -6,6 +6,7 @@ import { outboxPath } from "../config/state-paths.js";
 import { createMessenger, type Messenger } from "../messenger/create.js";
 import { taskPlumbing } from "../messenger/internals.js";
 import { LinkMetrics } from "../metrics/link-metrics.js";
+import { processShared } from "../util/process-shared.js";
 import { CheckBook } from "./control-ui/overview.js";
 import { ConversationThreads } from "./conversation-threads.js";
 import { InboundGate, type ReplySettler } from "./gates/inbound.js";
@@ -19,11 +20,9 @@ import { createTaskService, type TaskService } from "./services/tasks.js";
 // One book for every registry register() runs in: the page may be served by another than the one
 // whose health service ran the checks.
 const checks = new CheckBook();
-// The same for the numbers: the metrics route may be served by another registry than the one whose
-// link sent or whose gate decided. On globalThis: a Gateway may load this module more than once.
-const METRICS = Symbol.for("openclaw-inter-instance.metrics");
-const metrics: LinkMetrics = ((globalThis as Record<symbol, unknown>)[METRICS] as LinkMetrics | undefined) ?? new LinkMetrics();
-(globalThis as Record<symbol, unknown>)[METRICS] = metrics;
+// The same for the numbers, across module copies too: the metrics route may be served by another
+// registry than the one whose link sent or whose gate decided.
+const metrics = processShared("metrics", () => new LinkMetrics());
 
 /** What the plugin's services, hooks, tools and page share: built once per register(). */
 export interface PluginParts {

@@ -95,7 +95,7 @@ describe("link.metrics(): the link's numbers in the Prometheus text format", () 
     expect(sample(text, "openclaw_inter_instance_inbound_total", { transport: "session", status: "held", reason: "unverified" })).toBe(1);
     expect(sample(text, "openclaw_inter_instance_signature_verdicts_total", { verdict: "unverified" })).toBe(1);
     expect(sample(text, "openclaw_inter_instance_loop_stops_total")).toBe(1);
-    gate.close?.();
+    await gate.close();
   });
 
   it("passes `promtool check metrics` (Prometheus' own linter)", async () => {

@@ -188,7 +188,6 @@ const recentTable = (overview: Overview) =>
     "Nothing sent or received yet.",
   );
 
-/** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages and recent deliveries. */
 const latencyTable = (overview: Overview) =>
   table(
     "Delivery latency",
@@ -197,6 +196,7 @@ const latencyTable = (overview: Overview) =>
     "Nothing sent from this Gateway since it started.",
   );
 
+/** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages, recent deliveries and latency. */
 function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node[] {
   if (overview.problem) return [el("p", { class: "iim-problem", role: "alert" }, overview.problem)];
   return [

@@ -8,6 +8,7 @@ import { describeVerdict as describeForAgent, type SenderVerdict } from "../../t
 import { InboundPolicy, type PolicyState, policyState } from "../../trust/inbound-policy.js";
 import { quoteName } from "../../trust/lookalike.js";
 import { bindToReceiver, CLOCK_SKEW_MS, DEFAULT_MAX_AGE_MS, type SignedFor } from "../../trust/receiver-binding.js";
+import { processShared } from "../../util/process-shared.js";
 
 /** One message that reached this Gateway, before the agent sees it. */
 export interface ArrivingMessage {
@@ -59,11 +60,7 @@ const WEEK_MS = 7 * 86_400_000;
  * and whom they told is kept once per state dir in this process, so a conversation's budget is
  * counted, and its owner told, once.
  */
-// On globalThis: a Gateway may load the plugin's module more than once (one instance per registry).
-const SHARED = Symbol.for("openclaw-inter-instance.inbound-gate-state");
-const sharedStates: Map<string, { policy: PolicyState; told: Set<string> }> =
-  ((globalThis as Record<symbol, unknown>)[SHARED] as Map<string, { policy: PolicyState; told: Set<string> }> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[SHARED] = new Map());
+const sharedStates = processShared("inbound-gate-state", () => new Map<string, { policy: PolicyState; told: Set<string> }>());
 
 function sharedState(config: () => Config): { policy: PolicyState; told: Set<string> } {
   let stateDir: string;
