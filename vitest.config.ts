@@ -1,5 +1,10 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import LongestFirst from "./test/harness/longest-first.ts";
+
+// Every real Gateway start of this run, whoever makes it (workers, the bench child): the summary counts them per file.
+process.env.OII_BOOT_LEDGER ??= join(tmpdir(), `oii-boots-${process.pid}.jsonl`);
 
 export default defineConfig({
   test: {

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { recordBoot } from "./boot-ledger.ts";
 import type { Host } from "./netns.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
@@ -239,7 +240,9 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     children.add(spawned);
     spawned.once("exit", () => children.delete(spawned));
     child = spawned;
+    const spawnedAt = performance.now();
     await waitForReady(readyUrl, options.host, spawned, logFile, options.readyTimeoutMs ?? 180_000);
+    recordBoot(name, performance.now() - spawnedAt);
     if (options.tls) tlsFingerprint = new X509Certificate(await readFile(join(stateDir, "gateway", "tls", "gateway-cert.pem"))).fingerprint256;
   };
 

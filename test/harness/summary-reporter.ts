@@ -1,6 +1,8 @@
+import { writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 import { budgetFor } from "../budgets.ts";
+import { type BootEntry, readBoots } from "./boot-ledger.ts";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
 
@@ -10,6 +12,11 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
  * past its budget fails the run.
  */
 export default class SummaryReporter implements Reporter {
+  onInit(): void {
+    // A ledger left by an earlier run in this process id would be counted again.
+    if (process.env.OII_BOOT_LEDGER) writeFileSync(process.env.OII_BOOT_LEDGER, "");
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
     let failed = 0;
@@ -37,6 +44,7 @@ export default class SummaryReporter implements Reporter {
         (entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`,
       ),
     ];
+    lines.push(...gatewayStarts(readBoots(process.env.OII_BOOT_LEDGER ?? "")));
     lines.push(
       "",
       "slowest tests:",
@@ -53,4 +61,22 @@ export default class SummaryReporter implements Reporter {
       `${lines.join("\n")}\n\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}${over.length ? `, ${over.length} file(s) over budget` : ""}\n`,
     );
   }
+}
+
+/** Gateway starts per caller, most first: Gateways are most of the suite's CPU. */
+function gatewayStarts(boots: readonly BootEntry[]): string[] {
+  if (boots.length === 0) return [];
+  const byCaller = new Map<string, { count: number; ms: number }>();
+  for (const boot of boots) {
+    const seen = byCaller.get(boot.caller) ?? { count: 0, ms: 0 };
+    byCaller.set(boot.caller, { count: seen.count + 1, ms: seen.ms + boot.readyMs });
+  }
+  const total = boots.reduce((sum, boot) => sum + boot.readyMs, 0);
+  return [
+    "",
+    `Gateway starts: ${boots.length}, ${seconds(total).trim()} from spawn to ready in all (by who started them):`,
+    ...[...byCaller]
+      .sort((a, b) => b[1].count - a[1].count || b[1].ms - a[1].ms)
+      .map(([caller, { count, ms }]) => `${String(count).padStart(4)}  ${seconds(ms)}  ${caller}`),
+  ];
 }

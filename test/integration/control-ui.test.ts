@@ -165,8 +165,7 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
   it("loads from the plugin's tarball and shows each instance, its transports' state and the route now; a failing one shows its fix", async () => {
     const catalog = await gatewayRequest<{ plugins: { pluginId: string }[] }>(gatewayA, "plugins.controlUi.list", {});
     expect(catalog.plugins.map((plugin) => plugin.pluginId)).toContain("inter-instance");
-    await page.goto(`${gatewayA.httpUrl}/plugin?plugin=inter-instance&id=instances#token=${encodeURIComponent(gatewayA.token)}`);
-    await page.getByRole("heading", { name: "Instances", level: 1 }).waitFor({ timeout: 90_000 });
+    await openInstancesPage(page, `${gatewayA.httpUrl}/plugin?plugin=inter-instance&id=instances#token=${encodeURIComponent(gatewayA.token)}`, gatewayA.token);
     await page.getByRole("button", { name: "Check now" }).click();
     await expect.poll(() => transportBadge("xiaom", "sessions_send"), { timeout: 60_000 }).toBe("ok");
     await expect.poll(() => transportBadge("xiaoq", "sessions_send"), { timeout: 60_000 }).toBe("failing");
@@ -295,3 +294,34 @@ describe("metrics a monitoring system can scrape", () => {
     expect(await one('sum(openclaw_inter_instance_inbound_total{status="held",reason="unverified"})')).toBeGreaterThanOrEqual(1);
   });
 });
+
+/**
+ * Opens the plugin's page. Once, under a loaded run, the Control UI sat 90 s without mounting it; what
+ * the page showed then goes to the log, and it is loaded once more, as a person would.
+ */
+async function openInstancesPage(page: Page, url: string, token: string): Promise<void> {
+  const heading = page.getByRole("heading", { name: "Instances", level: 1 });
+  const consoleLines: string[] = [];
+  const onConsole = (message: { type(): string; text(): string }) => void consoleLines.push(`${message.type()}: ${message.text()}`.slice(0, 300));
+  page.on("console", onConsole);
+  try {
+    await page.goto(url);
+    try {
+      await heading.waitFor({ timeout: 60_000 });
+      return;
+    } catch {
+      const shown = (
+        await page
+          .locator("body")
+          .textContent()
+          .catch(() => "")
+      )?.slice(0, 600);
+      const said = `the Instances page did not mount within 60 s; it showed: ${JSON.stringify(shown)}; console: ${JSON.stringify(consoleLines.slice(-20))}; loading it again`;
+      process.stderr.write(`[control-ui] ${said.replaceAll(token, "[token]").replaceAll(encodeURIComponent(token), "[token]")}\n`);
+    }
+    await page.reload();
+    await heading.waitFor({ timeout: 90_000 });
+  } finally {
+    page.off("console", onConsole);
+  }
+}

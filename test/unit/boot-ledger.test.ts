@@ -1,0 +1,30 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { readBoots, recordBoot } from "../harness/boot-ledger.js";
+
+const saved = process.env.OII_BOOT_LEDGER;
+afterEach(() => {
+  process.env.OII_BOOT_LEDGER = saved;
+});
+
+it("records each Gateway start under the test file that asked for it, for the run's summary", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "oii-boot-ledger-"));
+  try {
+    process.env.OII_BOOT_LEDGER = join(dir, "boots.jsonl");
+    const startedByAHarness = async () => {
+      await Promise.resolve();
+      recordBoot("gw-a", 11_500.4);
+    };
+    await startedByAHarness();
+    recordBoot("gw-b", 9_000);
+    expect(readBoots(process.env.OII_BOOT_LEDGER)).toEqual([
+      { caller: "test/unit/boot-ledger.test.ts", name: "gw-a", readyMs: 11_500 },
+      { caller: "test/unit/boot-ledger.test.ts", name: "gw-b", readyMs: 9_000 },
+    ]);
+    expect(readBoots(join(dir, "missing.jsonl"))).toEqual([]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
