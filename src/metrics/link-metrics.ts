@@ -36,6 +36,8 @@ export class LinkMetrics {
   readonly #verdicts: Counter<"verdict">;
   readonly #loopStops: Counter;
   #sources: MetricSources = {};
+  /** The outbox's aggregates read once for the scrape under way: four gauges come from one query. */
+  #scrapeDepths: Promise<readonly TargetDepth[]> | undefined;
   /** The newest attempt times per transport, for the percentiles the Instances page shows. */
   readonly #recentMs = new Map<string, number[]>();
 
@@ -107,7 +109,7 @@ export class LinkMetrics {
         registers,
         async collect() {
           this.reset();
-          const depths = (await self.#sources.depths?.()) ?? [];
+          const depths = (await (self.#scrapeDepths ?? self.#sources.depths?.())) ?? [];
           const now = Date.now();
           for (const depth of depths) this.set({ peer: depth.target }, value(depth, now));
         },
@@ -165,8 +167,13 @@ export class LinkMetrics {
   }
 
   /** The text a Prometheus server scrapes. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    this.#scrapeDepths = Promise.resolve(this.#sources.depths?.() ?? []);
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#scrapeDepths = undefined;
+    }
   }
 
   get contentType(): string {

@@ -321,12 +321,15 @@ describe("the receiving side: file messages reach the agent once, with a receipt
   it("wake on (config hot-reloaded): the plugin's own heartbeat carries the body within seconds; the receipt reaches the sender as seen", async () => {
     const set = await openclawCli(gatewayA, ["config", "set", "plugins.entries.inter-instance.config.inbox.wake", "true", "--strict-json"]);
     expect(set.code, set.stderr).toBe(0);
+    const reloaded = async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8"));
     await expect
-      .poll(async () => /inter-instance inbox: watching \S+ for agent:main:main \(wake on\)/u.test(await readFile(gatewayA.logFile, "utf8")), {
-        timeout: 150_000,
-        interval: 500,
-      })
-      .toBe(true);
+      .poll(reloaded, { timeout: 150_000, interval: 500 })
+      .toBe(true)
+      .catch(async (error: unknown) => {
+        // What the Gateway did with the change instead (reload, restart, plugin load): the failure says it.
+        const lines = (await readFile(gatewayA.logFile, "utf8")).split("\n").filter((line) => /reload|restart|config|inter-instance|plugin|error/iu.test(line));
+        throw new Error(`${String(error)}\nGateway A's log since the change (reload, restart, config, plugin lines):\n${lines.slice(-40).join("\n")}`);
+      });
     const sender = await senderToA();
     try {
       const marker = `inbox-${randomUUID()}`;
