@@ -7,6 +7,7 @@ import { doctorCommand } from "./commands/doctor.js";
 import { execCommand } from "./commands/exec.js";
 import { inboxCommand } from "./commands/inbox.js";
 import { initCommand } from "./commands/init.js";
+import { inviteCommand } from "./commands/invite.js";
 import { keysCommand } from "./commands/keys.js";
 import { listCommand } from "./commands/list.js";
 import { logCommand } from "./commands/log.js";
@@ -34,6 +35,7 @@ const COMMANDS: readonly ((context: CliContext) => Command)[] = [
   initCommand,
   discoverCommand,
   addCommand,
+  inviteCommand,
   pairCommand,
   pinCommand,
   keysCommand,

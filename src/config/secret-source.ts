@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { SecretRef } from "./schema.js";
+import { TARGET_TOKEN_SOURCE } from "./token-hint.js";
 
 /** How a credential is configured: one of `token` (plaintext or SecretRef), `tokenEnv`, `tokenFile`. */
 export interface SecretSpec {
@@ -72,7 +73,7 @@ export function resolveSecret(spec: SecretSpec, field: string, env: NodeJS.Proce
           missing: {
             field: `${field}.tokenEnv`,
             reason: `environment variable ${tokenEnv} is not set`,
-            fix: `Set ${tokenEnv} (export ${tokenEnv}=…) where this runs, or change ${field}.tokenEnv in the config.`,
+            fix: `Set ${tokenEnv} (export ${tokenEnv}=…) where this runs${/gateway$/u.test(field) ? `; its value: ${TARGET_TOKEN_SOURCE}` : ""}; or change ${field}.tokenEnv in the config.`,
           },
         };
   }

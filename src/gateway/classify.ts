@@ -1,4 +1,6 @@
+import { PAIR_WITHOUT_TOKEN, TARGET_TOKEN_SOURCE } from "../config/token-hint.js";
 import { FatalError, TransientError, TransportError, UnavailableError } from "../core/errors.js";
+import { type ConfigLocation, settingPath } from "./tls-diagnosis.js";
 
 /** What the library knows about the Gateway it failed to reach, for hints. */
 export interface GatewayErrorContext {
@@ -60,11 +62,12 @@ export function isConnectionLoss(error: unknown): boolean {
   return error instanceof Error && /^gateway (not connected|closed \()/u.test(error.message);
 }
 
-export function insecureTransportError(url: string): UnavailableError {
+export function insecureTransportError(url: string, where: ConfigLocation = {}): UnavailableError {
   return new UnavailableError(`Refusing plaintext ws:// to ${url}: the token and messages would cross the network unencrypted.`, {
     code: "INSECURE_TRANSPORT",
     hint:
-      "Use wss:// (set gateway.tls on the target, pin it with gateway.tlsFingerprint here), reach the Gateway over a Tailscale *.ts.net name or an SSH tunnel (ssh -N -L 18789:127.0.0.1:18789 user@host, then ws://127.0.0.1:18789), " +
+      `Use wss:// (set gateway.tls on the target, then here ${settingPath(where, "url")} to its wss:// URL and ${settingPath(where, "tlsFingerprint")} to its pin), ` +
+      "reach the Gateway over a Tailscale *.ts.net name or an SSH tunnel (ssh -N -L 18789:127.0.0.1:18789 user@host, then ws://127.0.0.1:18789), " +
       "or on a trusted private network set OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1.",
   });
 }
@@ -95,7 +98,7 @@ function classifyErrorFrame(error: GatewayErrorShape, context: GatewayErrorConte
   if (detailCode.startsWith("AUTH_") || /unauthorized|token mismatch/iu.test(text)) {
     return new UnavailableError(`Gateway ${context.url} rejected the credentials.`, {
       code: "AUTH_FAILED",
-      hint: `The token from ${context.tokenSource} must equal gateway.auth.token of the target Gateway (\`openclaw config get gateway.auth.token\` there).`,
+      hint: `The token from ${context.tokenSource} must equal the target Gateway's shared token: ${TARGET_TOKEN_SOURCE}; ${PAIR_WITHOUT_TOKEN}.`,
       cause: error,
     });
   }

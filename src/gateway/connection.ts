@@ -2,6 +2,7 @@ import type { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
 import { missingCredential } from "../config/names.js";
 import type { GatewayTarget, Instance } from "../config/registry.js";
+import { TARGET_TOKEN_SOURCE } from "../config/token-hint.js";
 import { UnavailableError } from "../core/errors.js";
 import { classifyGatewayError, type GatewayErrorContext, insecureTransportError, isConnectionLoss } from "./classify.js";
 import { type DeviceIdentityStore, publicKeyRawBase64Url, signPayload } from "./device-identity.js";
@@ -202,7 +203,7 @@ export class GatewayConnection {
   async #open(): Promise<GatewayClient> {
     const { url, token, bootstrapToken, identity: store } = this.#options;
     const env = this.#options.env ?? process.env;
-    if (!isPlaintextAllowed(url, env)) throw insecureTransportError(url);
+    if (!isPlaintextAllowed(url, env)) throw insecureTransportError(url, this.#options.configLocation);
     const identity = store.identity();
     if (!token && !bootstrapToken && !store.loadToken(url, identity.deviceId, ROLE)) throw notPairedError(url);
     const budgetMs = this.#options.connectTimeoutMs ?? this.#options.latency?.handshakeBudgetMs(url) ?? DEFAULT_HANDSHAKE_BUDGET_MS;
@@ -309,7 +310,7 @@ export class GatewayConnection {
 function notPairedError(url: string): UnavailableError {
   return new UnavailableError(`This machine has no device token for ${url} and the config gives no token.`, {
     code: "NOT_PAIRED",
-    hint: "Pair it from a setup code: on the target run `openclaw qr --setup-code-only --limited`, then here `openclaw-inter-instance pair <name> <setup-code>`; or set gateway.tokenEnv to the target's shared token.",
+    hint: `Pair it: on that Gateway's machine run \`openclaw-inter-instance invite\`, then here \`openclaw-inter-instance pair <invite>\`; or set gateway.tokenEnv to the target's shared token (${TARGET_TOKEN_SOURCE}).`,
   });
 }
 

@@ -114,7 +114,7 @@ export async function pairWithSetupCode(options: PairOptions): Promise<PairResul
       if (step !== undefined && step !== "wait_then_retry") {
         throw new UnavailableError(`The target refused this setup code (${step}).`, {
           code: "PAIRING_REFUSED",
-          hint: "Make a new code on the target (`openclaw qr --setup-code-only --limited`) and pair again; a code works once and for ten minutes.",
+          hint: "Make a new invite on the target (`openclaw-inter-instance invite`, or a bare code: `openclaw qr --setup-code-only --limited`) and pair again; one works once and for ten minutes.",
           cause: error,
         });
       }
@@ -132,7 +132,7 @@ export async function pairWithSetupCode(options: PairOptions): Promise<PairResul
           `The target did not approve this device before ${setupCode.expiresAt && setupCode.expiresAt.getTime() <= deadline ? "the setup code expired" : "the timeout"}.`,
           {
             code: "PAIRING_TIMEOUT",
-            hint: `Run \`${requestId ? `openclaw devices approve ${requestId}` : "openclaw devices approve <requestId>"}\` on the target sooner, or make a new code there (\`openclaw qr --setup-code-only --limited\`) and pair again.`,
+            hint: `Run \`${requestId ? `openclaw devices approve ${requestId}` : "openclaw devices approve <requestId>"}\` on the target sooner, or make a new invite there (\`openclaw-inter-instance invite\`) and pair again.`,
           },
         );
       }

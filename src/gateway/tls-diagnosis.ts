@@ -60,7 +60,7 @@ export interface ConfigLocation {
 }
 
 /** The full path of a setting of this Gateway block where the config lives (`tlsFingerprint`, `url`). */
-function settingPath(where: ConfigLocation, key: string): string {
+export function settingPath(where: ConfigLocation, key: string): string {
   const field = where.gatewayField ?? "instances.<name>.gateway";
   return where.configuredIn === "plugin" ? `plugins.entries.${PLUGIN_ID}.config.${field}.${key}` : `${field}.${key}`;
 }
@@ -133,7 +133,7 @@ export async function explainTlsFailure(
   }
   return new UnavailableError(`Gateway ${url} does not speak TLS on that port (its answer is plaintext).`, {
     code: "TLS_NOT_SERVED",
-    hint: `Turn TLS on at the target (gateway.tls.enabled: true with autoGenerate, then restart it), or, only on a private network or tailnet, use ${url.replace(/^wss:/u, "ws:")}.`,
+    hint: `Turn TLS on at the target (gateway.tls.enabled: true with autoGenerate, then stop and start its process), or, only on a private network or tailnet, set ${settingPath(where, "url")} to ${url.replace(/^wss:/u, "ws:")}${where.configuredIn === "plugin" ? " (`openclaw config set`, then restart this Gateway)" : ""}.`,
     cause: error,
   });
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
+import { pairingAwaitingApproval } from "../harness/approval.js";
 import type { TestGateway } from "../harness/gateway.js";
 import { type Host, hostsOrSkip } from "../harness/netns.js";
 import { openclawOnHost, readUserTexts } from "../harness/oracle.js";
@@ -155,24 +156,11 @@ describe.skipIf(!run)("pairing a client on another machine", () => {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    let stdout = "";
-    let stderr = "";
-    pairing.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    const requestId = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no approve command printed; stderr: ${stderr}`)), 60_000);
-      pairing.stderr?.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const id = /openclaw devices approve (\S+)/u.exec(stderr)?.[1];
-        if (id) {
-          clearTimeout(timer);
-          resolve(id);
-        }
-      });
-    });
+    const { requestId, finished } = await pairingAwaitingApproval(pairing);
     // The person takes a moment to walk over to the other machine; pair keeps trying meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 4000));
     expect((await openclawOnHost(b, gatewayB, ["devices", "approve", requestId, "--json"])).code).toBe(0);
-    const exitCode = await new Promise<number | null>((resolve) => pairing.once("exit", (code) => resolve(code)));
+    const { code: exitCode, stdout, stderr } = await finished;
     watchOutput(`${stdout}\n${stderr}`);
     expect(exitCode, `${stdout}\n${stderr}`).toBe(0);
     expect(stdout).toMatch(/Paired with xiaom .*scopes: operator\.read, operator\.write/u);

@@ -25,7 +25,7 @@ describe("doctor: which credential each path uses, and what it grants", () => {
     ]);
     const [gateway, a2a] = credentialChecks(shared);
     expect(gateway?.summary).toContain("a shared Gateway token (environment variable XIAOM_TOKEN), which grants operator access to that Gateway");
-    expect(gateway?.fix).toMatch(/openclaw qr --setup-code-only --limited.*openclaw-inter-instance pair shared <code>/u);
+    expect(gateway?.fix).toMatch(/openclaw-inter-instance invite.*openclaw-inter-instance pair shared <invite>/u);
     expect(a2a?.summary).toContain("grants messages into this sender's own A2A conversations there, nothing else");
     expect(credentialChecks(paired).map((check) => [check.check, check.status])).toEqual([
       ["credential:instances.paired.gateway", "pass"],

@@ -5,6 +5,7 @@ import type { Envelope } from "../envelope.js";
 import type { Transport } from "../transport.js";
 import { attempt } from "./attempt.js";
 import type { DispatchContext } from "./context.js";
+import { endpointOf } from "./endpoint.js";
 import type { Attempt, DeliveryReport, SendOptions } from "./report.js";
 
 export interface TryOptions extends SendOptions {
@@ -64,7 +65,10 @@ function reasonToSkip(
       : transport.applies(instance, envelope);
   if (!applicability.ok) return { reason: applicability.reason, circuitOpen: false };
   const circuit = context.circuits.state(instance.name, id);
-  return circuit.open ? { reason: circuit.reason ?? "", circuitOpen: true } : undefined;
+  if (circuit.open) return { reason: circuit.reason ?? "", circuitOpen: true };
+  // Not tried even as a last resort: the endpoint itself refused moments ago.
+  const endpoint = context.circuits.endpointState(endpointOf(id, instance));
+  return endpoint.open ? { reason: endpoint.reason ?? "", circuitOpen: false } : undefined;
 }
 
 /** One transport: a report when it settled the delivery, "stop" after a fatal failure, undefined to go on. */
@@ -85,6 +89,7 @@ async function tryOne(
       instance.name,
       transport.id,
       result.receipt ? { ok: true } : { ok: false, failureClass: result.report.error?.class ?? "unavailable", code: result.report.error?.code ?? "ERROR" },
+      endpointOf(transport.id, instance),
     );
   }
   if (result.receipt) {

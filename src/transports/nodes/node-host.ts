@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { NodeTarget } from "../../config/registry.js";
 import { TransportError, UnavailableError } from "../../core/errors.js";
 import type { GatewayConnection } from "../../gateway/connection.js";
+import { nodeApprovalSteps } from "./approval-steps.js";
 
 /** A node as `node.list` describes it (the fields this library reads). */
 export interface NodeInfo {
@@ -106,7 +107,7 @@ export class NodeHost {
     if (!node) {
       throw new UnavailableError(`No node ${label} is paired to Gateway ${this.#connection.url}.`, {
         code: "NODE_NOT_PAIRED",
-        hint: `On the target machine run \`openclaw node run --host <this gateway's host> --port <port> --display-name ${this.#target.name ?? "<name>"}\`, then approve it here: \`openclaw nodes approve <requestId>\`.`,
+        hint: nodeApprovalSteps(this.#target, this.#connection.url, "not-listed"),
       });
     }
     if (node.connected === false) {
@@ -122,8 +123,8 @@ export class NodeHost {
       throw new UnavailableError(`Node ${label} may not run ${absent.join(", ")} yet.`, {
         code: pending ? "NODE_APPROVAL_PENDING" : "NODE_COMMAND_NOT_ALLOWED",
         hint: pending
-          ? `Approve its command surface: \`openclaw nodes approve ${node.pendingRequestId}\` (or RPC node.pair.approve, scopes operator.pairing + operator.admin).`
-          : `Add ${absent.map((command) => `"${command}"`).join(", ")} to gateway.nodes.commands.allow on ${this.#connection.url}, restart the node host, then approve its new surface (\`openclaw nodes approve <requestId>\`).`,
+          ? nodeApprovalSteps(this.#target, this.#connection.url, "surface-pending", { requestId: node.pendingRequestId })
+          : nodeApprovalSteps(this.#target, this.#connection.url, "command-missing", { missing: absent }),
       });
     }
     return node;

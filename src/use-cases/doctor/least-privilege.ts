@@ -19,7 +19,7 @@ function gatewayCheck(instance: Instance, path: string, what: string, gateway: G
     check,
     status: "warn",
     summary: `${what}: a shared Gateway token (${gateway.tokenSource}), which grants ${SHARED_GRANTS}`,
-    fix: `Pair instead, so this machine holds a device token with only the scopes it needs: on ${instance.name} run \`openclaw qr --setup-code-only --limited\`, here \`openclaw-inter-instance pair ${instance.name} <code>\`, then remove ${path}.token.`,
+    fix: `Pair instead, so this machine holds a device token with only the scopes it needs: on ${instance.name} run \`openclaw-inter-instance invite\`, here \`openclaw-inter-instance pair ${instance.name} <invite>\`, then remove ${path}.token.`,
   };
 }
 
