@@ -1,5 +1,7 @@
-// Runs as the root package's `prepare` script on a plain `npm install` in this repo (never for
-// consumers installing the published package). By then the `node` devDependency has put Node 24
+// Runs as the root package's `postprepare` script on a plain `npm install` (or `npm ci`) in this
+// repo, never for consumers of the package. Not `prepare`: `npm pack` runs that one too, and npm 11
+// warns on every install of a local tarball that its `prepare` is "not yet covered by allowScripts"
+// (though it never runs there). By then the `node` devDependency has put Node 24
 // first on PATH, so OpenClaw's preinstall check (Node >= 24.16) passes. Installing OpenClaw as an
 // ordinary devDependency cannot work on a Node 20 machine: its preinstall would run under the
 // system Node before `node_modules/.bin/node` exists.

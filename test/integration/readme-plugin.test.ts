@@ -11,9 +11,10 @@ import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readUserTexts, withoutSignatureLine } from "../harness/oracle.js";
 
 // The README's "Install it as an OpenClaw plugin" section, run as written on a real Gateway (A),
-// with Gateway B as Xiaom. Substituted, and nothing else: the package source (the registry is out
-// of reach, so `npm pack` packs this checkout), Xiaom's URL, A's port, and the two tokens (the
-// README reads them from $XIAOM_TOKEN and $GATEWAY_TOKEN).
+// with Gateway B as Xiaom. Substituted, and nothing else: the package source (ClawHub and the npm
+// registry are out of reach, so the README's npm-pack block stands in for its ClawHub line and
+// `npm pack` packs this checkout), Xiaom's URL, A's port, and the two tokens (the README reads them
+// from $XIAOM_TOKEN and $GATEWAY_TOKEN).
 const run = promisify(execFile);
 const repoRoot = join(import.meta.dirname, "..", "..");
 
@@ -88,9 +89,12 @@ afterAll(async () => {
 
 describe("the README's plugin section, as written", () => {
   it("each install step succeeds without a warning; the plugin loads; the token is a SecretRef the Gateway shows redacted", async () => {
-    const [install] = shellBlocks(await readFile(join(repoRoot, "README.md"), "utf8"), "## Install it as an OpenClaw plugin");
-    expect(install!.length).toBeGreaterThanOrEqual(5);
-    for (const command of install!) {
+    const [install, withoutClawHub] = shellBlocks(await readFile(join(repoRoot, "README.md"), "utf8"), "## Install it as an OpenClaw plugin");
+    expect(install![0]).toBe("openclaw plugins install clawhub:openclaw-inter-instance");
+    expect(withoutClawHub).toHaveLength(2);
+    const commands = [...withoutClawHub!, ...install!.slice(1)];
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+    for (const command of commands) {
       const result = await sh(substitute(command));
       expect(result.code, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
       expect(alarmingLines(`${result.stdout}\n${result.stderr}`), command).toEqual([]);
@@ -100,13 +104,16 @@ describe("the README's plugin section, as written", () => {
     expect(report.plugin.status).toBe("loaded");
     expect(report.plugin.toolNames).toEqual(expect.arrayContaining(["instance_send", "instance_ask", "instance_status"]));
     expect(report.diagnostics).toEqual([]);
+    // The skill it ships is gated on the plugin's entry (SKILL.md's metadata.openclaw.requires.config): here the agent sees it.
+    const skill = await openclawCli(gatewayA, ["skills", "info", "openclaw-inter-instance", "--json"]);
+    expect(JSON.parse(skill.stdout.slice(skill.stdout.indexOf("{")))).toMatchObject({ name: "openclaw-inter-instance", eligible: true });
     const shown = await openclawCli(gatewayA, ["config", "get", "plugins.entries.inter-instance.config.instances.xiaom.gateway.token", "--json"]);
     expect(JSON.parse(shown.stdout)).toEqual({ source: "file", provider: "xiaom", id: "__OPENCLAW_REDACTED__" });
     expect(await readFile(join(gatewayA.stateDir, "openclaw.json"), "utf8")).not.toContain(gatewayB.token);
   }, 600_000);
 
   it("the curl line delivers 部署完成 into Xiaom's session by sessions_send, with the token read through the file SecretRef", async () => {
-    const [, invoke] = shellBlocks(await readFile(join(repoRoot, "README.md"), "utf8"), "## Install it as an OpenClaw plugin");
+    const [, , invoke] = shellBlocks(await readFile(join(repoRoot, "README.md"), "utf8"), "## Install it as an OpenClaw plugin");
     expect(invoke).toHaveLength(1);
     // The plugin may still be loading right after the config change: the line is retried as a user would.
     let answer: { ok?: boolean; result?: { details?: { report?: DeliveryReport } } } = {};
