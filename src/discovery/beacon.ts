@@ -17,6 +17,8 @@ export interface BeaconAnswer {
   readonly txt: unknown;
   /** The address the answer came from (for the person: who is talking). */
   readonly from: string | undefined;
+  /** Where it was found: `lan` (mDNS), or the wide-area DNS-SD domain. */
+  readonly source: string;
 }
 
 /** A beacon that passed the checks: what it claims, with the address to route by taken from its SRV/A records. */
@@ -39,6 +41,8 @@ export interface Beacon {
   /** TXT `gatewayPort`, when it says something other than the SRV port. */
   readonly txtPort: number | undefined;
   readonly from: string | undefined;
+  /** `lan` (mDNS), or the wide-area DNS-SD domain it was listed in. */
+  readonly source: string;
 }
 
 /** Printable text: no control characters and no format characters (bidi overrides could disguise a name). */
@@ -96,6 +100,7 @@ export function parseBeacon(answer: BeaconAnswer): BeaconCheck {
       lanHost: txt.lanHost,
       txtPort: txt.gatewayPort !== undefined && txt.gatewayPort !== port ? txt.gatewayPort : undefined,
       from: answer.from,
+      source: answer.source,
     },
   };
 }

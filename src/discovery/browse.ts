@@ -12,6 +12,9 @@ export interface BrowseOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** The `source` of an answer heard by multicast on the LAN. */
+export const LAN_SOURCE = "lan";
+
 /** At most this many distinct answers are kept from one browse. */
 export const MAX_ANSWERS = 256;
 
@@ -68,6 +71,7 @@ function answerOf(service: Service): BeaconAnswer {
     addresses: service.addresses ?? [],
     txt: (service.txt as unknown) ?? {},
     from: service.referer?.address,
+    source: LAN_SOURCE,
   };
 }
 

@@ -28,7 +28,7 @@ export interface DiscoveredGateway extends Beacon {
 export function describeBeacons(beacons: readonly Beacon[], known: readonly KnownGateway[]): DiscoveredGateway[] {
   return beacons.map((beacon) => {
     const configured = configuredAs(beacon, known);
-    const rivals = beacons.filter((other) => other !== beacon && sameName(other.displayName, beacon.displayName) && !sameEndpoint(other, beacon));
+    const rivals = beacons.filter((other) => other !== beacon && sameName(other.displayName, beacon.displayName) && !sameGateway(other, beacon));
     const warnings = [
       ...(configured?.pin === "mismatch"
         ? [
@@ -55,6 +55,11 @@ export function sameName(a: string, b: string): boolean {
 
 function sameEndpoint(a: Beacon, b: Beacon): boolean {
   return a.address === b.address && a.port === b.port && a.fingerprint === b.fingerprint;
+}
+
+/** One Gateway seen twice: the same endpoint, or the same certificate listed on the LAN and in a domain (each with its own address). */
+function sameGateway(a: Beacon, b: Beacon): boolean {
+  return sameEndpoint(a, b) || (a.source !== b.source && a.fingerprint !== undefined && a.fingerprint === b.fingerprint);
 }
 
 function configuredAs(beacon: Beacon, known: readonly KnownGateway[]): DiscoveredGateway["configured"] {

@@ -66,6 +66,8 @@ beforeAll(async () => {
             // The health service's first run comes 5 s after start.
             health: { intervalMs: 5_000 },
             defaults: { retries: 0 },
+            // Find Gateways browses by mDNS: on loopback only (this Gateway is in the machine's own namespace).
+            discovery: { interface: "127.0.0.1" },
             instances: {
               xiaom: { aliases: ["小m"], gateway: { url: `ws://127.0.0.1:${portB}`, token: tokenB }, transports: ["sessions_send"] },
               xiaoq: { gateway: { url: `ws://127.0.0.1:${deadPort}`, token: "tok-nobody-listens" }, transports: ["sessions_send"] },
@@ -175,6 +177,25 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
       pluginId: "inter-instance",
     });
     expect(activations.clients.flatMap((client) => client.activations.map((a) => a.status))).toContain("activated");
+  });
+
+  it("Find Gateways asks the plugin's discover route (authenticated) and says, in a sentence, that none answered on loopback", async () => {
+    const route = `${gatewayA.httpUrl}/inter-instance/discover?timeout=1`;
+    expect((await fetch(route)).status).toBe(401);
+    const [answer] = await Promise.all([
+      fetch(route, { headers: { authorization: `Bearer ${gatewayA.token}` } }),
+      page.getByRole("button", { name: "Find Gateways" }).click(),
+    ]);
+    expect(await answer.json()).toMatchObject({
+      gateways: [],
+      sources: ["lan"],
+      failed: [],
+      text: expect.stringMatching(/^No OpenClaw Gateway answered within 1s\./u),
+    });
+    await page
+      .locator(".iim-discover-result")
+      .getByText(/^No OpenClaw Gateway answered within 3s\./u)
+      .waitFor({ timeout: 30_000 });
   });
 
   it("a message sent from the page arrives at Gateway B; one to the unreachable instance waits in the outbox and can be dropped", async () => {

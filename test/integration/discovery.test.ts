@@ -102,7 +102,7 @@ describe.skipIf(!run)("discover: OpenClaw's own beacon across a LAN", () => {
     expect(found.configured).toBeUndefined();
     const text = await onA(["discover", "--timeout", "3s"]);
     expect(text.stdout).toContain(
-      `"${found.displayName}" at wss://${b.lanAddress}:${gatewayB.port}; TLS, advertised fingerprint ${gatewayB.tlsFingerprint}; not configured here.`,
+      `"${found.displayName}" at wss://${b.lanAddress}:${gatewayB.port} (found on the LAN); TLS, advertised fingerprint ${gatewayB.tlsFingerprint}; not configured here.`,
     );
     expect(text.stdout).toMatch(/Beacons are unauthenticated: nothing here is pinned/u);
     // Browsing on a chosen interface (here the LAN's, by its address) finds it as well.

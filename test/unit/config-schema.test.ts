@@ -14,6 +14,7 @@ const DEFAULT_BLOCKS = {
   audit: { enabled: true, bodies: false },
   health: { intervalMs: 600_000 },
   outbox: { enabled: true, retryMs: 60_000 },
+  discovery: { lan: true, wideAreaDomains: [] },
 };
 const DEFAULT_INSTANCE = { aliases: [], inbound: "allow", sessionKey: "agent:main:main", maxQueued: 10, doctor: { repos: [], links: [] } };
 
@@ -57,6 +58,7 @@ const full = {
   audit: { enabled: false, path: "/a", bodies: true },
   health: { intervalMs: 0 },
   outbox: { enabled: false, path: "/o", retryMs: 0 },
+  discovery: { lan: false, interface: "192.168.1.10", wideAreaDomains: ["openclaw.internal"], dnsServers: ["100.64.0.1:53"] },
 } satisfies ConfigInput;
 
 function issuesOf(input: unknown): { path: string; message: string }[] {

@@ -28,6 +28,7 @@ function answer(txt: Record<string, unknown> = {}, extra: Partial<BeaconAnswer> 
       ...txt,
     },
     from: "192.168.1.20",
+    source: "lan",
     ...extra,
   };
 }
@@ -57,6 +58,7 @@ describe("a beacon as OpenClaw's bonjour plugin publishes it", () => {
       lanHost: "elsewhere.local",
       txtPort: undefined,
       from: "192.168.1.20",
+      source: "lan",
     });
   });
 
@@ -186,7 +188,7 @@ describe("the CLI's checks before any packet is sent", () => {
       expect(both.stderr).toMatch(/not both/u);
       const badInterface = await runCliCaptured(["-c", sandbox.configPath, "discover", "--interface", "eth0"], sandbox.env);
       expect(badInterface.code).toBe(2);
-      expect(badInterface.stderr).toMatch(/--interface takes the IPv4 address/u);
+      expect(badInterface.stderr).toMatch(/--interface must be the IPv4 address/u);
     } finally {
       await rm(sandbox.dir, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import { once } from "../../util/lazy.js";
 import { zod } from "../../util/zod.js";
 import { INSTANCE_NAME } from "./common.js";
+import { discoverySchema } from "./discovery.js";
 import { inboundSchema } from "./inbound.js";
 import { instanceSchema } from "./instance.js";
 import { auditSchema, defaultsSchema, healthSchema, inboxSchema, openclawCliSchema, outboxSchema } from "./local.js";
@@ -44,6 +45,7 @@ export const configSchema = once(() => {
         audit: auditSchema().prefault({}),
         health: healthSchema().prefault({}),
         outbox: outboxSchema().prefault({}),
+        discovery: discoverySchema().prefault({}),
       })
       .strict()
       // On a fleet this instance's name is a subject token and a consumer name.

@@ -12,7 +12,8 @@ import { PLUGIN_ID } from "../id.js";
 import type { PluginParts } from "../parts.js";
 import { parametersOf, TARGET_ARG } from "../tools/definition.js";
 import { instanceSend, SEND_ARGS } from "../tools/instance-send.js";
-import { type ActionResult, OPERATIONS, type OperationId, type Overview } from "./operations.js";
+import { DEFAULT_DISCOVERY_SECONDS, findGateways, MAX_DISCOVERY_SECONDS } from "./discovery-view.js";
+import { type ActionResult, type DiscoveryView, OPERATIONS, type OperationId, type Overview } from "./operations.js";
 import { buildOverview, describeOverview, type OverviewSources } from "./overview.js";
 
 const z = zod();
@@ -28,6 +29,7 @@ const INPUTS = {
   "deadletters.replay": z.object({ seq: z.number().int().positive() }).strict(),
   "held.approve": z.object({ id: ID_ARG }).strict(),
   "held.refuse": z.object({ id: ID_ARG }).strict(),
+  discover: z.object({ timeoutSeconds: z.number().int().min(1).max(MAX_DISCOVERY_SECONDS).optional() }).strict(),
 } satisfies Record<OperationId, unknown>;
 
 // Outputs are this module's own objects; the Gateway still checks that they are bounded JSON.
@@ -49,6 +51,8 @@ export interface InstancesFeatureDeps extends Omit<OverviewSources, "link"> {
   /** Runs the doctor's checks (all instances, or one) and records them in the book. */
   readonly check: (instance?: string) => Promise<void>;
   readonly decideHeld: (id: string, decision: "approved" | "refused") => Promise<ActionResult>;
+  /** Looks for Gateways where the plugin's `discovery` config says; pins nothing. */
+  readonly discover: (timeoutMs: number) => Promise<DiscoveryView>;
 }
 
 function parse<K extends OperationId>(id: K, input: unknown): ReturnType<(typeof INPUTS)[K]["parse"]> {
@@ -80,6 +84,7 @@ export function instancesFeatureDeps({ link, checks, health, gate, config, metri
     metrics,
     book: checks,
     check: (instance) => health.check(instance),
+    discover: (timeoutMs) => findGateways(config(), timeoutMs),
     held: async () => (await gate.held()).list({ pending: true }),
     audit: async () => {
       const log = await AuditLog.open(auditPath(config()));
@@ -156,6 +161,7 @@ export function registerInstancesFeature(api: OpenClawPluginApi, deps: Instances
         }),
       "held.approve": (input: unknown) => act(() => deps.decideHeld(parse("held.approve", input).id, "approved")),
       "held.refuse": (input: unknown) => act(() => deps.decideHeld(parse("held.refuse", input).id, "refused")),
+      discover: async (input: unknown) => deps.discover((parse("discover", input).timeoutSeconds ?? DEFAULT_DISCOVERY_SECONDS) * 1000),
     }),
     commands: {
       overview: {

@@ -20,6 +20,10 @@ export const OPERATIONS = {
   "deadletters.replay": { kind: "action", description: "Send a dead letter of this instance's fleet consumer to its agent again." },
   "held.approve": { kind: "action", description: "Approve a held incoming message: it is shown to the agent once." },
   "held.refuse": { kind: "action", description: "Refuse a held incoming message: it is never shown, and the sender's receipt says refused." },
+  discover: {
+    kind: "query",
+    description: "Look for OpenClaw Gateways on the LAN (their bonjour beacon) and in the configured wide-area DNS-SD domains. Nothing is pinned or changed.",
+  },
 } as const satisfies Record<string, { readonly kind: "query" | "action"; readonly description: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -101,4 +105,39 @@ export interface ActionResult {
   readonly text: string;
   /** A send that no transport delivered yet: it waits in the outbox and is retried. */
   readonly queued?: boolean;
+}
+
+/** How a discovered Gateway's advertised fingerprint stands against the configured instance's pin. */
+export type PinView = "match" | "mismatch" | "no-pin" | "not-advertised";
+
+/** One Gateway a beacon announced: what it claims (unauthenticated), and what this side has for it. */
+export interface DiscoveredView {
+  readonly displayName: string;
+  /** `lan`, or the wide-area DNS-SD domain it is listed in. */
+  readonly source: string;
+  /** The same in words: "on the LAN", "in openclaw.internal". */
+  readonly foundWhere: string;
+  /** From its SRV/A records; absent when none came. */
+  readonly address?: string;
+  readonly port: number;
+  readonly url?: string;
+  readonly tls: boolean;
+  readonly fingerprint?: string;
+  readonly configured?: { readonly instance: string; readonly pin: PinView };
+  /** "not configured here", "configured here as xiaom, the advertised fingerprint matches its pin", … */
+  readonly status: string;
+  readonly warnings: readonly string[];
+  /** For one not configured here: the command that adds it (and asks to confirm its fingerprint). */
+  readonly addCommand?: string;
+}
+
+export interface DiscoveryView {
+  readonly gateways: readonly DiscoveredView[];
+  /** Where it looked: `lan` and the domains. */
+  readonly sources: readonly string[];
+  readonly ignored: readonly { readonly from?: string; readonly source?: string; readonly problem: string }[];
+  readonly failed: readonly { readonly source: string; readonly problem: string }[];
+  /** The whole result in sentences, as the CLI's `discover` prints it. */
+  readonly text: string;
+  readonly timeoutMs: number;
 }

@@ -4,7 +4,16 @@
 import { type ControlUiViewContext, defineControlUiPlugin } from "openclaw/plugin-sdk/control-ui";
 import { createFeatureClient, type FeatureContract } from "openclaw/plugin-sdk/feature-contract";
 import { PLUGIN_ID } from "../id.js";
-import { type ActionResult, INSTANCES_PAGE_ID, type InstanceView, OPERATIONS, type OperationId, type Overview } from "./operations.js";
+import {
+  type ActionResult,
+  type DiscoveredView,
+  type DiscoveryView,
+  INSTANCES_PAGE_ID,
+  type InstanceView,
+  OPERATIONS,
+  type OperationId,
+  type Overview,
+} from "./operations.js";
 import "./page.css";
 
 /** The browser only needs each operation's kind; the Gateway holds and checks the schemas. */
@@ -196,6 +205,64 @@ const latencyTable = (overview: Overview) =>
     "Nothing sent from this Gateway since it started.",
   );
 
+/** How long Find Gateways listens. */
+const DISCOVER_SECONDS = 3;
+
+const PIN_WORDS: Record<NonNullable<DiscoveredView["configured"]>["pin"], string> = {
+  match: "matches the pin",
+  mismatch: "DIFFERS FROM THE PIN: a possible impersonation; the pin stays",
+  "no-pin": "no pin stored",
+  "not-advertised": "no fingerprint advertised",
+};
+
+const discoveredRow = (g: DiscoveredView): Child[] => [
+  g.displayName,
+  g.address ?? "(no address record)",
+  String(g.port),
+  g.tls ? "yes" : "no",
+  g.fingerprint ?? "(none)",
+  g.foundWhere,
+  g.configured ? `configured as ${g.configured.instance}; ${PIN_WORDS[g.configured.pin]}` : "not configured here",
+  g.addCommand ? el("code", {}, g.addCommand) : "",
+];
+
+/** What Find Gateways found: a table, each Gateway's warnings, and what was ignored; never a way to pin. */
+function discoveryResult(view: DiscoveryView): Node[] {
+  if (view.gateways.length === 0) return [el("p", { class: "iim-muted" }, view.text)];
+  const warnings = view.gateways.flatMap((g) => g.warnings.filter((w) => w.startsWith("WARNING")).map((w) => `${g.displayName} (${g.foundWhere}): ${w}`));
+  return [
+    table("Gateways found", ["name", "address", "port", "TLS", "advertised fingerprint", "found", "here", "to add it"], view.gateways.map(discoveredRow), ""),
+    ...warnings.map((w) => el("p", { class: "iim-problem", role: "alert" }, w)),
+    ...view.ignored.map((i) => el("p", { class: "iim-muted" }, `Ignored${i.from ? ` ${i.from}` : ""}: ${i.problem}.`)),
+    ...view.failed.map((f) => el("p", { class: "iim-muted" }, `Could not look ${f.source === "lan" ? "on the LAN" : `in ${f.source}`}: ${f.problem}`)),
+    el(
+      "p",
+      { class: "iim-muted" },
+      "Beacons are unauthenticated: nothing is pinned from this page. The command asks you to compare the fingerprint with the one on that machine.",
+    ),
+  ];
+}
+
+/** The Find Gateways section: it lives across refreshes, like the send form. */
+function discoverSection(invoke: Invoke) {
+  const result = el("div", { class: "iim-discover-result", "aria-live": "polite" });
+  const find = button("Find Gateways", async () => {
+    result.replaceChildren(el("p", { class: "iim-muted" }, `Listening ${DISCOVER_SECONDS} s for Gateways…`));
+    try {
+      result.replaceChildren(...discoveryResult(await invoke<DiscoveryView>("discover", { timeoutSeconds: DISCOVER_SECONDS })));
+    } catch (error) {
+      result.replaceChildren(el("p", { class: "iim-problem", role: "alert" }, `Could not look for Gateways: ${errorText(error)}`));
+    }
+  });
+  return el(
+    "section",
+    { class: "iim-discover", "aria-label": "Find Gateways" },
+    el("h2", {}, "Other Gateways nearby ", find),
+    el("p", { class: "iim-muted" }, "OpenClaw Gateways that announce themselves on this LAN or in the configured wide-area DNS-SD domains."),
+    result,
+  );
+}
+
 /** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages, recent deliveries and latency. */
 function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node[] {
   if (overview.problem) return [el("p", { class: "iim-problem", role: "alert" }, overview.problem)];
@@ -286,6 +353,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
       name,
     );
   const send = sendForm(invoke, frame.say, refresh);
+  frame.root.append(discoverSection(invoke));
   const render = (overview: Overview) => {
     send.updateTargets(overview);
     frame.body.replaceChildren(...overviewBody(overview, act, send.form));
