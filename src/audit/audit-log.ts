@@ -1,4 +1,4 @@
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openDatabase } from "../util/sqlite.js";
 
 /** One message that went out or came in, as the audit log keeps it: who, what, how, and the verdict. */
@@ -58,6 +58,7 @@ interface Row {
 export class AuditLog {
   readonly path: string;
   readonly #db: DatabaseSync;
+  #insert: StatementSync | undefined;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
@@ -69,9 +70,22 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    this.#db
-      .prepare("INSERT INTO audit (at, direction, id, from_name, to_name, transport, status, verdict, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(entry.at, entry.direction, entry.id, entry.from, entry.to, entry.transport, entry.status, entry.verdict, entry.bytes, entry.body ?? null);
+    this.#insert ??= this.#db.prepare(
+      "INSERT INTO audit (at, direction, id, from_name, to_name, transport, status, verdict, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#insert.run(entry.at, entry.direction, entry.id, entry.from, entry.to, entry.transport, entry.status, entry.verdict, entry.bytes, entry.body ?? null);
+  }
+
+  /** Several entries in one transaction (a broadcast's reports arrive together). */
+  recordAll(entries: readonly AuditEntry[]): void {
+    this.#db.exec("BEGIN");
+    try {
+      for (const entry of entries) this.record(entry);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** Oldest first; only those at or after `since` when given. */

@@ -11,17 +11,27 @@ import { inboundEntry } from "./entries.js";
 export function auditWriter(config: Config, env: NodeJS.ProcessEnv, warn: (path: string, error: unknown) => void): AuditWriter {
   let log: Promise<AuditLog> | undefined;
   let failed = false;
+  let pending: AuditEntry[] = [];
+  let written: Promise<void> = Promise.resolve();
+  // Entries of one turn of the event loop go in one transaction: a broadcast's reports arrive together.
+  const writePending = async () => {
+    const batch = pending;
+    pending = [];
+    try {
+      (await (log ??= AuditLog.open(auditPath(config, env)))).recordAll(batch);
+    } catch (error) {
+      failed = true;
+      warn(auditPath(config, env), error);
+    }
+  };
   return {
     write(entry) {
       if (!config.audit.enabled || failed) return;
-      (log ??= AuditLog.open(auditPath(config, env)))
-        .then((audit) => audit.record(entry))
-        .catch((error: unknown) => {
-          failed = true;
-          warn(auditPath(config, env), error);
-        });
+      pending.push(entry);
+      if (pending.length === 1) written = written.then(() => new Promise((resolve) => setImmediate(resolve))).then(writePending);
     },
     async close() {
+      await written;
       (await log?.catch(() => undefined))?.close();
     },
   };

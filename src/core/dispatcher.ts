@@ -157,11 +157,19 @@ export class Dispatcher {
         repeatOf: { deliveredAt: earlier.deliveredAt },
       };
     }
-    const report = await tryTransports(this.#context, envelope, instance, options);
+    const expected = outbox?.expectDelivery();
+    let report: DeliveryReport;
+    try {
+      report = await tryTransports(this.#context, envelope, instance, options);
+    } catch (error) {
+      expected?.();
+      throw error;
+    }
     if (report.ok && report.via && report.receipt && outbox) {
-      outbox.recordDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope);
+      await outbox.commitDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope, expected);
       if (report.status === "accepted") this.#context.onWaiting?.();
     }
+    expected?.();
     if (report.ok || report.status !== "failed" || !outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
     outbox.enqueue(envelope, reasons, new Date(), { pinnedTo: report.unsettledOn });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openDatabase } from "../util/sqlite.js";
 import { type Envelope, envelopeSchema } from "./envelope.js";
 import { TASKS_SCHEMA, TaskBook } from "./task-book.js";
@@ -105,6 +105,9 @@ export interface AwaitingFollowUp {
   readonly acceptedAt: Date;
 }
 
+/** The longest a delivery's record waits for others still in flight, to be committed with them. */
+const COMMIT_WAIT_MS = 5;
+
 /** A new lease owner, `<host> <pid> <random>` (one per flush, so two in one process exclude each other too): a lease of a process gone from this host is free. */
 export const leaseOwner = (): string => `${hostname()} ${process.pid} ${randomUUID()}`;
 
@@ -163,6 +166,13 @@ export class Outbox {
   /** Delegated tasks, in the same database. */
   readonly tasks: TaskBook;
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  /** Deliveries waiting for the next group commit (`commitDelivery`). */
+  #pending: { readonly record: () => void; readonly resolve: () => void; readonly reject: (error: unknown) => void }[] = [];
+  /** Deliveries in flight whose record the next group commit waits for (`expectDelivery`). */
+  #expected = 0;
+  #commitSoon = false;
+  #commitTimer: NodeJS.Timeout | undefined;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
@@ -189,18 +199,18 @@ export class Outbox {
    */
   enqueue(envelope: Envelope, lastError: string, now: Date = new Date(), route: { avoid?: readonly string[]; pinnedTo?: string | undefined } = {}): boolean {
     const avoid = route.avoid ?? [];
-    const result = this.#db
-      .prepare("INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at, avoid, pinned_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(
-        envelope.id,
-        envelope.to,
-        JSON.stringify(envelope),
-        now.toISOString(),
-        lastError,
-        now.toISOString(),
-        avoid.length > 0 ? JSON.stringify(avoid) : null,
-        route.pinnedTo ?? null,
-      );
+    const result = this.#prepare(
+      "INSERT OR IGNORE INTO outbox (id, target, envelope, queued_at, last_error, next_attempt_at, avoid, pinned_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      envelope.id,
+      envelope.to,
+      JSON.stringify(envelope),
+      now.toISOString(),
+      lastError,
+      now.toISOString(),
+      avoid.length > 0 ? JSON.stringify(avoid) : null,
+      route.pinnedTo ?? null,
+    );
     return Number(result.changes) > 0;
   }
 
@@ -215,32 +225,35 @@ export class Outbox {
       if (!depth) depths.set(target, (depth = { target, waiting: 0, oldestQueuedAt: undefined, awaitingEvidence: 0, lost: 0 }));
       return depth;
     };
-    for (const row of this.#db.prepare("SELECT target, COUNT(*) AS n, MIN(queued_at) AS oldest FROM outbox GROUP BY target").all() as {
+    for (const row of this.#prepare("SELECT target, COUNT(*) AS n, MIN(queued_at) AS oldest FROM outbox GROUP BY target").all() as {
       target: string;
       n: number;
       oldest: string;
     }[])
       Object.assign(of(row.target), { waiting: row.n, oldestQueuedAt: row.oldest });
-    for (const row of this.#db
-      .prepare("SELECT target, status, COUNT(*) AS n FROM delivered WHERE status IN ('accepted', 'lost') GROUP BY target, status")
-      .all() as { target: string; status: "accepted" | "lost"; n: number }[])
+    for (const row of this.#prepare(
+      "SELECT target, status, COUNT(*) AS n FROM delivered WHERE status IN ('accepted', 'lost') GROUP BY target, status",
+    ).all() as { target: string; status: "accepted" | "lost"; n: number }[])
       Object.assign(of(row.target), row.status === "accepted" ? { awaitingEvidence: row.n } : { lost: row.n });
     return [...depths.values()];
   }
 
   /** Queued envelopes in arrival order; only those due by `dueBy` when given. */
   list(options: { target?: string; dueBy?: Date } = {}): QueuedEnvelope[] {
-    const rows = this.#db
-      .prepare("SELECT * FROM outbox WHERE (? IS NULL OR target = ?) AND (? IS NULL OR next_attempt_at <= ?) ORDER BY seq")
-      .all(options.target ?? null, options.target ?? null, options.dueBy?.toISOString() ?? null, options.dueBy?.toISOString() ?? null) as unknown as Row[];
+    const rows = this.#prepare("SELECT * FROM outbox WHERE (? IS NULL OR target = ?) AND (? IS NULL OR next_attempt_at <= ?) ORDER BY seq").all(
+      options.target ?? null,
+      options.target ?? null,
+      options.dueBy?.toISOString() ?? null,
+      options.dueBy?.toISOString() ?? null,
+    ) as unknown as Row[];
     return rows.map(toQueued);
   }
 
   /** Removes the envelope from the queue and records where it went, in one transaction. */
   markDelivered(id: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
     this.#transaction(() => {
-      const row = this.#db.prepare("SELECT target, envelope FROM outbox WHERE id = ?").get(id) as { target: string; envelope: string } | undefined;
-      this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id);
+      const row = this.#prepare("SELECT target, envelope FROM outbox WHERE id = ?").get(id) as { target: string; envelope: string } | undefined;
+      this.#prepare("DELETE FROM outbox WHERE id = ?").run(id);
       if (row) this.recordDelivery(id, row.target, via, status, receipt, now, JSON.parse(row.envelope) as Envelope);
     });
   }
@@ -250,17 +263,82 @@ export class Outbox {
    * `accepted` one keeps its envelope, for `awaitingFollowUp` and a redelivery if the target loses it.
    */
   recordDelivery(id: string, target: string, via: string, status: string, receipt?: Receipt, now: Date = new Date(), envelope?: Envelope): void {
-    this.#db
-      .prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(
-        id,
-        target,
-        via,
-        status,
-        now.toISOString(),
-        receipt ? JSON.stringify(receipt) : null,
-        status === "accepted" && envelope ? JSON.stringify(envelope) : null,
-      );
+    this.#prepare("INSERT OR REPLACE INTO delivered (id, target, via, status, delivered_at, receipt, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
+      id,
+      target,
+      via,
+      status,
+      now.toISOString(),
+      receipt ? JSON.stringify(receipt) : null,
+      status === "accepted" && envelope ? JSON.stringify(envelope) : null,
+    );
+  }
+
+  /**
+   * A delivery is starting whose record `commitDelivery` will take: the group commit waits for it
+   * (at most `COMMIT_WAIT_MS`). The returned function says it ended without one; calling it again does nothing.
+   */
+  expectDelivery(): () => void {
+    this.#expected += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#expected -= 1;
+      this.#scheduleCommit();
+    };
+  }
+
+  /**
+   * `recordDelivery`, committed in one transaction with every other delivery recorded meanwhile:
+   * the acks of a broadcast, which arrive together, cost one fsync instead of one each. The commit
+   * runs once no expected delivery is still in flight (`expectDelivery`, whose end `expected` is),
+   * or `COMMIT_WAIT_MS` after the first record waiting. Resolves once the record is durable.
+   */
+  commitDelivery(
+    id: string,
+    target: string,
+    via: string,
+    status: string,
+    receipt?: Receipt,
+    now: Date = new Date(),
+    envelope?: Envelope,
+    expected?: () => void,
+  ): Promise<void> {
+    const committed = new Promise<void>((resolve, reject) => {
+      this.#pending.push({ record: () => this.recordDelivery(id, target, via, status, receipt, now, envelope), resolve, reject });
+    });
+    if (expected) expected();
+    else this.#scheduleCommit();
+    return committed;
+  }
+
+  #scheduleCommit(): void {
+    if (this.#pending.length === 0) return;
+    if (this.#expected === 0) {
+      if (this.#commitSoon) return;
+      this.#commitSoon = true;
+      // After the current I/O callbacks: every ack read in this turn joins the batch.
+      setImmediate(() => this.#commitPending());
+    } else this.#commitTimer ??= setTimeout(() => this.#commitPending(), COMMIT_WAIT_MS);
+  }
+
+  #commitPending(): void {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    this.#commitSoon = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    try {
+      this.#transaction(() => {
+        for (const entry of batch) entry.record();
+      });
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    for (const entry of batch) entry.resolve();
   }
 
   /**
@@ -268,12 +346,10 @@ export class Outbox {
    * ones are no longer followed up, so their bodies are let go here.
    */
   awaitingFollowUp(since: Date, options: { readonly ids?: ReadonlySet<string> } = {}): AwaitingFollowUp[] {
-    this.#db.prepare("UPDATE delivered SET envelope = NULL WHERE envelope IS NOT NULL AND delivered_at < ?").run(since.toISOString());
-    const rows = this.#db
-      .prepare(
-        "SELECT via, envelope, delivered_at FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at",
-      )
-      .all(since.toISOString()) as { via: string; envelope: string; delivered_at: string }[];
+    this.#prepare("UPDATE delivered SET envelope = NULL WHERE envelope IS NOT NULL AND delivered_at < ?").run(since.toISOString());
+    const rows = this.#prepare(
+      "SELECT via, envelope, delivered_at FROM delivered WHERE status = 'accepted' AND envelope IS NOT NULL AND delivered_at >= ? ORDER BY delivered_at",
+    ).all(since.toISOString()) as { via: string; envelope: string; delivered_at: string }[];
     return rows
       .map((row) => ({ via: row.via, envelope: envelopeSchema().parse(JSON.parse(row.envelope)), acceptedAt: new Date(row.delivered_at) }))
       .filter((row) => !options.ids || options.ids.has(row.envelope.id));
@@ -284,7 +360,7 @@ export class Outbox {
    * `lost`, with why, for `track` and the audit log.
    */
   markLost(id: string, target: string, reason: string): void {
-    this.#db.prepare("UPDATE delivered SET status = 'lost', envelope = NULL, note = ? WHERE id = ? AND target = ?").run(reason, id, target);
+    this.#prepare("UPDATE delivered SET status = 'lost', envelope = NULL, note = ? WHERE id = ? AND target = ?").run(reason, id, target);
   }
 
   /**
@@ -295,23 +371,39 @@ export class Outbox {
    */
   claimTarget(target: string, owner: string, ms: number, now: Date = new Date()): boolean {
     let claimed = false;
-    this.#transaction(() => {
-      const row = this.#db.prepare("SELECT owner, until FROM leases WHERE target = ?").get(target) as { owner: string; until: string } | undefined;
-      if (row && row.owner !== owner && row.until > now.toISOString() && ownerAlive(row.owner)) return;
-      this.#db.prepare("INSERT OR REPLACE INTO leases (target, owner, until) VALUES (?, ?, ?)").run(target, owner, new Date(now.getTime() + ms).toISOString());
-      claimed = true;
-    });
+    this.#withoutFsync(() =>
+      this.#transaction(() => {
+        const row = this.#prepare("SELECT owner, until FROM leases WHERE target = ?").get(target) as { owner: string; until: string } | undefined;
+        if (row && row.owner !== owner && row.until > now.toISOString() && ownerAlive(row.owner)) return;
+        this.#prepare("INSERT OR REPLACE INTO leases (target, owner, until) VALUES (?, ?, ?)").run(target, owner, new Date(now.getTime() + ms).toISOString());
+        claimed = true;
+      }),
+    );
     return claimed;
   }
 
   /** Gives a lease back (only its owner's). */
   releaseTarget(target: string, owner: string): void {
-    this.#db.prepare("DELETE FROM leases WHERE target = ? AND owner = ?").run(target, owner);
+    this.#withoutFsync(() => this.#prepare("DELETE FROM leases WHERE target = ? AND owner = ?").run(target, owner));
+  }
+
+  /**
+   * A lease needs no fsync: the write-ahead log still orders it and survives a crash of the process;
+   * only a crash of the machine can lose it, and that ends its owner too. A follow-up of a broadcast
+   * claims, renews and gives back a lease per member: three fsyncs each were most of its time.
+   */
+  #withoutFsync(work: () => void): void {
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      work();
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
+    }
   }
 
   /** The target ran it (or its policy held or refused it): the record says so and lets the envelope go. */
   markFollowedUp(id: string, target: string, status: "delivered" | "held" | "refused" = "delivered"): void {
-    this.#db.prepare("UPDATE delivered SET status = ?, envelope = NULL WHERE id = ? AND target = ?").run(status, id, target);
+    this.#prepare("UPDATE delivered SET status = ?, envelope = NULL WHERE id = ? AND target = ?").run(status, id, target);
   }
 
   /**
@@ -320,14 +412,14 @@ export class Outbox {
    */
   requeue(envelope: Envelope, reason: string, now: Date = new Date(), avoid: readonly string[] = []): void {
     this.#transaction(() => {
-      this.#db.prepare("DELETE FROM delivered WHERE id = ? AND target = ?").run(envelope.id, envelope.to);
+      this.#prepare("DELETE FROM delivered WHERE id = ? AND target = ?").run(envelope.id, envelope.to);
       this.enqueue(envelope, reason, now, { avoid });
     });
   }
 
   /** The record of an earlier delivery of this envelope id to this target, if this sender made one. */
   delivery(id: string, target: string): DeliveryRecord | undefined {
-    const row = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ? AND target = ?").get(id, target) as
+    const row = this.#prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ? AND target = ?").get(id, target) as
       | DeliveredRow
       | undefined;
     return row && toRecord(row);
@@ -335,13 +427,13 @@ export class Outbox {
 
   /** Every target's record of an earlier delivery of this envelope id (a group sends one id to several). */
   deliveries(id: string): DeliveryRecord[] {
-    const rows = this.#db.prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ?").all(id) as unknown as DeliveredRow[];
+    const rows = this.#prepare("SELECT target, via, status, delivered_at, receipt, note FROM delivered WHERE id = ?").all(id) as unknown as DeliveredRow[];
     return rows.map(toRecord);
   }
 
   /** Deliveries that ended as `written` (in a memory file): the ones whose "seen" receipt is worth checking. */
   written(): { id: string; target: string; deliveredAt: string }[] {
-    const rows = this.#db.prepare("SELECT id, target, delivered_at FROM delivered WHERE status = 'written' ORDER BY delivered_at").all() as {
+    const rows = this.#prepare("SELECT id, target, delivered_at FROM delivered WHERE status = 'written' ORDER BY delivered_at").all() as {
       id: string;
       target: string;
       delivered_at: string;
@@ -351,32 +443,40 @@ export class Outbox {
 
   /** Records a failed flush attempt and when to try again. */
   markFailed(id: string, error: string, nextAttemptAt: Date): void {
-    this.#db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);
+    this.#prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?").run(error, nextAttemptAt.toISOString(), id);
   }
 
   /** The queued entry of this envelope, if it still waits. */
   queued(id: string): QueuedEnvelope | undefined {
-    const row = this.#db.prepare("SELECT * FROM outbox WHERE id = ?").get(id) as Row | undefined;
+    const row = this.#prepare("SELECT * FROM outbox WHERE id = ?").get(id) as Row | undefined;
     return row && toQueued(row);
   }
 
   /** Only this transport may carry it (it may have landed there unseen). */
   pin(id: string, transport: string): void {
-    this.#db.prepare("UPDATE outbox SET pinned_to = ? WHERE id = ?").run(transport, id);
+    this.#prepare("UPDATE outbox SET pinned_to = ? WHERE id = ?").run(transport, id);
   }
 
   /** The target said it does not have it: any transport may carry it again. */
   unpin(id: string): void {
-    this.#db.prepare("UPDATE outbox SET pinned_to = NULL WHERE id = ?").run(id);
+    this.#prepare("UPDATE outbox SET pinned_to = NULL WHERE id = ?").run(id);
   }
 
   /** Drops an envelope that can never be delivered (e.g. its target was removed from the config); false when none waited. */
   remove(id: string): boolean {
-    return Number(this.#db.prepare("DELETE FROM outbox WHERE id = ?").run(id).changes) > 0;
+    return Number(this.#prepare("DELETE FROM outbox WHERE id = ?").run(id).changes) > 0;
   }
 
   close(): void {
+    if (this.#db.isOpen) this.#commitPending();
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** A prepared statement, kept: the send path runs the same few for every message. */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
   }
 
   #transaction(work: () => void): void {

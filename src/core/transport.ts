@@ -48,6 +48,11 @@ export interface DeliveryContext {
 /** One way of reaching another instance. */
 export interface Transport {
   readonly id: TransportId;
+  /**
+   * Sends to many targets may all be in flight at once (a broker publish: the acks come back
+   * pipelined on one connection); a group send then does not hold them to its concurrency limit.
+   */
+  readonly pipelined?: boolean;
   /** Whether this transport can reach the instance at all (configured, capability present). Pure. */
   applies(instance: Instance, envelope: Envelope): Applicability;
   /** Delivers once; throws a classified `TransportError` on failure. */

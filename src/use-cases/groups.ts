@@ -5,7 +5,7 @@ import type { DeliveryReport, Dispatcher, SendOptions } from "../core/dispatcher
 import { UnknownInstanceError } from "../core/errors.js";
 import type { DelegateInput, DelegateResult } from "./delegate.js";
 
-/** Members sent to at once; the rest wait for a free place. */
+/** Members sent to at once; the rest wait for a free place. Members reached by a pipelined transport (a broker) are not counted. */
 export const GROUP_CONCURRENCY = 8;
 
 export interface GroupInput {
@@ -40,10 +40,22 @@ function membersOf(registry: InstanceRegistry, name: string): { name: string; me
   return group;
 }
 
+/** Whether the member's message would go by a transport whose sends can all be in flight at once. */
+function pipelined(dispatcher: Dispatcher, member: string): boolean {
+  try {
+    const { via } = dispatcher.route(member);
+    return via !== undefined && dispatcher.transport(via)?.pipelined === true;
+  } catch {
+    // An unknown member: its own send reports that.
+    return false;
+  }
+}
+
 /**
- * One envelope per member, sent concurrently (at most `GROUP_CONCURRENCY` at a time), each with
- * its own fallback and report; a member that cannot be reached now gets its copy queued in the
- * outbox while the others are delivered.
+ * One envelope per member, sent concurrently (at most `GROUP_CONCURRENCY` at a time, except
+ * members a broker reaches: all of their publishes are in flight together), each with its own
+ * fallback and report; a member that cannot be reached now gets its copy queued in the outbox
+ * while the others are delivered.
  */
 export async function sendToGroup(
   dependencies: { registry: InstanceRegistry; dispatcher: Dispatcher },
@@ -54,7 +66,10 @@ export async function sendToGroup(
   const id = input.id ?? randomUUID();
   const limit = pLimit(GROUP_CONCURRENCY);
   const members = await Promise.all(
-    group.members.map((member) => limit(() => dependencies.dispatcher.send({ to: member, body: input.body, id: memberId(id, member) }, options))),
+    group.members.map((member) => {
+      const send = () => dependencies.dispatcher.send({ to: member, body: input.body, id: memberId(id, member) }, options);
+      return pipelined(dependencies.dispatcher, member) ? send() : limit(send);
+    }),
   );
   return { group: group.name, id, ok: members.every((report) => report.ok), members };
 }

@@ -10,6 +10,10 @@ import type { Host } from "./netns.ts";
 export interface TestNatsServer {
   readonly url: string;
   readonly port: number;
+  /** Its monitoring endpoint (`/varz`: memory, CPU), when started with `monitor`. */
+  readonly monitorUrl: string | undefined;
+  /** The running server's process id. */
+  readonly pid: number | undefined;
   /** Stops it (its JetStream store stays, so a start() brings every stored message back). */
   stop(): Promise<void>;
   /** SIGKILL, as a crash: no shutdown of its own. */
@@ -43,14 +47,15 @@ async function listening(address: string, port: number, deadline: number): Promi
 }
 
 /** A real `nats-server -js` on a free port with its own file store, for one test file: on loopback, or on a test host's address. */
-export async function startNatsServer(options: { host?: Host } = {}): Promise<TestNatsServer> {
+export async function startNatsServer(options: { host?: Host; monitor?: boolean } = {}): Promise<TestNatsServer> {
   const port = await freePort();
+  const monitorPort = options.monitor ? await freePort() : undefined;
   const address = options.host?.address ?? "127.0.0.1";
   const store = await mkdtemp(join(tmpdir(), "oii-nats-"));
   const bin = await which("nats-server");
   let child: ChildProcess | undefined;
   const start = async () => {
-    const args = ["-js", "-a", address, "-p", String(port), "-sd", store];
+    const args = ["-js", "-a", address, "-p", String(port), "-sd", store, ...(monitorPort ? ["-m", String(monitorPort)] : [])];
     child = options.host ? options.host.spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] }) : spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr = `${stderr}${chunk.toString()}`.slice(-4000)));
@@ -63,6 +68,10 @@ export async function startNatsServer(options: { host?: Host } = {}): Promise<Te
   return {
     url: `nats://${address}:${port}`,
     port,
+    monitorUrl: monitorPort ? `http://${address}:${monitorPort}` : undefined,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     kill: async () => {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;

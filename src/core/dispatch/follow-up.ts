@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import pLimit from "p-limit";
 import type { Instance } from "../../config/registry.js";
 import type { TransportId } from "../../config/schema.js";
 import { deadlineSignal } from "../../util/deadline.js";
@@ -13,6 +14,8 @@ import { tryTransports } from "./send.js";
 /** A message the target lost after accepting it is sent again at most this often, and only while this young. */
 export const MAX_REDELIVERIES = 3;
 export const MAX_REDELIVERY_AGE_MS = 60 * 60_000;
+/** Targets looked at side by side, except those a pipelined transport (a broker) carried: all of them at once. */
+const FOLLOW_UP_CONCURRENCY = 8;
 /** How long after acceptance an envelope is still followed up. */
 export const FOLLOW_UP_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -31,17 +34,26 @@ export async function followUpAccepted(
 ): Promise<Map<string, FollowUpLook>> {
   const looks = new Map<string, FollowUpLook>();
   const awaiting = () => outbox.awaitingFollowUp(new Date(Date.now() - FOLLOW_UP_WINDOW_MS), ids ? { ids } : {});
-  for (const target of new Set(awaiting().map((item) => item.envelope.to))) {
-    if (!leases.claim(target)) continue;
+  const first = awaiting();
+  const followTarget = async (target: string) => {
+    if (!leases.claim(target)) return;
     // Read again under the lease: another process may have settled or redelivered them meanwhile.
     for (const item of awaiting().filter((candidate) => candidate.envelope.to === target)) {
       signal?.throwIfAborted();
-      if (deadline !== undefined && Date.now() >= deadline) return looks;
+      if (deadline !== undefined && Date.now() >= deadline) return;
       leases.claim(target);
       const look = await followOne(context, outbox, item, signal);
       if (look) looks.set(`${item.envelope.id} ${target}`, look);
     }
-  }
+  };
+  // Targets are looked at side by side (in order within each): a broadcast's receipts are read together, not one member after another.
+  const limit = pLimit(FOLLOW_UP_CONCURRENCY);
+  await Promise.all(
+    [...new Set(first.map((item) => item.envelope.to))].map((target) => {
+      const pipelined = first.every((item) => item.envelope.to !== target || context.transports.get(item.via as TransportId)?.pipelined === true);
+      return pipelined ? followTarget(target) : limit(() => followTarget(target));
+    }),
+  );
   return looks;
 }
 

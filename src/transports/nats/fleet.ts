@@ -86,6 +86,7 @@ export class NatsFleet {
   readonly #env: NodeJS.ProcessEnv;
   #connection: Promise<NatsConnection> | undefined;
   #stream: Promise<void> | undefined;
+  #client: { readonly connection: NatsConnection; readonly client: JetStreamClient } | undefined;
   readonly #buckets = new Map<string, Promise<KV>>();
 
   constructor(config: NatsConfig, env: NodeJS.ProcessEnv = process.env) {
@@ -111,7 +112,9 @@ export class NatsFleet {
       throw error;
     });
     await this.#stream;
-    return (await import("@nats-io/jetstream")).jetstream(connection);
+    // One client per connection: each send asked for one, and building it was a cost per message.
+    if (this.#client?.connection !== connection) this.#client = { connection, client: (await import("@nats-io/jetstream")).jetstream(connection) };
+    return this.#client.client;
   }
 
   async manager(): Promise<JetStreamManager> {

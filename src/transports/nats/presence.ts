@@ -20,10 +20,10 @@ export async function announce(fleet: NatsFleet, entry: Omit<PresenceEntry, "las
 /** Every instance seen in the fleet within its TTL. */
 export async function fleetMembers(fleet: NatsFleet): Promise<PresenceEntry[]> {
   const bucket = await fleet.bucket(fleet.names.presence, fleet.config.presenceTtlMs);
-  const members: PresenceEntry[] = [];
-  for await (const key of await bucket.keys()) {
-    const entry = await bucket.get(key);
-    if (entry && entry.operation === "PUT") members.push(entry.json<PresenceEntry>());
-  }
+  const keys: string[] = [];
+  for await (const key of await bucket.keys()) keys.push(key);
+  // All reads in flight together: one round trip for a fleet of any size, not one per member.
+  const entries = await Promise.all(keys.map((key) => bucket.get(key)));
+  const members = entries.flatMap((entry) => (entry && entry.operation === "PUT" ? [entry.json<PresenceEntry>()] : []));
   return members.sort((a, b) => a.name.localeCompare(b.name));
 }

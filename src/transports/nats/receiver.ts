@@ -42,6 +42,8 @@ export class NatsReceiver {
   #stopped = false;
   /** Failed surfaces per stream sequence (a restart starts counting again). */
   readonly #failures = new Map<number, number>();
+  /** Receipts being written, each followed by its message's ack. */
+  readonly #settling = new Set<Promise<void>>();
 
   constructor(options: NatsReceiverOptions) {
     this.#options = options;
@@ -144,11 +146,28 @@ export class NatsReceiver {
       return;
     }
     this.#failures.delete(message.seq);
-    // The receipt first: once acked, the sender's follow-up must find it.
-    await (await fleet.bucket(fleet.names.receipts))
-      .put(receiptKey(envelope.id), JSON.stringify({ state: "surfaced", by: self, at: new Date().toISOString() }))
+    // The receipt first: once acked, the sender's follow-up must find it. The next message is surfaced meanwhile.
+    const settled = this.#receipt(envelope)
+      .then(
+        () => message.ack(),
+        (error: unknown) => {
+          // Never acked without its receipt: given again, the agent's ledger knows it was taken, and the receipt is written then.
+          this.#options.onError?.(error);
+          message.nak(nakDelayMs(1));
+        },
+      )
+      // A lost connection: the message is not acked, and the consumer gives it again.
       .catch((error: unknown) => this.#options.onError?.(error));
-    message.ack();
+    this.#settling.add(settled);
+    void settled.finally(() => this.#settling.delete(settled));
+  }
+
+  async #receipt(envelope: Envelope): Promise<void> {
+    const { fleet, self } = this.#options;
+    await (await fleet.bucket(fleet.names.receipts)).put(
+      receiptKey(envelope.id),
+      JSON.stringify({ state: "surfaced", by: self, at: new Date().toISOString() }),
+    );
   }
 
   async #deadLetter(message: JsMsg, reason: string): Promise<void> {
@@ -166,6 +185,7 @@ export class NatsReceiver {
     this.#stopped = true;
     await this.#messages?.close();
     await this.#loop;
+    await Promise.all(this.#settling);
   }
 }
 

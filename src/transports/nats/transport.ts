@@ -16,6 +16,7 @@ const REPLY_POLL_MS = 500;
  */
 export class NatsTransport implements Transport {
   readonly id = "nats";
+  readonly pipelined = true;
   readonly #lease: FleetLease | undefined;
   readonly #fleet: NatsFleet | undefined;
 
