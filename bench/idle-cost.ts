@@ -7,12 +7,13 @@
 // retry timers) is in every window's difference.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePort, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
+import { cpuSecondsOfTree } from "./cpu.ts";
 import { withRunNpmCache } from "./npm-cache.ts";
 
 export interface IdleCostContext {
@@ -26,37 +27,17 @@ export interface IdleCostContext {
   readonly settleMs: number;
   readonly row: (row: { scenario: string; a: string; b: string; ratio: string; note: string }) => void;
   readonly log: (text: string) => void;
+  /** Instances configured beside xiaom in the plugin's config, each a refusing target like it. */
+  readonly otherInstances?: readonly string[];
+  /** Work on the Gateway with the plugin after the idle windows, while it still runs (saves a scenario a Gateway start). */
+  readonly afterWindows?: (withPlugin: TestGateway) => Promise<void>;
 }
 
-/** Clock ticks per second of /proc's utime and stime (USER_HZ; 100 on Linux). */
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds used so far by a process and all its descendants. */
-async function cpuSecondsOfTree(root: number): Promise<number> {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/u.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => undefined);
-    if (!stat) continue;
-    // Fields after the command (which may hold spaces) start after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-  }
-  let ticks = 0;
-  const pending = [root];
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
-    ticks += stats.get(pid)?.ticks ?? 0;
-    for (const [child, stat] of stats) if (stat.ppid === pid) pending.push(child);
-  }
-  return ticks / TICKS_PER_SECOND;
-}
-
-async function queueOne(gateway: TestGateway): Promise<string> {
+async function queueOne(gateway: TestGateway, to = "xiaom"): Promise<string> {
   const response = await fetch(`${gateway.httpUrl}/tools/invoke`, {
     method: "POST",
     headers: { authorization: `Bearer ${gateway.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ tool: "instance_send", args: { to: "xiaom", message: "waits in the outbox while the bench measures" } }),
+    body: JSON.stringify({ tool: "instance_send", args: { to, message: "waits in the outbox while the bench measures" } }),
   });
   const body = (await response.json()) as { result?: { details?: { report?: { status?: string } } } };
   return body.result?.details?.report?.status ?? `no report (${response.status})`;
@@ -109,7 +90,12 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
               config: {
                 self: { name: "bench-idle" },
                 stateDir: join(gateway.stateDir, "inter-instance"),
-                instances: { xiaom: { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] } },
+                instances: Object.fromEntries(
+                  ["xiaom", ...(context.otherInstances ?? [])].map((name) => [
+                    name,
+                    { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] },
+                  ]),
+                ),
               },
             },
           ),
@@ -158,6 +144,11 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       ratio: `${servicesCost >= 0 ? "+" : ""}${servicesCost.toFixed(3)} %`,
       note: `the plugin's two services run as in a Gateway (file watch and 30 s safety-net poll on a workspace; one message queued for a refusing target, ${services.ready.replace(/^ready /u, "")}), in a process of their own, same ${context.windows} windows of ${seconds} s; median of per-window differences. Goal: within 0.1 % of a core`,
     });
+    if (context.afterWindows) {
+      await Promise.all([stopChild(services.child), stopChild(emptyNode.child), plain.stop(), plainToo.stop()]);
+      for (const to of context.otherInstances ?? []) await queueOne(withPlugin, to);
+      await context.afterWindows(withPlugin);
+    }
   } finally {
     await Promise.all([stopChild(services?.child), stopChild(emptyNode?.child)]);
     await Promise.all([plain?.dispose(), plainToo?.dispose(), withPlugin?.dispose()]);

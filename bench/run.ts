@@ -24,6 +24,7 @@ import { benchFleet } from "./fleet.ts";
 import { benchIdleCost } from "./idle-cost.ts";
 import { benchRace } from "./race.ts";
 import { connectRawClient } from "./raw-client.mjs";
+import { benchScrapeCost } from "./scrape-cost.ts";
 import { ratio, type Series, summarize, timed } from "./stats.ts";
 import { benchTwoMachines } from "./two-machines.ts";
 
@@ -52,7 +53,8 @@ const N = {
         idleSettleMs: 1_000,
         signatures: 20,
         groups: 2,
-        fleetRounds: 2,
+        fleetRounds: 1,
+        scrape: { perBatch: 5, batches: 3 },
       }
     : {
         warm: 50,
@@ -70,6 +72,7 @@ const N = {
         signatures: 1000,
         groups: 20,
         fleetRounds: 30,
+        scrape: { perBatch: 100, batches: 12 },
       }),
   // The naive dispatcher is cut off at this cap, and its projection shown instead.
   naiveCapMs: quick ? 1_000 : 3_000,
@@ -532,10 +535,25 @@ if (loopbackWarm) {
 phase("8. across a link");
 
 // 9. What the plugin costs an idle Gateway.
-await benchIdleCost({ scratch, tarball, windowMs: N.idleWindowMs, windows: N.idleWindows, settleMs: N.idleSettleMs, row: (row) => rows.push(row), log });
-phase("9. idle cost");
+// 14. A Prometheus scrape of the plugin's metrics route, on the same Gateway with the plugin (20 instances).
+const SCRAPED_INSTANCES = 20;
+await benchIdleCost({
+  scratch,
+  tarball,
+  windowMs: N.idleWindowMs,
+  windows: N.idleWindows,
+  settleMs: N.idleSettleMs,
+  row: (row) => rows.push(row),
+  log,
+  otherInstances: Array.from({ length: SCRAPED_INSTANCES - 1 }, (_, i) => `peer-${i + 1}`),
+  afterWindows: async (gateway) => {
+    phase("9. idle cost");
+    await benchScrapeCost({ gateway, instances: SCRAPED_INSTANCES, ...N.scrape, series, row: (row) => rows.push(row), log });
+  },
+});
+phase("14. metrics scrape");
 
-// 12. A fleet of 8 on a real NATS broker, broadcast, against direct sessions_send.
+// 12. Fleets of 8, 32 and 100 on a real NATS broker, broadcast, each beside raw publishes (the floor); at 8 against direct sessions_send. Alone: node bench/fleet.ts [--quick]
 await benchFleet({ scratch, tarball, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
 phase("12. fleet");
 
