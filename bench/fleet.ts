@@ -1,5 +1,5 @@
 // Scenario 12 of `npm run bench`: fleets of 8, 32 and 100 members on a real NATS JetStream broker
-// (2 real Gateways with the plugin installed from its tarball, the rest lightweight receivers
+// (2 real Gateways with the plugin, installed from its tarball once for the run, the rest lightweight receivers
 // running the same consumer code in a process of their own), broadcast to by the library, each
 // beside the floor measured in the same run: the same envelopes published to the same inboxes by
 // the official client (`@nats-io/jetstream`) with nothing around it, all in flight at once. Both
@@ -19,17 +19,14 @@ import { type FleetLease, leaseFleet, receiptKey } from "../dist/transports/nats
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { type MockModelServer, startMockModel } from "../test/harness/mock-model.ts";
 import { startNatsServer, type TestNatsServer } from "../test/harness/nats-server.ts";
-import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
+import { loadInstalledPlugin } from "../test/harness/plugin-install.ts";
 import { brokerMemoryMb, type LightReceivers, processCpuMicros, type RawPublisher, rawPublisher, startLightReceivers } from "./fleet-probes.ts";
-import { withRunNpmCache } from "./npm-cache.ts";
 import { type Series, summarize, timed } from "./stats.ts";
 
 type Row = { scenario: string; a: string; b: string; ratio: string; note: string };
 
 export interface FleetBenchContext {
   readonly scratch: string;
-  /** The plugin's packed tarball (`packPlugin`), when the caller packed it already. */
-  readonly tarball?: Promise<string>;
   /** Broadcasts per fleet size and side (library, floor); the direct comparison at 8 takes as many. */
   readonly rounds: number;
   readonly series: Series[];
@@ -82,11 +79,7 @@ export async function benchFleet(context: FleetBenchContext): Promise<void> {
   let raw: RawPublisher | undefined;
   try {
     const idleMb = await brokerMemoryMb(nats.monitorUrl);
-    const tarball = context.tarball ?? packPlugin(context.scratch);
-    const started = await Promise.all([
-      startLightReceivers(nats.url, FLEET, LIGHT),
-      ...GATEWAYS.map((name) => startPluginGateway(context, tarball, name, natsInput, mocks)),
-    ]);
+    const started = await Promise.all([startLightReceivers(nats.url, FLEET, LIGHT), ...GATEWAYS.map((name) => startPluginGateway(name, natsInput, mocks))]);
     light = started[0] as LightReceivers;
     gateways.push(...(started.slice(1) as TestGateway[]));
     context.log("12 the two Gateways with the plugin and the light receivers are ready");
@@ -220,35 +213,24 @@ function measured(id: string, start: number, acksMs: number, cpuMicros: number, 
   return { id, acksMs, lastMs: Math.max(...perMemberMs), perMemberMs, cpuMicros };
 }
 
-async function startPluginGateway(
-  context: FleetBenchContext,
-  tarball: Promise<string>,
-  name: string,
-  nats: { servers: string[]; fleet: string },
-  mocks: MockModelServer[],
-): Promise<TestGateway> {
+async function startPluginGateway(name: string, nats: { servers: string[]; fleet: string }, mocks: MockModelServer[]): Promise<TestGateway> {
   const mock = await startMockModel();
   mocks.push(mock);
-  const packed = await tarball;
   return startGateway({
     modelBaseUrl: mock.url,
     name: `fleet-${name}`,
     extraConfig: { messages: { queue: { cap: 10_000 } } },
     beforeStart: (gateway) =>
-      installPlugin(
-        packed,
-        { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) },
-        {
-          enabled: true,
-          config: {
-            self: { name },
-            stateDir: join(gateway.stateDir, "inter-instance"),
-            nats,
-            instances: {},
-            inbound: { unverified: "allow", ratePerHour: 1_000_000 },
-          },
+      loadInstalledPlugin(gateway, {
+        enabled: true,
+        config: {
+          self: { name },
+          stateDir: join(gateway.stateDir, "inter-instance"),
+          nats,
+          instances: {},
+          inbound: { unverified: "allow", ratePerHour: 1_000_000 },
         },
-      ),
+      }),
   });
 }
 

@@ -554,7 +554,7 @@ await benchIdleCost({
 phase("14. metrics scrape");
 
 // 12. Fleets of 8, 32 and 100 on a real NATS broker, broadcast, each beside raw publishes (the floor); at 8 against direct sessions_send. Alone: node bench/fleet.ts [--quick]
-await benchFleet({ scratch, tarball, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
+await benchFleet({ scratch, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
 phase("12. fleet");
 
 // 13. Accepted is not delivered: lost and duplicated per 1,000 under the race (test/integration/race.test.ts),

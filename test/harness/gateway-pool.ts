@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startGateway, type TestGateway } from "./gateway.ts";
 import { type MockModelServer, startMockModel } from "./mock-model.ts";
+import { INSTALLED_PLUGIN_URL, installPluginOnce } from "./plugin-install.ts";
 
 /**
  * The run's shared Gateways (Vitest `globalSetup`): one real Gateway per configuration shape, started
@@ -51,7 +55,18 @@ async function startShape(shape: GatewayShape): Promise<Started> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const shapes = new Map<GatewayShape, Promise<Started>>();
+  // The plugin, installed by OpenClaw once for the run when a file first asks (see loadInstalledPlugin).
+  const installRoot = await mkdtemp(join(tmpdir(), "oii-plugin-"));
+  let installed: Promise<string> | undefined;
   const server: Server = createServer((request, response) => {
+    if (request.url === "/installed-plugin") {
+      installed ??= installPluginOnce(installRoot);
+      installed.then(
+        (dir) => response.writeHead(200, { "content-type": "text/plain" }).end(dir),
+        (error: unknown) => response.writeHead(500).end(error instanceof Error ? error.message : String(error)),
+      );
+      return;
+    }
     const shape = request.url?.slice(1) as GatewayShape;
     if (shape !== "plain") {
       response.writeHead(404).end(`no such Gateway shape: ${shape}`);
@@ -65,7 +80,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  project.provide("gatewayPoolUrl", `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const poolUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  project.provide("gatewayPoolUrl", poolUrl);
+  // In the environment rather than provided: the benchmarks the suite runs as child processes use it too.
+  process.env[INSTALLED_PLUGIN_URL] = `${poolUrl}/installed-plugin`;
   return async () => {
     server.close();
     await Promise.all(
@@ -75,5 +93,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
         await mock?.close();
       }),
     );
+    await installed?.catch(() => undefined);
+    await rm(installRoot, { recursive: true, force: true });
   };
 }

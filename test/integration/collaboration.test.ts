@@ -9,7 +9,7 @@ import { createMessenger, type Messenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, textOf, waitForRun } from "../harness/oracle.js";
-import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { gatewayRequest } from "../harness/rpc.js";
 import { testLog } from "../harness/secrets-watch.js";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
@@ -107,12 +107,11 @@ beforeAll(async () => {
     if (crew.status !== "ok") throw new Error(`could not open agent:main:crew on B: ${JSON.stringify(crew)}`);
   };
   const startA = async () => {
-    const tarball = await packPlugin(scratch);
     gatewayA = await startGateway({
       modelBaseUrl: mockA.url,
       name: "xiaoa-collab",
       beforeStart: (gateway) =>
-        installPlugin(tarball, gateway, {
+        loadInstalledPlugin(gateway, {
           hooks: { allowConversationAccess: true },
           config: {
             self: { name: "xiaoa" },

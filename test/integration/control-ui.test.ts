@@ -9,7 +9,7 @@ import { createMessenger, type Messenger } from "../../src/index.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
-import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { prometheusOrSkip, promtoolCheck, startPrometheus, type TestPrometheus } from "../harness/prometheus.js";
 import { gatewayRequest } from "../harness/rpc.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -51,14 +51,13 @@ beforeAll(async () => {
   let portB: number;
   [mockA, mockB, deadPort, portB] = await Promise.all([startMockModel(), startMockModel(), freePort(), freePort()]);
   const tokenB = `tok-xiaom-${randomUUID()}`;
-  const tarball = await packPlugin(scratch);
   [gatewayB, gatewayA] = await Promise.all([
     startGateway({ modelBaseUrl: mockB.url, name: "xiaom-ui", port: portB, token: tokenB }),
     startGateway({
       modelBaseUrl: mockA.url,
       name: "xiaoa-ui",
       beforeStart: async (gateway) => {
-        await installPlugin(tarball, gateway, {
+        await loadInstalledPlugin(gateway, {
           hooks: { allowConversationAccess: true },
           config: {
             self: { name: "xiaoa" },

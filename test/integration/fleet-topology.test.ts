@@ -11,7 +11,7 @@ import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
 import { createHosts, type Host, type Hosts, hostsOrSkip } from "../harness/netns.js";
-import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // Three machines: Xiaoa on host a and Xiaom on host b, each Gateway bound to its own loopback (no
@@ -71,14 +71,8 @@ async function settledOnB(fleet: NatsFleet, sent: readonly { readonly id: string
 beforeAll(async () => {
   if (!run) return;
   scratch = await mkdtemp(join(tmpdir(), "oii-topology-"));
-  // The tarball does not depend on the machines: packed while they and the broker come up.
-  const [tarball] = await Promise.all([
-    packPlugin(scratch),
-    (async () => {
-      hosts = await createHosts(["a", "b", "c"]);
-      nats = await startNatsServer({ host: hosts.get("c") });
-    })(),
-  ]);
+  hosts = await createHosts(["a", "b", "c"]);
+  nats = await startNatsServer({ host: hosts.get("c") });
   const start = async (key: "a" | "b", name: string) => {
     const host = hosts.get(key);
     const mock = await startMockModel({ address: host.gatewayAddress });
@@ -88,7 +82,7 @@ beforeAll(async () => {
       host,
       bind: "loopback",
       beforeStart: (state) =>
-        installPlugin(tarball, state, {
+        loadInstalledPlugin(state, {
           enabled: true,
           hooks: { allowConversationAccess: true },
           config: { self: { name }, stateDir: join(state.stateDir, "inter-instance"), nats: natsConfig(), instances: {}, inbound: { unverified: "allow" } },

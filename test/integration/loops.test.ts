@@ -9,7 +9,7 @@ import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { readHistory, textOf } from "../harness/oracle.js";
-import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // Two agents scripted to always answer each other: any turn that holds PINGPONG makes the agent
@@ -27,7 +27,6 @@ let starter: Messenger;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-loops-"));
-  const tarball = await packPlugin(scratch);
   const plan = Object.fromEntries(
     await Promise.all(
       NAMES.map(
@@ -54,7 +53,7 @@ beforeAll(async () => {
         port: plan[name].port,
         token: plan[name].token,
         beforeStart: (gateway) =>
-          installPlugin(tarball, gateway, {
+          loadInstalledPlugin(gateway, {
             hooks: { allowConversationAccess: true },
             config: {
               self: { name },

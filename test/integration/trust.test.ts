@@ -14,7 +14,7 @@ import { startA2aGateway } from "../harness/a2a-gateway.js";
 import type { TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, readHistory, textOf } from "../harness/oracle.js";
-import { installPlugin, packPlugin } from "../harness/plugin-install.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // Impersonation and inbound policy against a real Gateway with the plugin installed on the
@@ -39,7 +39,6 @@ beforeAll(async () => {
   mock = await startMockModel();
   for (const name of ["xiaoa", "xiaob", "mallory"] as const) keys[name] = new MessagingKeyStore(join(scratch, `${name}-state`)).key();
   key = keys.xiaoa;
-  const tarball = await packPlugin(scratch);
   // The A2A channel on, with Xiaoa as its peer: the third way text reaches Xiaom's agent.
   xiaom = await startA2aGateway({
     modelBaseUrl: mock.url,
@@ -47,7 +46,7 @@ beforeAll(async () => {
     peerToken: PEER_TOKEN,
     loopToken: `loop-${randomBytes(12).toString("hex")}`,
     beforeStart: (gateway) =>
-      installPlugin(tarball, gateway, {
+      loadInstalledPlugin(gateway, {
         hooks: { allowConversationAccess: true },
         config: {
           self: { name: "xiaom" },
