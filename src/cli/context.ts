@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { defaultConfigPath } from "../config/file.js";
+import { defaultConfigPath, updateConfigFile } from "../config/file.js";
 import { loadConfigFile } from "../config/parse.js";
-import type { Config } from "../config/schema.js";
+import type { Config, ConfigInput } from "../config/schema.js";
 import { createMessenger, type Messenger } from "../messenger/create.js";
 import { SecretSet } from "../util/redact.js";
 import { exitCode, type Outcome } from "./exit.js";
@@ -19,6 +19,8 @@ export interface CliIo {
   readonly name?: string;
   /** Where the config comes from when no `--config` is given (inside OpenClaw: the plugin's own config). */
   readonly pluginConfig?: () => Promise<Config>;
+  /** Inside OpenClaw: applies a change to the plugin's config in openclaw.json; returns where it went. */
+  readonly updatePluginConfig?: (change: (config: ConfigInput) => ConfigInput) => Promise<string>;
 }
 
 interface GlobalOptions {
@@ -97,6 +99,18 @@ export class CliContext {
   loadConfig(): Promise<Config> {
     const path = this.#globals().config;
     return path === undefined && this.#io.pluginConfig ? this.#io.pluginConfig() : loadConfigFile(path ?? defaultConfigPath(this.#io.env));
+  }
+
+  /**
+   * Applies `change` to the config and writes it: the file `--config` names, else inside OpenClaw the
+   * plugin's entry in openclaw.json, else the default file. Returns where it went.
+   */
+  async updateConfig(change: (config: ConfigInput) => ConfigInput): Promise<string> {
+    const path = this.#globals().config;
+    if (path === undefined && this.#io.updatePluginConfig) return this.#io.updatePluginConfig(change);
+    const file = path ?? defaultConfigPath(this.#io.env);
+    await updateConfigFile(file, change);
+    return file;
   }
 
   async open(): Promise<Messenger> {

@@ -1,53 +1,64 @@
 import { Command } from "commander";
-import { addCommand } from "./commands/add.js";
-import { askCommand } from "./commands/ask.js";
-import { delegateCommand } from "./commands/delegate.js";
-import { discoverCommand } from "./commands/discover.js";
-import { doctorCommand } from "./commands/doctor.js";
-import { execCommand } from "./commands/exec.js";
-import { inboxCommand } from "./commands/inbox.js";
-import { initCommand } from "./commands/init.js";
-import { inviteCommand } from "./commands/invite.js";
-import { keysCommand } from "./commands/keys.js";
-import { listCommand } from "./commands/list.js";
-import { logCommand } from "./commands/log.js";
-import { metricsCommand } from "./commands/metrics.js";
-import { outboxCommand } from "./commands/outbox.js";
-import { pairCommand } from "./commands/pair.js";
-import { pinCommand } from "./commands/pin.js";
-import { removeCommand } from "./commands/remove.js";
-import { sayCommand } from "./commands/say.js";
-import { sendCommand } from "./commands/send.js";
-import { statusCommand } from "./commands/status.js";
-import { syncCommand } from "./commands/sync.js";
 import { CliContext, type CliIo, withOutputOptions } from "./context.js";
 
 export type { CliIo } from "./context.js";
 
-/** The commands, in the order the help lists them. */
-const COMMANDS: readonly ((context: CliContext) => Command)[] = [
-  sendCommand,
-  delegateCommand,
-  statusCommand,
-  askCommand,
-  sayCommand,
-  execCommand,
-  initCommand,
-  discoverCommand,
-  addCommand,
-  inviteCommand,
-  pairCommand,
-  pinCommand,
-  keysCommand,
-  listCommand,
-  removeCommand,
-  inboxCommand,
-  syncCommand,
-  doctorCommand,
-  outboxCommand,
-  logCommand,
-  metricsCommand,
+type CommandFactory = (context: CliContext) => Command;
+
+/**
+ * The commands, in the order the help lists them, each loaded when it runs: a one-shot `send` does
+ * not pay for the modules of `discover`, `invite` or `log`.
+ */
+const COMMANDS: readonly (readonly [name: string, load: () => Promise<CommandFactory>])[] = [
+  ["send", async () => (await import("./commands/send.js")).sendCommand],
+  ["delegate", async () => (await import("./commands/delegate.js")).delegateCommand],
+  ["status", async () => (await import("./commands/status.js")).statusCommand],
+  ["ask", async () => (await import("./commands/ask.js")).askCommand],
+  ["say", async () => (await import("./commands/say.js")).sayCommand],
+  ["exec", async () => (await import("./commands/exec.js")).execCommand],
+  ["init", async () => (await import("./commands/init.js")).initCommand],
+  ["discover", async () => (await import("./commands/discover.js")).discoverCommand],
+  ["add", async () => (await import("./commands/add.js")).addCommand],
+  ["invite", async () => (await import("./commands/invite.js")).inviteCommand],
+  ["pair", async () => (await import("./commands/pair.js")).pairCommand],
+  ["pin", async () => (await import("./commands/pin.js")).pinCommand],
+  ["keys", async () => (await import("./commands/keys.js")).keysCommand],
+  ["list", async () => (await import("./commands/list.js")).listCommand],
+  ["remove", async () => (await import("./commands/remove.js")).removeCommand],
+  ["inbox", async () => (await import("./commands/inbox.js")).inboxCommand],
+  ["sync", async () => (await import("./commands/sync.js")).syncCommand],
+  ["doctor", async () => (await import("./commands/doctor.js")).doctorCommand],
+  ["outbox", async () => (await import("./commands/outbox.js")).outboxCommand],
+  ["log", async () => (await import("./commands/log.js")).logCommand],
+  ["metrics", async () => (await import("./commands/metrics.js")).metricsCommand],
 ];
+
+/** The program's own options that take a value: what follows them is not the command's name. */
+const OPTIONS_WITH_VALUE = new Set(["-c", "--config"]);
+
+/**
+ * The command this argv runs, when it names one: its first operand, past the program's options.
+ * Undefined for help, a typo or no command, which need every command (to list them, or suggest one).
+ */
+export function commandNamed(argv: readonly string[]): string | undefined {
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index]!;
+    if (arg === "--") return undefined;
+    if (OPTIONS_WITH_VALUE.has(arg)) {
+      index += 1;
+      continue;
+    }
+    if (arg.startsWith("-")) continue;
+    return COMMANDS.some(([name]) => name === arg) ? arg : undefined;
+  }
+  return undefined;
+}
+
+/** The factories for this argv: only the command it names, or all of them. */
+async function commandsFor(argv: readonly string[]): Promise<CommandFactory[]> {
+  const named = commandNamed(argv);
+  return Promise.all(COMMANDS.filter(([name]) => named === undefined || name === named).map(([, load]) => load()));
+}
 
 /** Runs the CLI with the given argv (without node and the script); resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -60,7 +71,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .hook("preAction", (_program, command) => context.running(command))
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
     .showHelpAfterError();
-  for (const command of COMMANDS) program.addCommand(command(context));
+  for (const command of await commandsFor(argv)) program.addCommand(command(context));
   completeTree(program);
   context.running(program);
   try {

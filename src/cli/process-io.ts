@@ -7,7 +7,7 @@ async function readStdin(): Promise<Uint8Array> {
 }
 
 /** The CLI's input and output as this process has them (the bin, and `openclaw inter-instance`). */
-export function processIo(extra: Pick<CliIo, "name" | "pluginConfig"> = {}): CliIo {
+export function processIo(extra: Pick<CliIo, "name" | "pluginConfig" | "updatePluginConfig"> = {}): CliIo {
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

@@ -113,6 +113,8 @@ export class InstanceRegistry {
   readonly self: string;
   readonly retries: number;
   readonly circuitCooldownMs: number;
+  /** Bounds on the files of a message (`attachments` in the config). */
+  readonly attachments: { readonly maxFileBytes: number; readonly maxTotalBytes: number; readonly maxFiles: number };
   readonly #instances = new Map<string, Instance>();
   readonly #index = new Map<string, string>();
 
@@ -120,6 +122,7 @@ export class InstanceRegistry {
     this.self = config.self.name;
     this.retries = config.defaults.retries;
     this.circuitCooldownMs = config.defaults.circuitCooldownMs;
+    this.attachments = config.attachments;
     const defaultOrder = config.defaults.transports ?? DEFAULT_TRANSPORT_ORDER;
     const collisions: { path: string; message: string }[] = [];
     for (const [name, raw] of Object.entries(config.instances)) {

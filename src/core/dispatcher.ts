@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { Instance, InstanceRegistry } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
 import type { SecretSet } from "../util/redact.js";
+import { HeldFiles } from "./attachments/held-files.js";
+import { prepareFiles } from "./attachments/prepare.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import type { DispatchContext } from "./dispatch/context.js";
 import { flushQueued } from "./dispatch/flush.js";
@@ -74,9 +76,11 @@ export interface DispatcherOptions {
 export class Dispatcher {
   readonly #context: DispatchContext;
   readonly #outbox: (() => Promise<Outbox>) | undefined;
+  readonly #held = new HeldFiles();
 
   constructor(options: DispatcherOptions) {
     this.#outbox = options.outbox;
+    const outbox = options.outbox;
     this.#context = {
       registry: options.registry,
       transports: new Map(options.transports.map((transport) => [transport.id, transport])),
@@ -88,6 +92,7 @@ export class Dispatcher {
       onReport: options.onReport,
       onLost: options.onLost,
       onWaiting: options.onWaiting,
+      files: this.#held.source(async (file) => (outbox ? (await outbox()).files.read(file) : undefined)),
     };
   }
 
@@ -107,6 +112,7 @@ export class Dispatcher {
         { hint: first!.fix },
       );
     }
+    const files = input.files && input.files.length > 0 ? await prepareFiles(input.files, this.#context.registry.attachments) : [];
     const envelope = createEnvelope({
       to: instance.name,
       body: input.body,
@@ -114,8 +120,14 @@ export class Dispatcher {
       id: input.id,
       conversation: input.conversation,
       hop: input.hop,
+      files,
     });
-    return this.deliver(envelope, instance, options);
+    const release = this.#held.hold(files);
+    try {
+      return await this.deliver(envelope, instance, options);
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -166,12 +178,15 @@ export class Dispatcher {
       throw error;
     }
     if (report.ok && report.via && report.receipt && outbox) {
+      // Kept for a redelivery while the target has not run it.
+      if (report.status === "accepted" && envelope.files) outbox.keepFiles(this.#held.withBytes(envelope.files));
       await outbox.commitDelivery(envelope.id, instance.name, report.via, report.status, report.receipt, new Date(), envelope, expected);
       if (report.status === "accepted") this.#context.onWaiting?.();
     }
     expected?.();
     if (report.ok || report.status !== "failed" || !outbox || options.queue === false || report.attempts.some((a) => a.outcome === "fatal")) return report;
     const reasons = report.attempts.map((a) => `${a.transport}: ${a.error?.code ?? a.skippedBecause ?? a.outcome}`).join("; ");
+    if (envelope.files) outbox.keepFiles(this.#held.withBytes(envelope.files));
     outbox.enqueue(envelope, reasons, new Date(), { pinnedTo: report.unsettledOn });
     this.#context.onWaiting?.();
     this.#context.logger.warn({ envelopeId: envelope.id, to: instance.name, outbox: outbox.path }, "queued in the outbox");
@@ -209,6 +224,8 @@ export class Dispatcher {
       return [...redelivered, ...(await flushQueued(this.#context, outbox, leases, options))];
     } finally {
       leases.releaseAll();
+      // Files of envelopes that aged out of follow-up, or that a crash left without their row.
+      outbox.sweepFiles();
     }
   }
 

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { toValidationError } from "../config/parse.js";
 import { once } from "../util/lazy.js";
 import { type ZodApi, zod } from "../util/zod.js";
+import { type FileMeta, fileListSchema } from "./attachments/file-list.js";
 
 /** Largest body accepted, in UTF-8 bytes. Gateway frames allow 25 MiB; a chat turn far less is sensible. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,6 +41,8 @@ function buildEnvelopeSchema(z: ZodApi) {
       replyTo: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
       /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
       task: z.literal(true).optional(),
+      /** Files the message carries: listed (and signed) here, their bytes carried beside the envelope. */
+      files: fileListSchema().optional(),
       /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
       signature: z
         .string()
@@ -65,6 +68,8 @@ export interface EnvelopeInput {
   readonly hop?: number | undefined;
   readonly replyTo?: string | undefined;
   readonly task?: boolean | undefined;
+  /** The files it carries, already named safely and digested (see `prepareFiles`). */
+  readonly files?: readonly FileMeta[] | undefined;
 }
 
 /** Builds and validates an envelope; throws `ValidationError` naming the bad field. */
@@ -80,6 +85,7 @@ export function createEnvelope(input: EnvelopeInput): Envelope {
     ...(input.hop !== undefined ? { hop: input.hop } : {}),
     ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
     ...(input.task ? { task: true as const } : {}),
+    ...(input.files && input.files.length > 0 ? { files: input.files.map(({ name, size, sha256, mime }) => ({ name, size, sha256, mime })) } : {}),
   };
   const result = envelopeSchema().safeParse(candidate);
   if (!result.success) throw toValidationError("message", result.error);

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { dirname, join } from "node:path";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openDatabase } from "../util/sqlite.js";
+import { BlobStore } from "./attachments/blob-store.js";
+import type { FileWithBytes } from "./attachments/file-list.js";
 import { type Envelope, envelopeSchema } from "./envelope.js";
 import { TASKS_SCHEMA, TaskBook } from "./task-book.js";
 import type { Receipt } from "./transport.js";
@@ -142,6 +145,15 @@ function toRecord(row: DeliveredRow): DeliveryRecord {
   };
 }
 
+/** A little longer than a send takes from keeping a file to writing its row, in another process sharing the outbox. */
+const FILE_SWEEP_GRACE_MS = 10 * 60_000;
+
+function digestsIn(envelopeJson: string): string[] {
+  if (!envelopeJson.includes('"files":[')) return [];
+  const files = (JSON.parse(envelopeJson) as { files?: { sha256?: unknown }[] }).files ?? [];
+  return files.flatMap((file) => (typeof file.sha256 === "string" ? [file.sha256] : []));
+}
+
 function toQueued(row: Row): QueuedEnvelope {
   return {
     seq: row.seq,
@@ -163,6 +175,8 @@ function toQueued(row: Row): QueuedEnvelope {
  */
 export class Outbox {
   readonly path: string;
+  /** The bytes of files that waiting envelopes list, by SHA-256, in `outbox-files/` beside the database. */
+  readonly files: BlobStore;
   /** Delegated tasks, in the same database. */
   readonly tasks: TaskBook;
   readonly #db: DatabaseSync;
@@ -176,6 +190,7 @@ export class Outbox {
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
+    this.files = new BlobStore(join(dirname(path), "outbox-files"));
     this.#db = db;
     this.tasks = new TaskBook(db);
   }
@@ -251,11 +266,14 @@ export class Outbox {
 
   /** Removes the envelope from the queue and records where it went, in one transaction. */
   markDelivered(id: string, via: string, status: string, receipt?: Receipt, now: Date = new Date()): void {
+    const letGo: string[] = [];
     this.#transaction(() => {
       const row = this.#prepare("SELECT target, envelope FROM outbox WHERE id = ?").get(id) as { target: string; envelope: string } | undefined;
       this.#prepare("DELETE FROM outbox WHERE id = ?").run(id);
       if (row) this.recordDelivery(id, row.target, via, status, receipt, now, JSON.parse(row.envelope) as Envelope);
+      if (row && status !== "accepted") letGo.push(row.envelope);
     });
+    this.#letFilesGo(letGo);
   }
 
   /**
@@ -360,7 +378,9 @@ export class Outbox {
    * `lost`, with why, for `track` and the audit log.
    */
   markLost(id: string, target: string, reason: string): void {
+    const letGo = this.#keptEnvelopeWithFiles(id, target);
     this.#prepare("UPDATE delivered SET status = 'lost', envelope = NULL, note = ? WHERE id = ? AND target = ?").run(reason, id, target);
+    this.#letFilesGo(letGo);
   }
 
   /**
@@ -403,7 +423,9 @@ export class Outbox {
 
   /** The target ran it (or its policy held or refused it): the record says so and lets the envelope go. */
   markFollowedUp(id: string, target: string, status: "delivered" | "held" | "refused" = "delivered"): void {
+    const letGo = this.#keptEnvelopeWithFiles(id, target);
     this.#prepare("UPDATE delivered SET status = ?, envelope = NULL WHERE id = ? AND target = ?").run(status, id, target);
+    this.#letFilesGo(letGo);
   }
 
   /**
@@ -464,7 +486,48 @@ export class Outbox {
 
   /** Drops an envelope that can never be delivered (e.g. its target was removed from the config); false when none waited. */
   remove(id: string): boolean {
-    return Number(this.#prepare("DELETE FROM outbox WHERE id = ?").run(id).changes) > 0;
+    const row = this.#prepare("SELECT envelope FROM outbox WHERE id = ?").get(id) as { envelope: string } | undefined;
+    const removed = Number(this.#prepare("DELETE FROM outbox WHERE id = ?").run(id).changes) > 0;
+    if (row) this.#letFilesGo([row.envelope]);
+    return removed;
+  }
+
+  /**
+   * Keeps the bytes of an envelope's files before the row that needs them (`enqueue`, an accepted
+   * `commitDelivery`) is written: a crash in between leaves a blob without a row (swept later),
+   * never a row without its bytes.
+   */
+  keepFiles(files: readonly FileWithBytes[]): void {
+    for (const file of files) this.files.put(file.bytes, file.sha256);
+  }
+
+  /** Removes kept files no waiting envelope lists any more, older than `graceMs` (a crash's leftovers). */
+  sweepFiles(graceMs: number = FILE_SWEEP_GRACE_MS): string[] {
+    return this.files.sweep(this.#listedDigests(), graceMs);
+  }
+
+  /** Digests that queued envelopes, and accepted ones kept for a redelivery, list. */
+  #listedDigests(): Set<string> {
+    const rows = this.#prepare(
+      `SELECT envelope FROM outbox WHERE envelope LIKE '%"files":[%' UNION ALL SELECT envelope FROM delivered WHERE envelope LIKE '%"files":[%'`,
+    ).all() as { envelope: string }[];
+    return new Set(rows.flatMap((row) => digestsIn(row.envelope)));
+  }
+
+  #keptEnvelopeWithFiles(id: string, target: string): string[] {
+    const row = this.#prepare(`SELECT envelope FROM delivered WHERE id = ? AND target = ? AND envelope LIKE '%"files":[%'`).get(id, target) as
+      | { envelope: string }
+      | undefined;
+    return row ? [row.envelope] : [];
+  }
+
+  /** An envelope left the outbox (delivered, dropped, lost): its files go too, unless another waiting envelope lists them. */
+  #letFilesGo(envelopes: readonly string[]): void {
+    const digests = envelopes.flatMap(digestsIn);
+    if (digests.length === 0) return;
+    const listed = this.#listedDigests();
+    const gone = new Set(digests.filter((digest) => !listed.has(digest)));
+    this.files.sweep(listed, 0, Date.now(), gone);
   }
 
   close(): void {

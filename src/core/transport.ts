@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Instance } from "../config/registry.js";
 import type { TransportId } from "../config/schema.js";
+import type { FileSource } from "./attachments/held-files.js";
 import type { Envelope } from "./envelope.js";
 
 /**
@@ -43,6 +44,14 @@ export interface DeliveryContext {
   /** Aborted when the attempt times out or the caller gives up; transports must stop their work. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** The bytes of the files the envelope lists (`envelope.files`), checked against their size and digest. */
+  readonly files?: FileSource | undefined;
+  /**
+   * Set while another path may carry the same message (a first contact raced against the next
+   * transport): a transport awaits it right before the step after which the target may hold the
+   * message. It waits while the other path is sending and rejects once that path delivered it.
+   */
+  readonly claim?: (() => Promise<void>) | undefined;
 }
 
 /** One way of reaching another instance. */
@@ -55,6 +64,12 @@ export interface Transport {
   readonly pipelined?: boolean;
   /** Whether this transport can reach the instance at all (configured, capability present). Pure. */
   applies(instance: Instance, envelope: Envelope): Applicability;
+  /**
+   * For a link never seen (no handshake on record): how long this transport may take before the
+   * dispatcher starts the next one alongside it. Undefined: tried alone, its own budgets apply. A
+   * transport that gives one must await `DeliveryContext.claim` before its message leaves.
+   */
+  headStartMs?(instance: Instance): number | undefined;
   /** Delivers once; throws a classified `TransportError` on failure. */
   deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt>;
   /**

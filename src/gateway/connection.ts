@@ -37,6 +37,15 @@ export interface GatewayConnectionOptions {
   readonly configLocation?: ConfigLocation;
 }
 
+/**
+ * The limits a Gateway's hello advertises (`policy`): the largest frame, and the largest decoded
+ * attachment (`policy.attachments`, absent on older Gateways). A snapshot of its connection.
+ */
+export interface GatewayPolicy {
+  readonly maxPayload?: number;
+  readonly attachments?: { readonly maxBytes: number; readonly maxImageBytes: number };
+}
+
 /** What a Gateway says about itself in its hello. */
 export interface GatewayServerInfo {
   readonly version?: string;
@@ -91,6 +100,7 @@ export class GatewayConnection {
   #methods: ReadonlySet<string> = new Set();
   #scopes: readonly string[] | undefined;
   #server: GatewayServerInfo = {};
+  #policy: GatewayPolicy = {};
   readonly #limit: LimitFunction;
 
   constructor(options: GatewayConnectionOptions) {
@@ -139,6 +149,12 @@ export class GatewayConnection {
     return this.#scopes;
   }
 
+  /** The limits of the Gateway's hello (`policy`) on this connection; connects first. Read again at every reconnect. */
+  async policy(signal?: AbortSignal): Promise<GatewayPolicy> {
+    await this.#connectUnless(signal);
+    return this.#policy;
+  }
+
   /** The Gateway's OpenClaw version and protocol, from its hello; connects first. */
   async serverInfo(signal?: AbortSignal): Promise<GatewayServerInfo> {
     await this.#connectUnless(signal);
@@ -162,6 +178,11 @@ export class GatewayConnection {
 
   get connected(): boolean {
     return this.#client !== undefined;
+  }
+
+  /** No socket open and no handshake with this Gateway on record, here or (with a state dir) in an earlier process. */
+  get firstContact(): boolean {
+    return this.#client === undefined && this.#options.connectTimeoutMs === undefined && this.#options.latency?.slowestRecentMs(this.url) === undefined;
   }
 
   /** Drops the current socket (if any); the next request connects anew. */
@@ -271,6 +292,7 @@ export class GatewayConnection {
           settled = true;
           this.#methods = new Set(hello.features?.methods ?? []);
           this.#scopes = hello.auth?.scopes;
+          this.#policy = policyOf(hello);
           const { server, protocol } = hello as { server?: { version?: unknown }; protocol?: unknown };
           this.#server = {
             ...(typeof server?.version === "string" ? { version: server.version } : {}),
@@ -358,4 +380,18 @@ export class GatewayPool {
     this.#connections.clear();
     await Promise.all(all.map((connection) => connection.close()));
   }
+}
+
+const positive = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined);
+
+/** The hello's `policy`, as far as it is well-formed. */
+function policyOf(hello: unknown): GatewayPolicy {
+  const policy = (hello as { policy?: { maxPayload?: unknown; attachments?: { maxBytes?: unknown; maxImageBytes?: unknown } } }).policy;
+  const maxPayload = positive(policy?.maxPayload);
+  const maxBytes = positive(policy?.attachments?.maxBytes);
+  const maxImageBytes = positive(policy?.attachments?.maxImageBytes);
+  return {
+    ...(maxPayload ? { maxPayload } : {}),
+    ...(maxBytes ? { attachments: { maxBytes, maxImageBytes: maxImageBytes ?? maxBytes } } : {}),
+  };
 }

@@ -118,7 +118,11 @@ export class DeviceIdentityStore {
   storeToken(gatewayUrl: string, deviceId: string, role: string, record: DeviceTokenRecord): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tokens = this.#readTokens();
-    tokens[tokenKey(gatewayUrl, deviceId, role)] = { token: record.token, scopes: [...record.scopes] };
+    const key = tokenKey(gatewayUrl, deviceId, role);
+    const stored = tokens[key];
+    // A Gateway hands the same token back at every connect: a one-shot process need not rewrite (and fsync) the file for it.
+    if (stored?.token === record.token && Array.isArray(stored.scopes) && stored.scopes.join(" ") === record.scopes.join(" ")) return;
+    tokens[key] = { token: record.token, scopes: [...record.scopes] };
     writeFileAtomic().sync(this.tokensPath, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   }
 

@@ -4,6 +4,12 @@ import { writeFileAtomic } from "../util/atomic-write.js";
 
 /** The budget for a handshake with no history: a slow link's TLS and connect challenge fit in it. */
 export const DEFAULT_HANDSHAKE_BUDGET_MS = 10_000;
+/**
+ * A link never seen gets this long alone before the next transport starts alongside: a Gateway on a
+ * working link answers well inside it, and a silently dropping one no longer holds the fallback for
+ * the whole 10 s budget (the handshake itself keeps that budget and may still win).
+ */
+export const FIRST_CONTACT_HEAD_START_MS = 2_000;
 /** Not less: a handshake also waits for this machine's own CPU, which a busy sender may not have (2 s was seen to fail at load 6). */
 const MIN_BUDGET_MS = 5_000;
 /** A handshake this many times slower than the slowest recent one means the link is gone, not slow. */
@@ -53,7 +59,8 @@ export class LinkLatency {
     if (!this.#path) return;
     try {
       mkdirSync(join(this.#path, ".."), { recursive: true, mode: 0o700 });
-      writeFileAtomic().sync(this.#path, `${JSON.stringify(all)}\n`, { mode: 0o600 });
+      // No fsync: losing the newest sample in a crash costs one default budget, and a one-shot send writes this every run.
+      writeFileAtomic().sync(this.#path, `${JSON.stringify(all)}\n`, { mode: 0o600, fsync: false });
     } catch {
       // Only an optimisation: without the file the next process starts from the default budget.
     }

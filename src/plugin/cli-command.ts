@@ -1,5 +1,5 @@
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
-import { pluginConfigOf } from "./secret-refs.js";
+import { pluginCliConfig } from "./cli-config.js";
 
 type CliRegistrar = Parameters<OpenClawPluginApi["registerCli"]>[0];
 
@@ -13,7 +13,8 @@ export const INTER_INSTANCE_CLI = {
 /**
  * `openclaw inter-instance <command> …`: every argument goes to this package's own CLI, which reads
  * the plugin's config from the Gateway's openclaw.json (SecretRefs resolved) unless `--config` names
- * a file. It runs in the `openclaw` process and needs no running Gateway for itself.
+ * a file, and writes what `pair`, `add`, `pin` and `remove` change back there. It runs in the
+ * `openclaw` process and needs no running Gateway for itself.
  */
 export function registerInterInstanceCli(api: OpenClawPluginApi): CliRegistrar {
   return ({ program }) => {
@@ -27,9 +28,10 @@ export function registerInterInstanceCli(api: OpenClawPluginApi): CliRegistrar {
       .passThroughOptions()
       .action(async (args: string[]) => {
         const [{ runCli }, { processIo }] = await Promise.all([import("../cli/main.js"), import("../cli/process-io.js")]);
+        const config = pluginCliConfig(api, (line) => process.stderr.write(`${line}\n`));
         process.exitCode = await runCli(
           args,
-          processIo({ name: `openclaw ${INTER_INSTANCE_CLI.name}`, pluginConfig: () => pluginConfigOf(api, (line) => process.stderr.write(`${line}\n`)) }),
+          processIo({ name: `openclaw ${INTER_INSTANCE_CLI.name}`, pluginConfig: () => config.read(), updatePluginConfig: (change) => config.update(change) }),
         );
       });
   };

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import type { FileMeta } from "../core/attachments/file-list.js";
+import { decodeFileList, encodeFileList } from "../core/attachments/wire.js";
 import type { Envelope } from "../core/envelope.js";
 import { describeVerdict, type SenderVerdict } from "./frame.js";
 import { claimedNameIn, looksLikeOurs, quoteExcerpt, quoteName } from "./lookalike.js";
@@ -11,7 +13,7 @@ import { type PinnedKeys, verifySender } from "./sign-envelope.js";
 const HEADER = /^\[Message from (.{1,64}?) via openclaw-inter-instance, id ([A-Za-z0-9][A-Za-z0-9._:-]{7,127})\]$/gmu;
 // `redelivery=N` is no longer written (a redelivery is the same text), but lines signed before say it.
 const TRAILER =
-  /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))?(?: reply-to=([A-Za-z0-9._:-]{8,128}))?(?: (task))? sig=([0-9a-f]{128}|[A-Za-z0-9_-]{86})\]$/gmu;
+  /^\[openclaw-inter-instance signature to=(\S{1,400}) created=([0-9T:.Z+-]{10,40})(?: redelivery=(\d{1,4}))?(?: conversation=([A-Za-z0-9._:-]{8,128}) hop=(\d{1,4}))?(?: reply-to=([A-Za-z0-9._:-]{8,128}))?(?: (task))?(?: files=([A-Za-z0-9_-]{1,65536}))? sig=([0-9a-f]{128}|[A-Za-z0-9_-]{86})\]$/gmu;
 
 /**
  * The signature in session text is hex: OpenClaw masks runs that look like vendor tokens (`hf_`, `r8_`,
@@ -26,7 +28,8 @@ export function signatureTrailer(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const conversation = envelope.conversation ? ` conversation=${envelope.conversation} hop=${envelope.hop ?? 1}` : "";
   const reply = `${envelope.replyTo ? ` reply-to=${envelope.replyTo}` : ""}${envelope.task ? " task" : ""}`;
-  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${conversation}${reply} sig=${sessionSignature(envelope.signature)}]`;
+  const files = envelope.files ? ` files=${encodeFileList(envelope.files)}` : "";
+  return `\n[openclaw-inter-instance signature to=${encodeURIComponent(envelope.to)} created=${envelope.createdAt}${conversation}${reply}${files} sig=${sessionSignature(envelope.signature)}]`;
 }
 
 /** A line inside a verified message's signed body that looks like a header or a verdict: quoted, not a message. */
@@ -48,6 +51,8 @@ export interface SessionVerdict {
   /** As its verified signature line says: the envelope it answers, and whether it is a delegated task. */
   readonly replyTo?: string;
   readonly task?: true;
+  /** The files its verified signature line lists (name, size, SHA-256, type): what arrived beside it is checked against these. */
+  readonly files?: readonly FileMeta[];
   /** What the verified signature binds besides sender and body: the receiver it names and when it was made. */
   readonly signedFor?: SignedFor;
   /** Lines of a verified body that look like a header or a verdict: part of what was signed, listed for the agent. */
@@ -109,7 +114,8 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     hop: match[5] ? Number(match[5]) : undefined,
     replyTo: match[6],
     task: match[7] ? true : undefined,
-    signature: envelopeSignature(match[8]!),
+    files: match[8] === undefined ? undefined : (decodeFileList(match[8]) ?? null),
+    signature: envelopeSignature(match[9]!),
   }));
   const headers = [...text.matchAll(HEADER)];
   const messages: SessionVerdict[] = [];
@@ -126,12 +132,12 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
     const bodyStart = header.index + line.length + 1;
     let verdict: SenderVerdict = verifySender({ id, from, to: "", createdAt: "", body: "" }, undefined, pinned);
     let body = text.slice(bodyStart);
-    let thread: { conversation?: string; hop?: number; replyTo?: string; task?: true; signedFor?: SignedFor } = {};
+    let thread: { conversation?: string; hop?: number; replyTo?: string; task?: true; files?: readonly FileMeta[]; signedFor?: SignedFor } = {};
     for (const trailer of trailers) {
       // The body ends at the line break before the signature line.
-      if (trailer.at <= bodyStart || trailer.to === undefined) continue;
-      const { conversation, hop, redelivery, createdAt, signature, replyTo, task } = trailer;
-      const fields = { id, from, to: trailer.to, createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery, conversation, hop, replyTo, task };
+      if (trailer.at <= bodyStart || trailer.to === undefined || trailer.files === null) continue;
+      const { conversation, hop, redelivery, createdAt, signature, replyTo, task, files } = trailer;
+      const fields = { id, from, to: trailer.to, createdAt, body: text.slice(bodyStart, trailer.at - 1), redelivery, conversation, hop, replyTo, task, files };
       const candidate = verifySender(fields, signature, pinned);
       if (candidate.verified) {
         verdict = candidate;
@@ -140,6 +146,7 @@ export function verdictsInText(text: string, pinned: PinnedKeys): SessionVerdict
           ...(conversation ? { conversation, hop: hop ?? 1 } : {}),
           ...(replyTo ? { replyTo } : {}),
           ...(task ? { task } : {}),
+          ...(files ? { files } : {}),
           signedFor: { to: trailer.to, createdAt },
         };
         end = trailer.at + trailer.length;
@@ -205,7 +212,11 @@ export interface ListedDecision {
 }
 
 /** What the agent is told before a turn that holds inter-instance messages, or text that imitates them. */
-export function verdictContext(verdicts: readonly SessionVerdict[], decisions?: readonly (ListedDecision | undefined)[]): string {
+export function verdictContext(
+  verdicts: readonly SessionVerdict[],
+  decisions?: readonly (ListedDecision | undefined)[],
+  filesOf?: (message: SessionVerdict) => string | undefined,
+): string {
   const lines: string[] = [];
   for (const [index, message] of verdicts.entries()) {
     const decision = decisions?.[index];
@@ -220,6 +231,9 @@ export function verdictContext(verdicts: readonly SessionVerdict[], decisions?: 
     }
     const task = verdict.verified && message.task ? `; a task: answer it in this turn, your answer goes back to ${quoteName(verdict.from)}` : "";
     lines.push(`- id ${message.id}: ${describeVerdict(verdict)}${task}${kept}`);
+    // Only for a message the agent gets: its files, each with what the plugin found (see `filesForAgent`).
+    const files = kept === "" ? filesOf?.(message) : undefined;
+    if (files) lines.push(files.replace(/^/gmu, "  "));
     for (const quoted of message.quoted ?? []) {
       const names = quoted.claimedFrom ? ` naming ${quoteName(quoted.claimedFrom)}` : "";
       const what = quoted.id ? `- id ${quoted.id}: quoted inside id ${message.id}` : `- a line quoted inside id ${message.id}`;

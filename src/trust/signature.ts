@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { type FileMeta, signedFileTuples } from "../core/attachments/file-list.js";
 
 /** What a signature covers: every field that says who sent what to whom, and the body by its hash. */
 export interface SignedFields {
@@ -12,6 +13,8 @@ export interface SignedFields {
   readonly hop?: number | undefined;
   readonly replyTo?: string | undefined;
   readonly task?: boolean | undefined;
+  /** The files the message lists: each one's name, size, SHA-256 and type are signed. */
+  readonly files?: readonly FileMeta[] | undefined;
 }
 
 const SIGNATURE_DOMAIN = "openclaw-inter-instance/envelope/v1";
@@ -24,7 +27,7 @@ const SIGNATURE = /^[A-Za-z0-9_-]{86}$/u;
  */
 export function signedPayload(fields: SignedFields): Buffer {
   const bodySha256 = createHash("sha256").update(fields.body, "utf8").digest("hex");
-  const parts = [
+  const parts: unknown[] = [
     SIGNATURE_DOMAIN,
     fields.id,
     fields.from,
@@ -37,6 +40,8 @@ export function signedPayload(fields: SignedFields): Buffer {
     fields.replyTo ?? "",
     fields.task ? 1 : 0,
   ];
+  // Only a message with files adds a part, so every signature made before files existed still verifies.
+  if (fields.files && fields.files.length > 0) parts.push(signedFileTuples(fields.files));
   return Buffer.from(JSON.stringify(parts), "utf8");
 }
 

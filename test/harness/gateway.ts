@@ -175,6 +175,12 @@ function gatewayConfig(
   return { ...base, ...extra };
 }
 
+/** Whether the Gateway's config turns TLS on (`gateway.tls.enabled`), as it will start. */
+async function tlsConfigured(stateDir: string): Promise<boolean> {
+  const config = JSON.parse(await readFile(join(stateDir, "openclaw.json"), "utf8")) as { gateway?: { tls?: { enabled?: unknown } } };
+  return config.gateway?.tls?.enabled === true;
+}
+
 const STARVED_AT_START = /state lease heartbeat did not become ready \(phase=startup/u;
 
 /** Starts a real OpenClaw Gateway on a free loopback port with its own state dir, home, token and workspace. */
@@ -213,9 +219,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   };
   let child: ChildProcess | undefined;
   let tlsFingerprint: string | undefined;
-  const scheme = options.tls ? "s" : "";
-  // Inside a host bound to loopback, only that host can reach it: readiness is asked from there.
-  const readyUrl = `http${scheme}://${address}:${port}/readyz`;
+  // TLS as the config says at each start: a test may turn it on with `openclaw config set` and restart.
+  let scheme = options.tls ? "s" : "";
 
   const start = async (): Promise<void> => {
     try {
@@ -241,9 +246,11 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     spawned.once("exit", () => children.delete(spawned));
     child = spawned;
     const spawnedAt = performance.now();
-    await waitForReady(readyUrl, options.host, spawned, logFile, options.readyTimeoutMs ?? 180_000);
+    scheme = (await tlsConfigured(stateDir)) ? "s" : "";
+    // Inside a host bound to loopback, only that host can reach it: readiness is asked from there.
+    await waitForReady(`http${scheme}://${address}:${port}/readyz`, options.host, spawned, logFile, options.readyTimeoutMs ?? 180_000);
     recordBoot(name, performance.now() - spawnedAt);
-    if (options.tls) tlsFingerprint = new X509Certificate(await readFile(join(stateDir, "gateway", "tls", "gateway-cert.pem"))).fingerprint256;
+    if (scheme) tlsFingerprint = new X509Certificate(await readFile(join(stateDir, "gateway", "tls", "gateway-cert.pem"))).fingerprint256;
   };
 
   const stop = () => stopProcess(child, 10_000);
@@ -253,11 +260,17 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   return {
     name,
     port,
-    url: `ws${scheme}://${address}:${port}`,
+    get url() {
+      return `ws${scheme}://${address}:${port}`;
+    },
     host: options.host,
     openclawEntry: entry,
-    loopbackUrl: `ws${scheme}://${bind === "custom" ? address : "127.0.0.1"}:${port}`,
-    httpUrl: `http${scheme}://${address}:${port}`,
+    get loopbackUrl() {
+      return `ws${scheme}://${bind === "custom" ? address : "127.0.0.1"}:${port}`;
+    },
+    get httpUrl() {
+      return `http${scheme}://${address}:${port}`;
+    },
     address,
     get tlsFingerprint() {
       return tlsFingerprint;

@@ -135,3 +135,10 @@ describe("a messaging key that starts with a dash (one in 64 do)", () => {
     expect(JSON.parse(await readFile(sandbox.configPath, "utf8")).instances.xiaob).toEqual({ publicKey: key, inbound: "hold" });
   });
 });
+
+describe("send --file", () => {
+  it("is repeatable, each a path whose bytes go with the message", async () => {
+    expect((await run("send", "xiaom", "see the log", "--file", "build.log", "--file", "shot.png")).code).not.toBe(2);
+    expect(optionsOf("send")?.[0]).toMatchObject({ to: "xiaom", body: "see the log", files: [{ path: "build.log" }, { path: "shot.png" }] });
+  });
+});

@@ -15,6 +15,7 @@ const DEFAULT_BLOCKS = {
   health: { intervalMs: 600_000 },
   outbox: { enabled: true, retryMs: 60_000 },
   discovery: { lan: true, wideAreaDomains: [] },
+  attachments: { maxFileBytes: 20 * 1024 * 1024, maxTotalBytes: 50 * 1024 * 1024, maxFiles: 16 },
 };
 const DEFAULT_INSTANCE = { aliases: [], inbound: "allow", sessionKey: "agent:main:main", maxQueued: 10, doctor: { repos: [], links: [] } };
 
@@ -59,6 +60,7 @@ const full = {
   health: { intervalMs: 0 },
   outbox: { enabled: false, path: "/o", retryMs: 0 },
   discovery: { lan: false, interface: "192.168.1.10", wideAreaDomains: ["openclaw.internal"], dnsServers: ["100.64.0.1:53"] },
+  attachments: { maxFileBytes: 1024, maxTotalBytes: 4096, maxFiles: 2 },
 } satisfies ConfigInput;
 
 function issuesOf(input: unknown): { path: string; message: string }[] {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { type InstanceInput, updateConfigFile, withInstance } from "../../config/file.js";
+import { type InstanceInput, withInstance } from "../../config/file.js";
 import type { CliContext } from "../context.js";
 import { durationOption } from "../duration.js";
 import { BadInput } from "../exit.js";
@@ -62,7 +62,7 @@ export function addCommand(context: CliContext): Command {
         ...(url === undefined ? {} : instanceOf({ ...options, url, tlsFingerprint: found ? found.tlsFingerprint : options.tlsFingerprint })),
         ...nodeOf(options),
       };
-      await updateConfigFile(context.configPath(), (config) => withInstance(config, name, instance));
+      await context.updateConfig((config) => withInstance(config, name, instance));
       const reached = [url, options.node === undefined ? undefined : `node ${options.node} on ${options.nodeGateway}`].filter(Boolean).join(", ");
       await checkInstance(context, name, found?.lead ?? `Added ${name} (${reached}).`, {
         added: name,

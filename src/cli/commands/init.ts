@@ -24,7 +24,7 @@ export function initCommand(context: CliContext): Command {
       await initConfigFile(path, name, options.force ? { force: true } : {});
       context.print(
         { path, self: { name } },
-        `Wrote ${path} for "${name}". Next: \`openclaw-inter-instance pair <name> <setup-code>\` or \`add <name> --url …\`.`,
+        `Wrote ${path} for "${name}". Next: \`openclaw-inter-instance invite\` here for another machine to pair with, or \`pair <invite>\` with the invite another machine printed.`,
       );
     });
 }

@@ -1,6 +1,5 @@
 import { Command } from "commander";
-import { type InstanceInput, updateConfigFile, withInstance } from "../../config/file.js";
-import { loadConfigFile } from "../../config/parse.js";
+import { type InstanceInput, withInstance } from "../../config/file.js";
 import { DeviceIdentityStore, defaultStateDir } from "../../gateway/device-identity.js";
 import { decodeSetupCode, pairWithSetupCode, type SetupCode } from "../../gateway/pairing.js";
 import { type DecodedInvite, decodeInvite, looksLikeInvite } from "../../invite/code.js";
@@ -62,9 +61,8 @@ export function pairCommand(context: CliContext): Command {
 
 /** Pairs, pins, writes the instance, then checks it and offers the way back. */
 async function pair(context: CliContext, first: string, second: string | undefined, options: PairOptions): Promise<void> {
-  const path = context.configPath();
   const { name, setup, invite } = readCode(first, second, options);
-  const config = await configOrNew(context, () => loadConfigFile(path));
+  const config = await configOrNew(context);
   const identity = new DeviceIdentityStore(config.stateDir ?? defaultStateDir(context.env));
   const from = invite ? `${invite.name}'s invite (certificate ${invite.tlsFingerprint}, key ${fingerprintOf(invite.publicKey)})` : "the setup code";
   context.progress(`Connecting to ${setup.url} with ${from}${setup.expiresAt ? `, valid ${validity(setup.expiresAt)}` : ""}…`);
@@ -89,15 +87,16 @@ async function pair(context: CliContext, first: string, second: string | undefin
     ...(options.alias ? { aliases: options.alias } : {}),
     ...(publicKey ? { publicKey } : {}),
   };
-  await updateConfigFile(path, (current) => withInstance(current, name, instance));
+  const savedIn = await context.updateConfig((current) => withInstance(current, name, instance));
   const reverse = await reversing;
   await checkInstance(
     context,
     name,
     `Paired with ${name} (${paired.url}) as device ${paired.deviceId.slice(0, 12)}…; scopes: ${paired.scopes.join(", ") || "none"}. No shared token is stored.` +
-      (publicKey ? ` Pinned its messaging key ${fingerprintOf(publicKey)}.` : ""),
+      (publicKey ? ` Pinned its messaging key ${fingerprintOf(publicKey)}.` : "") +
+      ` Saved in ${savedIn}.`,
     {
-      paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId, ...(publicKey ? { publicKey } : {}) },
+      paired: { name, url: paired.url, scopes: paired.scopes, deviceId: paired.deviceId, ...(publicKey ? { publicKey } : {}), savedIn },
       ...(reverse ? { reverse: reverse.value } : {}),
     },
     reverse?.lines ?? [],

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { updateConfigFile, withInstance } from "../../config/file.js";
+import { withInstance } from "../../config/file.js";
 import { fingerprintOf } from "../../trust/signature.js";
 import type { CliContext } from "../context.js";
 
@@ -14,7 +14,7 @@ export function pinCommand(context: CliContext): Command {
     .addOption(new Option("--inbound <policy>", "its verified messages: allow (default), hold for you, or refuse").choices(["allow", "hold", "refuse"]))
     .action(async (name: string, publicKey: string, options: { inbound?: Inbound }) => {
       const inbound = options.inbound ? { inbound: options.inbound } : {};
-      await updateConfigFile(context.configPath(), (config) => withInstance(config, name, { publicKey, ...inbound }));
+      await context.updateConfig((config) => withInstance(config, name, { publicKey, ...inbound }));
       context.print(
         { pinned: name, fingerprint: fingerprintOf(publicKey), ...inbound },
         `Pinned ${name}'s key ${fingerprintOf(publicKey)}${options.inbound ? ` (its messages: ${options.inbound})` : ""}. Compare the fingerprint with \`openclaw-inter-instance keys\` on ${name}'s machine.`,

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { updateConfigFile, withoutInstance } from "../../config/file.js";
+import { withoutInstance } from "../../config/file.js";
 import type { CliContext } from "../context.js";
 
 /** `remove`: an instance from the config (its device token stays). */
@@ -8,7 +8,7 @@ export function removeCommand(context: CliContext): Command {
     .description("remove an instance from the config")
     .argument("<name>", "its name")
     .action(async (name: string) => {
-      await updateConfigFile(context.configPath(), (config) => withoutInstance(config, name));
+      await context.updateConfig((config) => withoutInstance(config, name));
       context.print(
         { removed: name },
         `Removed ${name}. Its device token stays with this machine's identity; revoke the device on that Gateway with \`openclaw devices list\` / \`openclaw devices remove\` if it should go too.`,

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { reached } from "../../core/delivery-status.js";
+import { ValidationError } from "../../core/errors.js";
 import { describeGroupReport, describeReport, describeStatus } from "../../present/report-text.js";
 import type { CliContext } from "../context.js";
 import { durationOption } from "../duration.js";
@@ -17,6 +18,11 @@ export function sendCommand(context: CliContext): Command {
     .description('deliver a message to an instance or to each member of a group; "-" reads it from stdin')
     .argument("<to>", "instance name or alias (xiaom, 小m), or a group (all, or one from the config's groups)")
     .argument("<message...>", "the text")
+    .addOption(
+      new Option("--file <path>", "a file to carry with the message (repeat for more); the receiver gets it with its checked SHA-256").argParser(
+        (path: string, earlier: string[] | undefined) => [...(earlier ?? []), path],
+      ),
+    )
     .addOption(new Option("--wait <state>", "wait until it got this far: accepted, delivered, seen, answered").choices(GOALS))
     .addOption(durationOption("-t, --timeout <duration>", "with --wait: how long to wait", { defaultMs: 120_000 }))
     .addOption(
@@ -26,10 +32,19 @@ export function sendCommand(context: CliContext): Command {
         { defaultMs: DEFAULT_SETTLE_MS, zeroAllowed: true },
       ),
     )
-    .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number; settle: number }) => {
+    .action(async (to: string, words: string[], options: { wait?: Goal; timeout: number; settle: number; file?: string[] }) => {
       const link = await context.open();
       const body = await context.readBody(words);
+      const files = (options.file ?? []).map((path) => ({ path }));
       if (link.registry.group(to)) {
+        if (files.length > 0)
+          throw new ValidationError(
+            "Invalid message: files: --file sends to one instance at a time, not to a group",
+            [{ path: "files", message: "not for a group" }],
+            {
+              hint: `Send the files to each member of ${to} by name.`,
+            },
+          );
         const report = await link.groups.send({ to, body });
         context.print(report, describeGroupReport(report));
         return context.conclude(report.ok ? "ok" : "notDelivered");
@@ -37,7 +52,7 @@ export function sendCommand(context: CliContext): Command {
       // Waiting for delivered (or further) settles it first: a message the target loses is sent again meanwhile.
       const settleMs = options.wait && options.wait !== "accepted" ? options.timeout : options.settle;
       if (settleMs > 0) context.progress(`Sending to ${to}; waiting up to ${Math.round(settleMs / 1000)} s for its agent's session to show it…`);
-      const report = await link.send({ to, body }, { settleMs });
+      const report = await link.send({ to, body, ...(files.length > 0 ? { files } : {}) }, { settleMs });
       if (!options.wait || (!report.ok && report.status !== "queued")) {
         context.print(report, `${describeReport(report)}${report.status === "accepted" && settleMs > 0 ? ` ${STILL_FOLLOWED}` : ""}`);
         return context.conclude(report.ok ? "ok" : "notDelivered");

@@ -1,5 +1,6 @@
 import { once } from "../../util/lazy.js";
 import { zod } from "../../util/zod.js";
+import { attachmentsSchema } from "./attachments.js";
 import { INSTANCE_NAME } from "./common.js";
 import { discoverySchema } from "./discovery.js";
 import { inboundSchema } from "./inbound.js";
@@ -46,6 +47,7 @@ export const configSchema = once(() => {
         health: healthSchema().prefault({}),
         outbox: outboxSchema().prefault({}),
         discovery: discoverySchema().prefault({}),
+        attachments: attachmentsSchema().prefault({}),
       })
       .strict()
       // On a fleet this instance's name is a subject token and a consumer name.

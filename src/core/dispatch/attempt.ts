@@ -36,21 +36,27 @@ export async function attempt(
   instance: Instance,
   logger: Logger,
   callerSignal: AbortSignal | undefined,
+  /** Another path may carry the same message meanwhile: the transport enters through this before it sends. */
+  claim?: () => Promise<void>,
 ): Promise<AttemptResult> {
   const started = performance.now();
   const timeoutMs = instance.timeouts[transport.id];
   let tries = 0;
   const tryOnce = (): Promise<Receipt> => {
     tries += 1;
-    return withDeadline((signal) => transport.deliver(envelope, { instance, signal, logger: logger.child({ transport: transport.id }) }), {
-      milliseconds: timeoutMs,
-      signal: callerSignal,
-      onTimeout: () =>
-        new TransportTimeoutError(`${transport.id} did not finish within ${timeoutMs} ms; its work was aborted.`, {
-          code: "TIMEOUT",
-          hint: `Raise timeouts.${transport.id} for this instance if the target is slow.`,
-        }),
-    });
+    return withDeadline(
+      (signal) =>
+        transport.deliver(envelope, { instance, signal, logger: logger.child({ transport: transport.id }), files: context.files, ...(claim ? { claim } : {}) }),
+      {
+        milliseconds: timeoutMs,
+        signal: callerSignal,
+        onTimeout: () =>
+          new TransportTimeoutError(`${transport.id} did not finish within ${timeoutMs} ms; its work was aborted.`, {
+            code: "TIMEOUT",
+            hint: `Raise timeouts.${transport.id} for this instance if the target is slow.`,
+          }),
+      },
+    );
   };
   try {
     const receipt = await pRetry(tryOnce, {

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { InstanceRegistry } from "../../config/registry.js";
 import type { TransportId } from "../../config/schema.js";
 import type { SecretSet } from "../../util/redact.js";
+import type { FileSource } from "../attachments/held-files.js";
 import type { CircuitBreaker } from "../circuit-breaker.js";
 import type { Envelope } from "../envelope.js";
 import type { Transport } from "../transport.js";
@@ -19,6 +20,8 @@ export interface DispatchContext {
   readonly onReport: ((envelope: Envelope, report: DeliveryReport, origin: ReportOrigin) => void) | undefined;
   readonly onLost: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
   readonly onWaiting: (() => void) | undefined;
+  /** The bytes of the files envelopes list: held by a send in flight, or kept in the outbox. */
+  readonly files: FileSource;
 }
 
 export const msSince = (since: number): number => Math.round(performance.now() - since);

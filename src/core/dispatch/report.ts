@@ -1,4 +1,5 @@
 import type { TransportId } from "../../config/schema.js";
+import type { FileInput } from "../attachments/prepare.js";
 import type { ErrorCode } from "../error-codes.js";
 import type { FailureClass } from "../errors.js";
 import type { Receipt, ReceiptStatus } from "../transport.js";
@@ -76,6 +77,8 @@ export interface SendInput {
   /** Continue a conversation (the agent answering another instance's message): its id and this message's hop. */
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  /** Files to carry with the message: bytes or a path on this machine, and the name the receiver sees (made safe). */
+  readonly files?: readonly FileInput[] | undefined;
 }
 
 export interface SendOptions {

@@ -4,7 +4,8 @@ import type { TransportId } from "../../config/schema.js";
 import type { Envelope } from "../envelope.js";
 import type { Transport } from "../transport.js";
 import { attempt } from "./attempt.js";
-import type { DispatchContext } from "./context.js";
+import { type DispatchContext, msSince } from "./context.js";
+import { DeliveryGate } from "./delivery-gate.js";
 import { endpointOf } from "./endpoint.js";
 import type { Attempt, DeliveryReport, SendOptions } from "./report.js";
 
@@ -17,36 +18,126 @@ export interface TryOptions extends SendOptions {
  * Signs the envelope and tries the instance's transports in order until one takes it. A fatal
  * failure stops at once; a send nobody can settle waits for its transport (another could show
  * it twice); transports skipped for an open circuit are tried last, when every other path failed.
+ * A transport on a first contact (`headStartMs`) is raced: past its head start the next ones run
+ * alongside, and a delivery gate lets only one path have the message out at a time.
  */
 export async function tryTransports(context: DispatchContext, unsigned: Envelope, instance: Instance, options: TryOptions): Promise<DeliveryReport> {
   const envelope = context.sign ? context.sign(unsigned) : unsigned;
   const logger = context.logger.child({ envelopeId: envelope.id, to: instance.name });
   const attempts: Attempt[] = [];
   const circuitSkipped: Transport[] = [];
-  const tryTransport = (transport: Transport) => tryOne(context, transport, envelope, instance, logger, attempts, options.signal);
+  const ids = options.transports ?? instance.transports;
+  const tryTransport = (transport: Transport, signal = options.signal, claim?: () => Promise<void>) =>
+    tryOne(context, transport, envelope, instance, logger, attempts, signal, claim);
 
-  for (const id of options.transports ?? instance.transports) {
-    options.signal?.throwIfAborted();
-    const transport = context.transports.get(id);
-    const skippedBecause = reasonToSkip(context, transport, id, envelope, instance, options.avoid?.get(id));
-    if (skippedBecause !== undefined) {
-      attempts.push({ transport: id, outcome: "skipped", tries: 0, ms: 0, skippedBecause: skippedBecause.reason });
-      if (transport && skippedBecause.circuitOpen) circuitSkipped.push(transport);
-      logger.debug({ transport: id, reason: skippedBecause.reason }, "transport skipped");
-      continue;
+  /** The transports from `start` on, in order; with `gate`, each enters it before it runs. */
+  const tryFrom = async (start: number, gate?: DeliveryGate): Promise<TryResult> => {
+    for (let index = start; index < ids.length; index += 1) {
+      options.signal?.throwIfAborted();
+      const id = ids[index]!;
+      const transport = context.transports.get(id);
+      const skippedBecause = reasonToSkip(context, transport, id, envelope, instance, options.avoid?.get(id));
+      if (skippedBecause !== undefined) {
+        attempts.push({ transport: id, outcome: "skipped", tries: 0, ms: 0, skippedBecause: skippedBecause.reason });
+        if (transport && skippedBecause.circuitOpen) circuitSkipped.push(transport);
+        logger.debug({ transport: id, reason: skippedBecause.reason }, "transport skipped");
+        continue;
+      }
+      // Raced only outside a race, and only with something left to race against.
+      const headStartMs = gate || index === ids.length - 1 ? undefined : transport!.headStartMs?.(instance);
+      if (headStartMs !== undefined) return race(transport!, headStartMs, (raceGate) => tryFrom(index + 1, raceGate));
+      const result = gate ? await throughGate(gate, id, () => tryTransport(transport!)) : await tryTransport(transport!);
+      if (result) return result;
+      if (gate?.settled) return undefined;
     }
-    const result = await tryTransport(transport!);
-    if (result === "stop") return failed(envelope, instance, attempts, logger);
-    if (result) return result;
-  }
+    return undefined;
+  };
+
+  /**
+   * A first contact: `top` alone for its head start; if it has not settled by then, the transports
+   * after it run alongside. The first to deliver wins; the other never sends (the gate), and a top
+   * still in its handshake is stopped.
+   */
+  const race = async (top: Transport, headStartMs: number, rest: (gate?: DeliveryGate) => Promise<TryResult>): Promise<TryResult> => {
+    const stopTop = new AbortController();
+    const gate = new DeliveryGate((by) => by !== top.id && stopTop.abort(new Error(`${by} delivered it first`)));
+    const signal = options.signal ? AbortSignal.any([options.signal, stopTop.signal]) : stopTop.signal;
+    const started = performance.now();
+    const claim = async () => {
+      if (!(await gate.enter(top.id))) throw signal.reason;
+    };
+    const topRun: Promise<TryResult | typeof SUPERSEDED> = tryTransport(top, signal, claim).then(
+      (result) => {
+        gate.leave(top.id, typeof result === "object");
+        return result;
+      },
+      (error: unknown) => {
+        gate.leave(top.id, false);
+        if (options.signal?.aborted || !stopTop.signal.aborted) throw error;
+        return SUPERSEDED;
+      },
+    );
+    const early = await settledWithin(topRun, headStartMs);
+    // Settled in time (taken, refused, failed): as without a race, the next transports only if it failed.
+    if (early.settled) return early.value === SUPERSEDED ? undefined : (early.value ?? rest());
+    logger.info({ transport: top.id, headStartMs }, "no answer within the head start on a first contact; trying the next transports alongside");
+    const [topResult, restResult] = await Promise.all([topRun, rest(gate)]);
+    if (topResult === SUPERSEDED) {
+      attempts.push({
+        transport: top.id,
+        outcome: "skipped",
+        tries: 1,
+        ms: msSince(started),
+        skippedBecause: `a first contact: no answer within ${headStartMs} ms, and ${(restResult as DeliveryReport).via ?? "another transport"} carried it meanwhile; stopped before it was sent`,
+      });
+    }
+    if (typeof restResult === "object") return restResult;
+    if (typeof topResult === "object") return topResult;
+    return topResult === "stop" || restResult === "stop" ? "stop" : undefined;
+  };
+
+  const result = await tryFrom(0);
+  if (result === "stop") return failed(envelope, instance, attempts, logger);
+  if (result) return result;
   // Every open path failed: the ones skipped for an open circuit are better than nothing.
   for (const transport of circuitSkipped) {
     options.signal?.throwIfAborted();
-    const result = await tryTransport(transport);
-    if (result === "stop") break;
-    if (result) return result;
+    const last = await tryTransport(transport);
+    if (last === "stop") break;
+    if (last) return last;
   }
   return failed(envelope, instance, attempts, logger);
+}
+
+/** A report when a transport settled the delivery, "stop" after a fatal failure, undefined to go on. */
+type TryResult = DeliveryReport | "stop" | undefined;
+
+/** The top of a race, stopped because the other path delivered first. */
+const SUPERSEDED = Symbol("superseded");
+
+/** One transport's turn inside a race: only while the other path is not sending, and never after it delivered. */
+async function throughGate(gate: DeliveryGate, path: string, run: () => Promise<TryResult>): Promise<TryResult> {
+  if (!(await gate.enter(path))) return undefined;
+  let result: TryResult;
+  try {
+    result = await run();
+  } finally {
+    gate.leave(path, typeof result === "object");
+  }
+  return result;
+}
+
+/** Whether `promise` settles within `ms`, and with what. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<{ settled: true; value: T } | { settled: false }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ settled: false }>((resolve) => {
+    timer = setTimeout(() => resolve({ settled: false }), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ settled: true as const, value })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Why this transport is passed over for this envelope now, if it is. */
@@ -80,8 +171,9 @@ async function tryOne(
   logger: Logger,
   attempts: Attempt[],
   signal: AbortSignal | undefined,
-): Promise<DeliveryReport | "stop" | undefined> {
-  const result = await attempt(context, transport, envelope, instance, logger, signal);
+  claim?: () => Promise<void>,
+): Promise<TryResult> {
+  const result = await attempt(context, transport, envelope, instance, logger, signal, claim);
   attempts.push(result.report);
   // A message this path cannot carry says nothing about the path.
   if (!result.aboutTheMessage) {

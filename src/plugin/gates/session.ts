@@ -124,6 +124,7 @@ export function turnVerdicts(
   context: TurnContext,
   deps: Pick<SessionGateDependencies, "gate" | "pinned">,
   onError: (error: unknown) => void,
+  filesOf?: (message: SessionVerdict) => string | undefined,
 ): string | undefined {
   const sessionKey = context.sessionKey ?? "agent:main:main";
   const ledger = deps.gate.ledger();
@@ -137,7 +138,7 @@ export function turnVerdicts(
     if (fresh) void deps.gate.effects(copy, decision).catch(onError);
     return decision;
   });
-  return verdictContext(messages, decisions);
+  return verdictContext(messages, decisions, filesOf);
 }
 
 /** The turn's own text inside `before_agent_run`'s prompt (which adds queued injections and our list before it). */

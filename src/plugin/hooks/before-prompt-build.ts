@@ -1,6 +1,8 @@
 import { pinnedKeysOf } from "../../trust/pins.js";
 import { turnVerdicts } from "../gates/session.js";
 import type { PluginParts } from "../parts.js";
+import { sessionFilesText } from "../session-files.js";
+import { agentWorkspace } from "../workspace.js";
 import type { PluginHook } from "./hook.js";
 
 /**
@@ -9,7 +11,12 @@ import type { PluginHook } from "./hook.js";
  * signed by the key pinned for the sender they name. The decisions are the gate's, per copy (see
  * gates/session.ts); this hook also notes the turn's own text.
  */
-export function beforePromptBuildHook({ config, gate, warnHeld }: Pick<PluginParts, "config" | "gate" | "warnHeld">): PluginHook<"before_prompt_build"> {
+export function beforePromptBuildHook({
+  api,
+  config,
+  gate,
+  warnHeld,
+}: Pick<PluginParts, "api" | "config" | "gate" | "warnHeld">): PluginHook<"before_prompt_build"> {
   return {
     name: "before_prompt_build",
     handler: (event, ctx) => {
@@ -18,6 +25,7 @@ export function beforePromptBuildHook({ config, gate, warnHeld }: Pick<PluginPar
         { sessionKey: ctx.sessionKey ?? config().inbox.sessionKey, runId: ctx.runId },
         { gate, pinned: pinnedKeysOf(config()) },
         warnHeld,
+        (message) => sessionFilesText(event.prompt, message, agentWorkspace(api, { workspaceDir: ctx.workspaceDir })),
       );
       return list === undefined ? undefined : { prependContext: list };
     },

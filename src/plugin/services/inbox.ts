@@ -1,9 +1,13 @@
 import type { FSWatcher } from "node:fs";
+import { relative } from "node:path";
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import { parseConfig } from "../../config/parse.js";
 import type { Config } from "../../config/schema.js";
+import { checkIncomingFile } from "../../core/attachments/incoming-files.js";
 import { InboxWatcher } from "../../inbox/watcher.js";
 import type { MemoryEntry } from "../../transports/memory-file/entry.js";
+import { incomingFilesDir } from "../../transports/nodes/incoming.js";
+import { filesForAgent } from "../../trust/files-frame.js";
 import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
 import { pinnedKeysOf } from "../../trust/pins.js";
 import { type PinnedKeys, verifySender } from "../../trust/sign-envelope.js";
@@ -35,14 +39,29 @@ export function entryVerdict(entry: MemoryEntry, pinned: PinnedKeys): SenderVerd
     hop: signed?.hop,
     replyTo: signed?.replyTo,
     task: signed?.task,
+    files: signed?.files,
   };
   return verifySender(fields, signed?.signature, pinned);
 }
 
 /** What the agent reads: the verdict on who sent it, the envelope id, and the body as written, framed. */
-export function inboxInjectionText(entry: MemoryEntry, verdict: SenderVerdict): string {
+export function inboxInjectionText(entry: MemoryEntry, verdict: SenderVerdict, files?: string): string {
   const task = entry.signed?.task && verdict.verified ? `; ${howToAnswerTask(verdict.from, entry.id)}` : "";
-  return frameForAgent(verdict, entry.id, entry.body, `written ${entry.time} into your memory notes${task}`).text;
+  return frameForAgent(verdict, entry.id, entry.body, `written ${entry.time} into your memory notes${task}`, files).text;
+}
+
+/** The entry's signed files, each checked in the workspace's incoming folder, as the frame lists them. */
+export async function entryFilesText(entry: MemoryEntry, verdict: SenderVerdict, workspace: string): Promise<string | undefined> {
+  const files = entry.signed?.files;
+  if (!files) return undefined;
+  const folder = incomingFilesDir(workspace);
+  const checked = await Promise.all(
+    files.map(async (file) => {
+      const found = await checkIncomingFile(folder, file);
+      return { file, where: relative(workspace, found.path), verdict: found };
+    }),
+  );
+  return filesForAgent(checked, verdict.verified);
 }
 
 /**
@@ -110,7 +129,13 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
             api,
             ctx.logger,
             { sessionKey: inbox.sessionKey, workspace, wake: wakeFor(inbox.sessionKey) },
-            { id: entry.id, from: entry.from, text: inboxInjectionText(entry, verdict), conversation: decision.conversation, hop: decision.hop },
+            {
+              id: entry.id,
+              from: entry.from,
+              text: inboxInjectionText(entry, verdict, await entryFilesText(entry, verdict, workspace)),
+              conversation: decision.conversation,
+              hop: decision.hop,
+            },
           );
           if (queued) gate.record({ ...arriving, verdict }, "surfaced");
           return queued ? "surfaced" : false;

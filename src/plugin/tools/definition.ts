@@ -41,7 +41,8 @@ export interface ToolDefinition {
   /** Registered as a factory, so a call knows the session it runs in. */
   readonly perSession?: boolean;
   /** `sessionKey` is known only for a per-session tool. */
-  readonly execute: (params: unknown, parts: ToolParts, sessionKey: string | undefined) => Promise<ToolResult>;
+  /** `workspaceDir`: the calling agent's workspace, for per-session tools (where files it names are read from). */
+  readonly execute: (params: unknown, parts: ToolParts, sessionKey: string | undefined, workspaceDir?: string) => Promise<ToolResult>;
 }
 
 export function errorResult(error: unknown): ToolResult {

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { A2aTarget, Instance } from "../../config/registry.js";
+import { cannotCarryFiles } from "../../core/attachments/carrying.js";
 import type { Envelope } from "../../core/envelope.js";
 import { FatalError, TransientError, UnavailableError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
@@ -196,6 +197,8 @@ export class A2aTransport implements Transport {
   }
 
   applies(instance: Instance, envelope: Envelope): Applicability {
+    const files = cannotCarryFiles(envelope, "A2A file parts are not built yet");
+    if (files) return files;
     if (!instance.a2a) return notApplicable("no a2a.url is configured for this instance");
     if (!instance.a2a.token) return notApplicable(`no A2A token: ${instance.a2a.tokenSource} is not set`);
     if (!isPlaintextAllowed(instance.a2a.endpoint, this.#env))

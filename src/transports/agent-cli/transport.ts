@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Instance } from "../../config/registry.js";
+import { cannotCarryFiles } from "../../core/attachments/carrying.js";
 import type { Envelope } from "../../core/envelope.js";
 import { TransientError, TransportTimeoutError, UnavailableError } from "../../core/errors.js";
 import {
@@ -91,6 +92,8 @@ export class AgentCliTransport implements Transport {
   }
 
   applies(instance: Instance, envelope: Envelope): Applicability {
+    const files = cannotCarryFiles(envelope, "the openclaw CLI's agent command sends text only");
+    if (files) return files;
     if (!instance.gateway) return notApplicable("no gateway.url is configured for this instance");
     if (instance.gateway.credential === "device")
       return notApplicable("the openclaw CLI needs the target's shared token; a paired device reaches it by sessions_send");

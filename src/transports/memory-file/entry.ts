@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
+import type { FileMeta } from "../../core/attachments/file-list.js";
+import { incomingFilePath } from "../../core/attachments/incoming-files.js";
+import { decodeFileList, encodeFileList } from "../../core/attachments/wire.js";
 import type { Envelope } from "../../core/envelope.js";
+import { incomingFilesDir } from "../nodes/incoming.js";
 
 /**
  * One message in a daily note, in the seed's shape ("Notification from <sender> (HH:MM)" and the
@@ -45,14 +49,17 @@ export interface EntrySignature {
   readonly hop?: number;
   readonly replyTo?: string;
   readonly task?: true;
+  /** The files the signature lists (their bytes are in the incoming folder, `incomingFilesDir`). */
+  readonly files?: readonly FileMeta[];
   readonly signature: string;
 }
 
 const BEGIN = Buffer.from("<!-- openclaw-inter-instance begin ");
 const HEADER =
-  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))?(?: conversation="([A-Za-z0-9._:-]{8,128})" hop=(\d{1,4}))?(?: reply-to="([A-Za-z0-9._:-]{8,128})")?(?: (task))? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
-// A header is short; this bounds how far the parser looks for it.
+  /^<!-- openclaw-inter-instance begin id="([A-Za-z0-9._:-]+)" bytes=(\d{1,9})(?: sum=([0-9a-f]{16}))?(?: to="([^"\s]{1,400})" created="([0-9T:.Z+-]{10,40})"(?: redelivery=(\d{1,4}))?(?: conversation="([A-Za-z0-9._:-]{8,128})" hop=(\d{1,4}))?(?: reply-to="([A-Za-z0-9._:-]{8,128})")?(?: (task))?(?: files="([A-Za-z0-9_-]{1,65536})")? sig="([A-Za-z0-9_-]{86})")? -->[ \t]*\r?\n## Notification from ([^\r\n]*?) \((\d\d:\d\d)\)[ \t]*\r?\n[ \t]*\r?\n(?:(`{3,})text[ \t]*\r?\n)?/u;
+// A header is short (but for a file list); this bounds how far the parser looks for it.
 const MAX_HEADER_BYTES = 1024;
+const MAX_FILES_HEADER_BYTES = 96 * 1024;
 
 const endMarker = (id: string) => `<!-- openclaw-inter-instance end id="${id}" -->`;
 
@@ -89,7 +96,8 @@ function signatureAttributes(envelope: Envelope): string {
   if (!envelope.signature) return "";
   const conversation = envelope.conversation ? ` conversation="${envelope.conversation}" hop=${envelope.hop ?? 1}` : "";
   const reply = `${envelope.replyTo ? ` reply-to="${envelope.replyTo}"` : ""}${envelope.task ? " task" : ""}`;
-  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${conversation}${reply} sig="${envelope.signature}"`;
+  const files = envelope.files ? ` files="${encodeFileList(envelope.files)}"` : "";
+  return ` to="${encodeURIComponent(envelope.to)}" created="${envelope.createdAt}"${conversation}${reply}${files} sig="${envelope.signature}"`;
 }
 
 interface SignatureMatch {
@@ -100,11 +108,15 @@ interface SignatureMatch {
   readonly hop: string | undefined;
   readonly replyTo: string | undefined;
   readonly task: string | undefined;
+  readonly files: string | undefined;
   readonly signature: string | undefined;
 }
 
-function signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, signature }: SignatureMatch): { signed?: EntrySignature } {
+function signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, files, signature }: SignatureMatch): { signed?: EntrySignature } {
   if (to === undefined || createdAt === undefined || signature === undefined) return {};
+  const listed = files === undefined ? undefined : decodeFileList(files);
+  // A list that does not decode signs nothing: the entry reads as unsigned.
+  if (files !== undefined && !listed) return {};
   let decoded: string;
   try {
     decoded = decodeURIComponent(to);
@@ -119,6 +131,7 @@ function signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, ta
       ...(conversation ? { conversation, hop: Number(hop) } : {}),
       ...(replyTo ? { replyTo } : {}),
       ...(task ? { task: true as const } : {}),
+      ...(listed ? { files: listed } : {}),
       signature,
     },
   };
@@ -130,7 +143,17 @@ export function formatEntry(envelope: Envelope, time: string): Buffer {
   const head =
     `<!-- openclaw-inter-instance begin id="${envelope.id}" bytes=${body.length} sum=${bodySum(envelope.body)}${signatureAttributes(envelope)} -->\n` +
     `## Notification from ${envelope.from} (${time})\n\n${fence}text\n`;
-  return Buffer.concat([Buffer.from(head, "utf8"), body, Buffer.from(`\n${fence}\n${endMarker(envelope.id)}\n`, "utf8")]);
+  return Buffer.concat([Buffer.from(head, "utf8"), body, Buffer.from(`\n${fence}\n${endMarker(envelope.id)}\n${filesLine(envelope)}`, "utf8")]);
+}
+
+/**
+ * For a reader without the plugin: where the message's files are, on a line after the entry (note
+ * text, not part of it; the plugin checks the signed list instead).
+ */
+function filesLine(envelope: Envelope): string {
+  if (!envelope.files) return "";
+  const where = (file: FileMeta) => `${JSON.stringify(file.name)} (${file.size} bytes, ${file.mime}) at ${incomingFilePath(incomingFilesDir(""), file)}`;
+  return `Files with message ${envelope.id}: ${envelope.files.map(where).join("; ")}\n`;
 }
 
 type ParsedAt =
@@ -142,10 +165,12 @@ type ParsedAt =
   | undefined;
 
 function parseAt(text: Buffer, start: number): ParsedAt {
-  const head = HEADER.exec(text.subarray(start, start + MAX_HEADER_BYTES).toString("utf8"));
+  const first = text.subarray(start, start + MAX_HEADER_BYTES).toString("utf8");
+  const window = first.includes(' files="') && !first.includes("-->") ? text.subarray(start, start + MAX_FILES_HEADER_BYTES).toString("utf8") : first;
+  const head = HEADER.exec(window);
   if (!head) return undefined;
-  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, conversation, hop, replyTo, task, signature, from = "", time = "", fence] = head;
-  const signed = signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, signature });
+  const [matched, id = "", bytes = "0", sum, to, createdAt, redelivery, conversation, hop, replyTo, task, files, signature, from = "", time = "", fence] = head;
+  const signed = signatureOf({ to, createdAt, redelivery, conversation, hop, replyTo, task, files, signature });
   const bodyStart = start + Buffer.byteLength(matched, "utf8");
   const bodyEnd = bodyStart + Number(bytes);
   const exactEnd = Buffer.from(`\n${fence ? `${fence}\n` : ""}${endMarker(id)}\n`, "utf8");

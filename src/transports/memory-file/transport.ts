@@ -1,10 +1,12 @@
 import { stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance } from "../../config/registry.js";
+import { writeIncomingFile } from "../../core/attachments/incoming-files.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
 import { PASSIVE_DELIVERY_NOTE, receiverOf } from "../../inbox/receipts.js";
+import { incomingFilesDir } from "../nodes/incoming.js";
 
 // The locked, group-committed append loads with the first delivery or probe of this transport.
 const appendModule = () => import("./append.js");
@@ -59,6 +61,11 @@ export class MemoryFileTransport implements Transport {
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const workspace = context.instance.workspace;
     if (!workspace) throw new Error("memory_file used without a workspace");
+    // The files first: an entry is only ever written once everything it names is in place.
+    for (const file of envelope.files ?? []) {
+      if (!context.files) throw new UnavailableError("The bytes of this message's files are not available to memory_file.", { code: "INTEGRITY_FAILURE" });
+      await writeIncomingFile(incomingFilesDir(workspace), file, await context.files(file));
+    }
     const result = await (await appendModule()).appendEntry(envelope, { workspace, timeZone: context.instance.timeZone, signal: context.signal });
     const receiver = await receiverOf(workspace);
     return {

@@ -1,5 +1,6 @@
 import { missingCredential } from "../../config/names.js";
 import type { Instance } from "../../config/registry.js";
+import { cannotCarryFiles } from "../../core/attachments/carrying.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
@@ -25,7 +26,9 @@ export class MessageToolTransport implements Transport {
     this.#pool = pool;
   }
 
-  applies(instance: Instance): Applicability {
+  applies(instance: Instance, envelope: Envelope): Applicability {
+    const files = cannotCarryFiles(envelope, "a chat channel message from this transport is text only");
+    if (files) return files;
     const target = instance.messageTool;
     if (!target) return notApplicable("no messageTool channel is configured for this instance");
     if (target.recipient === "bot") {

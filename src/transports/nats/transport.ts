@@ -1,5 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Instance } from "../../config/registry.js";
+import { cannotCarryFiles } from "../../core/attachments/carrying.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
@@ -25,7 +26,9 @@ export class NatsTransport implements Transport {
     this.#fleet = lease?.fleet;
   }
 
-  applies(): Applicability {
+  applies(_instance: Instance, envelope: Envelope): Applicability {
+    const files = cannotCarryFiles(envelope, "the JetStream object store path is not built yet");
+    if (files) return files;
     return this.#fleet ? APPLIES : notApplicable("no NATS fleet is configured (nats in the config)");
   }
 

@@ -10,6 +10,11 @@ export function incomingDir(workspace: string): string {
   return join(inboxDir(workspace), "incoming");
 }
 
+/** Where the files of messages land (`<sha256>/<safe name>`, see `incomingFilePath`). */
+export function incomingFilesDir(workspace: string): string {
+  return join(incomingDir(workspace), "files");
+}
+
 export function incomingPath(workspace: string, envelopeId: string): string {
   return join(incomingDir(workspace), `${envelopeId}.json`);
 }

@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { missingCredential } from "../../config/names.js";
 import type { Instance } from "../../config/registry.js";
+import { incomingFilePath } from "../../core/attachments/incoming-files.js";
 import type { Envelope } from "../../core/envelope.js";
 import { UnavailableError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
-import { incomingDir, incomingPath } from "./incoming.js";
+import { incomingDir, incomingFilesDir, incomingPath } from "./incoming.js";
 import { NodeHost } from "./node-host.js";
 
 /** The node's `file.write` takes at most 16 MiB. */
@@ -45,6 +46,8 @@ export class NodesTransport implements Transport {
     if (!node.workspace) return notApplicable("the target's workspace on the node (node.workspace) is not configured");
     if (Buffer.byteLength(JSON.stringify(envelope), "utf8") > MAX_ENVELOPE_BYTES)
       return notApplicable("the message is over the 16 MiB a node's file.write takes");
+    const large = envelope.files?.find((file) => 4 * Math.ceil(file.size / 3) > MAX_ENVELOPE_BYTES);
+    if (large) return notApplicable(`${JSON.stringify(large.name)} is over the 16 MiB (as base64) a node's file.write takes`);
     return APPLIES;
   }
 
@@ -57,6 +60,12 @@ export class NodesTransport implements Transport {
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const { host, workspace } = this.#hostOf(context.instance);
+    // The files first, each checked by its SHA-256 on the node: the envelope that names them lands last.
+    for (const file of envelope.files ?? []) {
+      if (!context.files) throw new UnavailableError("The bytes of this message's files are not available to nodes.", { code: "INTEGRITY_FAILURE" });
+      const bytes = Buffer.from(await context.files(file));
+      await host.writeFile(incomingFilePath(incomingFilesDir(workspace), file), bytes, { overwrite: false, createParents: true, signal: context.signal });
+    }
     const path = incomingPath(workspace, envelope.id);
     const outcome = await host.writeFile(path, Buffer.from(JSON.stringify(envelope), "utf8"), {
       overwrite: false,

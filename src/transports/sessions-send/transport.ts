@@ -14,6 +14,7 @@ import {
   type Transport,
 } from "../../core/transport.js";
 import type { GatewayPool } from "../../gateway/connection.js";
+import { FIRST_CONTACT_HEAD_START_MS } from "../../gateway/link-latency.js";
 import { readContextWindow, readQueuedCount, readTranscript } from "../../gateway/transcript.js";
 import {
   chatMessageRefusal,
@@ -25,6 +26,7 @@ import {
   sessionIdempotencyKey,
   turnOutcome,
 } from "../shared/session-message.js";
+import { refuseOverLimits, sessionAttachments } from "./attachments.js";
 import { custodyInSession } from "./custody.js";
 import { SessionQueueGate } from "./queue-gate.js";
 
@@ -82,10 +84,20 @@ export class SessionsSendTransport implements Transport {
     return refusal ? notApplicable(refusal) : APPLIES;
   }
 
+  /** A Gateway never reached before gets a head start only: a silently dropping link must not hold the fallback for the whole handshake budget. */
+  headStartMs(instance: Instance): number | undefined {
+    if (!instance.gateway || missingCredential(instance.gateway)) return undefined;
+    return this.#connection(instance).firstContact ? FIRST_CONTACT_HEAD_START_MS : undefined;
+  }
+
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const connection = this.#connection(context.instance);
     const { sessionKey, maxQueued } = context.instance;
     if (Buffer.byteLength(envelope.body, "utf8") >= WINDOW_CHECK_BYTES) await this.#refuseIfTooLarge(envelope, context);
+    const message = formatSessionMessage(envelope);
+    // Limits of this connection's hello: a reconnect reads them again.
+    if (envelope.files) refuseOverLimits(envelope.files, Buffer.byteLength(message, "utf8"), await connection.policy(context.signal), context.instance.name);
+    const attachments = envelope.files ? await sessionAttachments(envelope.files, context.files) : undefined;
     // A redelivery follows a loss inside the target: it never joins a crowded queue, whatever the configured pace.
     const room = envelope.redelivery ? Math.min(maxQueued, REDELIVERY_QUEUE_ROOM) : maxQueued;
     const giveBackPlace = await this.#gate.admit(
@@ -96,9 +108,14 @@ export class SessionsSendTransport implements Transport {
     );
     const idempotencyKey = sessionIdempotencyKey(envelope);
     try {
+      if (context.claim) {
+        // Raced against another path: the handshake first (that path runs meanwhile), then the turn to send.
+        await connection.connect(context.signal);
+        await context.claim();
+      }
       const result = await connection.request<SessionsSendResult>(
         "sessions.send",
-        { key: sessionKey, message: formatSessionMessage(envelope), idempotencyKey },
+        { key: sessionKey, message, idempotencyKey, ...(attachments ? { attachments } : {}) },
         { signal: context.signal, onSent: () => this.#sentUnanswered.add(envelope.id) },
       );
       this.#sentUnanswered.delete(envelope.id);

@@ -1,0 +1,73 @@
+// After tsc: replaces dist/cli/bin.js (package.json's bin) with an esbuild bundle of the CLI. A
+// one-shot command is a fresh process each time, and resolving and loading some 200 modules one by
+// one cost more than the work itself. The bundle's entry still checks the Node version before it
+// loads anything; each command is its own chunk, loaded when it runs (src/cli/main.ts), and zod is
+// bundled in (it still validates every input). The library and the plugin keep using tsc's dist/.
+import { readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = join(root, "dist", "cli");
+const chunkDir = "bundle";
+
+/**
+ * zod as an ES module inside the bundle rather than the CommonJS build required at run time (the
+ * library's src/util/zod.ts does that so its schemas compose with a caller's): one parsed file
+ * instead of a hundred-odd resolved and compiled ones.
+ */
+const bundledZod = {
+  name: "bundled-zod",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]util[\\/]zod\.ts$/ }, () => ({
+      // jitless: zod's compiled fast path pays off over many parses; a one-shot process parses its config once.
+      contents: 'import { z } from "zod";\nz.config({ jitless: true });\nexport function zod() {\n  return z;\n}\n',
+      loader: "ts",
+      resolveDir: join(root, "src", "util"),
+    }));
+  },
+};
+
+/**
+ * pino too: src/util/log.ts requires it on first use (so that importing the library costs nothing
+ * for it); inside the bundle it is one more module, not some twenty files resolved one by one.
+ */
+const PINO_REQUIRE = 'const pinoModule = lazyRequire<typeof import("pino")>("pino");';
+const bundledPino = {
+  name: "bundled-pino",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]util[\\/]log\.ts$/ }, async (args) => {
+      const source = readFileSync(args.path, "utf8");
+      if (!source.includes(PINO_REQUIRE)) throw new Error(`${args.path} no longer has \`${PINO_REQUIRE}\`: update scripts/bundle-cli.mjs`);
+      return {
+        contents: `import bundledPino from "pino";\n${source.replace(PINO_REQUIRE, 'const pinoModule = (): typeof import("pino") => bundledPino;')}`,
+        loader: "ts",
+      };
+    });
+  },
+};
+
+rmSync(join(outdir, chunkDir), { recursive: true, force: true });
+// tsc's map of the file this replaces would point a debugger at the wrong lines.
+rmSync(join(outdir, "bin.js.map"), { force: true });
+await build({
+  entryPoints: { bin: join(root, "src", "cli", "bin.ts") },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  chunkNames: `${chunkDir}/[name]-[hash]`,
+  // Loaded by path at run time, or not for the CLI: each stays a package of its own in node_modules.
+  // jsonc-parser's main is a UMD build whose require() calls esbuild cannot follow (it loads only for a broken config).
+  external: ["openclaw", "openclaw/*", "bufferutil", "utf-8-validate", "jsonc-parser"],
+  // CommonJS code inside an ES module bundle still calls require() for Node's own modules.
+  banner: {
+    js: 'import { createRequire as __bundleRequire } from "node:module";\nconst require = (globalThis.__openclawInterInstanceRequire ??= __bundleRequire(import.meta.url));',
+  },
+  plugins: [bundledZod, bundledPino],
+  legalComments: "none",
+  logLevel: "warning",
+});

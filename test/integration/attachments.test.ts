@@ -1,0 +1,158 @@
+import { createHash, randomBytes } from "node:crypto";
+import { lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMessenger, type Messenger } from "../../src/index.js";
+import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
+import { type MessagingKey, MessagingKeyStore } from "../../src/trust/messaging-key.js";
+import { startGateway, type TestGateway } from "../harness/gateway.js";
+import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
+import { textOf } from "../harness/oracle.js";
+import { loadInstalledPlugin } from "../harness/plugin-install.js";
+import { testLog } from "../harness/secrets-watch.js";
+
+// Files in messages against one real Gateway (Xiaom) with the plugin installed, which pinned
+// Xiaoa's messaging key; Xiaoa is a library sender in this process. Its attachment limit is set to
+// 6 MB (agents.defaults.mediaMaxMb), which its hello advertises. What counts is what Xiaom's agent
+// was shown (the mock model's requests) and what lies in its workspace.
+const MB = 1024 * 1024;
+let mock: MockModelServer;
+let xiaom: TestGateway;
+let scratch: string;
+let key: MessagingKey;
+let link: Messenger;
+
+const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+// A real 1×1 PNG.
+const PNG = Buffer.from(
+  "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f8b0b90000000049454e44ae426082",
+  "hex",
+);
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "oii-attachments-"));
+  mock = await startMockModel();
+  key = new MessagingKeyStore(join(scratch, "xiaoa-state")).key();
+  xiaom = await startGateway({
+    modelBaseUrl: mock.url,
+    name: "xiaom-attachments",
+    extraConfig: { agents: { defaults: { model: { primary: "mock/mock-1" }, mediaMaxMb: 6 } } },
+    beforeStart: (gateway) =>
+      loadInstalledPlugin(gateway, {
+        hooks: { allowConversationAccess: true },
+        config: {
+          self: { name: "xiaom" },
+          inbox: { wake: true, pollMs: 500 },
+          stateDir: join(gateway.stateDir, "inter-instance"),
+          instances: { xiaoa: { publicKey: key.publicKey } },
+        },
+      }),
+  });
+  link = createMessenger({
+    config: {
+      self: { name: "xiaoa" },
+      stateDir: join(scratch, "xiaoa-state"),
+      defaults: { circuitCooldownMs: 0, retries: 1 },
+      instances: {
+        xiaom: {
+          gateway: { url: xiaom.url, token: xiaom.token },
+          workspace: xiaom.workspace,
+          timeZone: "UTC",
+          transports: ["sessions_send", "memory_file"],
+          timeouts: { sessions_send: 60_000 },
+        },
+      },
+    },
+    log: testLog(),
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await link?.close();
+  await xiaom?.dispose();
+  await mock?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+/** Every text the model was given. */
+const modelTexts = () => mock.requests.flatMap((request) => (request.body.messages ?? []).map((message) => textOf(message.content)));
+/** The plugin's file lines the model was given for a file name. */
+const fileLines = (name: string) => modelTexts().flatMap((text) => text.split("\n").filter((line) => line.includes(`${JSON.stringify(name)} (`)));
+
+async function walk(root: string): Promise<string[]> {
+  const entries = (await readdir(root, { recursive: true })) as string[];
+  return entries.map((path) => path.split(sep).join("/"));
+}
+
+describe("files by sessions_send, as native attachments", () => {
+  it("a 5 MB binary, an image and a text file arrive byte-exact, and the agent's prompt lists each with its verdict", async () => {
+    const binary = randomBytes(5 * MB);
+    const text = Buffer.from("build ok\nall 530 tests passed\n");
+    const report = await link.send(
+      {
+        to: "xiaom",
+        body: "see the build",
+        files: [
+          { bytes: binary, name: "build.bin" },
+          { bytes: PNG, name: "shot.png" },
+          { bytes: text, name: "build.log" },
+        ],
+      },
+      { queue: false },
+    );
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    expect(report.via).toBe("sessions_send");
+    await expect.poll(() => fileLines("build.bin").length, { timeout: 90_000, interval: 500 }).toBeGreaterThan(0);
+    const folder = incomingFilesDir(xiaom.workspace);
+    for (const [name, bytes] of [
+      ["build.bin", binary],
+      ["build.log", text],
+    ] as const) {
+      expect(fileLines(name).some((line) => line.includes(": verified (SHA-256"))).toBe(true);
+      const copy = await readFile(join(folder, sha(bytes), name));
+      expect(sha(copy)).toBe(sha(bytes));
+    }
+    // The image too: a text-only model gets it offloaded to the media store, found by its turn-list reference.
+    expect(fileLines("shot.png").some((line) => line.includes(": verified (SHA-256"))).toBe(true);
+    expect(sha(await readFile(join(folder, sha(PNG), "shot.png")))).toBe(sha(PNG));
+  }, 180_000);
+});
+
+describe("a file over the target's maxBytes", () => {
+  it("is refused by sessions_send before sending, with the limit named, and memory_file carries it whole", async () => {
+    const big = randomBytes(7 * MB);
+    const report = await link.send({ to: "xiaom", body: "the big one", files: [{ bytes: big, name: "big.bin" }] }, { queue: false });
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    expect(report.via).toBe("memory_file");
+    const refused = report.attempts.find((attempt) => attempt.transport === "sessions_send");
+    expect(refused?.error?.code).toBe("TOO_LARGE_FOR_TARGET");
+    expect(refused?.error?.message).toMatch(/maxBytes 6\.0 MiB \(6,291,456 bytes\)/u);
+    const copy = await readFile(join(incomingFilesDir(xiaom.workspace), sha(big), "big.bin"));
+    expect(sha(copy)).toBe(sha(big));
+    await expect.poll(() => fileLines("big.bin").some((line) => line.includes(": verified (SHA-256")), { timeout: 90_000, interval: 500 }).toBe(true);
+  }, 180_000);
+});
+
+describe("hostile names", () => {
+  it("are made safe, and nothing is written outside the incoming folder", async () => {
+    const before = new Set(await walk(xiaom.workspace));
+    const hostile = ["../../etc/passwd", "/abs", "CON", "a\u0000b", "x".repeat(10_000), "caf\u00e9.txt", "cafe\u0301.txt", "same.txt", "same.txt"];
+    const report = await link.send(
+      { to: "xiaom", body: "hostile names", files: hostile.map((name, index) => ({ bytes: Buffer.from(`hostile ${index}`), name })) },
+      { queue: false, transports: ["memory_file"] },
+    );
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    const incoming = relative(xiaom.workspace, incomingFilesDir(xiaom.workspace)).split(sep).join("/");
+    const added = (await walk(xiaom.workspace)).filter((path) => !before.has(path));
+    const outside = added.filter((path) => !path.startsWith(`${incoming}/`) && !incoming.startsWith(path) && !path.startsWith("memory/"));
+    expect(outside).toEqual([]);
+    for (const path of added.filter((p) => p.startsWith(`${incoming}/`))) expect((await lstat(join(xiaom.workspace, path))).isSymbolicLink()).toBe(false);
+    await expect.poll(() => fileLines("_CON").length, { timeout: 90_000, interval: 500 }).toBeGreaterThan(0);
+    for (const name of ["_.._etc_passwd", "_abs", "_CON", "ab", "café.txt", "café-2.txt", "same.txt", "same-2.txt"])
+      expect(
+        fileLines(name).some((line) => line.includes(": verified (SHA-256")),
+        name,
+      ).toBe(true);
+  }, 180_000);
+});
