@@ -62,7 +62,20 @@ await build({
   chunkNames: `${chunkDir}/[name]-[hash]`,
   // Loaded by path at run time, or not for the CLI: each stays a package of its own in node_modules.
   // jsonc-parser's main is a UMD build whose require() calls esbuild cannot follow (it loads only for a broken config).
-  external: ["openclaw", "openclaw/*", "bufferutil", "utf-8-validate", "jsonc-parser"],
+  // The CommonJS packages the code imports dynamically stay outside too: bundled, the NATS client's
+  // `(await import("@nats-io/transport-node")).connect` was undefined (found by fleet-topology.test).
+  external: [
+    "openclaw",
+    "openclaw/*",
+    "bufferutil",
+    "utf-8-validate",
+    "jsonc-parser",
+    "@nats-io/*",
+    "bonjour-service",
+    "json5",
+    "proper-lockfile",
+    "which",
+  ],
   // CommonJS code inside an ES module bundle still calls require() for Node's own modules.
   banner: {
     js: 'import { createRequire as __bundleRequire } from "node:module";\nconst require = (globalThis.__openclawInterInstanceRequire ??= __bundleRequire(import.meta.url));',

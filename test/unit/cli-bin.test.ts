@@ -28,3 +28,39 @@ describe.skipIf(oldVersion === undefined)("the bin on an older Node", () => {
     expect(run.stderr).toBe(`openclaw-inter-instance needs Node.js ${needed} or newer; this is Node.js ${oldVersion}.\n`);
   });
 });
+
+// The bin is an esbuild bundle (scripts/bundle-cli.mjs): a package the code imports dynamically must
+// still work from it. Bundled, the NATS client's `connect` came out undefined, and only a real send showed it.
+describe("the bundled bin's lazily loaded packages", () => {
+  it("reaches the NATS client: a refused broker is 'connection refused', not a broken import", async () => {
+    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { createServer } = await import("node:net");
+    const dir = await mkdtemp(join(tmpdir(), "oii-bin-"));
+    // Two ports nothing listens on: taken, then closed.
+    const freePort = () =>
+      new Promise<number>((resolve) => {
+        const server = createServer().listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as { port: number };
+          server.close(() => resolve(port));
+        });
+      });
+    try {
+      const config = join(dir, "config.json");
+      await writeFile(
+        config,
+        JSON.stringify({
+          self: { name: "xiaoa" },
+          stateDir: join(dir, "state"),
+          nats: { servers: [`nats://127.0.0.1:${await freePort()}`], fleet: "bin" },
+          instances: { xiaom: { gateway: { url: `ws://127.0.0.1:${await freePort()}`, token: "unused" }, transports: ["nats"] } },
+        }),
+      );
+      const run = spawnSync(process.execPath, [bin, "-c", config, "--json", "send", "xiaom", "hello", "--settle", "0"], { encoding: "utf8", timeout: 60_000 });
+      const report = JSON.parse(run.stdout) as { attempts: { transport: string; error?: { message: string } }[] };
+      expect(report.attempts.find((attempt) => attempt.transport === "nats")?.error?.message).toMatch(/connection refused/u);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
