@@ -25,8 +25,8 @@ export const BUDGET_S: Readonly<Record<string, number>> = {
   "test/integration/control-ui.test.ts": 720,
   "test/integration/cli.test.ts": 720,
   // Two Gateways started once, each restarted once by the walk, and about twenty OpenClaw CLI starts: 209 s alone.
-  "test/integration/readme-two-machines.test.ts": 480,
-  // One Gateway with the plugin; about 20 MB of files through sessions_send and memory_file, four agent turns.
+  "test/integration/readme-two-machines.test.ts": 600,
+  // One Gateway with the plugin and a nats-server; about 25 MB of files through sessions_send, memory_file and nats, five agent turns.
   "test/integration/attachments.test.ts": 420,
   // Typechecks a copy of src/ with a toy transport added (tsc over the whole tree: 25–65 s under load).
   "test/unit/adding-a-transport.test.ts": 150,
@@ -53,7 +53,7 @@ export const MEASURED_S: Readonly<Record<string, number>> = {
   "test/integration/loops.test.ts": 168,
   "test/integration/a2a-hostile.test.ts": 163,
   "test/integration/readme-plugin.test.ts": 158,
-  "test/integration/readme-two-machines.test.ts": 209,
+  "test/integration/readme-two-machines.test.ts": 334,
   "test/integration/control-ui.test.ts": 145,
   "test/integration/nodes.test.ts": 122,
   "test/integration/nodes-across.test.ts": 119,
@@ -67,7 +67,7 @@ export const MEASURED_S: Readonly<Record<string, number>> = {
   "test/integration/cli.test.ts": 75,
   "test/integration/hostile.test.ts": 73,
   "test/integration/mixed-versions.test.ts": 57,
-  "test/integration/attachments.test.ts": 40,
+  "test/integration/attachments.test.ts": 52,
   "test/integration/oversized.test.ts": 37,
   "test/integration/ask.test.ts": 25,
   "test/integration/memory-concurrency.test.ts": 23,

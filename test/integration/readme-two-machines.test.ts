@@ -65,6 +65,25 @@ async function type(on: Who, command: string, timeoutMs = 180_000) {
   return result;
 }
 
+let restartNeededSeen = false;
+
+/** Config says LAN, the socket still loopback (an in-process reload keeps it): invite refuses with RESTART_NEEDED and the ways to restart. */
+async function expectRestartNeeded(on: Who): Promise<void> {
+  let result = await type(on, "openclaw-inter-instance invite --json");
+  for (let tries = 0; result.stdout.includes("GATEWAY_NOT_RUNNING") && tries < 5; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    result = await type(on, "openclaw-inter-instance invite --json");
+  }
+  expect(result.exitCode, result.stderr).toBe(1);
+  const { error } = JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } };
+  expect(error.code).toBe("RESTART_NEEDED");
+  expect(error.message).toMatch(/only loopback/u);
+  expect(error.hint).toMatch(/systemctl --user restart openclaw-gateway\.service/u);
+  expect(error.hint).toMatch(/launchctl kickstart -k/u);
+  expect(error.hint).toMatch(/openclaw gateway run/u);
+  expect(result.stderr).not.toMatch(/oii1\./u);
+}
+
 /** The walk: each command in the README's order, on its machine; `pair` runs while its approval is typed on the other. */
 async function walk(commands: readonly Typed[]): Promise<{ outputs: string[]; steps: string[] }> {
   const outputs: string[] = [];
@@ -79,6 +98,12 @@ async function walk(commands: readonly Typed[]): Promise<{ outputs: string[]; st
     expect(on, command).not.toBe("both");
     const who = on as Who;
     if (/^systemctl --user restart openclaw-gateway\.service\b/u.test(command)) {
+      // Not a README step: a person who skips this line is told the restart is needed, and how.
+      if (!restartNeededSeen) {
+        await expectRestartNeeded(who);
+        restartNeededSeen = true;
+        stepStarted = performance.now();
+      }
       // The process stopped and started again: what the line does on a machine with the service.
       await machines[who].gateway.stop();
       await machines[who].gateway.start();
@@ -187,6 +212,12 @@ describe.skipIf(!run)("the README's two-machines section, as written", () => {
       publicKey: invite.publicKey,
     });
     expect(JSON.stringify(saved)).not.toContain(xiaom.gateway.token);
+    // What invite printed: how long it holds, never the Gateway's token, and Xiaom's own messaging key.
+    const printed = outputs.find((output) => output.includes(copied.invite)) ?? "";
+    expect(printed).toMatch(/Valid until \d\d:\d\d:\d\d UTC \(in 10 minutes\)/u);
+    expect(outputs.join("\n")).not.toContain(xiaom.gateway.token);
+    const keys = await type("xiaom", "openclaw-inter-instance keys --json");
+    expect(invite.publicKey).toBe((JSON.parse(keys.stdout) as { publicKey: string }).publicKey);
   }, 420_000);
 
   it("the way back: `openclaw inter-instance pair` on Xiaom writes the plugin's config, and Xiaom's 收到 reaches Xiaoa", async () => {
