@@ -19,6 +19,7 @@ import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
 import { packPlugin } from "../test/harness/plugin-install.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
+import { allowBenchFileWrites, benchAttachments } from "./attachments.ts";
 import { latencyChart } from "./chart.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchIdleCost } from "./idle-cost.ts";
@@ -56,6 +57,7 @@ const N = {
         groups: 2,
         fleetRounds: 1,
         scrape: { perBatch: 5, batches: 3 },
+        files: 2,
       }
     : {
         warm: 50,
@@ -74,6 +76,7 @@ const N = {
         groups: 20,
         fleetRounds: 30,
         scrape: { perBatch: 100, batches: 12 },
+        files: 20,
       }),
   // The naive dispatcher is cut off at this cap, and its projection shown instead.
   naiveCapMs: quick ? 1_000 : 3_000,
@@ -172,7 +175,13 @@ let raw: GatewayClient | undefined;
 let silent: { server: Server; url: string } | undefined;
 try {
   log("starting a Gateway and the mock model");
-  gateway = await startGateway({ modelBaseUrl: mock.url, name: "bench", extraConfig: { messages: { queue: { cap: BENCH_QUEUE_CAP } } } });
+  gateway = await startGateway({
+    modelBaseUrl: mock.url,
+    name: "bench",
+    extraConfig: { messages: { queue: { cap: BENCH_QUEUE_CAP } } },
+    // Scenario 15's node writes files into the workspace's incoming folder.
+    beforeStart: ({ stateDir }) => allowBenchFileWrites(stateDir),
+  });
   const workspace = gateway.workspace;
   await mkdir(workspace, { recursive: true });
   phase("start the Gateway and the mock model");
@@ -489,6 +498,10 @@ try {
     note: `echo through node.invoke system.run; CLI n=${execCli.n}`,
   });
   phase("7. remote exec");
+
+  // 15. A 5 MB file in a message by sessions_send, nodes and nats, each beside its floor (same Gateway and node). Alone: node bench/attachments.ts [--quick]
+  await benchAttachments({ gateway, node, scratch, count: N.files, series, row: (row) => rows.push(row), log });
+  phase("15. files in messages");
 } finally {
   await Promise.all([...openMessengers].map((link) => link.close()));
   await raw?.stopAndWait({ timeoutMs: 2000 }).catch(() => undefined);

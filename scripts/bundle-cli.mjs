@@ -48,6 +48,26 @@ const bundledPino = {
   },
 };
 
+/**
+ * zod's namespace re-exports its 60-odd locales (`z.locales`), which the bundle would then carry and
+ * load whole (half of zod's 750 KB); the CLI speaks English, zod's default, which zod imports itself.
+ */
+const englishZodOnly = {
+  name: "english-zod-only",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
+        ? { path: join(dirname(args.importer), "..", "locales", "index.js"), namespace: "zod-locales" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      resolveDir: dirname(args.path),
+      loader: "js",
+    }));
+  },
+};
+
 rmSync(join(outdir, chunkDir), { recursive: true, force: true });
 // tsc's map of the file this replaces would point a debugger at the wrong lines.
 rmSync(join(outdir, "bin.js.map"), { force: true });
@@ -64,23 +84,12 @@ await build({
   // jsonc-parser's main is a UMD build whose require() calls esbuild cannot follow (it loads only for a broken config).
   // The CommonJS packages the code imports dynamically stay outside too: bundled, the NATS client's
   // `(await import("@nats-io/transport-node")).connect` was undefined (found by fleet-topology.test).
-  external: [
-    "openclaw",
-    "openclaw/*",
-    "bufferutil",
-    "utf-8-validate",
-    "jsonc-parser",
-    "@nats-io/*",
-    "bonjour-service",
-    "json5",
-    "proper-lockfile",
-    "which",
-  ],
+  external: ["openclaw", "openclaw/*", "bufferutil", "utf-8-validate", "jsonc-parser", "@nats-io/*", "bonjour-service", "json5", "proper-lockfile", "which"],
   // CommonJS code inside an ES module bundle still calls require() for Node's own modules.
   banner: {
     js: 'import { createRequire as __bundleRequire } from "node:module";\nconst require = (globalThis.__openclawInterInstanceRequire ??= __bundleRequire(import.meta.url));',
   },
-  plugins: [bundledZod, bundledPino],
+  plugins: [bundledZod, bundledPino, englishZodOnly],
   legalComments: "none",
   logLevel: "warning",
 });

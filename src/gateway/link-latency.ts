@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic-write.js";
+import { replaceFileSync } from "../util/atomic-write.js";
 
 /** The budget for a handshake with no history: a slow link's TLS and connect challenge fit in it. */
 export const DEFAULT_HANDSHAKE_BUDGET_MS = 10_000;
@@ -60,7 +60,7 @@ export class LinkLatency {
     try {
       mkdirSync(join(this.#path, ".."), { recursive: true, mode: 0o700 });
       // No fsync: losing the newest sample in a crash costs one default budget, and a one-shot send writes this every run.
-      writeFileAtomic().sync(this.#path, `${JSON.stringify(all)}\n`, { mode: 0o600, fsync: false });
+      replaceFileSync(this.#path, `${JSON.stringify(all)}\n`, 0o600);
     } catch {
       // Only an optimisation: without the file the next process starts from the default budget.
     }

@@ -4,10 +4,13 @@ import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type Messenger } from "../../src/index.js";
+import { objectName } from "../../src/transports/nats/files.js";
+import { NatsFleet } from "../../src/transports/nats/fleet.js";
 import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
 import { type MessagingKey, MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
+import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
 import { textOf } from "../harness/oracle.js";
 import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -15,8 +18,12 @@ import { testLog } from "../harness/secrets-watch.js";
 // Files in messages against one real Gateway (Xiaom) with the plugin installed, which pinned
 // Xiaoa's messaging key; Xiaoa is a library sender in this process. Its attachment limit is set to
 // 6 MB (agents.defaults.mediaMaxMb), which its hello advertises. What counts is what Xiaom's agent
-// was shown (the mock model's requests) and what lies in its workspace.
+// was shown (the mock model's requests) and what lies in its workspace. With nats-server installed,
+// Xiaom's plugin also reads a NATS fleet on a real JetStream server, for files through its object store.
 const MB = 1024 * 1024;
+const withNats = await natsServerOrSkip("attachments.test.ts (its NATS part)");
+const FLEET = "attachments";
+let nats: TestNatsServer | undefined;
 let mock: MockModelServer;
 let xiaom: TestGateway;
 let scratch: string;
@@ -33,6 +40,8 @@ const PNG = Buffer.from(
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-attachments-"));
   mock = await startMockModel();
+  nats = withNats ? await startNatsServer() : undefined;
+  const fleet = nats ? { nats: { servers: [nats.url], fleet: FLEET } } : {};
   key = new MessagingKeyStore(join(scratch, "xiaoa-state")).key();
   xiaom = await startGateway({
     modelBaseUrl: mock.url,
@@ -46,6 +55,7 @@ beforeAll(async () => {
           inbox: { wake: true, pollMs: 500 },
           stateDir: join(gateway.stateDir, "inter-instance"),
           instances: { xiaoa: { publicKey: key.publicKey } },
+          ...fleet,
         },
       }),
   });
@@ -54,13 +64,14 @@ beforeAll(async () => {
       self: { name: "xiaoa" },
       stateDir: join(scratch, "xiaoa-state"),
       defaults: { circuitCooldownMs: 0, retries: 1 },
+      ...fleet,
       instances: {
         xiaom: {
           gateway: { url: xiaom.url, token: xiaom.token },
           workspace: xiaom.workspace,
           timeZone: "UTC",
-          transports: ["sessions_send", "memory_file"],
-          timeouts: { sessions_send: 60_000 },
+          transports: ["sessions_send", "memory_file", ...(nats ? ["nats" as const] : [])],
+          timeouts: { sessions_send: 60_000, nats: 60_000 },
         },
       },
     },
@@ -72,6 +83,7 @@ afterAll(async () => {
   await link?.close();
   await xiaom?.dispose();
   await mock?.close();
+  await nats?.dispose();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
@@ -154,5 +166,54 @@ describe("hostile names", () => {
         fileLines(name).some((line) => line.includes(": verified (SHA-256")),
         name,
       ).toBe(true);
+  }, 180_000);
+});
+
+describe.skipIf(!withNats)("files over NATS, through the fleet's JetStream object store", () => {
+  it("a 5 MB binary, an image and a text file arrive byte-exact, the prompt lists each verified, and their objects are removed after the receipt", async () => {
+    const binary = randomBytes(5 * MB);
+    const text = Buffer.from(`nats build ok ${Date.now()}\n`);
+    const image = Buffer.concat([PNG, Buffer.from("nats")]);
+    const report = await link.send(
+      {
+        to: "xiaom",
+        body: "see the build, by the broker",
+        files: [
+          { bytes: binary, name: "nats.bin" },
+          { bytes: image, name: "nats.png" },
+          { bytes: text, name: "nats.log" },
+        ],
+      },
+      { queue: false, transports: ["nats"] },
+    );
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    expect(report.via).toBe("nats");
+    const folder = incomingFilesDir(xiaom.workspace);
+    for (const [name, bytes] of [
+      ["nats.bin", binary],
+      ["nats.png", image],
+      ["nats.log", text],
+    ] as const) {
+      await expect.poll(() => fileLines(name).some((line) => line.includes(": verified (SHA-256")), { timeout: 90_000, interval: 500 }).toBe(true);
+      expect(sha(await readFile(join(folder, sha(bytes), name)))).toBe(sha(bytes));
+    }
+    // After the receipt, the receiver removed the message's objects from the store.
+    const observer = new NatsFleet({ servers: [nats!.url], fleet: FLEET, duplicateWindowMs: 7_200_000, maxDeliver: 5, presenceTtlMs: 120_000 });
+    try {
+      const store = await observer.files();
+      const envelopeId = report.id;
+      await expect
+        .poll(
+          async () =>
+            (await Promise.all([binary, image, text].map(async (bytes) => (await store.info(objectName(envelopeId, sha(bytes))))?.deleted))).every(Boolean),
+          {
+            timeout: 30_000,
+            interval: 250,
+          },
+        )
+        .toBe(true);
+    } finally {
+      await observer.close();
+    }
   }, 180_000);
 });

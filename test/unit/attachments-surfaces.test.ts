@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
-import { createEnvelope, UnsuitableMessageError, ValidationError } from "../../src/index.js";
+import { createEnvelope, InstanceRegistry, parseConfig, UnsuitableMessageError, ValidationError } from "../../src/index.js";
 import { sessionFilesText } from "../../src/plugin/session-files.js";
 import { filesInWorkspace } from "../../src/plugin/tools/workspace-files.js";
+import { A2aTransport } from "../../src/transports/a2a/transport.js";
 import { refuseOverLimits } from "../../src/transports/sessions-send/attachments.js";
 import { formatSessionMessage } from "../../src/transports/shared/session-message.js";
 import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
@@ -94,7 +95,7 @@ describe("instance_send's files are workspace paths", () => {
 describe("nodes carries files by the node's file.write", () => {
   it("writes each file to the incoming folder by digest, checked by SHA-256 on the node, before the envelope that names it", async () => {
     const { NodesTransport } = await import("../../src/transports/nodes/transport.js");
-    const { InstanceRegistry, parseConfig, createLogger } = await import("../../src/index.js");
+    const { createLogger } = await import("../../src/index.js");
     const writes: { path: string; sha256: string; overwrite: boolean }[] = [];
     const host = {
       writeFile: async (path: string, content: Buffer, options: { overwrite: boolean }) => {
@@ -125,5 +126,21 @@ describe("nodes carries files by the node's file.write", () => {
     ]);
     const huge = createEnvelope({ from: "xiaoa", to: "xiaom", body: "too big", files: [{ ...file, size: 13 * MB }] });
     expect(transport.applies(instance, huge)).toMatchObject({ ok: false, reason: expect.stringMatching(/16 MiB/u) });
+  });
+});
+
+describe("a2a cannot carry files", () => {
+  it("is not applicable to a message with files, saying that OpenClaw's A2A channel drops file parts", () => {
+    const instance = new InstanceRegistry(
+      parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { a2a: { url: "http://127.0.0.1:1/a2a", token: "t" } } } }),
+      {},
+    ).resolve("xiaom");
+    const transport = new A2aTransport("xiaoa", {});
+    expect(transport.applies(instance, createEnvelope({ from: "xiaoa", to: "xiaom", body: "plain" }))).toEqual({ ok: true });
+    const withFile = createEnvelope({ from: "xiaoa", to: "xiaom", body: "see it", files: [meta("build.log", 10, "text/plain")] });
+    expect(transport.applies(instance, withFile)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/cannot carry files \(OpenClaw's A2A channel takes text and data parts only and drops file parts/u),
+    });
   });
 });

@@ -27,3 +27,20 @@ it("a fast link earns a shorter handshake budget (never under 5 s), shared with 
 
   expect(new LinkLatency(dir).slowestRecentMs("wss://other.example:18789")).toBeUndefined();
 });
+
+it("writes its file private, in place, with no temporary file left behind", async () => {
+  const { readdir, stat } = await import("node:fs/promises");
+  const latency = new LinkLatency(dir);
+  latency.record(url, 80);
+  latency.record(url, 90);
+  expect(await readdir(dir)).toEqual(["link-latency.json"]);
+  expect((await stat(join(dir, "link-latency.json"))).mode & 0o777).toBe(0o600);
+  expect(new LinkLatency(dir).slowestRecentMs(url)).toBe(90);
+});
+
+it("replaceFileSync leaves nothing behind when it cannot write", async () => {
+  const { readdir } = await import("node:fs/promises");
+  const { replaceFileSync } = await import("../../src/util/atomic-write.js");
+  expect(() => replaceFileSync(join(dir, "missing", "file.json"), "{}", 0o600)).toThrow(/ENOENT/u);
+  expect(await readdir(dir)).toEqual([]);
+});

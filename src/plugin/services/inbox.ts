@@ -1,18 +1,15 @@
 import type { FSWatcher } from "node:fs";
-import { relative } from "node:path";
 import type { OpenClawPluginApi, OpenClawPluginService } from "openclaw/plugin-sdk/plugin-entry";
 import { parseConfig } from "../../config/parse.js";
 import type { Config } from "../../config/schema.js";
-import { checkIncomingFile } from "../../core/attachments/incoming-files.js";
 import { InboxWatcher } from "../../inbox/watcher.js";
 import type { MemoryEntry } from "../../transports/memory-file/entry.js";
-import { incomingFilesDir } from "../../transports/nodes/incoming.js";
-import { filesForAgent } from "../../trust/files-frame.js";
 import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
 import { pinnedKeysOf } from "../../trust/pins.js";
 import { type PinnedKeys, verifySender } from "../../trust/sign-envelope.js";
 import type { InboundGate, ReplySettler } from "../gates/inbound.js";
 import { PLUGIN_ID } from "../id.js";
+import { incomingFilesText } from "../incoming-files-text.js";
 import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
 import { agentWorkspace } from "../workspace.js";
 
@@ -51,17 +48,8 @@ export function inboxInjectionText(entry: MemoryEntry, verdict: SenderVerdict, f
 }
 
 /** The entry's signed files, each checked in the workspace's incoming folder, as the frame lists them. */
-export async function entryFilesText(entry: MemoryEntry, verdict: SenderVerdict, workspace: string): Promise<string | undefined> {
-  const files = entry.signed?.files;
-  if (!files) return undefined;
-  const folder = incomingFilesDir(workspace);
-  const checked = await Promise.all(
-    files.map(async (file) => {
-      const found = await checkIncomingFile(folder, file);
-      return { file, where: relative(workspace, found.path), verdict: found };
-    }),
-  );
-  return filesForAgent(checked, verdict.verified);
+export function entryFilesText(entry: MemoryEntry, verdict: SenderVerdict, workspace: string): Promise<string | undefined> {
+  return incomingFilesText(entry.signed?.files, verdict.verified, workspace);
 }
 
 /**

@@ -3,24 +3,40 @@ import type { Config } from "../../config/schema.js";
 import type { Envelope } from "../../core/envelope.js";
 import { defaultStateDir } from "../../gateway/device-identity.js";
 import { InboxLedger } from "../../inbox/ledger.js";
-import { type FleetLease, leaseFleet } from "../../transports/nats/fleet.js";
+import { type FetchLimits, fetchMessageFiles } from "../../transports/nats/files.js";
+import { type FleetLease, leaseFleet, type NatsFleet } from "../../transports/nats/fleet.js";
 import { announce } from "../../transports/nats/presence.js";
 import { NatsReceiver } from "../../transports/nats/receiver.js";
+import { incomingFilesDir } from "../../transports/nodes/incoming.js";
 import { frameForAgent, howToAnswerTask, type SenderVerdict } from "../../trust/frame.js";
 import { MessagingKeyStore } from "../../trust/messaging-key.js";
 import { pinnedKeysOf } from "../../trust/pins.js";
 import { verifySender } from "../../trust/sign-envelope.js";
 import type { InboundGate, ReplySettler } from "../gates/inbound.js";
 import { PLUGIN_ID } from "../id.js";
+import { incomingFilesText } from "../incoming-files-text.js";
 import { heartbeatWaker, queueIntoNextTurn } from "../next-turn.js";
 import { agentWorkspace } from "../workspace.js";
 
 export const NATS_SERVICE_ID = "inter-instance-nats";
 
 /** What the agent reads for a message that came through the fleet's broker. */
-export function natsInjectionText(envelope: Envelope, verdict: SenderVerdict): string {
+export function natsInjectionText(envelope: Envelope, verdict: SenderVerdict, files?: string): string {
   const task = envelope.task && verdict.verified ? `; ${howToAnswerTask(verdict.from, envelope.id)}` : "";
-  return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet${task}`).text;
+  return frameForAgent(verdict, envelope.id, envelope.body, `sent ${envelope.createdAt} through the NATS fleet${task}`, files).text;
+}
+
+/** The message's files fetched from the fleet's object store into the incoming folder, checked there, as the frame lists them. */
+async function natsFilesText(
+  fleet: NatsFleet,
+  envelope: Envelope,
+  verdict: SenderVerdict,
+  workspace: string,
+  limits: FetchLimits,
+): Promise<string | undefined> {
+  if (!envelope.files) return undefined;
+  const notFetched = await fetchMessageFiles(await fleet.files(), envelope, incomingFilesDir(workspace), limits);
+  return incomingFilesText(envelope.files, verdict.verified, workspace, notFetched);
 }
 
 /** This instance's messaging key for the presence registry; left out when it cannot be read. */
@@ -91,6 +107,8 @@ export function createNatsService(
           await ledger.record(envelope.id, "surfaced", envelope.from);
           return true;
         }
+        // A broken connection throws here: the message is given again, its objects still in the store.
+        const files = await natsFilesText(fleet, envelope, verdict, workspace, settings.attachments);
         if (
           !(await queueIntoNextTurn(
             api,
@@ -99,7 +117,7 @@ export function createNatsService(
             {
               id: envelope.id,
               from: envelope.from,
-              text: natsInjectionText(envelope, verdict),
+              text: natsInjectionText(envelope, verdict, files),
               via: "nats",
               conversation: decision.conversation,
               hop: decision.hop,

@@ -197,7 +197,12 @@ export class A2aTransport implements Transport {
   }
 
   applies(instance: Instance, envelope: Envelope): Applicability {
-    const files = cannotCarryFiles(envelope, "A2A file parts are not built yet");
+    // OpenClaw's a2a channel (2026.9.x) reads a part's `text` and `data` only: a file part (`raw`, `url`)
+    // is dropped without a word, and its whole request is capped at 1 MiB, its text at 64 KiB.
+    const files = cannotCarryFiles(
+      envelope,
+      "OpenClaw's A2A channel takes text and data parts only and drops file parts (raw, url) unread; its requests are capped at 1 MiB",
+    );
     if (files) return files;
     if (!instance.a2a) return notApplicable("no a2a.url is configured for this instance");
     if (!instance.a2a.token) return notApplicable(`no A2A token: ${instance.a2a.tokenSource} is not set`);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ConsumerInfo, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
 import type { NatsConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secret-source.js";
@@ -19,6 +20,8 @@ export const fleetNames = (fleet: string) => ({
   receipts: `iim-${fleet}-receipts`,
   /** The answer of the turn that carried an envelope, by receiptKey(id): what `ask` over nats waits for. */
   replies: `iim-${fleet}-replies`,
+  /** The object store of message files: one object per file of a waiting message (see files.ts). */
+  files: `iim-${fleet}-files`,
 });
 
 /** Replies are fetched within minutes by the asker; the bucket forgets them after a day. */
@@ -88,6 +91,7 @@ export class NatsFleet {
   #stream: Promise<void> | undefined;
   #client: { readonly connection: NatsConnection; readonly client: JetStreamClient } | undefined;
   readonly #buckets = new Map<string, Promise<KV>>();
+  #files: Promise<ObjectStore> | undefined;
 
   constructor(config: NatsConfig, env: NodeJS.ProcessEnv = process.env) {
     this.config = config;
@@ -164,7 +168,22 @@ export class NatsFleet {
     return bucket;
   }
 
+  /** The fleet's object store of message files (created if missing, file storage, no age limit: see files.ts). */
+  files(): Promise<ObjectStore> {
+    this.#files ??= this.connection()
+      .then(async (connection) => {
+        const { Objm, StorageType } = await import("@nats-io/obj");
+        return new Objm(connection).create(this.names.files, { storage: StorageType.File });
+      })
+      .catch((error: unknown) => {
+        this.#files = undefined;
+        throw error instanceof UnavailableError ? error : natsUnavailable(this.config, error);
+      });
+    return this.#files;
+  }
+
   async close(): Promise<void> {
+    this.#files = undefined;
     const connection = await this.#connection?.catch(() => undefined);
     this.#connection = undefined;
     await connection?.drain().catch(() => connection.close());

@@ -1,5 +1,6 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { type Envelope, envelopeSchema } from "../../core/envelope.js";
+import { removeMessageFiles } from "./files.js";
 import { type NatsFleet, receiptKey } from "./fleet.js";
 
 export interface NatsReceiverOptions {
@@ -149,7 +150,11 @@ export class NatsReceiver {
     // The receipt first: once acked, the sender's follow-up must find it. The next message is surfaced meanwhile.
     const settled = this.#receipt(envelope)
       .then(
-        () => message.ack(),
+        async () => {
+          message.ack();
+          // Its files were taken into the workspace (or the message was held or refused): their objects go.
+          if (envelope.files) await this.#removeFiles(envelope);
+        },
         (error: unknown) => {
           // Never acked without its receipt: given again, the agent's ledger knows it was taken, and the receipt is written then.
           this.#options.onError?.(error);
@@ -168,6 +173,15 @@ export class NatsReceiver {
       receiptKey(envelope.id),
       JSON.stringify({ state: "surfaced", by: self, at: new Date().toISOString() }),
     );
+  }
+
+  async #removeFiles(envelope: Envelope): Promise<void> {
+    try {
+      await removeMessageFiles(await this.#options.fleet.files(), envelope);
+    } catch (error) {
+      // Left in the store: a later message is not affected (objects are named by envelope).
+      this.#options.onError?.(error);
+    }
   }
 
   async #deadLetter(message: JsMsg, reason: string): Promise<void> {

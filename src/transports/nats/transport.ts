@@ -1,9 +1,9 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Instance } from "../../config/registry.js";
-import { cannotCarryFiles } from "../../core/attachments/carrying.js";
 import type { Envelope } from "../../core/envelope.js";
-import { UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
+import { TransportError, UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
+import { putMessageFiles } from "./files.js";
 import { type FleetLease, type NatsFleet, natsUnavailable, REPLY_TTL_MS, receiptKey, type StoredReply } from "./fleet.js";
 
 const REPLY_POLL_MS = 500;
@@ -13,7 +13,8 @@ const REPLY_POLL_MS = 500;
  * envelope id as `Nats-Msg-Id`: a retry or a second send of the same id within the duplicate window
  * is stored once. The stream's ack is `accepted`; the receiving plugin's durable consumer takes it
  * into its agent's session whenever that instance is online (it only dials out), and writes a
- * receipt that `followUp` reads as delivered.
+ * receipt that `followUp` reads as delivered. A message's files go first, into the fleet's object
+ * store (the envelope lists each by name, size and SHA-256); the receiver fetches and checks them.
  */
 export class NatsTransport implements Transport {
   readonly id = "nats";
@@ -26,9 +27,7 @@ export class NatsTransport implements Transport {
     this.#fleet = lease?.fleet;
   }
 
-  applies(_instance: Instance, envelope: Envelope): Applicability {
-    const files = cannotCarryFiles(envelope, "the JetStream object store path is not built yet");
-    if (files) return files;
+  applies(_instance: Instance, _envelope: Envelope): Applicability {
     return this.#fleet ? APPLIES : notApplicable("no NATS fleet is configured (nats in the config)");
   }
 
@@ -61,6 +60,12 @@ export class NatsTransport implements Transport {
       );
     }
     context.signal.throwIfAborted();
+    if (envelope.files) {
+      const store = await fleet.files();
+      await putMessageFiles(store, envelope, context.files, { timeoutMs: context.instance.timeouts.nats, signal: context.signal }).catch((error: unknown) => {
+        throw error instanceof TransportError ? error : natsUnavailable(fleet.config, error);
+      });
+    }
     const ack = await js
       .publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats })
       .catch((error: unknown) => {
