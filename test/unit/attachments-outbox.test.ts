@@ -1,14 +1,12 @@
 import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
 import { Dispatcher, Outbox } from "../../src/core.js";
 import {
   APPLIES,
   createEnvelope,
-  createLogger,
   type DeliveryContext,
   type Envelope,
   InstanceRegistry,
@@ -18,8 +16,9 @@ import {
   UnavailableError,
   ValidationError,
 } from "../../src/index.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 const scratch = () => mkdtempSync(join(tmpdir(), "attachments-outbox-"));
 
 const fileOf = (text: string, name: string) => {

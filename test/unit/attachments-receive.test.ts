@@ -1,20 +1,20 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
 import { checkIncomingFile, writeIncomingFile } from "../../src/core/attachments/incoming-files.js";
 import { prepareFiles } from "../../src/core/attachments/prepare.js";
-import { createEnvelope, createLogger, InstanceRegistry, parseConfig } from "../../src/index.js";
+import { createEnvelope, InstanceRegistry, parseConfig } from "../../src/index.js";
 import { entryFilesText, entryVerdict, inboxInjectionText } from "../../src/plugin/services/inbox.js";
 import { MemoryFileTransport } from "../../src/transports/memory-file/transport.js";
 import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
 import { parseEntries } from "../../src/transports.js";
 import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { signEnvelope } from "../../src/trust/sign-envelope.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 const scratch = () => mkdtempSync(join(tmpdir(), "attachments-receive-"));
 const bounds = { maxFileBytes: 10 * 1024 * 1024, maxTotalBytes: 20 * 1024 * 1024, maxFiles: 16 };
 

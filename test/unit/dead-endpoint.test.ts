@@ -1,9 +1,9 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, Dispatcher } from "../../src/core.js";
-import { APPLIES, createLogger, InstanceRegistry, parseConfig, type Receipt, type Transport, type TransportId, UnavailableError } from "../../src/index.js";
+import { APPLIES, InstanceRegistry, parseConfig, type Receipt, type Transport, type TransportId, UnavailableError } from "../../src/index.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 
 function transport(id: TransportId, deliver: () => Promise<Receipt>): Transport & { calls: number } {
   const fake = {

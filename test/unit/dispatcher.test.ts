@@ -1,13 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import { CircuitBreaker, Dispatcher, Outbox } from "../../src/core.js";
 import type { DeliveryReport, DispatcherOptions } from "../../src/index.js";
 import {
   APPLIES,
-  createLogger,
   type DeliveryContext,
   type Envelope,
   FatalError,
@@ -22,8 +20,9 @@ import {
   UnavailableError,
   ValidationError,
 } from "../../src/index.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 
 type Behaviour = (call: number, context: DeliveryContext) => Promise<Receipt>;
 

@@ -2,14 +2,12 @@
 // then the next transports run alongside; the delivery gate lets one path at a time send, and none
 // after one delivered. Fake transports stand for the handshake and the send; the real link is
 // bench/two-machines.ts scenario 8 (a Gateway behind a TCP proxy that drops silently).
-import { Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { DeliveryGate } from "../../src/core/dispatch/delivery-gate.js";
 import { Dispatcher } from "../../src/core.js";
 import {
   APPLIES,
-  createLogger,
   type DeliveryContext,
   type Envelope,
   InstanceRegistry,
@@ -19,8 +17,9 @@ import {
   type TransportId,
   UnavailableError,
 } from "../../src/index.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 const HEAD_START_MS = 40;
 
 /** Rejects when the signal aborts; never resolves otherwise. */

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { Dispatcher, GROUP_CONCURRENCY, Outbox } from "../../src/core.js";
-import { APPLIES, createEnvelope, createLogger, InstanceRegistry, parseConfig, type Receipt, type Transport, type TransportId } from "../../src/index.js";
+import { APPLIES, createEnvelope, InstanceRegistry, parseConfig, type Receipt, type Transport, type TransportId } from "../../src/index.js";
 import { sendToGroup } from "../../src/use-cases/groups.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
-const silent = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+const silent = silentLogger();
 const MEMBERS = Array.from({ length: 20 }, (_, i) => `member${i}`);
 
 /** A transport whose deliveries answer only once `release` is called; it counts how many waited at once. */

@@ -1,13 +1,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Dispatcher, Outbox } from "../../src/core.js";
 import {
   APPLIES,
   createEnvelope,
-  createLogger,
   type DeliveryContext,
   type Envelope,
   FatalError,
@@ -17,6 +15,7 @@ import {
   type Transport,
   UnavailableError,
 } from "../../src/index.js";
+import { silentLogger } from "../harness/silent-logger.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -92,7 +91,7 @@ function setup() {
   const transport = new Switchable();
   let outbox: Promise<Outbox> | undefined;
   const open = () => (outbox ??= Outbox.open(join(dir, "outbox.sqlite")));
-  const logger = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) as never });
+  const logger = silentLogger();
   return { transport, open, dispatcher: new Dispatcher({ registry, transports: [transport], logger, outbox: open }) };
 }
 
