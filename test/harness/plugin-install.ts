@@ -22,14 +22,27 @@ export async function packPlugin(destination: string): Promise<string> {
  * For `startGateway`'s `beforeStart`.
  */
 export async function installPlugin(tarball: string, gateway: { stateDir: string; env: NodeJS.ProcessEnv }, entry: Record<string, unknown>): Promise<void> {
-  const configPath = join(gateway.stateDir, "openclaw.json");
+  await setPluginsSection(gateway.stateDir, { entries: { "inter-instance": entry } });
+  await run(process.execPath, [openclawEntry, "plugins", "install", `npm-pack:${tarball}`, "--force", "--accept-capabilities"], {
+    env: withMachineNpmCache(gateway.env),
+    timeout: 240_000,
+  });
+}
+
+/**
+ * Each test Gateway has a HOME of its own, so npm would start from an empty cache every time and
+ * fetch the plugin's dependencies again: the machine's own cache serves them (as it would for a user).
+ */
+function withMachineNpmCache(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, npm_config_cache: npmCache, npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false" };
+}
+
+/** Replaces the `plugins` section of a Gateway's `openclaw.json`. */
+async function setPluginsSection(stateDir: string, plugins: Record<string, unknown>): Promise<void> {
+  const configPath = join(stateDir, "openclaw.json");
   const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
-  config.plugins = { entries: { "inter-instance": entry } };
+  config.plugins = plugins;
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  // Each test Gateway has a HOME of its own, so npm would start from an empty cache every time and
-  // fetch the plugin's dependencies again: the machine's own cache serves them (as it would for a user).
-  const env = { ...gateway.env, npm_config_cache: npmCache, npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false" };
-  await run(process.execPath, [openclawEntry, "plugins", "install", `npm-pack:${tarball}`, "--force", "--accept-capabilities"], { env, timeout: 240_000 });
 }
 
 const INSTALLED_PLUGIN_PATH = ["npm", "projects", "openclaw-inter-instance", "node_modules", "openclaw-inter-instance"];
@@ -45,15 +58,7 @@ export async function installPluginOnce(root: string): Promise<string> {
   await mkdir(homeDir, { recursive: true });
   await writeFile(join(stateDir, "openclaw.json"), "{}\n");
   const tarball = await packPlugin(root);
-  const env = {
-    ...process.env,
-    HOME: homeDir,
-    OPENCLAW_STATE_DIR: stateDir,
-    npm_config_cache: npmCache,
-    npm_config_prefer_offline: "true",
-    npm_config_audit: "false",
-    npm_config_fund: "false",
-  };
+  const env = withMachineNpmCache({ ...process.env, HOME: homeDir, OPENCLAW_STATE_DIR: stateDir });
   await run(process.execPath, [openclawEntry, "plugins", "install", `npm-pack:${tarball}`, "--force", "--accept-capabilities"], { env, timeout: 240_000 });
   const installed = join(stateDir, ...INSTALLED_PLUGIN_PATH);
   await access(join(installed, "openclaw.plugin.json"));
@@ -92,8 +97,5 @@ async function installedPluginDir(): Promise<string> {
  * For `startGateway`'s `beforeStart`.
  */
 export async function loadInstalledPlugin(gateway: { stateDir: string }, entry: Record<string, unknown>): Promise<void> {
-  const configPath = join(gateway.stateDir, "openclaw.json");
-  const [config, dir] = await Promise.all([readFile(configPath, "utf8").then((text) => JSON.parse(text) as Record<string, unknown>), installedPluginDir()]);
-  config.plugins = { load: { paths: [dir] }, entries: { "inter-instance": entry } };
-  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  await setPluginsSection(gateway.stateDir, { load: { paths: [await installedPluginDir()] }, entries: { "inter-instance": entry } });
 }
