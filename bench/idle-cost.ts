@@ -1,6 +1,6 @@
 // Scenario 9 of `npm run bench`: what the plugin costs a Gateway at rest. Three idle Gateways side
 // by side: one with the plugin installed from its packed tarball and one message waiting in its
-// outbox (its target refuses), two without (their difference is the noise floor); each one's CPU
+// outbox (its target refuses), two without (their difference is the noise floor; one in --quick); each one's CPU
 // time (its whole process tree) over the same windows. OpenClaw's own periodic work comes in bursts
 // of a few CPU seconds that land in some windows of each Gateway and not others: the cost is the
 // median over windows of each window's difference, and work of the plugin's that recurs (polls,
@@ -10,16 +10,15 @@ import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { cpuSecondsOfTree } from "../test/harness/cpu-time.ts";
 import { freePort, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
-import { installPlugin, packPlugin } from "../test/harness/plugin-install.ts";
-import { cpuSecondsOfTree } from "./cpu.ts";
-import { withRunNpmCache } from "./npm-cache.ts";
+import { loadInstalledPlugin } from "../test/harness/plugin-install.ts";
 
 export interface IdleCostContext {
   readonly scratch: string;
-  /** The plugin's packed tarball (`packPlugin`), when the caller packed it already. */
-  readonly tarball?: Promise<string>;
+  /** Whether a second Gateway without the plugin runs beside the first, for the noise floor (not in --quick). */
+  readonly noiseFloor: boolean;
   readonly windowMs: number;
   /** Consecutive windows; each Gateway's median window is compared. */
   readonly windows: number;
@@ -29,8 +28,8 @@ export interface IdleCostContext {
   readonly log: (text: string) => void;
   /** Instances configured beside xiaom in the plugin's config, each a refusing target like it. */
   readonly otherInstances?: readonly string[];
-  /** Work on the Gateway with the plugin after the idle windows, while it still runs (saves a scenario a Gateway start). */
-  readonly afterWindows?: (withPlugin: TestGateway) => Promise<void>;
+  /** Work on the Gateways with and without the plugin after the idle windows, while they still run (saves other scenarios their Gateway starts). */
+  readonly afterWindows?: (withPlugin: TestGateway, plain: TestGateway) => Promise<void>;
 }
 
 async function queueOne(gateway: TestGateway, to = "xiaom"): Promise<string> {
@@ -64,9 +63,10 @@ function median(values: readonly number[]): number {
 }
 
 export async function benchIdleCost(context: IdleCostContext): Promise<void> {
-  context.log("starting two idle Gateways, one with the plugin installed from its tarball");
+  context.log(
+    `starting ${context.noiseFloor ? "three" : "two"} idle Gateways, one with the plugin (installed by OpenClaw from its packed tarball, once per run)`,
+  );
   const mock = await startMockModel();
-  const tarball = await (context.tarball ?? packPlugin(context.scratch));
   const refusing = `ws://127.0.0.1:${await freePort()}`;
   let plain: TestGateway | undefined;
   let plainToo: TestGateway | undefined;
@@ -77,31 +77,27 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
     // Two without the plugin: how far two identical idle Gateways differ is the noise floor.
     [plain, plainToo, withPlugin] = await Promise.all([
       startGateway({ modelBaseUrl: mock.url, name: "idle-plain" }),
-      startGateway({ modelBaseUrl: mock.url, name: "idle-plain-2" }),
+      context.noiseFloor ? startGateway({ modelBaseUrl: mock.url, name: "idle-plain-2" }) : undefined,
       startGateway({
         modelBaseUrl: mock.url,
         name: "idle-plugin",
         beforeStart: (gateway) =>
-          installPlugin(
-            tarball,
-            { stateDir: gateway.stateDir, env: withRunNpmCache(gateway.env, context.scratch) },
-            {
-              enabled: true,
-              config: {
-                self: { name: "bench-idle" },
-                stateDir: join(gateway.stateDir, "inter-instance"),
-                instances: Object.fromEntries(
-                  ["xiaom", ...(context.otherInstances ?? [])].map((name) => [
-                    name,
-                    { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] },
-                  ]),
-                ),
-              },
+          loadInstalledPlugin(gateway, {
+            enabled: true,
+            config: {
+              self: { name: "bench-idle" },
+              stateDir: join(gateway.stateDir, "inter-instance"),
+              instances: Object.fromEntries(
+                ["xiaom", ...(context.otherInstances ?? [])].map((name) => [
+                  name,
+                  { gateway: { url: refusing, token: "not-used" }, transports: ["sessions_send"] },
+                ]),
+              ),
             },
-          ),
+          }),
       }),
     ]);
-    context.log("9 the three Gateways are ready");
+    context.log("9 the Gateways are ready");
     const queued = await queueOne(withPlugin);
     // The plugin's services alone, in a process of their own, beside an empty Node process: what the
     // Gateway measurement cannot resolve under OpenClaw's own bursts.
@@ -111,7 +107,8 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
     emptyNode = await startChild(["-e", "process.stdout.write('ready\\n'); setInterval(() => undefined, 2 ** 30)"]);
     context.log(`9 a message is ${queued} in the plugin's outbox; services and empty node started; settling ${context.settleMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, context.settleMs));
-    const pids = [plain.pid!, plainToo.pid!, withPlugin.pid!, services.child.pid!, emptyNode.child.pid!];
+    // Without the second plain Gateway (--quick), the first stands in for it: no noise floor is measured.
+    const pids = [plain.pid!, (plainToo ?? plain).pid!, withPlugin.pid!, services.child.pid!, emptyNode.child.pid!];
     const shares: [number[], number[], number[], number[], number[]] = [[], [], [], [], []];
     for (let window = 0; window < context.windows; window += 1) {
       const before = await Promise.all(pids.map(cpuSecondsOfTree));
@@ -134,7 +131,7 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       a: `Gateway with the plugin: ${pluginShare.toFixed(2)} % of a core`,
       b: `two without: ${plainShare.toFixed(2)} % and ${plainTooShare.toFixed(2)} %`,
       ratio: signed(cost),
-      note: `median over ${context.windows} windows of ${seconds} s at rest of (plugin − mean of the two without) in the same window; CPU time of each Gateway's process tree (every window: plugin ${pluginWindows.map((v) => v.toFixed(2)).join(" / ")}, without ${plainWindows.map((v) => v.toFixed(2)).join(" / ")} and ${plainTooWindows.map((v) => v.toFixed(2)).join(" / ")} %); the plugin's has one message ${queued} in its outbox (its target refuses). The two without it differ by ${noise.toFixed(2)} % (median per window): differences below that are noise. Goal: within 0.1 % of a core`,
+      note: `median over ${context.windows} windows of ${seconds} s at rest of (plugin − mean of the two without) in the same window; CPU time of each Gateway's process tree (every window: plugin ${pluginWindows.map((v) => v.toFixed(2)).join(" / ")}, without ${plainWindows.map((v) => v.toFixed(2)).join(" / ")} and ${plainTooWindows.map((v) => v.toFixed(2)).join(" / ")} %); the plugin's has one message ${queued} in its outbox (its target refuses). ${plainToo ? `The two without it differ by ${noise.toFixed(2)} % (median per window): differences below that are noise` : "One Gateway without it (quick run): no noise floor"}. Goal: within 0.1 % of a core`,
     });
     const servicesCost = median(servicesWindows.map((share, i) => share - emptyWindows[i]!));
     context.row({
@@ -145,9 +142,9 @@ export async function benchIdleCost(context: IdleCostContext): Promise<void> {
       note: `the plugin's two services run as in a Gateway (file watch and 30 s safety-net poll on a workspace; one message queued for a refusing target, ${services.ready.replace(/^ready /u, "")}), in a process of their own, same ${context.windows} windows of ${seconds} s; median of per-window differences. Goal: within 0.1 % of a core`,
     });
     if (context.afterWindows) {
-      await Promise.all([stopChild(services.child), stopChild(emptyNode.child), plain.stop(), plainToo.stop()]);
+      await Promise.all([stopChild(services.child), stopChild(emptyNode.child), plainToo?.stop()]);
       for (const to of context.otherInstances ?? []) await queueOne(withPlugin, to);
-      await context.afterWindows(withPlugin);
+      await context.afterWindows(withPlugin, plain);
     }
   } finally {
     await Promise.all([stopChild(services?.child), stopChild(emptyNode?.child)]);

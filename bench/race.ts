@@ -31,6 +31,8 @@ type Row = { scenario: string; a: string; b: string; ratio: string; note: string
 export interface RaceContext {
   readonly scratch: string;
   readonly quick: boolean;
+  /** A Gateway with the default follow-up queue to race on (left running); else the scenario starts its own. */
+  readonly gateway?: TestGateway;
   readonly row: (row: Row) => void;
   readonly log: (text: string) => void;
 }
@@ -342,14 +344,16 @@ async function librarySide(
 const perThousand = (count: number, of: number) => (of === 0 ? 0 : Math.round((count / of) * 1000));
 const rate = (what: string, count: number, of: number) => `${what} ${perThousand(count, of)} / 1,000 (${count} of ${of})`;
 
-/** Runs the scenario on its own Gateway (default follow-up queue, cap 20) and mock model; adds its rows, returns its numbers. */
+/** Runs the scenario on a Gateway with the default follow-up queue (cap 20): the given one, or its own; adds its rows, returns its numbers. */
 export async function benchRace(context: RaceContext): Promise<Record<string, unknown>> {
   const sizes = context.quick ? QUICK : FULL;
-  const mock = await startMockModel();
-  let gateway: TestGateway | undefined;
+  const mock = context.gateway ? undefined : await startMockModel();
+  let gateway: TestGateway | undefined = context.gateway;
   try {
-    context.log("13 race: starting a Gateway with the default follow-up queue");
-    gateway = await startGateway({ modelBaseUrl: mock.url, name: "race" });
+    if (!gateway) {
+      context.log("13 race: starting a Gateway with the default follow-up queue");
+      gateway = await startGateway({ modelBaseUrl: mock!.url, name: "race" });
+    }
     const raw = await rawSide(gateway, sizes, context.log);
     context.log(`13 race, raw: ${JSON.stringify(raw)}`);
     const lib = await librarySide(gateway, sizes, context.scratch, context.log);
@@ -381,8 +385,8 @@ export async function benchRace(context: RaceContext): Promise<Record<string, un
     });
     return { sizes, raw, library: lib };
   } finally {
-    await gateway?.dispose();
-    await mock.close();
+    if (!context.gateway) await gateway?.dispose();
+    await mock?.close();
   }
 }
 

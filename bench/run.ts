@@ -17,7 +17,6 @@ import { signEnvelope, verifySender } from "../dist/trust/sign-envelope.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNodeHost, type TestNodeHost } from "../test/harness/node-host.ts";
-import { packPlugin } from "../test/harness/plugin-install.ts";
 import { gatewayRequest } from "../test/harness/rpc.ts";
 import { allowBenchFileWrites, benchAttachments } from "./attachments.ts";
 import { latencyChart } from "./chart.ts";
@@ -163,9 +162,6 @@ async function silentListener(): Promise<{ server: Server; url: string }> {
   return { server, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
-// `npm pack` of this checkout for scenarios 9 and 12, once, while the first Gateway starts.
-const tarball = packPlugin(scratch);
-tarball.catch(() => undefined);
 const mock = await startMockModel();
 let gateway: TestGateway | undefined;
 let node: TestNodeHost | undefined;
@@ -520,32 +516,31 @@ phase("8. across a link");
 
 // 9. What the plugin costs an idle Gateway.
 // 14. A Prometheus scrape of the plugin's metrics route, on the same Gateway with the plugin (20 instances).
+// 13. Accepted is not delivered: lost and duplicated per 1,000 under the race (test/integration/race.test.ts),
+// raw sessions.send with no follow-up against the library's follow-up and redelivery, on the idle Gateway
+// without the plugin (default follow-up queue) once its windows are over. Alone: node bench/race.ts [--quick]
 const SCRAPED_INSTANCES = 20;
 await benchIdleCost({
   scratch,
-  tarball,
+  noiseFloor: !quick,
   windowMs: N.idleWindowMs,
   windows: N.idleWindows,
   settleMs: N.idleSettleMs,
   row: (row) => rows.push(row),
   log,
   otherInstances: Array.from({ length: SCRAPED_INSTANCES - 1 }, (_, i) => `peer-${i + 1}`),
-  afterWindows: async (gateway) => {
+  afterWindows: async (withPlugin, plain) => {
     phase("9. idle cost");
-    await benchScrapeCost({ gateway, instances: SCRAPED_INSTANCES, ...N.scrape, series, row: (row) => rows.push(row), log });
+    await benchScrapeCost({ gateway: withPlugin, instances: SCRAPED_INSTANCES, ...N.scrape, series, row: (row) => rows.push(row), log });
+    phase("14. metrics scrape");
+    extra.race = await benchRace({ scratch, quick, gateway: plain, row: (row) => rows.push(row), log });
   },
 });
-phase("14. metrics scrape");
+phase("13. race");
 
 // 12. Fleets of 8, 32 and 100 on a real NATS broker, broadcast, each beside raw publishes (the floor); at 8 against direct sessions_send. Alone: node bench/fleet.ts [--quick]
 await benchFleet({ scratch, rounds: N.fleetRounds, series, row: (row) => rows.push(row), log });
 phase("12. fleet");
-
-// 13. Accepted is not delivered: lost and duplicated per 1,000 under the race (test/integration/race.test.ts),
-// raw sessions.send with no follow-up against the library's follow-up and redelivery, on a Gateway of its own.
-// Alone: node bench/race.ts [--quick]
-extra.race = await benchRace({ scratch, quick, row: (row) => rows.push(row), log });
-phase("13. race");
 
 // 5. Memory-file appends: writers × appends, appends per second, lost and torn.
 const memoryWorkspace = join(scratch, "memory-workspace");

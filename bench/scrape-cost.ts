@@ -7,8 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cpuSecondsOfTree } from "../test/harness/cpu-time.ts";
 import type { TestGateway } from "../test/harness/gateway.ts";
-import { cpuSecondsOfTree } from "./cpu.ts";
 import { type Series, summarize } from "./stats.ts";
 
 export interface ScrapeCostContext {
@@ -87,6 +87,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await benchIdleCost({
       scratch,
+      noiseFloor: false,
       windowMs: 1_000,
       windows: 1,
       // As the full bench leaves them: the Gateway's own start-up work (plugin loading, the memory index) is over.

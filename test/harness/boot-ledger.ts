@@ -12,6 +12,13 @@ export interface BootEntry {
   readonly readyMs: number;
 }
 
+/** The CPU a Gateway process (its whole tree) used from its start to its stop. */
+export interface CpuEntry {
+  readonly caller: string;
+  readonly name: string;
+  readonly cpuS: number;
+}
+
 const CALLER = /(test\/(?:integration|unit|harness)\/[\w.-]+\.ts|bench\/[\w.-]+\.ts)/gu;
 
 /** The outermost test file or bench script on the stack: who started this Gateway. */
@@ -20,14 +27,20 @@ function callerOf(stack: string): string {
   return frames.find((frame) => !frame.startsWith("test/harness/")) ?? frames.at(-1) ?? "unknown";
 }
 
-export function recordBoot(name: string, readyMs: number): void {
+/** Records a start; returns who asked for it, for the CPU entry its stop records. */
+export function recordBoot(name: string, readyMs: number): string {
+  const caller = callerOf(new Error().stack ?? "");
   const ledger = process.env.OII_BOOT_LEDGER;
-  if (!ledger) return;
-  const entry: BootEntry = { caller: callerOf(new Error().stack ?? ""), name, readyMs: Math.round(readyMs) };
-  appendFileSync(ledger, `${JSON.stringify(entry)}\n`);
+  if (ledger) appendFileSync(ledger, `${JSON.stringify({ caller, name, readyMs: Math.round(readyMs) } satisfies BootEntry)}\n`);
+  return caller;
 }
 
-export function readBoots(ledger: string): BootEntry[] {
+export function recordGatewayCpu(caller: string, name: string, cpuS: number): void {
+  const ledger = process.env.OII_BOOT_LEDGER;
+  if (ledger) appendFileSync(ledger, `${JSON.stringify({ caller, name, cpuS: Math.round(cpuS * 10) / 10 } satisfies CpuEntry)}\n`);
+}
+
+function readLedger(ledger: string): (BootEntry | CpuEntry)[] {
   let text: string;
   try {
     text = readFileSync(ledger, "utf8");
@@ -37,5 +50,8 @@ export function readBoots(ledger: string): BootEntry[] {
   return text
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as BootEntry);
+    .map((line) => JSON.parse(line) as BootEntry | CpuEntry);
 }
+
+export const readBoots = (ledger: string): BootEntry[] => readLedger(ledger).filter((entry): entry is BootEntry => "readyMs" in entry);
+export const readGatewayCpu = (ledger: string): CpuEntry[] => readLedger(ledger).filter((entry): entry is CpuEntry => "cpuS" in entry);

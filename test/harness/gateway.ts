@@ -6,7 +6,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { recordBoot } from "./boot-ledger.ts";
+import { recordBoot, recordGatewayCpu } from "./boot-ledger.ts";
+import { cpuSecondsOfTree } from "./cpu-time.ts";
 import type { Host } from "./netns.ts";
 import { watchSecret } from "./secrets-watch.ts";
 
@@ -221,6 +222,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   let tlsFingerprint: string | undefined;
   // TLS as the config says at each start: a test may turn it on with `openclaw config set` and restart.
   let scheme = options.tls ? "s" : "";
+  // The test file that started it (the boot ledger's caller), to charge its CPU to at stop.
+  let caller = "unknown";
 
   const start = async (): Promise<void> => {
     try {
@@ -249,11 +252,15 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     scheme = (await tlsConfigured(stateDir)) ? "s" : "";
     // Inside a host bound to loopback, only that host can reach it: readiness is asked from there.
     await waitForReady(`http${scheme}://${address}:${port}/readyz`, options.host, spawned, logFile, options.readyTimeoutMs ?? 180_000);
-    recordBoot(name, performance.now() - spawnedAt);
+    caller = recordBoot(name, performance.now() - spawnedAt);
     if (scheme) tlsFingerprint = new X509Certificate(await readFile(join(stateDir, "gateway", "tls", "gateway-cert.pem"))).fingerprint256;
   };
 
-  const stop = () => stopProcess(child, 10_000);
+  const stop = async () => {
+    const running = child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    if (running !== undefined) recordGatewayCpu(caller, name, await cpuSecondsOfTree(running));
+    await stopProcess(child, 10_000);
+  };
 
   await options.beforeStart?.({ stateDir, env, token, port });
   await start();

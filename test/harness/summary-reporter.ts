@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 import { budgetFor } from "../budgets.ts";
-import { type BootEntry, readBoots } from "./boot-ledger.ts";
+import { type BootEntry, type CpuEntry, readBoots, readGatewayCpu } from "./boot-ledger.ts";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
 
@@ -44,7 +44,7 @@ export default class SummaryReporter implements Reporter {
         (entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`,
       ),
     ];
-    lines.push(...gatewayStarts(readBoots(process.env.OII_BOOT_LEDGER ?? "")));
+    lines.push(...gatewayStarts(readBoots(process.env.OII_BOOT_LEDGER ?? ""), readGatewayCpu(process.env.OII_BOOT_LEDGER ?? "")));
     lines.push(
       "",
       "slowest tests:",
@@ -63,20 +63,26 @@ export default class SummaryReporter implements Reporter {
   }
 }
 
-/** Gateway starts per caller, most first: Gateways are most of the suite's CPU. */
-function gatewayStarts(boots: readonly BootEntry[]): string[] {
+/** Gateway starts and Gateway CPU per caller, most CPU first: Gateways are most of the suite's CPU. */
+function gatewayStarts(boots: readonly BootEntry[], cpu: readonly CpuEntry[]): string[] {
   if (boots.length === 0) return [];
-  const byCaller = new Map<string, { count: number; ms: number }>();
+  const byCaller = new Map<string, { count: number; ms: number; cpuS: number }>();
+  const entryOf = (caller: string) => byCaller.get(caller) ?? { count: 0, ms: 0, cpuS: 0 };
   for (const boot of boots) {
-    const seen = byCaller.get(boot.caller) ?? { count: 0, ms: 0 };
-    byCaller.set(boot.caller, { count: seen.count + 1, ms: seen.ms + boot.readyMs });
+    const seen = entryOf(boot.caller);
+    byCaller.set(boot.caller, { ...seen, count: seen.count + 1, ms: seen.ms + boot.readyMs });
+  }
+  for (const entry of cpu) {
+    const seen = entryOf(entry.caller);
+    byCaller.set(entry.caller, { ...seen, cpuS: seen.cpuS + entry.cpuS });
   }
   const total = boots.reduce((sum, boot) => sum + boot.readyMs, 0);
+  const totalCpu = cpu.reduce((sum, entry) => sum + entry.cpuS, 0);
   return [
     "",
-    `Gateway starts: ${boots.length}, ${seconds(total).trim()} from spawn to ready in all (by who started them):`,
+    `Gateway starts: ${boots.length}, ${seconds(total).trim()} from spawn to ready in all; Gateway CPU ${seconds(totalCpu * 1000).trim()} from start to stop (by who started them: starts, spawn to ready, CPU):`,
     ...[...byCaller]
-      .sort((a, b) => b[1].count - a[1].count || b[1].ms - a[1].ms)
-      .map(([caller, { count, ms }]) => `${String(count).padStart(4)}  ${seconds(ms)}  ${caller}`),
+      .sort((a, b) => b[1].cpuS - a[1].cpuS || b[1].count - a[1].count)
+      .map(([caller, { count, ms, cpuS }]) => `${String(count).padStart(4)}  ${seconds(ms)}  ${seconds(cpuS * 1000)}  ${caller}`),
   ];
 }

@@ -47,7 +47,11 @@ async function messengerFor(sessionKey: string) {
       },
     },
   };
-  return createMessenger({ config, log: testLog() });
+  const link = createMessenger({ config, log: testLog() });
+  // The link is known before the first message (its hello read, nothing sent): on a first contact a
+  // loaded machine can let the memory file win the race before sessions_send has the target's limits.
+  expect(await link.probe("xiaom", { transports: ["sessions_send"] })).toMatchObject([{ transport: "sessions_send", ok: true }]);
+  return link;
 }
 
 describe("a body too large for the target's model", () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { readBoots, recordBoot } from "../harness/boot-ledger.js";
+import { readBoots, readGatewayCpu, recordBoot, recordGatewayCpu } from "../harness/boot-ledger.js";
 
 const saved = process.env.OII_BOOT_LEDGER;
 afterEach(() => {
@@ -18,11 +18,13 @@ it("records each Gateway start under the test file that asked for it, for the ru
       recordBoot("gw-a", 11_500.4);
     };
     await startedByAHarness();
-    recordBoot("gw-b", 9_000);
+    expect(recordBoot("gw-b", 9_000)).toBe("test/unit/boot-ledger.test.ts");
+    recordGatewayCpu("test/unit/boot-ledger.test.ts", "gw-b", 14.26);
     expect(readBoots(process.env.OII_BOOT_LEDGER)).toEqual([
       { caller: "test/unit/boot-ledger.test.ts", name: "gw-a", readyMs: 11_500 },
       { caller: "test/unit/boot-ledger.test.ts", name: "gw-b", readyMs: 9_000 },
     ]);
+    expect(readGatewayCpu(process.env.OII_BOOT_LEDGER)).toEqual([{ caller: "test/unit/boot-ledger.test.ts", name: "gw-b", cpuS: 14.3 }]);
     expect(readBoots(join(dir, "missing.jsonl"))).toEqual([]);
   } finally {
     await rm(dir, { recursive: true, force: true });
