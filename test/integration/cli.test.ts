@@ -7,15 +7,15 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput, DeliveryReport, QueuedEnvelope } from "../../src/index.js";
 import { type KeyRotation, verifyRotation } from "../../src/trust/messaging-key.js";
-import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
-import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
+import { type BorrowedGateway, borrowGateway } from "../harness/fixtures.js";
+import { freePort } from "../harness/gateway.js";
 import { readHistory, readMemoryEntries, textOf, withoutSignatureLine } from "../harness/oracle.js";
 import { runToExit } from "../harness/run-to-exit.js";
 import { watchOutput } from "../harness/secrets-watch.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "bin.js");
-let mock: MockModelServer;
-let gatewayB: TestGateway;
+let gatewayB: BorrowedGateway;
+let sessionKey: string;
 let scratch: string;
 let goodConfig: string;
 let deadConfig: string;
@@ -23,8 +23,9 @@ const outputs: string[] = [];
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-cli-"));
-  mock = await startMockModel();
-  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom-cli-bin" });
+  // The run's shared plain Gateway, in a session of this file's own: other files send to it at the same time.
+  gatewayB = await borrowGateway("plain");
+  sessionKey = await gatewayB.newSession("cli");
   const write = async (name: string, config: ConfigInput) => {
     const path = join(scratch, name);
     await writeFile(path, JSON.stringify(config));
@@ -37,6 +38,7 @@ beforeAll(async () => {
       xiaom: {
         aliases: ["小m"],
         gateway: { url: gatewayB.url, tokenEnv: "XIAOM_TOKEN" },
+        sessionKey,
         workspace: gatewayB.workspace,
         transports: ["sessions_send", "memory_file"],
       },
@@ -50,8 +52,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await gatewayB?.dispose();
-  await mock?.close();
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -74,11 +74,11 @@ describe("the built CLI against a real Gateway", () => {
     const report = JSON.parse(result.stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
     await expect
-      .poll(async () => (await readHistory(gatewayB)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 })
+      .poll(async () => (await readHistory(gatewayB, sessionKey)).some((row) => textOf(row.content).includes(`部署完成 ${marker}`)), { timeout: 120_000 })
       .toBe(true);
     // Its turn answered before the next test sends: a message that lands as a turn ends can be lost
     // inside the Gateway (seen in the hostile suite too), which is not what the next test is about.
-    await expect.poll(async () => (await readHistory(gatewayB)).at(-1)?.role, { timeout: 60_000 }).toBe("assistant");
+    await expect.poll(async () => (await readHistory(gatewayB, sessionKey)).at(-1)?.role, { timeout: 60_000 }).toBe("assistant");
   }, 180_000);
 
   it("send -: the body comes from stdin byte-exact, hostile characters included", async () => {
@@ -88,7 +88,9 @@ describe("the built CLI against a real Gateway", () => {
     const report = JSON.parse(result.stdout) as DeliveryReport;
     // Accepted is not yet in the transcript: the row is written when B's turn starts, which a loaded machine delays.
     await expect
-      .poll(async () => (await readHistory(gatewayB)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), { timeout: 120_000 })
+      .poll(async () => (await readHistory(gatewayB, sessionKey)).some((row) => withoutSignatureLine(textOf(row.content)).endsWith(`\n${body}`)), {
+        timeout: 120_000,
+      })
       .toBe(true);
     expect(report.ok).toBe(true);
   }, 180_000);
@@ -140,40 +142,50 @@ describe("the built CLI against a real Gateway", () => {
   });
 
   it("bad input: exit 2 with the reason, and nothing is sent", async () => {
-    const before = (await readMemoryEntries(gatewayB.workspace)).length;
-    const unknown = await cli(["-c", goodConfig, "send", "小n", "hi"]);
+    // Other files write to the shared workspace meanwhile: each body here is this file's own.
+    const marker = randomUUID();
+    const hi = `hi ${marker}`;
+    const unknown = await cli(["-c", goodConfig, "send", "小n", hi]);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain('No instance is called "小n"');
     expect(unknown.stderr).toContain("小m");
 
     const badConfigPath = join(scratch, "bad.json");
     await writeFile(badConfigPath, JSON.stringify({ self: { name: "xiaoa" }, instances: { xiaom: { gateway: { url: "http://nope", token: "t" } } } }));
-    const badConfig = await cli(["-c", badConfigPath, "send", "xiaom", "hi"]);
+    const badConfig = await cli(["-c", badConfigPath, "send", "xiaom", hi]);
     expect(badConfig.exitCode).toBe(2);
     expect(badConfig.stderr).toContain("instances.xiaom.gateway.url");
 
-    expect((await cli(["-c", goodConfig, "ask", "xiaom", "q", "--timeout", "soon"])).exitCode).toBe(2);
+    expect((await cli(["-c", goodConfig, "ask", "xiaom", `q ${marker}`, "--timeout", "soon"])).exitCode).toBe(2);
     expect((await cli(["-c", goodConfig, "send", "xiaom"])).exitCode).toBe(2);
     expect((await cli(["-c", goodConfig, "launch-rockets"])).exitCode).toBe(2);
     expect((await cli(["-c", goodConfig, "say", "今天天气怎么样"])).exitCode).toBe(2);
-    expect((await cli(["-c", join(scratch, "missing.json"), "send", "xiaom", "hi"])).exitCode).toBe(2);
-    expect((await readMemoryEntries(gatewayB.workspace)).length).toBe(before);
+    expect((await cli(["-c", join(scratch, "missing.json"), "send", "xiaom", hi])).exitCode).toBe(2);
+    // Nothing of these commands in the note: no body of theirs, and no empty one (the send without a body).
+    expect(
+      (await readMemoryEntries(gatewayB.workspace)).filter((entry) => entry.body.includes(marker) || /今天|天气|怎么样/u.test(entry.body) || entry.body === ""),
+    ).toEqual([]);
   });
 
   it("an unset tokenEnv variable is bad input: exit 2 naming the variable, nothing queued or sent", async () => {
-    const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", "no token here"], { env: { XIAOM_TOKEN: undefined } });
+    const body = `no token here ${randomUUID()}`;
+    const result = await cli(["-c", goodConfig, "--json", "send", "xiaom", body], { env: { XIAOM_TOKEN: undefined } });
     expect(result.exitCode).toBe(2);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: "INVALID_INPUT", message: expect.stringContaining("XIAOM_TOKEN") } });
     expect(result.stderr).toMatch(/XIAOM_TOKEN.*not set/u);
     expect(JSON.parse((await cli(["-c", goodConfig, "--json", "outbox", "list"])).stdout)).toEqual([]);
-    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body === "no token here")).toBe(false);
+    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body === body)).toBe(false);
   });
 
   it("invalid UTF-8 on stdin is refused with its byte offset, never turned into U+FFFD", async () => {
-    const result = await cli(["-c", goodConfig, "send", "xiaom", "-"], { input: Buffer.from([0x6f, 0x6b, 0x20, 0xe4, 0xbd, 0xa0, 0xff, 0x21]) });
+    // A marker after the bad byte makes this body's entry (were one written) this file's own.
+    const marker = randomUUID();
+    const input = Buffer.concat([Buffer.from([0x6f, 0x6b, 0x20, 0xe4, 0xbd, 0xa0, 0xff, 0x21]), Buffer.from(` ${marker}`)]);
+    const result = await cli(["-c", goodConfig, "send", "xiaom", "-"], { input });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/not valid UTF-8: byte 6 \(0xff\)/u);
-    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body.includes("\uFFFD"))).toBe(false);
+    // No entry of this body at all, so none with U+FFFD in its place.
+    expect((await readMemoryEntries(gatewayB.workspace)).some((entry) => entry.body.includes(marker))).toBe(false);
   });
 
   it("a plain send speaks sentences on both streams; the JSON log only with --verbose", async () => {

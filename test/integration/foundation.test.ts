@@ -7,27 +7,48 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigInput, createMessenger, type DeliveryReport } from "../../src/index.js";
 import { formatSessionMessage } from "../../src/transports.js";
 import { captureLines } from "../harness/capture.js";
+import { type BorrowedGateway, borrowGateway } from "../harness/fixtures.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 
-let mock: MockModelServer;
-let gatewayB: TestGateway;
+let gatewayB: BorrowedGateway;
+let sessionKey: string;
 let scratch: string;
+let own: Promise<{ gateway: TestGateway; mock: MockModelServer }> | undefined;
 
+// The run's shared plain Gateway, in a session of this file's own: other files send to it at the same time.
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-foundation-"));
-  mock = await startMockModel();
-  gatewayB = await startGateway({ modelBaseUrl: mock.url, name: "xiaom" });
+  gatewayB = await borrowGateway("plain");
+  sessionKey = await gatewayB.newSession("foundation");
 });
 
 afterAll(async () => {
-  await gatewayB?.dispose();
-  await mock?.close();
+  const started = await own?.catch(() => undefined);
+  await started?.gateway.dispose();
+  await started?.mock.close();
   await rm(scratch, { recursive: true, force: true });
 });
+
+/**
+ * A Gateway of this file's own, started on first use, for the two tests the shared one cannot serve:
+ * one stops and restarts its target, the other turns off its local auto-approval of new devices.
+ */
+function ownGateway(): Promise<TestGateway> {
+  own ??= (async () => {
+    const mock = await startMockModel();
+    try {
+      return { gateway: await startGateway({ modelBaseUrl: mock.url, name: "xiaom" }), mock };
+    } catch (error) {
+      await mock.close();
+      throw error;
+    }
+  })();
+  return own.then(({ gateway }) => gateway);
+}
 
 /** A sender that keeps no delivery record, so a resend reaches the transport and the target's own de-duplication. */
 async function withoutRecord<T>(work: (client: ReturnType<typeof createMessenger>) => Promise<T>, config: ConfigInput = configFor()): Promise<T> {
@@ -39,9 +60,11 @@ async function withoutRecord<T>(work: (client: ReturnType<typeof createMessenger
   }
 }
 
+/** A sender to 小m: the shared Gateway in this file's session, or (`target`) a Gateway of the file's own in its main session. */
 function configFor(
-  overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number } = {},
+  overrides: { url?: string; token?: string; stateDir?: string; timeouts?: Record<string, number>; circuitCooldownMs?: number; target?: TestGateway } = {},
 ): ConfigInput {
+  const target = overrides.target ?? gatewayB;
   return {
     self: { name: "xiaoa" },
     stateDir: overrides.stateDir ?? join(scratch, "client-state"),
@@ -49,8 +72,9 @@ function configFor(
     instances: {
       xiaom: {
         aliases: ["小m", "mac-mini"],
-        gateway: { url: overrides.url ?? gatewayB.url, token: overrides.token ?? gatewayB.token },
-        workspace: gatewayB.workspace,
+        gateway: { url: overrides.url ?? target.url, token: overrides.token ?? target.token },
+        ...(overrides.target ? {} : { sessionKey }),
+        workspace: target.workspace,
         transports: ["sessions_send", "memory_file"],
         ...(overrides.timeouts ? { timeouts: overrides.timeouts } : {}),
       },
@@ -63,18 +87,18 @@ function userRowsWith(history: readonly { role: string; content: unknown }[], ma
 }
 
 /** A queued turn reaches the transcript when its run starts, so poll until the row shows up. */
-async function expectShownOnce(marker: string): Promise<void> {
-  await expect.poll(async () => userRowsWith(await readHistory(gatewayB), marker).length, { timeout: 60_000, interval: 1000 }).toBe(1);
+async function expectShownOnce(marker: string, gateway: TestGateway = gatewayB, session: string = sessionKey): Promise<void> {
+  await expect.poll(async () => userRowsWith(await readHistory(gateway, session), marker).length, { timeout: 60_000, interval: 1000 }).toBe(1);
 }
 
-async function setAutoApproveLocal(value: boolean): Promise<void> {
-  const configPath = join(gatewayB.stateDir, "openclaw.json");
+async function setAutoApproveLocal(gateway: TestGateway, value: boolean): Promise<void> {
+  const configPath = join(gateway.stateDir, "openclaw.json");
   const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, Record<string, unknown>>;
-  const logLength = (await readFile(gatewayB.logFile, "utf8")).length;
+  const logLength = (await readFile(gateway.logFile, "utf8")).length;
   config.gateway = { ...config.gateway, nodes: { pairing: { autoApproveLocal: value } } };
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
   await expect
-    .poll(async () => /config hot reload applied \(gateway\.nodes/u.test((await readFile(gatewayB.logFile, "utf8")).slice(logLength)), { timeout: 30_000 })
+    .poll(async () => /config hot reload applied \(gateway\.nodes/u.test((await readFile(gateway.logFile, "utf8")).slice(logLength)), { timeout: 30_000 })
     .toBe(true);
 }
 
@@ -101,7 +125,7 @@ describe("sessions_send to a real Gateway", () => {
       expect(again.repeatOf).toBeUndefined();
       expect(again.receipt?.detail.gatewayStatus).toBe("in transcript");
 
-      const history = await readHistory(gatewayB);
+      const history = await readHistory(gatewayB, sessionKey);
       const rows = userRowsWith(history, marker);
       expect(rows).toHaveLength(1);
       expect(withoutSignatureLine(textOf(rows[0]?.content))).toBe(
@@ -131,6 +155,9 @@ describe("sessions_send to a real Gateway", () => {
 });
 
 describe("fallback to the memory file", () => {
+  // Its start counts against the hook's budget, not the test's.
+  beforeAll(async () => void (await ownGateway()));
+
   it("falls back when B's RPC port is closed, and the body lands byte-exact", async () => {
     const closedPort = await freePort();
     const client = createMessenger({ config: configFor({ url: `ws://127.0.0.1:${closedPort}` }), log: testLog() });
@@ -157,13 +184,15 @@ describe("fallback to the memory file", () => {
     }
   });
 
+  // Stops and restarts its target: a Gateway of the file's own (the shared one is not this file's to stop).
   it("falls back when the Gateway was stopped, skips it while the circuit is open, and uses it again once it is back", async () => {
-    const client = createMessenger({ config: configFor({ circuitCooldownMs: 3000 }), log: testLog() });
+    const gateway = await ownGateway();
+    const client = createMessenger({ config: configFor({ circuitCooldownMs: 3000, target: gateway }), log: testLog() });
     try {
       const before = await client.send({ to: "xiaom", body: "before stop" });
       expect(before.via).toBe("sessions_send");
-      await waitForRun(gatewayB, before.id);
-      await gatewayB.stop();
+      await waitForRun(gateway, before.id);
+      await gateway.stop();
       const during = await client.send({ to: "xiaom", body: "while stopped" });
       expect(during.via).toBe("memory_file");
       expect(during.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "unavailable" });
@@ -171,7 +200,7 @@ describe("fallback to the memory file", () => {
       expect(next.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", tries: 0 });
       expect(next.attempts[0]?.skippedBecause).toMatch(/^circuit open: UNREACHABLE/u);
       expect(next.via).toBe("memory_file");
-      await gatewayB.start();
+      await gateway.start();
       const after = await client.send({ to: "xiaom", body: `after restart ${randomUUID()}` });
       expect(after.via).toBe("sessions_send");
     } finally {
@@ -244,12 +273,19 @@ describe("refusals are classified, not retried, and leak no token", () => {
 });
 
 describe("a client the Gateway treats as remote must be paired", () => {
+  beforeAll(async () => void (await ownGateway()));
+
+  // Turns off local auto-approval, which would refuse every other file's new devices: a Gateway of the file's own.
   it("gets PAIRING_REQUIRED with the approve command, and works after `openclaw devices approve`", async () => {
-    await setAutoApproveLocal(false);
+    const gateway = await ownGateway();
+    await setAutoApproveLocal(gateway, false);
 
     const stateDir = await mkdtemp(join(scratch, "fresh-device-"));
     const client = createMessenger({
-      config: { ...configFor({ stateDir }), instances: { xiaom: { ...configFor().instances.xiaom, transports: ["sessions_send"] } } },
+      config: {
+        ...configFor({ stateDir, target: gateway }),
+        instances: { xiaom: { ...configFor({ target: gateway }).instances.xiaom, transports: ["sessions_send"] } },
+      },
       log: testLog(),
     });
     try {
@@ -260,18 +296,18 @@ describe("a client the Gateway treats as remote must be paired", () => {
       const requestId = /openclaw devices approve (\S+)`/u.exec(hint)?.[1];
       expect(requestId).toBeDefined();
 
-      const approved = await openclawCli(gatewayB, ["devices", "approve", String(requestId), "--url", gatewayB.url, "--token", gatewayB.token, "--json"]);
+      const approved = await openclawCli(gateway, ["devices", "approve", String(requestId), "--url", gateway.url, "--token", gateway.token, "--json"]);
       expect(approved.code, approved.stderr + approved.stdout).toBe(0);
 
       const marker = `after-approval-${randomUUID()}`;
       const delivered = await client.send({ to: "xiaom", body: marker });
       expect(delivered).toMatchObject({ ok: true, via: "sessions_send" });
-      await expectShownOnce(marker);
+      await expectShownOnce(marker, gateway, "agent:main:main");
       const tokens = JSON.parse(await readFile(join(stateDir, "device-tokens.json"), "utf8")) as Record<string, { token: string }>;
-      expect(Object.keys(tokens).some((key) => key.startsWith(`ws://127.0.0.1:${gatewayB.port}|`))).toBe(true);
+      expect(Object.keys(tokens).some((key) => key.startsWith(`ws://127.0.0.1:${gateway.port}|`))).toBe(true);
     } finally {
       await client.close();
-      await setAutoApproveLocal(true);
+      await setAutoApproveLocal(gateway, true);
     }
   });
 });
@@ -292,6 +328,7 @@ describe("the README example", () => {
     });
     const report = JSON.parse(stdout) as DeliveryReport;
     expect(report).toMatchObject({ ok: true, via: "sessions_send", to: "xiaom" });
-    await expectShownOnce(marker);
+    // The example names no session, so it lands in the shared Gateway's main one: its unique marker, once.
+    await expectShownOnce(marker, gatewayB, "agent:main:main");
   });
 });
