@@ -120,6 +120,7 @@ export class Dispatcher {
       id: input.id,
       conversation: input.conversation,
       hop: input.hop,
+      replyTo: input.replyTo,
       files,
     });
     const release = this.#held.hold(files);

@@ -3,9 +3,11 @@ import { lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMessenger, type Messenger } from "../../src/index.js";
+import { prepareFiles } from "../../src/core/attachments/prepare.js";
+import { createEnvelope, createLogger, createMessenger, InstanceRegistry, type Messenger, parseConfig } from "../../src/index.js";
 import { objectName } from "../../src/transports/nats/files.js";
 import { NatsFleet } from "../../src/transports/nats/fleet.js";
+import { NatsTransport } from "../../src/transports/nats/transport.js";
 import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
 import { type MessagingKey, MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
@@ -54,7 +56,8 @@ beforeAll(async () => {
           self: { name: "xiaom" },
           inbox: { wake: true, pollMs: 500 },
           stateDir: join(gateway.stateDir, "inter-instance"),
-          instances: { xiaoa: { publicKey: key.publicKey } },
+          // Over the fleet, xiaom may delegate a task to xiaoa (whose answer then comes as a reply).
+          instances: { xiaoa: { publicKey: key.publicKey, ...(nats ? { transports: ["nats"] } : {}) } },
           ...fleet,
         },
       }),
@@ -86,6 +89,18 @@ afterAll(async () => {
   await nats?.dispose();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
+
+/** A tool of xiaom's plugin, called as OpenClaw's HTTP tool endpoint calls it. */
+async function xiaomTool(tool: string, args: unknown): Promise<{ content: { text: string }[]; details: Record<string, unknown> }> {
+  const response = await fetch(`${xiaom.httpUrl}/tools/invoke`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${xiaom.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ tool, args }),
+  });
+  const answer = (await response.json()) as { ok: boolean; result?: { content: { text: string }[]; details: Record<string, unknown> } };
+  if (!answer.result) throw new Error(`${tool}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer.result;
+}
 
 /** Every text the model was given. */
 const modelTexts = () => mock.requests.flatMap((request) => (request.body.messages ?? []).map((message) => textOf(message.content)));
@@ -216,4 +231,71 @@ describe.skipIf(!withNats)("files over NATS, through the fleet's JetStream objec
       await observer.close();
     }
   }, 180_000);
+
+  it.each(["nats", "memory_file"] as const)(
+    "a reply with files that answers xiaom's task, by %s, is shown with its files checked and listed, and the task is answered",
+    async (transport) => {
+      const delegated = await xiaomTool("instance_delegate", { to: "xiaoa", task: `collect the build logs (${transport})` });
+      const taskId = delegated.details.id as string;
+      expect(delegated.details.report, JSON.stringify(delegated.details)).toMatchObject({ ok: true, via: "nats" });
+      const name = `task-answer-${transport}.log`;
+      const log = Buffer.from(`the build log for ${taskId}\n`);
+      const report = await link.send(
+        { to: "xiaom", body: `here are the logs for ${taskId}`, replyTo: taskId, files: [{ bytes: log, name }] },
+        { queue: false, transports: [transport] },
+      );
+      expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+      await expect.poll(() => fileLines(name).some((line) => line.includes(": verified (SHA-256")), { timeout: 90_000, interval: 500 }).toBe(true);
+      expect(sha(await readFile(join(incomingFilesDir(xiaom.workspace), sha(log), name)))).toBe(sha(log));
+      await expect
+        .poll(async () => ((await xiaomTool("instance_status", { id: taskId })).details.statuses as { state: string }[]).map((status) => status.state), {
+          timeout: 30_000,
+          interval: 500,
+        })
+        .toContain("answered");
+    },
+    180_000,
+  );
+
+  it("when the stream refuses an envelope, the objects that send put are removed, one an earlier attempt left stays, and a retry puts them again", async () => {
+    const config = { servers: [nats!.url], fleet: "attachments-refused", duplicateWindowMs: 7_200_000, maxDeliver: 5, presenceTtlMs: 120_000 };
+    const fleet = new NatsFleet(config);
+    const transport = new NatsTransport({ fleet, release: async () => {} });
+    try {
+      await fleet.jetstream();
+      const manager = await fleet.manager();
+      // The stream takes no message this large: the server answers the publish with an API error.
+      await manager.streams.update(fleet.names.stream, { max_msg_size: 256 });
+      const earlier = Buffer.from("put by an earlier attempt, whose publish may have landed");
+      const fresh = randomBytes(300_000);
+      const prepared = await prepareFiles(
+        [
+          { bytes: earlier, name: "earlier.txt" },
+          { bytes: fresh, name: "fresh.bin" },
+        ],
+        { maxFileBytes: MB, maxTotalBytes: 2 * MB, maxFiles: 16 },
+      );
+      const envelope = createEnvelope({ from: "xiaoa", to: "xiaom", body: "refused by the stream", files: prepared });
+      const store = await fleet.files();
+      await store.putBlob({ name: objectName(envelope.id, sha(earlier)) }, earlier);
+      const instance = new InstanceRegistry(parseConfig({ self: { name: "xiaoa" }, instances: { xiaom: { transports: ["nats"] } } }), {}).resolve("xiaom");
+      const bytesOf = new Map(prepared.map((file) => [file.sha256, file.bytes]));
+      const context = {
+        instance,
+        signal: new AbortController().signal,
+        logger: createLogger({ level: "silent" }),
+        files: async (file: { sha256: string }) => bytesOf.get(file.sha256)!,
+      };
+      await expect(transport.deliver(envelope, context)).rejects.toMatchObject({ code: "NATS_UNREACHABLE", message: expect.stringMatching(/maximum/iu) });
+      const freshInfo = await store.info(objectName(envelope.id, sha(fresh)));
+      expect(freshInfo === null || freshInfo.deleted).toBe(true);
+      expect(await store.info(objectName(envelope.id, sha(earlier)))).toMatchObject({ deleted: false, size: earlier.byteLength });
+
+      await manager.streams.update(fleet.names.stream, { max_msg_size: -1 });
+      expect(await transport.deliver(envelope, context)).toMatchObject({ status: "accepted", detail: { duplicate: false } });
+      expect(await store.info(objectName(envelope.id, sha(fresh)))).toMatchObject({ deleted: false, size: fresh.byteLength });
+    } finally {
+      await fleet.close();
+    }
+  }, 60_000);
 });

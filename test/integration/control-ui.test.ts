@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessenger, type Messenger } from "../../src/index.js";
+import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
+import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, textOf } from "../harness/oracle.js";
@@ -15,7 +17,8 @@ import { gatewayRequest } from "../harness/rpc.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 // Where OpenClaw users look, against real Gateways: A (Xiaoa) runs the plugin from its packed
-// tarball with the Control UI's custom plugin pages on; B (Xiaom) is a plain Gateway; xiaoq's
+// tarball with the Control UI's custom plugin pages on; B (Xiaom) runs it too, with A's messaging
+// key pinned (so it checks the files A's page sends, and its agent is told what it found); xiaoq's
 // Gateway refuses connections. The Instances page is driven in Debian's Chromium (playwright-core),
 // the `/instances` command through chat.send, our CLI through `openclaw inter-instance`, and the
 // doctor's failing checks are read from the Gateway's health report.
@@ -27,6 +30,12 @@ if (!haveChromium) {
   console.warn(missing);
 }
 const SCREENSHOT = join(import.meta.dirname, "..", "..", "docs", "control-ui-instances.png");
+// A real 1×1 PNG.
+const PNG = Buffer.from(
+  "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f8b0b90000000049454e44ae426082",
+  "hex",
+);
+const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 let scratch: string;
 let mockA: MockModelServer;
@@ -51,8 +60,21 @@ beforeAll(async () => {
   let portB: number;
   [mockA, mockB, deadPort, portB] = await Promise.all([startMockModel(), startMockModel(), freePort(), freePort()]);
   const tokenB = `tok-xiaom-${randomUUID()}`;
+  // A's plugin state (its messaging key) is made first, so B can pin the key before either starts.
+  const stateA = join(scratch, "xiaoa-inter-instance");
+  const keyA = new MessagingKeyStore(stateA).key();
   [gatewayB, gatewayA] = await Promise.all([
-    startGateway({ modelBaseUrl: mockB.url, name: "xiaom-ui", port: portB, token: tokenB }),
+    startGateway({
+      modelBaseUrl: mockB.url,
+      name: "xiaom-ui",
+      port: portB,
+      token: tokenB,
+      beforeStart: (gateway) =>
+        loadInstalledPlugin(gateway, {
+          hooks: { allowConversationAccess: true },
+          config: { self: { name: "xiaom" }, stateDir: join(gateway.stateDir, "inter-instance"), instances: { xiaoa: { publicKey: keyA.publicKey } } },
+        }),
+    }),
     startGateway({
       modelBaseUrl: mockA.url,
       name: "xiaoa-ui",
@@ -61,7 +83,7 @@ beforeAll(async () => {
           hooks: { allowConversationAccess: true },
           config: {
             self: { name: "xiaoa" },
-            stateDir: join(gateway.stateDir, "inter-instance"),
+            stateDir: stateA,
             // The health service's first run comes 5 s after start.
             health: { intervalMs: 5_000 },
             defaults: { retries: 0 },
@@ -250,6 +272,40 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
     await page.getByRole("button", { name: `Drop ${queuedId}` }).click();
     await expect.poll(status, { timeout: 30_000 }).toContain(`Dropped ${queuedId}`);
     await expect.poll(() => page.getByText("Nothing waits in the outbox.").count(), { timeout: 30_000 }).toBe(1);
+  }, 240_000);
+
+  it("files chosen in the form go with the message: B's agent gets each byte-exact and is told it is verified; the form clears", async () => {
+    const body = `files from the Instances page ${randomUUID()}`;
+    const text = Buffer.from(`page build ok ${randomUUID()}\n`);
+    // Larger than one OpenClaw plugin action may carry (256 KiB of JSON): it goes up in several parts.
+    const data = randomBytes(400 * 1024);
+    const files = [
+      { name: "page-notes.txt", mimeType: "text/plain", buffer: text },
+      { name: "page-shot.png", mimeType: "image/png", buffer: PNG },
+      { name: "page-data.bin", mimeType: "application/octet-stream", buffer: data },
+    ];
+    await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaom");
+    await page.getByRole("textbox", { name: "Message" }).fill(body);
+    await page.getByLabel("Files").setInputFiles(files);
+    expect(await page.getByLabel("Files").inputValue()).toContain("page-notes.txt");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect.poll(status, { timeout: 90_000 }).toContain("Accepted by xiaom's Gateway via sessions_send");
+    expect(await page.getByRole("textbox", { name: "Message" }).inputValue()).toBe("");
+    expect(await page.getByLabel("Files").inputValue()).toBe("");
+
+    // What B's model was given: the plugin's line for each file, with its verdict.
+    const fileLines = (name: string) =>
+      mockB.requests
+        .flatMap((request) => (request.body.messages ?? []).map((message) => textOf(message.content)))
+        .flatMap((prompt) => prompt.split("\n").filter((line) => line.includes(`${JSON.stringify(name)} (`)));
+    const folder = incomingFilesDir(gatewayB.workspace);
+    for (const { name, buffer } of files) {
+      await expect
+        .poll(() => fileLines(name).some((line) => line.includes(": verified (SHA-256")), { timeout: 120_000, interval: 500, message: name })
+        .toBe(true);
+      expect(sha(await readFile(join(folder, sha(buffer), name)))).toBe(sha(buffer));
+    }
+    expect(mockB.requests.some((request) => JSON.stringify(request.body.messages ?? []).includes(body))).toBe(true);
   }, 240_000);
 });
 

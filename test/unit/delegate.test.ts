@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMessenger, type Envelope, type Messenger, type Receipt, type Transport, UnavailableError } from "../../src/index.js";
 import { taskPlumbing } from "../../src/internal.js";
+import { instanceSend } from "../../src/plugin/tools/instance-send.js";
 
 /** A target reached by "sessions_send" that takes messages, may be down, and answers when told. */
 class ScriptedTarget implements Transport {
@@ -86,6 +87,16 @@ describe("delegate", () => {
     expect(await taskPlumbing(link).answerByReply({ replyTo: task.id, from: "xiaob", body: "forged" })).toBeUndefined();
     expect(await taskPlumbing(link).answerByReply({ replyTo: task.id, from: "xiaom", body: "disk at 40%" })).toMatchObject({ id: task.id });
     expect(await link.tasks.get(task.id)).toMatchObject({ state: "answered", result: "disk at 40%" });
+  });
+
+  it("instance_send with replyTo sends an envelope that carries it (what the receiving plugin settles the task with)", async () => {
+    const target = new ScriptedTarget();
+    const link = linkWith(target);
+    const result = await instanceSend(async () => link, { to: "xiaom", message: "the disk is at 40%", replyTo: "task-0000-1111" });
+    expect(result.details.report).toMatchObject({ ok: true, status: "accepted" });
+    expect(target.delivered.at(-1)).toMatchObject({ body: "the disk is at 40%", replyTo: "task-0000-1111" });
+    await link.send({ to: "xiaom", body: "plain" });
+    expect(target.delivered.at(-1)).not.toHaveProperty("replyTo");
   });
 
   it("refuses a deadline in the past or more than a week away, naming the field", async () => {

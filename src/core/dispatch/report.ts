@@ -77,6 +77,8 @@ export interface SendInput {
   /** Continue a conversation (the agent answering another instance's message): its id and this message's hop. */
   readonly conversation?: string | undefined;
   readonly hop?: number | undefined;
+  /** The id of the task (or message) this one answers: a verified reply from the task's target settles that task. */
+  readonly replyTo?: string | undefined;
   /** Files to carry with the message: bytes or a path on this machine, and the name the receiver sees (made safe). */
   readonly files?: readonly FileInput[] | undefined;
 }

@@ -5,25 +5,63 @@ import type { TSchema } from "typebox";
 import { AuditLog } from "../../audit/audit-log.js";
 import { toValidationError } from "../../config/parse.js";
 import { auditPath } from "../../config/state-paths.js";
+import { MAX_FILE_BYTES_CEILING } from "../../core/attachments/file-list.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeReport } from "../../present/report-text.js";
 import { zod } from "../../util/zod.js";
 import { PLUGIN_ID } from "../id.js";
 import type { PluginParts } from "../parts.js";
 import { parametersOf, TARGET_ARG } from "../tools/definition.js";
-import { instanceSend, SEND_ARGS } from "../tools/instance-send.js";
+import { SEND_ARGS, sendMessage } from "../tools/instance-send.js";
 import { DEFAULT_DISCOVERY_SECONDS, findGateways, MAX_DISCOVERY_SECONDS } from "./discovery-view.js";
-import { type ActionResult, type DiscoveryView, OPERATIONS, type OperationId, type Overview } from "./operations.js";
+import { type ActionResult, type DiscoveryView, OPERATIONS, type OperationId, type Overview, UPLOAD_PART, type UploadStarted } from "./operations.js";
 import { buildOverview, describeOverview, type OverviewSources } from "./overview.js";
+import { UploadStaging } from "./uploads.js";
 
 const z = zod();
 const ID_ARG = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/u, "must be a message id");
+const UPLOAD_ARG = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/u, "must be an upload id from upload.begin");
+/** One string of a part: whole base64, at most what OpenClaw allows a string of a plugin action's JSON. */
+const BASE64_ARG = z
+  .string()
+  .min(4)
+  .max(UPLOAD_PART.stringChars)
+  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/u, "must be base64 (A-Z, a-z, 0-9, + and /, padded with =)");
+/** The page's send: instance_send's arguments, with the files of an upload instead of workspace paths. */
+const PAGE_SEND_ARGS = SEND_ARGS.omit({ files: true })
+  .extend({ upload: UPLOAD_ARG.optional().describe("The upload (upload.begin) whose files go with the message, all parts received") })
+  .strict();
 
 /** Each operation's input: the page's requests are checked against these (JSON Schema by the Gateway, then zod here). */
 const INPUTS = {
   overview: z.object({}).strict(),
   check: z.object({ instance: TARGET_ARG.optional() }).strict(),
-  send: SEND_ARGS,
+  send: PAGE_SEND_ARGS,
+  "upload.begin": z
+    .object({
+      files: z
+        .array(
+          z
+            .object({
+              name: z.string().min(1).max(1024).describe("The file's name as chosen (made a safe file name when sent)"),
+              size: z.number().int().min(0).max(MAX_FILE_BYTES_CEILING),
+              mime: z.string().max(255).optional().describe("Its media type as the browser knows it, e.g. image/png"),
+            })
+            .strict(),
+        )
+        .min(1)
+        .max(16),
+    })
+    .strict(),
+  "upload.part": z
+    .object({
+      upload: UPLOAD_ARG,
+      file: z.number().int().min(0).max(63).describe("Which file of the upload, from 0"),
+      offset: z.number().int().min(0).describe("Where in the file these bytes start (the bytes received so far)"),
+      data: z.array(BASE64_ARG).min(1).max(UPLOAD_PART.strings).describe("The next bytes, as one to three base64 strings, in order"),
+    })
+    .strict(),
+  "upload.discard": z.object({ upload: UPLOAD_ARG }).strict(),
   "outbox.retry": z.object({}).strict(),
   "outbox.drop": z.object({ id: ID_ARG }).strict(),
   "deadletters.replay": z.object({ seq: z.number().int().positive() }).strict(),
@@ -115,6 +153,7 @@ export function instancesFeatureDeps({ link, checks, health, gate, config, metri
  */
 export function registerInstancesFeature(api: OpenClawPluginApi, deps: InstancesFeatureDeps): void {
   const act = async (work: () => Promise<ActionResult>): Promise<ActionResult> => work().catch(failed);
+  const uploads = new UploadStaging();
   const feature = defineFeaturePlugin({
     contract: instancesContract,
     name: "Inter-instance messaging",
@@ -128,13 +167,37 @@ export function registerInstancesFeature(api: OpenClawPluginApi, deps: Instances
       },
       send: (input: unknown) =>
         act(async () => {
-          const result = await instanceSend(deps.link, parse("send", input));
+          const { upload, ...args } = parse("send", input);
+          const files = upload ? uploads.take(upload, "send input") : [];
+          const result = await sendMessage(deps.link, args, async () => files, { what: "send input" });
           const report = result.details.report as { ok?: boolean; status?: string } | undefined;
           return {
             ok: report?.ok === true,
             text: result.content.map((part) => part.text).join("\n"),
             ...(report?.status === "queued" ? { queued: true } : {}),
           };
+        }),
+      "upload.begin": (input: unknown) =>
+        act(async (): Promise<UploadStarted> => {
+          const { files } = parse("upload.begin", input);
+          const upload = uploads.begin(files, (await deps.link()).registry.attachments);
+          return { ok: true, text: `Uploading ${files.length} file(s) to this Gateway…`, upload };
+        }),
+      "upload.part": (input: unknown) =>
+        act(async () => {
+          const { upload, file, offset, data } = parse("upload.part", input);
+          const received = uploads.append(
+            upload,
+            file,
+            offset,
+            data.map((part) => Buffer.from(part, "base64")),
+          );
+          return { ok: true, text: `${received} bytes of file ${file} are here.` };
+        }),
+      "upload.discard": (input: unknown) =>
+        act(async () => {
+          const { upload } = parse("upload.discard", input);
+          return uploads.discard(upload) ? { ok: true, text: `Dropped upload ${upload}.` } : { ok: false, text: `No upload ${upload} is open here.` };
         }),
       "outbox.retry": (input: unknown) =>
         act(async () => {

@@ -14,7 +14,16 @@ export const OPERATIONS = {
       "Every instance with each transport's last check, the route a message takes now, the outbox, dead letters, recent deliveries and held messages.",
   },
   check: { kind: "action", description: "Run the doctor's checks for one instance (or every one) now, then return the overview. Nothing is sent." },
-  send: { kind: "action", description: "Send a message to an instance or a group, as the instance_send tool does." },
+  send: {
+    kind: "action",
+    description: "Send a message to an instance or a group, as the instance_send tool does; with the files of an upload (upload.begin) to one instance.",
+  },
+  "upload.begin": {
+    kind: "action",
+    description: "Announce the files of a message to send (name, size, media type), within the attachments bounds; returns the upload's id.",
+  },
+  "upload.part": { kind: "action", description: "The next bytes of one file of an upload, as base64, in order." },
+  "upload.discard": { kind: "action", description: "Drop an upload that will not be sent." },
   "outbox.retry": { kind: "action", description: "Retry every message waiting in the outbox now, backoff or not." },
   "outbox.drop": { kind: "action", description: "Drop one message from the outbox for good." },
   "deadletters.replay": { kind: "action", description: "Send a dead letter of this instance's fleet consumer to its agent again." },
@@ -105,6 +114,18 @@ export interface ActionResult {
   readonly text: string;
   /** A send that no transport delivered yet: it waits in the outbox and is retried. */
   readonly queued?: boolean;
+}
+
+/**
+ * How the page cuts a file into `upload.part` calls. OpenClaw takes at most 256 KiB of JSON per plugin
+ * action, each string at most 64 Ki characters: a part is up to three base64 strings of 48 KiB each
+ * (a multiple of 3 bytes, so each string is whole base64 of 64 Ki characters).
+ */
+export const UPLOAD_PART = { stringBytes: 49_152, stringChars: 65_536, strings: 3 } as const;
+
+/** `upload.begin`'s answer: the upload to send the parts to and name in `send`. */
+export interface UploadStarted extends ActionResult {
+  readonly upload?: string;
 }
 
 /** How a discovered Gateway's advertised fingerprint stands against the configured instance's pin. */

@@ -13,6 +13,8 @@ import {
   OPERATIONS,
   type OperationId,
   type Overview,
+  UPLOAD_PART,
+  type UploadStarted,
 } from "./operations.js";
 import "./page.css";
 
@@ -107,7 +109,12 @@ function pageFrame() {
     status.textContent = result.text;
     status.className = `iim-status ${result.ok ? "iim-ok" : "iim-failing"}`;
   };
-  return { root, status, body, checkButton, say };
+  /** Progress, neither good nor bad yet. */
+  const note = (text: string) => {
+    status.textContent = text;
+    status.className = "iim-status";
+  };
+  return { root, status, body, checkButton, say, note };
 }
 
 /** A button disabled while what it runs runs. */
@@ -120,25 +127,80 @@ function button(label: string, run: () => Promise<void>, name?: string): HTMLBut
   return b;
 }
 
-/** The send form. It lives across refreshes, so what someone is typing stays; only its targets follow the config. */
-function sendForm(invoke: Invoke, say: Say, refresh: () => Promise<void>) {
+/** Most files one message from the page carries (as instance_send; the Gateway's config may allow fewer). */
+const MAX_FILES = 16;
+/** A media type the message may list; the browser's guess is left out when it is not one (the name then says it). */
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/u;
+
+function base64Of(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return btoa(binary);
+}
+
+/**
+ * Uploads the chosen files to the plugin in parts (OpenClaw takes at most 256 KiB of JSON per call)
+ * and returns the upload's id for `send`; the plugin checks the bounds. On a failure the upload is
+ * dropped and the error thrown.
+ */
+async function uploadFiles(invoke: Invoke, files: readonly File[], note: (text: string) => void): Promise<string> {
+  const announced = files.map((file) => {
+    const mime = file.type.toLowerCase();
+    return { name: file.name, size: file.size, ...(MEDIA_TYPE.test(mime) ? { mime } : {}) };
+  });
+  const begun = await invoke<UploadStarted>("upload.begin", { files: announced });
+  if (!begun.ok || !begun.upload) throw new Error(begun.text);
+  const upload = begun.upload;
+  try {
+    for (const [index, file] of files.entries()) {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      if (bytes.byteLength !== file.size) throw new Error(`${file.name} changed while it was read; choose it again.`);
+      const partBytes = UPLOAD_PART.stringBytes * UPLOAD_PART.strings;
+      for (let offset = 0; offset < bytes.byteLength; offset += partBytes) {
+        note(`Uploading ${file.name} (${index + 1} of ${files.length}): ${Math.floor((offset * 100) / bytes.byteLength)}%…`);
+        const part = bytes.subarray(offset, offset + partBytes);
+        const data: string[] = [];
+        for (let at = 0; at < part.byteLength; at += UPLOAD_PART.stringBytes) data.push(base64Of(part.subarray(at, at + UPLOAD_PART.stringBytes)));
+        const result = await invoke<ActionResult>("upload.part", { upload, file: index, offset, data });
+        if (!result.ok) throw new Error(result.text);
+      }
+    }
+  } catch (error) {
+    void invoke("upload.discard", { upload }).catch(() => undefined);
+    throw error;
+  }
+  return upload;
+}
+
+/**
+ * The send form, with files to send along. It lives across refreshes, so what someone is typing (and
+ * the files chosen) stays; only its targets follow the config.
+ */
+function sendForm(invoke: Invoke, say: Say, note: (text: string) => void, refresh: () => Promise<void>) {
   const sendTo = el("select", { "aria-label": "Send to" });
   const message = el("textarea", { "aria-label": "Message", rows: "3", placeholder: "What the other agent should read" });
+  const fileInput = el("input", { type: "file", multiple: "", "aria-label": "Files" });
   const sendButton = el("button", { type: "submit" }, "Send");
-  const form = el("form", { class: "iim-send", "aria-label": "Send a message" }, sendTo, message, sendButton);
+  const form = el("form", { class: "iim-send", "aria-label": "Send a message" }, sendTo, message, fileInput, sendButton);
+  const send = async () => {
+    const files = [...(fileInput.files ?? [])];
+    if (files.length > MAX_FILES) return say({ ok: false, text: `Choose at most ${MAX_FILES} files for one message; send the rest in another.` });
+    const upload = files.length > 0 ? await uploadFiles(invoke, files, note) : undefined;
+    if (files.length > 0) note(`Sending the message with ${files.length} file(s)…`);
+    const result = await invoke<ActionResult>("send", { to: sendTo.value, message: message.value, ...(upload ? { upload } : {}) });
+    say(result);
+    // Delivered, or queued in the outbox: either way it is on its way, files and all.
+    if (result.ok || result.queued) {
+      message.value = "";
+      fileInput.value = "";
+    }
+  };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!message.value.trim()) return say({ ok: false, text: "Write a message first." });
     sendButton.disabled = true;
-    void invoke<ActionResult>("send", { to: sendTo.value, message: message.value })
-      .then(
-        (result) => {
-          say(result);
-          // Delivered, or queued in the outbox: either way it is on its way.
-          if (result.ok || result.queued) message.value = "";
-        },
-        (error: unknown) => say({ ok: false, text: errorText(error) }),
-      )
+    void send()
+      .catch((error: unknown) => say({ ok: false, text: errorText(error) }))
       .finally(() => {
         sendButton.disabled = false;
         void refresh();
@@ -304,8 +366,7 @@ function overviewLoader(invoke: Invoke, signal: AbortSignal, frame: ReturnType<t
     if (!signal.aborted) say({ ok: false, text: `Could not load the instances: ${errorText(error)}` });
   };
   const check = async () => {
-    status.textContent = "Checking every transport…";
-    status.className = "iim-status";
+    frame.note("Checking every transport…");
     await load("check").then(() => (status.textContent = ""), failedToLoad);
   };
   const refresh = async () => {
@@ -352,7 +413,7 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
       },
       name,
     );
-  const send = sendForm(invoke, frame.say, refresh);
+  const send = sendForm(invoke, frame.say, frame.note, refresh);
   frame.root.append(discoverSection(invoke));
   const render = (overview: Overview) => {
     send.updateTargets(overview);

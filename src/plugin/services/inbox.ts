@@ -112,7 +112,10 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
           if (decision.action !== "allow") return decision.action === "hold" ? "held" : "refused";
           // The verdict the gate decided with: a signature for another instance, or too old, no longer verifies.
           const { verdict } = decision;
-          if (await gate.answersTask({ ...arriving, verdict }, settleReply)) return "surfaced";
+          // A verified answer to one of our tasks settles it (its text brought as the task's result);
+          // one with files is also shown as it came, so that its files are listed and checked.
+          const files = entry.signed?.files;
+          if (!files && (await gate.answersTask({ ...arriving, verdict }, settleReply))) return "surfaced";
           const queued = await queueIntoNextTurn(
             api,
             ctx.logger,
@@ -125,6 +128,7 @@ export function createInboxService(api: OpenClawPluginApi, gate: InboundGate, se
               hop: decision.hop,
             },
           );
+          if (queued && files) await gate.answersTask({ ...arriving, verdict }, settleReply);
           if (queued) gate.record({ ...arriving, verdict }, "surfaced");
           return queued ? "surfaced" : false;
         },

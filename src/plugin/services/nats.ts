@@ -103,7 +103,10 @@ export function createNatsService(
           await ledger.record(envelope.id, decision.action === "hold" ? "held" : decision.action === "suppress" ? "surfaced" : "refused", envelope.from);
           return true;
         }
-        if (await gate.answersTask({ ...arriving, verdict }, settleReply)) {
+        // A verified answer to one of our tasks settles it, and its text is brought as the task's
+        // result. One with files is also shown as it came, its files fetched and listed (as on a
+        // session): the result is text, and the files' objects go once the receipt is written.
+        if (!envelope.files && (await gate.answersTask({ ...arriving, verdict }, settleReply))) {
           await ledger.record(envelope.id, "surfaced", envelope.from);
           return true;
         }
@@ -125,6 +128,7 @@ export function createNatsService(
           ))
         )
           return false;
+        if (envelope.files) await gate.answersTask({ ...arriving, verdict }, settleReply);
         gate.record({ ...arriving, verdict }, "surfaced");
         await ledger.record(envelope.id, "surfaced", envelope.from);
         return true;

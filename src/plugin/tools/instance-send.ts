@@ -1,4 +1,5 @@
 import { toValidationError } from "../../config/parse.js";
+import type { FileInput } from "../../core/attachments/prepare.js";
 import { ValidationError } from "../../core/errors.js";
 import type { Messenger } from "../../messenger/create.js";
 import { describeGroupReport, describeReport } from "../../present/report-text.js";
@@ -29,21 +30,43 @@ export const SEND_ARGS = z
 export async function instanceSend(link: () => Promise<Messenger>, params: unknown, continuation?: Continuation, workspaceDir?: string): Promise<ToolResult> {
   const parsed = SEND_ARGS.safeParse(params);
   if (!parsed.success) return errorResult(toValidationError("instance_send arguments", parsed.error));
-  const { to, message, replyTo, files: paths = [] } = parsed.data;
+  const { files: paths = [], ...args } = parsed.data;
+  return sendMessage(link, args, () => filesInWorkspace(workspaceDir, paths), { continuation, what: "instance_send arguments" });
+}
+
+/** What `sendMessage` sends: validated arguments, without the files. */
+export interface MessageArgs {
+  readonly to: string;
+  readonly message: string;
+  readonly replyTo?: string | undefined;
+}
+
+/**
+ * Sends one message (with its files, read once the loop budget allows it) to an instance, or the
+ * text to each member of a group; the report in words. `what` names the arguments in errors.
+ */
+export async function sendMessage(
+  link: () => Promise<Messenger>,
+  { to, message, replyTo }: MessageArgs,
+  readFiles: () => Promise<readonly FileInput[]>,
+  { continuation, what }: { readonly continuation?: Continuation | undefined; readonly what: string },
+): Promise<ToolResult> {
   try {
     const thread = continuation && { conversation: continuation.conversation, hop: continuation.hop };
     if (continuation && !continuation.withinBudget(to)) {
       const text = `Not sent: this conversation with ${to} (${continuation.conversation}) reached its loop budget, so nothing more is sent in it; your owner has been told. Do not send it again; if it matters, tell your owner.`;
       return { content: [{ type: "text", text }], details: { ok: false, error: "LOOP_BUDGET", ...thread } };
     }
-    const files = await filesInWorkspace(workspaceDir, paths);
+    const files = await readFiles();
     const messenger = await link();
     if (messenger.registry.group(to)) {
       if (files.length > 0)
         throw new ValidationError(
-          "Invalid instance_send arguments: files: files go to one instance at a time, not to a group",
+          `Invalid ${what}: files: files go to one instance at a time, not to a group`,
           [{ path: "files", message: "not for a group" }],
-          { hint: "Send the files to each member by name." },
+          {
+            hint: "Send the files to each member by name.",
+          },
         );
       const report = await messenger.groups.send({ to, body: message });
       return { content: [{ type: "text", text: describeGroupReport(report) }], details: { report } };

@@ -36,13 +36,13 @@ function holdsFile(info: ObjectInfo | null, file: FileMeta): boolean {
 /**
  * Puts the envelope's files into the fleet's object store before the envelope itself is published.
  * An object already there whole (a retry of the same envelope) is not sent again. Returns how many
- * bytes went out.
+ * bytes went out; `onPut` hears the name of each object this call put.
  */
 export async function putMessageFiles(
   store: ObjectStore,
   envelope: Envelope,
   source: FileSource | undefined,
-  options: { readonly timeoutMs: number; readonly signal: AbortSignal },
+  options: { readonly timeoutMs: number; readonly signal: AbortSignal; readonly onPut?: (name: string) => void },
 ): Promise<number> {
   if (!envelope.files) return 0;
   if (!source)
@@ -57,6 +57,7 @@ export async function putMessageFiles(
     if (holdsFile(await store.info(name), file)) continue;
     const bytes = await source(file);
     await store.putBlob({ name, options: { max_chunk_size: OBJECT_CHUNK_BYTES } }, bytes, { timeout: options.timeoutMs });
+    options.onPut?.(name);
     sent += bytes.byteLength;
   }
   return sent;
@@ -142,4 +143,9 @@ export async function fetchMessageFiles(store: ObjectStore, envelope: Envelope, 
 /** Removes the envelope's objects (after its receipt): what is gone already is no error. */
 export async function removeMessageFiles(store: ObjectStore, envelope: Envelope): Promise<void> {
   for (const file of distinctFiles(envelope.files ?? [])) await store.delete(objectName(envelope.id, file.sha256));
+}
+
+/** Removes these objects (what one failed send put): what is gone already is no error. */
+export async function removeObjects(store: ObjectStore, names: readonly string[]): Promise<void> {
+  for (const name of names) await store.delete(name);
 }

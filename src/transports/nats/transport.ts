@@ -3,10 +3,20 @@ import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { TransportError, UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
-import { putMessageFiles } from "./files.js";
+import { putMessageFiles, removeObjects } from "./files.js";
 import { type FleetLease, type NatsFleet, natsUnavailable, REPLY_TTL_MS, receiptKey, type StoredReply } from "./fleet.js";
 
 const REPLY_POLL_MS = 500;
+
+/**
+ * Whether a publish failed with the stream's own refusal (an API error in its answer, or nobody
+ * listening on the subject: no stream there), so that the envelope is surely not in the stream. A
+ * timeout or a dropped connection is not: the stream may have stored it and only the ack was lost.
+ */
+async function refusedByStream(error: unknown): Promise<boolean> {
+  const { JetStreamApiError } = await import("@nats-io/jetstream");
+  return error instanceof JetStreamApiError || (error instanceof Error && error.name === "JetStreamNotEnabled");
+}
 
 /**
  * Publishes the envelope into the fleet's JetStream stream on `iim.<fleet>.<instance>`, with the
@@ -60,18 +70,36 @@ export class NatsTransport implements Transport {
       );
     }
     context.signal.throwIfAborted();
+    /** The objects this attempt put (not those an earlier attempt of the same envelope left). */
+    const put: string[] = [];
     if (envelope.files) {
       const store = await fleet.files();
-      await putMessageFiles(store, envelope, context.files, { timeoutMs: context.instance.timeouts.nats, signal: context.signal }).catch((error: unknown) => {
-        throw error instanceof TransportError ? error : natsUnavailable(fleet.config, error);
-      });
+      const onPut = (name: string) => void put.push(name);
+      await putMessageFiles(store, envelope, context.files, { timeoutMs: context.instance.timeouts.nats, signal: context.signal, onPut }).catch(
+        (error: unknown) => {
+          throw error instanceof TransportError ? error : natsUnavailable(fleet.config, error);
+        },
+      );
     }
     const ack = await js
       .publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats })
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
+        if (put.length > 0 && (await refusedByStream(error)) && !context.signal.aborted) await this.#removePut(fleet, put, envelope, context);
         throw natsUnavailable(fleet.config, error);
       });
     return { status: "accepted", detail: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
+  }
+
+  /**
+   * After the stream refused the envelope, the objects this attempt put serve nobody: no copy of it
+   * is in the stream, and a retry (from the outbox, by this transport) puts them again. Left, they
+   * would stay in the store for good when the message goes another way or is dropped. A failure to
+   * remove them is logged; the send's own error is what the caller hears.
+   */
+  async #removePut(fleet: NatsFleet, names: readonly string[], envelope: Envelope, context: DeliveryContext): Promise<void> {
+    await removeObjects(await fleet.files(), names).catch((error: unknown) =>
+      context.logger.warn({ envelopeId: envelope.id, objects: names.length, err: String(error) }, "could not remove the objects of a send the stream refused"),
+    );
   }
 
   /** The receiver writes a receipt once the message is queued into its agent's next turn. */
