@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
@@ -8,11 +9,12 @@ import { createEnvelope, createLogger, createMessenger, InstanceRegistry, type M
 import { objectName } from "../../src/transports/nats/files.js";
 import { NatsFleet } from "../../src/transports/nats/fleet.js";
 import { NatsTransport } from "../../src/transports/nats/transport.js";
-import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
+import { incomingDir, incomingFilesDir, incomingPath } from "../../src/transports/nodes/incoming.js";
 import { type MessagingKey, MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { startGateway, type TestGateway } from "../harness/gateway.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { natsServerOrSkip, startNatsServer, type TestNatsServer } from "../harness/nats-server.js";
+import { allowNodeFileWrites, startNodeHost, type TestNodeHost } from "../harness/node-host.js";
 import { textOf } from "../harness/oracle.js";
 import { loadInstalledPlugin } from "../harness/plugin-install.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -22,7 +24,10 @@ import { testLog } from "../harness/secrets-watch.js";
 // 6 MB (agents.defaults.mediaMaxMb), which its hello advertises. What counts is what Xiaom's agent
 // was shown (the mock model's requests) and what lies in its workspace. With nats-server installed,
 // Xiaom's plugin also reads a NATS fleet on a real JetStream server, for files through its object store.
+// For the nodes transport, a real node host is paired to Xiaom's Gateway, whose file policy lets it
+// write only into the workspace's incoming folder (as bench/attachments.ts pairs one for scenario 15).
 const MB = 1024 * 1024;
+const NODE_NAME = "xiaom-attachments-node";
 const withNats = await natsServerOrSkip("attachments.test.ts (its NATS part)");
 const FLEET = "attachments";
 let nats: TestNatsServer | undefined;
@@ -49,8 +54,8 @@ beforeAll(async () => {
     modelBaseUrl: mock.url,
     name: "xiaom-attachments",
     extraConfig: { agents: { defaults: { model: { primary: "mock/mock-1" }, mediaMaxMb: 6 } } },
-    beforeStart: (gateway) =>
-      loadInstalledPlugin(gateway, {
+    beforeStart: async (gateway) => {
+      await loadInstalledPlugin(gateway, {
         hooks: { allowConversationAccess: true },
         config: {
           self: { name: "xiaom" },
@@ -60,7 +65,10 @@ beforeAll(async () => {
           instances: { xiaoa: { publicKey: key.publicKey, ...(nats ? { transports: ["nats"] } : {}) } },
           ...fleet,
         },
-      }),
+      });
+      // After the plugin's section (which it replaces whole): the node may write into the incoming folder, nowhere else.
+      await allowNodeFileWrites(gateway.stateDir, [`${incomingDir(join(gateway.stateDir, "workspace"))}/**`]);
+    },
   });
   link = createMessenger({
     config: {
@@ -72,9 +80,11 @@ beforeAll(async () => {
         xiaom: {
           gateway: { url: xiaom.url, token: xiaom.token },
           workspace: xiaom.workspace,
+          // Used only by the nodes tests, which name the transports they send by.
+          node: { gateway: { url: xiaom.url, token: xiaom.token }, name: NODE_NAME, workspace: xiaom.workspace },
           timeZone: "UTC",
           transports: ["sessions_send", "memory_file", ...(nats ? ["nats" as const] : [])],
-          timeouts: { sessions_send: 60_000, nats: 60_000 },
+          timeouts: { sessions_send: 60_000, nats: 60_000, nodes: 60_000 },
         },
       },
     },
@@ -158,6 +168,83 @@ describe("a file over the target's maxBytes", () => {
     const copy = await readFile(join(incomingFilesDir(xiaom.workspace), sha(big), "big.bin"));
     expect(sha(copy)).toBe(sha(big));
     await expect.poll(() => fileLines("big.bin").some((line) => line.includes(": verified (SHA-256")), { timeout: 90_000, interval: 500 }).toBe(true);
+  }, 180_000);
+});
+
+describe("files by nodes, through a real node host's file.write", () => {
+  let node: TestNodeHost | undefined;
+  beforeAll(async () => {
+    node = await startNodeHost(xiaom, { displayName: NODE_NAME });
+  }, 120_000);
+  afterAll(async () => {
+    await node?.dispose();
+  });
+
+  /**
+   * Each file as Xiaom's agent was shown it: verified against the signed list, at the content-addressed
+   * incoming path its line names, where the bytes lie whole (SHA-256) and alone in their digest folder.
+   */
+  async function expectShownVerified(files: readonly (readonly [string, Buffer])[]): Promise<void> {
+    const folder = incomingFilesDir(xiaom.workspace);
+    for (const [name, bytes] of files) {
+      const digest = sha(bytes);
+      const verified = () => fileLines(name).find((line) => line.includes(`: verified (SHA-256 ${digest.slice(0, 16)}`));
+      await expect.poll(verified, { timeout: 90_000, interval: 500 }).toBeDefined();
+      const line = verified() ?? "";
+      expect(line).toContain(`(${bytes.byteLength.toLocaleString("en-US")} bytes, `);
+      const where = JSON.parse(/ at ("(?:[^"\\]|\\.)*"): verified/u.exec(line)?.[1] ?? "null") as string;
+      expect(where).toBe(relative(xiaom.workspace, join(folder, digest, name)));
+      expect(sha(await readFile(join(xiaom.workspace, where)))).toBe(digest);
+      expect(await readdir(join(folder, digest))).toEqual([name]);
+    }
+  }
+
+  it("a 5 MB binary, an image and a text file arrive byte-exact in the incoming folder, nothing lands elsewhere, and the agent's prompt lists each verified", async () => {
+    // By nodes alone: this Gateway advertises maxBytes 6 MiB (the sessions_send test above needs a
+    // 5 MB file to fit), so sessions_send would carry these; its refusal is the next test's.
+    const binary = randomBytes(5 * MB);
+    const image = Buffer.concat([PNG, Buffer.from("nodes")]);
+    const text = Buffer.from(`nodes build ok ${Date.now()}\n`);
+    const before = new Set(await walk(xiaom.workspace));
+    const report = await link.send(
+      {
+        to: "xiaom",
+        body: "see the build, by the node",
+        files: [
+          { bytes: binary, name: "nodes.bin" },
+          { bytes: image, name: "nodes.png" },
+          { bytes: text, name: "nodes.log" },
+        ],
+      },
+      { queue: false, transports: ["nodes"] },
+    );
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    expect(report.via).toBe("nodes");
+    expect(report.receipt?.detail).toMatchObject({ path: incomingPath(xiaom.workspace, report.id), duplicate: false });
+    await expectShownVerified([
+      ["nodes.bin", binary],
+      ["nodes.png", image],
+      ["nodes.log", text],
+    ]);
+    // The plugin merged the envelope the node dropped into the daily note, and removed the drop.
+    expect(existsSync(incomingPath(xiaom.workspace, report.id))).toBe(false);
+    const incoming = relative(xiaom.workspace, incomingDir(xiaom.workspace)).split(sep).join("/");
+    const added = (await walk(xiaom.workspace)).filter((path) => !before.has(path));
+    const outside = added.filter((path) => !path.startsWith(`${incoming}/`) && !incoming.startsWith(path) && !path.startsWith("memory/"));
+    expect(outside).toEqual([]);
+    for (const path of added.filter((p) => p.startsWith(`${incoming}/`))) expect((await lstat(join(xiaom.workspace, path))).isSymbolicLink()).toBe(false);
+  }, 180_000);
+
+  it("a file over the target's maxBytes: sessions_send, tried first, refuses it before sending, and nodes carries it whole", async () => {
+    const big = randomBytes(7 * MB);
+    const report = await link.send(
+      { to: "xiaom", body: "the big one, by the node", files: [{ bytes: big, name: "nodes-big.bin" }] },
+      { queue: false, transports: ["sessions_send", "nodes"] },
+    );
+    expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
+    expect(report.via).toBe("nodes");
+    expect(report.attempts[0]).toMatchObject({ transport: "sessions_send", error: { code: "TOO_LARGE_FOR_TARGET" } });
+    await expectShownVerified([["nodes-big.bin", big]]);
   }, 180_000);
 });
 
