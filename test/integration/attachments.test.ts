@@ -44,6 +44,15 @@ const PNG = Buffer.from(
   "hex",
 );
 
+/** A 5 MB binary, an image and a text file, named for what carries them. */
+function threeFiles(tag: string): [name: string, bytes: Buffer][] {
+  return [
+    [`${tag}.bin`, randomBytes(5 * MB)],
+    [`${tag}.png`, Buffer.concat([PNG, Buffer.from(tag)])],
+    [`${tag}.log`, Buffer.from(`${tag} build ok ${Date.now()}\n`)],
+  ];
+}
+
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "oii-attachments-"));
   mock = await startMockModel();
@@ -202,30 +211,16 @@ describe("files by nodes, through a real node host's file.write", () => {
   it("a 5 MB binary, an image and a text file arrive byte-exact in the incoming folder, nothing lands elsewhere, and the agent's prompt lists each verified", async () => {
     // By nodes alone: this Gateway advertises maxBytes 6 MiB (the sessions_send test above needs a
     // 5 MB file to fit), so sessions_send would carry these; its refusal is the next test's.
-    const binary = randomBytes(5 * MB);
-    const image = Buffer.concat([PNG, Buffer.from("nodes")]);
-    const text = Buffer.from(`nodes build ok ${Date.now()}\n`);
+    const files = threeFiles("nodes");
     const before = new Set(await walk(xiaom.workspace));
     const report = await link.send(
-      {
-        to: "xiaom",
-        body: "see the build, by the node",
-        files: [
-          { bytes: binary, name: "nodes.bin" },
-          { bytes: image, name: "nodes.png" },
-          { bytes: text, name: "nodes.log" },
-        ],
-      },
+      { to: "xiaom", body: "see the build, by the node", files: files.map(([name, bytes]) => ({ bytes, name })) },
       { queue: false, transports: ["nodes"] },
     );
     expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
     expect(report.via).toBe("nodes");
     expect(report.receipt?.detail).toMatchObject({ path: incomingPath(xiaom.workspace, report.id), duplicate: false });
-    await expectShownVerified([
-      ["nodes.bin", binary],
-      ["nodes.png", image],
-      ["nodes.log", text],
-    ]);
+    await expectShownVerified(files);
     // The plugin merged the envelope the node dropped into the daily note, and removed the drop.
     expect(existsSync(incomingPath(xiaom.workspace, report.id))).toBe(false);
     const incoming = relative(xiaom.workspace, incomingDir(xiaom.workspace)).split(sep).join("/");
@@ -273,29 +268,15 @@ describe("hostile names", () => {
 
 describe.skipIf(!withNats)("files over NATS, through the fleet's JetStream object store", () => {
   it("a 5 MB binary, an image and a text file arrive byte-exact, the prompt lists each verified, and their objects are removed after the receipt", async () => {
-    const binary = randomBytes(5 * MB);
-    const text = Buffer.from(`nats build ok ${Date.now()}\n`);
-    const image = Buffer.concat([PNG, Buffer.from("nats")]);
+    const files = threeFiles("nats");
     const report = await link.send(
-      {
-        to: "xiaom",
-        body: "see the build, by the broker",
-        files: [
-          { bytes: binary, name: "nats.bin" },
-          { bytes: image, name: "nats.png" },
-          { bytes: text, name: "nats.log" },
-        ],
-      },
+      { to: "xiaom", body: "see the build, by the broker", files: files.map(([name, bytes]) => ({ bytes, name })) },
       { queue: false, transports: ["nats"] },
     );
     expect(report.ok, JSON.stringify(report.attempts)).toBe(true);
     expect(report.via).toBe("nats");
     const folder = incomingFilesDir(xiaom.workspace);
-    for (const [name, bytes] of [
-      ["nats.bin", binary],
-      ["nats.png", image],
-      ["nats.log", text],
-    ] as const) {
+    for (const [name, bytes] of files) {
       await expect.poll(() => fileLines(name).some((line) => line.includes(": verified (SHA-256")), { timeout: 90_000, interval: 500 }).toBe(true);
       expect(sha(await readFile(join(folder, sha(bytes), name)))).toBe(sha(bytes));
     }
@@ -305,14 +286,10 @@ describe.skipIf(!withNats)("files over NATS, through the fleet's JetStream objec
       const store = await observer.files();
       const envelopeId = report.id;
       await expect
-        .poll(
-          async () =>
-            (await Promise.all([binary, image, text].map(async (bytes) => (await store.info(objectName(envelopeId, sha(bytes))))?.deleted))).every(Boolean),
-          {
-            timeout: 30_000,
-            interval: 250,
-          },
-        )
+        .poll(async () => (await Promise.all(files.map(async ([, bytes]) => (await store.info(objectName(envelopeId, sha(bytes))))?.deleted))).every(Boolean), {
+          timeout: 30_000,
+          interval: 250,
+        })
         .toBe(true);
     } finally {
       await observer.close();

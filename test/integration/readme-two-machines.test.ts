@@ -267,15 +267,37 @@ describe.skipIf(!run)("the README's two-machines section, as written", () => {
         { timeoutMs: 60_000 },
       );
     let answer: { ok?: boolean; result?: { details?: { report?: { ok?: boolean; via?: string } } } } = {};
-    await expect
-      .poll(
-        async () => {
-          answer = JSON.parse((await invoke()).stdout || "{}") as typeof answer;
-          return answer.ok === true && answer.result?.details?.report?.ok === true;
-        },
-        { timeout: 60_000, interval: 3000 },
-      )
-      .toBe(true);
+    // Each answer until one is ok, with its time, so a failure says what the Gateway kept answering.
+    const answers: string[] = [];
+    const gatewayLog = () => readFile(xiaom.gateway.logFile, "utf8").catch(() => "");
+    /** Calls the tool every 3 s until it sends; false as soon as OpenClaw logs that its reload of the plugin failed. */
+    const untilSent = async (timeoutMs: number, watchReload: boolean): Promise<boolean> => {
+      const started = performance.now();
+      for (;;) {
+        const { stdout, stderr, exitCode } = await invoke();
+        answers.push(`${((performance.now() - started) / 1000).toFixed(1)} s: exit ${exitCode} ${stdout.slice(0, 600)} ${stderr.slice(0, 200)}`);
+        answer = JSON.parse(stdout || "{}") as typeof answer;
+        if (answer.ok === true && answer.result?.details?.report?.ok === true) return true;
+        if (watchReload && /config reload failed: .*inter-instance/u.test(await gatewayLog())) return false;
+        if (performance.now() - started > timeoutMs) {
+          const log = (await gatewayLog()).split("\n").filter((line) => /reload|inter-instance|plugin/iu.test(line));
+          throw new Error(`instance_send on Xiaom never answered ok:\n${answers.join("\n")}\nXiaom's Gateway log:\n${log.slice(-40).join("\n")}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+      }
+    };
+    if (!(await untilSent(60_000, true))) {
+      // On a busy machine OpenClaw's hot reload can run past its 5 s cleanup budget (it copies the
+      // plugin's package and dependencies for each generation and removes the old copy) and give up,
+      // leaving the plugin's tools unavailable. Its log says to reload the plugin; the README says so too.
+      process.stderr.write(
+        "[readme-two-machines] Xiaom's Gateway gave up hot-reloading the plugin; `openclaw plugins reload inter-instance`, as its log and the README say\n",
+      );
+      const reload = await type("xiaom", "openclaw plugins reload inter-instance");
+      expect(reload.exitCode, `${reload.stdout}\n${reload.stderr}`).toBe(0);
+      expect(reload.stdout).toMatch(/Reloaded plugin "inter-instance"/u);
+      expect(await untilSent(60_000, false)).toBe(true);
+    }
     expect(answer.result?.details?.report).toMatchObject({ via: "sessions_send" });
     // A call made before the reload may have queued the same words: at least one shows.
     await expect.poll(async () => (await readUserTexts(xiaoa.gateway)).filter((text) => text.includes(marker)).length, { timeout: 60_000 }).toBeGreaterThan(0);
