@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { CliContext, type CliIo, withOutputOptions } from "./context.js";
+import { packageVersion } from "./version.js";
 
 export type { CliIo } from "./context.js";
 
@@ -65,6 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const context = new CliContext(io);
   const program = new Command(io.name ?? "openclaw-inter-instance")
     .description("Talk to OpenClaw instances on other machines: send, ask, check, and manage the outbox.")
+    .version(packageVersion(), "-V, --version", "print the version")
     .exitOverride()
     // Options after a command's name belong to that command, so exec can pass the program's own flags through.
     .enablePositionalOptions()

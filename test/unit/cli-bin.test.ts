@@ -64,3 +64,18 @@ describe("the bundled bin's lazily loaded packages", () => {
     }
   });
 });
+
+describe("the bin's version", () => {
+  it("prints package.json's version and exits 0, from the bundle as from tsc's output", async () => {
+    const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const run = spawnSync(process.execPath, [bin, flag], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toBe(`${version}\n`);
+    }
+    const { runCli } = await import("../../src/cli/main.js");
+    let out = "";
+    const code = await runCli(["--version"], { stdout: (text) => (out += text), stderr: (text) => (out += text), env: {} });
+    expect([code, out]).toEqual([0, `${version}\n`]);
+  });
+});
