@@ -73,9 +73,7 @@ describe("the bin's version", () => {
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toBe(`${version}\n`);
     }
-    const { runCli } = await import("../../src/cli/main.js");
-    let out = "";
-    const code = await runCli(["--version"], { stdout: (text) => (out += text), stderr: (text) => (out += text), env: {} });
-    expect([code, out]).toEqual([0, `${version}\n`]);
+    const { runCliCaptured } = await import("../harness/cli-run.js");
+    expect(await runCliCaptured(["--version"], {})).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
   });
 });
