@@ -42,6 +42,13 @@ export function withOutputOptions(command: Command): void {
  * output (sentences, or JSON with --json, with every secret the messenger knows scrubbed) and how
  * it came out.
  */
+/**
+ * After a change to the plugin's entry: OpenClaw hot-reloads the plugin, and on a busy machine that
+ * reload can give up (its cleanup budget is 5 s), leaving the plugin's tools unavailable until reloaded.
+ */
+export const PLUGIN_RELOAD_HINT =
+  'The Gateway reloads the plugin with this change, without a restart. If the agent\'s inter-instance tools then answer "Tool not available" (a busy Gateway can give up that reload), run `openclaw plugins reload inter-instance`.';
+
 export class CliContext {
   readonly #io: CliIo;
   readonly #secrets = new SecretSet();
@@ -107,7 +114,11 @@ export class CliContext {
    */
   async updateConfig(change: (config: ConfigInput) => ConfigInput): Promise<string> {
     const path = this.#globals().config;
-    if (path === undefined && this.#io.updatePluginConfig) return this.#io.updatePluginConfig(change);
+    if (path === undefined && this.#io.updatePluginConfig) {
+      const where = await this.#io.updatePluginConfig(change);
+      if (!this.json) this.progress(PLUGIN_RELOAD_HINT);
+      return where;
+    }
     const file = path ?? defaultConfigPath(this.#io.env);
     await updateConfigFile(file, change);
     return file;
