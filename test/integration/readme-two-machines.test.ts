@@ -10,6 +10,7 @@ import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { createHosts, type Host, type Hosts, hostsOrSkip } from "../harness/netns.js";
 import { readUserTexts, withoutSignatureLine } from "../harness/oracle.js";
 import { loadInstalledPlugin } from "../harness/plugin-install.js";
+import { RELOAD_GAVE_UP } from "../harness/plugin-reload.js";
 import { watchOutput } from "../harness/secrets-watch.js";
 
 // The README's "Two machines" section typed as written on two machines: network namespaces a
@@ -278,7 +279,7 @@ describe.skipIf(!run)("the README's two-machines section, as written", () => {
         answers.push(`${((performance.now() - started) / 1000).toFixed(1)} s: exit ${exitCode} ${stdout.slice(0, 600)} ${stderr.slice(0, 200)}`);
         answer = JSON.parse(stdout || "{}") as typeof answer;
         if (answer.ok === true && answer.result?.details?.report?.ok === true) return true;
-        if (watchReload && /config reload failed: .*inter-instance/u.test(await gatewayLog())) return false;
+        if (watchReload && RELOAD_GAVE_UP.test(await gatewayLog())) return false;
         if (performance.now() - started > timeoutMs) {
           const log = (await gatewayLog()).split("\n").filter((line) => /reload|inter-instance|plugin/iu.test(line));
           throw new Error(`instance_send on Xiaom never answered ok:\n${answers.join("\n")}\nXiaom's Gateway log:\n${log.slice(-40).join("\n")}`);
