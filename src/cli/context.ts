@@ -38,17 +38,17 @@ export function withOutputOptions(command: Command): void {
 }
 
 /**
- * What every command needs from the run around it: the config and a messenger, its input, its
- * output (sentences, or JSON with --json, with every secret the messenger knows scrubbed) and how
- * it came out.
- */
-/**
  * After a change to the plugin's entry: OpenClaw hot-reloads the plugin, and on a busy machine that
  * reload can give up (its cleanup budget is 5 s), leaving the plugin's tools unavailable until reloaded.
  */
 export const PLUGIN_RELOAD_HINT =
   'The Gateway reloads the plugin with this change, without a restart. If the agent\'s inter-instance tools then answer "Tool not available" (a busy Gateway can give up that reload), run `openclaw plugins reload inter-instance`.';
 
+/**
+ * What every command needs from the run around it: the config and a messenger, its input, its
+ * output (sentences, or JSON with --json, with every secret the messenger knows scrubbed) and how
+ * it came out.
+ */
 export class CliContext {
   readonly #io: CliIo;
   readonly #secrets = new SecretSet();

@@ -9,6 +9,7 @@ import { formatSessionMessage } from "../../src/transports.js";
 import { captureLines } from "../harness/capture.js";
 import { type BorrowedGateway, borrowGateway } from "../harness/fixtures.js";
 import { freePort, startGateway, type TestGateway } from "../harness/gateway.js";
+import { logLength, logSince } from "../harness/gateway-log.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { openclawCli, readHistory, readMemoryEntries, textOf, waitForRun, withoutSignatureLine } from "../harness/oracle.js";
 import { testLog } from "../harness/secrets-watch.js";
@@ -94,12 +95,10 @@ async function expectShownOnce(marker: string, gateway: TestGateway = gatewayB, 
 async function setAutoApproveLocal(gateway: TestGateway, value: boolean): Promise<void> {
   const configPath = join(gateway.stateDir, "openclaw.json");
   const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, Record<string, unknown>>;
-  const logLength = (await readFile(gateway.logFile, "utf8")).length;
+  const before = await logLength(gateway);
   config.gateway = { ...config.gateway, nodes: { pairing: { autoApproveLocal: value } } };
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  await expect
-    .poll(async () => /config hot reload applied \(gateway\.nodes/u.test((await readFile(gateway.logFile, "utf8")).slice(logLength)), { timeout: 30_000 })
-    .toBe(true);
+  await expect.poll(async () => /config hot reload applied \(gateway\.nodes/u.test(await logSince(gateway, before)), { timeout: 30_000 }).toBe(true);
 }
 
 describe("sessions_send to a real Gateway", () => {

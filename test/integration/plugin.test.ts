@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnvelope, createMessenger, type DeliveryReport } from "../../src/index.js";
 import { formatEntry } from "../../src/transports.js";
 import { freePort, openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { logLength, logSince, RELOAD_GAVE_UP } from "../harness/gateway-log.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { gatewayRequest, openclawCli, readHistory, textOf, waitForRun } from "../harness/oracle.js";
 import { installPlugin, packPlugin } from "../harness/plugin-install.js";
-import { logLength, logSince, RELOAD_GAVE_UP } from "../harness/plugin-reload.js";
 import { testLog } from "../harness/secrets-watch.js";
 
 const run = promisify(execFile);

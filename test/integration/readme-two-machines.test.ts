@@ -6,11 +6,11 @@ import type { ConfigInput } from "../../src/index.js";
 import { decodeInvite } from "../../src/invite/code.js";
 import { pairingAwaitingApproval } from "../harness/approval.js";
 import { openclawEntry, startGateway, type TestGateway } from "../harness/gateway.js";
+import { logLength, logSince, RELOAD_GAVE_UP } from "../harness/gateway-log.js";
 import { type MockModelServer, startMockModel } from "../harness/mock-model.js";
 import { createHosts, type Host, type Hosts, hostsOrSkip } from "../harness/netns.js";
 import { readUserTexts, withoutSignatureLine } from "../harness/oracle.js";
 import { loadInstalledPlugin } from "../harness/plugin-install.js";
-import { RELOAD_GAVE_UP } from "../harness/plugin-reload.js";
 import { watchOutput } from "../harness/secrets-watch.js";
 
 // The README's "Two machines" section typed as written on two machines: network namespaces a
@@ -224,6 +224,8 @@ describe.skipIf(!run)("the README's two-machines section, as written", () => {
   it("the way back: `openclaw inter-instance pair` on Xiaom writes the plugin's config, and Xiaom's 收到 reaches Xiaoa", async () => {
     const readme = await readFile(join(repoRoot, "README.md"), "utf8");
     const steps = typedCommands(readme, "### The way back: Xiaom's agent answers");
+    // Xiaom's log from here on: the way back's config change and what OpenClaw did with it.
+    const logBefore = await logLength(machines.xiaom.gateway);
     const started = performance.now();
     const { steps: times } = await walk(steps);
     await expect
@@ -270,7 +272,7 @@ describe.skipIf(!run)("the README's two-machines section, as written", () => {
     let answer: { ok?: boolean; result?: { details?: { report?: { ok?: boolean; via?: string } } } } = {};
     // Each answer until one is ok, with its time, so a failure says what the Gateway kept answering.
     const answers: string[] = [];
-    const gatewayLog = () => readFile(xiaom.gateway.logFile, "utf8").catch(() => "");
+    const gatewayLog = () => logSince(xiaom.gateway, logBefore);
     /** Calls the tool every 3 s until it sends; false as soon as OpenClaw logs that its reload of the plugin failed. */
     const untilSent = async (timeoutMs: number, watchReload: boolean): Promise<boolean> => {
       const started = performance.now();

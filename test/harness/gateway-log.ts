@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
 
+// Reading a test Gateway's log: what it wrote after a change, and OpenClaw's line for a plugin reload it gave up.
+
 /**
  * OpenClaw's log line when it gave up hot-reloading our plugin: on a loaded machine, removing its
  * copy of the old generation outruns its 5 s cleanup budget, and the plugin's tools stay unavailable
