@@ -31,7 +31,9 @@ const bundledZod = {
 
 /**
  * pino too: src/util/log.ts requires it on first use (so that importing the library costs nothing
- * for it); inside the bundle it is one more module, not some twenty files resolved one by one.
+ * for it); inside the bundle it is one more module, not some twenty files resolved one by one, and
+ * still evaluated on first use only (esbuild turns a bundled require() into a lazy init call): a
+ * command that logs nothing never runs it.
  */
 const PINO_REQUIRE = 'const pinoModule = lazyRequire<typeof import("pino")>("pino");';
 const bundledPino = {
@@ -41,7 +43,10 @@ const bundledPino = {
       const source = readFileSync(args.path, "utf8");
       if (!source.includes(PINO_REQUIRE)) throw new Error(`${args.path} no longer has \`${PINO_REQUIRE}\`: update scripts/bundle-cli.mjs`);
       return {
-        contents: `import bundledPino from "pino";\n${source.replace(PINO_REQUIRE, 'const pinoModule = (): typeof import("pino") => bundledPino;')}`,
+        contents: source.replace(
+          PINO_REQUIRE,
+          'let bundledPino: typeof import("pino") | undefined;\nconst pinoModule = (): typeof import("pino") => (bundledPino ??= require("pino"));',
+        ),
         loader: "ts",
       };
     });

@@ -55,9 +55,10 @@ export function commandNamed(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** The factories for this argv: only the command it names, or all of them. */
+/** The factories for this argv: only the command it names, none to print the version, or all of them. */
 async function commandsFor(argv: readonly string[]): Promise<CommandFactory[]> {
   const named = commandNamed(argv);
+  if (named === undefined && argv.some((arg) => arg === "--version" || arg === "-V") && !argv.some((arg) => arg === "--help" || arg === "-h")) return [];
   return Promise.all(COMMANDS.filter(([name]) => named === undefined || name === named).map(([, load]) => load()));
 }
 

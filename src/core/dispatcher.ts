@@ -123,12 +123,20 @@ export class Dispatcher {
       replyTo: input.replyTo,
       files,
     });
+    this.#prepareFirstTransport(instance, options.transports ?? instance.transports);
     const release = this.#held.hold(files);
     try {
       return await this.deliver(envelope, instance, options);
     } finally {
       release();
     }
+  }
+
+  /** The handshake of the transport tried first, started now: it overlaps the outbox and the signature instead of following them. */
+  #prepareFirstTransport(instance: Instance, transports: readonly TransportId[]): void {
+    const first = transports[0];
+    if (first === undefined || this.#context.circuits.state(instance.name, first).open) return;
+    this.#context.transports.get(first)?.prepare?.(instance);
   }
 
   /**

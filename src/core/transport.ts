@@ -70,6 +70,12 @@ export interface Transport {
    * transport that gives one must await `DeliveryContext.claim` before its message leaves.
    */
   headStartMs?(instance: Instance): number | undefined;
+  /**
+   * Starts what a delivery to this instance will first need (a handshake), so that it runs while the
+   * dispatcher does its own work (the outbox, the signature). Sends nothing and never throws: a
+   * failure here is met again, and reported, by `deliver`.
+   */
+  prepare?(instance: Instance): void;
   /** Delivers once; throws a classified `TransportError` on failure. */
   deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt>;
   /**

@@ -66,6 +66,11 @@ export interface LoggerOptions {
  * scrubs their values from every argument, since a remote error message may quote one back.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const make = () => pinoLogger(options);
+  return options.level === "silent" && !options.destination ? silentUntilNeeded(make) : make();
+}
+
+function pinoLogger(options: LoggerOptions): Logger {
   const secrets = options.secrets;
   const pino = pinoModule();
   return pino.pino(
@@ -85,6 +90,43 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     options.destination ?? pino.destination(2),
   );
+}
+
+const SILENT_METHODS = new Set<PropertyKey>(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+const noop = () => {};
+
+/**
+ * A silent logger that loads pino only if something needs more than silence. The CLI logs nothing
+ * unless asked, and loading pino (with its worker-thread transport code) was a large share of a
+ * one-shot command's start. Log calls and plain children are no-ops; anything else (a level raised
+ * later, a child with its own level, bindings, flush, …) goes to the real pino logger, made then
+ * with the same options, and from then on everything does.
+ */
+function silentUntilNeeded(make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const materialized = () => (real ??= make());
+  const silent: Logger = new Proxy(Object.create(null) as Logger, {
+    get(_target, key) {
+      if (!real) {
+        if (SILENT_METHODS.has(key)) return noop;
+        if (key === "level") return "silent";
+        if (key === "isLevelEnabled") return () => false;
+        if (key === "child") {
+          return (bindings: object, childOptions?: { readonly level?: string }) =>
+            childOptions?.level === undefined ? silent : materialized().child(bindings, childOptions as Parameters<Logger["child"]>[1]);
+        }
+      }
+      const value: unknown = Reflect.get(materialized(), key);
+      return typeof value === "function" ? value.bind(real) : value;
+    },
+    set(_target, key, value) {
+      return Reflect.set(materialized(), key, value);
+    },
+    has(_target, key) {
+      return Reflect.has(materialized(), key);
+    },
+  });
+  return silent;
 }
 
 /**

@@ -173,6 +173,36 @@ describe("Dispatcher", () => {
     expect(a.calls).toBe(0);
   });
 
+  it("starts the first transport's handshake before its own work, and never for bad input or an open circuit", async () => {
+    const events: string[] = [];
+    const first = Object.assign(new FakeTransport("sessions_send", fail(new UnavailableError("refused", { code: "UNREACHABLE" }))), {
+      prepare: (instance: { name: string }) => void events.push(`prepare ${instance.name}`),
+    });
+    const second = Object.assign(new FakeTransport("memory_file", ok("written")), { prepare: () => void events.push("prepare memory_file") });
+    const dir = mkdtempSync(join(tmpdir(), "oii-prepare-"));
+    let opened: Outbox | undefined;
+    try {
+      const outbox = async () => {
+        events.push("outbox");
+        return (opened ??= await Outbox.open(join(dir, "outbox.sqlite")));
+      };
+      const dispatcher = dispatcherWith([first, second], ["sessions_send", "memory_file"], { outbox, circuitBreaker: new CircuitBreaker(30_000) });
+      await expect(dispatcher.send({ to: "xiaom", body: "" })).rejects.toBeInstanceOf(ValidationError);
+      expect(events).toEqual([]);
+      await dispatcher.send({ to: "xiaom", body: "hi" });
+      expect(events).toEqual(["prepare xiaom", "outbox"]);
+      // sessions_send refused, so its circuit is open: the next send does not start its handshake.
+      events.length = 0;
+      await dispatcher.send({ to: "xiaom", body: "again" });
+      expect(events).toEqual(["outbox"]);
+      await dispatcher.send({ to: "xiaom", body: "by file" }, { transports: ["memory_file"] });
+      expect(events).toEqual(["outbox", "prepare memory_file", "outbox"]);
+    } finally {
+      opened?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("rejects bad input before any transport runs", async () => {
     const a = new FakeTransport("sessions_send", ok());
     const dispatcher = dispatcherWith([a], ["sessions_send"]);

@@ -58,3 +58,29 @@ describe("createLogger with the secret scrubber: errors", () => {
     expect(error).toBeInstanceOf(UnavailableError);
   });
 });
+
+describe("createLogger at level silent", () => {
+  it("writes nothing, and gives a real pino logger to whatever needs more than silence", () => {
+    const logger = createLogger({ level: "silent", secrets: new SecretSet() });
+    expect(logger.level).toBe("silent");
+    expect(logger.isLevelEnabled("fatal")).toBe(false);
+    logger.info({ token: "x" }, "nothing");
+    expect(logger.child({ a: 1 })).toBe(logger);
+    const loud = logger.child({ envelopeId: "e1" }, { level: "warn" });
+    expect(loud.level).toBe("warn");
+    expect(loud.bindings()).toMatchObject({ envelopeId: "e1" });
+    // Once made, the real logger answers everything: a level raised later takes effect.
+    logger.level = "error";
+    expect(logger.level).toBe("error");
+    expect(logger.isLevelEnabled("error")).toBe(true);
+    expect(logger.isLevelEnabled("warn")).toBe(false);
+  });
+
+  it("is pino itself when given a destination", () => {
+    const { destination, lines } = captureLines();
+    const logger = createLogger({ level: "silent", destination });
+    logger.level = "info";
+    logger.info("now heard");
+    expect(lines).toHaveLength(1);
+  });
+});

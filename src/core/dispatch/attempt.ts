@@ -67,7 +67,7 @@ export async function attempt(
       ...(callerSignal ? { signal: callerSignal } : {}),
       shouldRetry: ({ error }) => error instanceof TransientError,
       onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        logger.debug({ transport: transport.id, attemptNumber, retriesLeft, err: describeError(error, context.secrets) }, "attempt failed");
+        logger.debug({ transport: transport.id, attemptNumber, retriesLeft, error: describeError(error, context.secrets) }, "attempt failed");
         // A busy peer says when to come back; p-retry's own backoff follows on top of that.
         if (error instanceof TransientError && error.retryAfterMs && retriesLeft > 0) {
           await delay(Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS), undefined, callerSignal ? { signal: callerSignal } : {});
@@ -78,7 +78,7 @@ export async function attempt(
   } catch (error) {
     if (callerSignal?.aborted) throw callerSignal.reason;
     const described = describeError(error, context.secrets);
-    logger.info({ transport: transport.id, tries, err: described }, "transport failed");
+    logger.info({ transport: transport.id, tries, error: described }, "transport failed");
     const failed: Attempt = { transport: transport.id, outcome: described.class, tries, ms: msSince(started), error: described };
     if (error instanceof UnsuitableMessageError) return { report: failed, aboutTheMessage: true };
     if (!transport.confirm || (described.class !== "timeout" && described.class !== "transient")) return { report: failed };

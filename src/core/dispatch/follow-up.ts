@@ -104,7 +104,7 @@ async function followOne(
   const lookSignal = deadlineSignal(instance.timeouts[transport.id], signal);
   const outcome = await transport.followUp(envelope, { instance, signal: lookSignal, logger: context.logger }, { acceptedAt }).catch((error: unknown) => {
     context.logger.debug(
-      { envelopeId: envelope.id, transport: transport.id, err: describeError(error, context.secrets) },
+      { envelopeId: envelope.id, transport: transport.id, error: describeError(error, context.secrets) },
       "follow-up could not ask the target",
     );
     return undefined;

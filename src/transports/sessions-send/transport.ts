@@ -90,6 +90,13 @@ export class SessionsSendTransport implements Transport {
     return this.#connection(instance).firstContact ? FIRST_CONTACT_HEAD_START_MS : undefined;
   }
 
+  prepare(instance: Instance): void {
+    if (instance.gateway && !missingCredential(instance.gateway))
+      this.#connection(instance)
+        .connect()
+        .catch(() => undefined);
+  }
+
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
     const connection = this.#connection(context.instance);
     const { sessionKey, maxQueued } = context.instance;
