@@ -95,6 +95,10 @@ await build({
     js: 'import { createRequire as __bundleRequire } from "node:module";\nconst require = (globalThis.__openclawInterInstanceRequire ??= __bundleRequire(import.meta.url));',
   },
   plugins: [bundledZod, bundledPino, englishZodOnly],
+  // Less to read and parse at every start (1.8 MB → 1.4 MB); identifiers keep their names, so error
+  // classes and stack frames still read as in the source.
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",
 });
