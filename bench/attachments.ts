@@ -17,6 +17,7 @@ import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
 import { startNatsServer } from "../test/harness/nats-server.ts";
 import { allowNodeFileWrites, startNodeHost } from "../test/harness/node-host.ts";
+import { gatewayRequest } from "../test/harness/rpc.ts";
 import { connectRawClient } from "./raw-client.mjs";
 import { type Series, summarize, timed } from "./stats.ts";
 
@@ -101,12 +102,23 @@ export async function benchAttachments(context: AttachmentsBenchContext): Promis
     raw = await connectRawClient(gateway.url, gateway.token);
     const client = raw;
 
-    // sessions_send: both carry the file as a `sessions.send` attachment (base64 in the frame).
+    // sessions_send: both carry the file as a `sessions.send` attachment (base64 in the frame), into a
+    // session of their own: in the full run, the main session still has the earlier scenarios' turns
+    // queued, and the library's pacing would wait (rightly) for room there.
+    const filesSession = `agent:main:bench-files-${randomUUID().slice(0, 8)}`;
+    await gatewayRequest(gateway, "sessions.create", { key: filesSession });
     const sessions = open({
       config: {
         self: { name: "bench-a" },
         stateDir,
-        instances: { xiaom: { gateway: { url: gateway.url, token: gateway.token }, transports: ["sessions_send"], timeouts: { sessions_send: 60_000 } } },
+        instances: {
+          xiaom: {
+            gateway: { url: gateway.url, token: gateway.token },
+            sessionKey: filesSession,
+            transports: ["sessions_send"],
+            timeouts: { sessions_send: 60_000 },
+          },
+        },
       },
     });
     const bySession = await pair(
@@ -115,7 +127,7 @@ export async function benchAttachments(context: AttachmentsBenchContext): Promis
       (bytes, i) => sendWith(sessions, "sessions_send", bytes, i),
       (bytes, i) =>
         client.request("sessions.send", {
-          key: "agent:main:main",
+          key: filesSession,
           message: `bench raw file ${i}`,
           idempotencyKey: randomUUID(),
           attachments: [{ type: "file", mimeType: MIME, fileName: FILE_NAME, content: bytes.toString("base64"), origin: "file", sizeBytes: bytes.byteLength }],
