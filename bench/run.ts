@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { GatewayClient } from "@openclaw/gateway-client";
-import { type ConfigInput, createEnvelope, createMessenger, type Messenger, type MessengerOptions, type TransportId } from "../dist/index.js";
+import { type ConfigInput, createEnvelope, createMessenger, type Messenger, type MessengerOptions, type SendOptions, type TransportId } from "../dist/index.js";
 import { appendEntry, parseEntries } from "../dist/transports.js";
 import { MessagingKeyStore } from "../dist/trust/messaging-key.js";
 import { signEnvelope, verifySender } from "../dist/trust/sign-envelope.js";
@@ -146,8 +146,8 @@ async function expectOkTo(link: Messenger, to: string, body: string): Promise<vo
   if (!report.ok) throw new Error(`expected delivery to ${to}, got ${JSON.stringify(report.attempts)}`);
 }
 
-async function expectOk(link: Messenger, body: string, via: TransportId): Promise<void> {
-  const report = await link.send({ to: "xiaom", body });
+async function expectOk(link: Messenger, body: string, via: TransportId, options: SendOptions = {}): Promise<void> {
+  const report = await link.send({ to: "xiaom", body }, options);
   if (!report.ok || report.via !== via) throw new Error(`expected delivery via ${via}, got ${JSON.stringify(report.attempts)}`);
 }
 
@@ -156,10 +156,7 @@ async function expectOk(link: Messenger, body: string, via: TransportId): Promis
  * before the next runs alongside, and a handshake on a loaded machine can take longer: the warm-up
  * would then go by file, and the link would not be warm.
  */
-async function warmUp(link: Messenger, body: string, via: TransportId): Promise<void> {
-  const report = await link.send({ to: "xiaom", body }, { transports: [via] });
-  if (!report.ok || report.via !== via) throw new Error(`expected the warm-up via ${via}, got ${JSON.stringify(report.attempts)}`);
-}
+const warmUp = (link: Messenger, body: string, via: TransportId): Promise<void> => expectOk(link, body, via, { transports: [via] });
 
 const rawClient = (gateway: TestGateway): Promise<GatewayClient> => connectRawClient(gateway.url, gateway.token);
 

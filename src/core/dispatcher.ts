@@ -22,7 +22,7 @@ import type {
   SendOptions,
   Waiting,
 } from "./dispatch/report.js";
-import { tryTransports } from "./dispatch/send.js";
+import { reasonToSkip, tryTransports } from "./dispatch/send.js";
 import { createEnvelope, type Envelope } from "./envelope.js";
 import { ValidationError } from "./errors.js";
 import type { Outbox } from "./outbox.js";
@@ -123,7 +123,7 @@ export class Dispatcher {
       replyTo: input.replyTo,
       files,
     });
-    this.#prepareFirstTransport(instance, options.transports ?? instance.transports);
+    this.#prepareFirstTransport(envelope, instance, options.transports ?? instance.transports);
     const release = this.#held.hold(files);
     try {
       return await this.deliver(envelope, instance, options);
@@ -132,11 +132,15 @@ export class Dispatcher {
     }
   }
 
-  /** The handshake of the transport tried first, started now: it overlaps the outbox and the signature instead of following them. */
-  #prepareFirstTransport(instance: Instance, transports: readonly TransportId[]): void {
+  /**
+   * The handshake of the transport tried first, started now: it overlaps the outbox and the signature
+   * instead of following them. Not for one the send will pass over (not applicable, circuit open).
+   */
+  #prepareFirstTransport(envelope: Envelope, instance: Instance, transports: readonly TransportId[]): void {
     const first = transports[0];
-    if (first === undefined || this.#context.circuits.state(instance.name, first).open) return;
-    this.#context.transports.get(first)?.prepare?.(instance);
+    if (first === undefined) return;
+    const transport = this.#context.transports.get(first);
+    if (transport && !reasonToSkip(this.#context, transport, first, envelope, instance, undefined)) transport.prepare?.(instance);
   }
 
   /**

@@ -98,9 +98,9 @@ const noop = () => {};
 /**
  * A silent logger that loads pino only if something needs more than silence. The CLI logs nothing
  * unless asked, and loading pino (with its worker-thread transport code) was a large share of a
- * one-shot command's start. Log calls and plain children are no-ops; anything else (a level raised
- * later, a child with its own level, bindings, flush, …) goes to the real pino logger, made then
- * with the same options, and from then on everything does.
+ * one-shot command's start. Log calls are no-ops and plain children are silent the same way; anything
+ * else (a level raised later, a child with its own level, bindings, flush, …) goes to the real pino
+ * logger, made then with the same options, and from then on everything does.
  */
 function silentUntilNeeded(make: () => Logger): Logger {
   let real: Logger | undefined;
@@ -112,8 +112,11 @@ function silentUntilNeeded(make: () => Logger): Logger {
         if (key === "level") return "silent";
         if (key === "isLevelEnabled") return () => false;
         if (key === "child") {
-          return (bindings: object, childOptions?: { readonly level?: string }) =>
-            childOptions?.level === undefined ? silent : materialized().child(bindings, childOptions as Parameters<Logger["child"]>[1]);
+          // A child with its own level is real at once; a plain one stays silent, keeping its bindings for when it is made.
+          return (bindings: Parameters<Logger["child"]>[0], childOptions?: Parameters<Logger["child"]>[1]) =>
+            childOptions?.level === undefined
+              ? silentUntilNeeded(() => materialized().child<never>(bindings, childOptions))
+              : materialized().child(bindings, childOptions);
         }
       }
       const value: unknown = Reflect.get(materialized(), key);

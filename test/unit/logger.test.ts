@@ -65,7 +65,9 @@ describe("createLogger at level silent", () => {
     expect(logger.level).toBe("silent");
     expect(logger.isLevelEnabled("fatal")).toBe(false);
     logger.info({ token: "x" }, "nothing");
-    expect(logger.child({ a: 1 })).toBe(logger);
+    const plain = logger.child({ envelopeId: "e0" });
+    expect(plain.level).toBe("silent");
+    plain.warn("nothing either");
     const loud = logger.child({ envelopeId: "e1" }, { level: "warn" });
     expect(loud.level).toBe("warn");
     expect(loud.bindings()).toMatchObject({ envelopeId: "e1" });
@@ -74,6 +76,15 @@ describe("createLogger at level silent", () => {
     expect(logger.level).toBe("error");
     expect(logger.isLevelEnabled("error")).toBe(true);
     expect(logger.isLevelEnabled("warn")).toBe(false);
+  });
+
+  it("keeps a plain child's bindings for when the child is made real", () => {
+    const logger = createLogger({ level: "silent" });
+    const child = logger.child({ envelopeId: "e2" });
+    expect(child.isLevelEnabled("error")).toBe(false);
+    // Asking for more than silence makes the child real: a child of the real logger, with its bindings.
+    expect(child.bindings()).toMatchObject({ envelopeId: "e2" });
+    expect(child.level).toBe("silent");
   });
 
   it("is pino itself when given a destination", () => {

@@ -141,7 +141,7 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<{ sett
 }
 
 /** Why this transport is passed over for this envelope now, if it is. */
-function reasonToSkip(
+export function reasonToSkip(
   context: DispatchContext,
   transport: Transport | undefined,
   id: TransportId,

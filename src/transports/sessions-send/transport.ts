@@ -13,7 +13,7 @@ import {
   type Receipt,
   type Transport,
 } from "../../core/transport.js";
-import type { GatewayPool } from "../../gateway/connection.js";
+import type { GatewayConnection, GatewayPool } from "../../gateway/connection.js";
 import { FIRST_CONTACT_HEAD_START_MS } from "../../gateway/link-latency.js";
 import { readContextWindow, readQueuedCount, readTranscript } from "../../gateway/transcript.js";
 import {
@@ -86,15 +86,13 @@ export class SessionsSendTransport implements Transport {
 
   /** A Gateway never reached before gets a head start only: a silently dropping link must not hold the fallback for the whole handshake budget. */
   headStartMs(instance: Instance): number | undefined {
-    if (!instance.gateway || missingCredential(instance.gateway)) return undefined;
-    return this.#connection(instance).firstContact ? FIRST_CONTACT_HEAD_START_MS : undefined;
+    return this.#configuredConnection(instance)?.firstContact ? FIRST_CONTACT_HEAD_START_MS : undefined;
   }
 
   prepare(instance: Instance): void {
-    if (instance.gateway && !missingCredential(instance.gateway))
-      this.#connection(instance)
-        .connect()
-        .catch(() => undefined);
+    this.#configuredConnection(instance)
+      ?.connect()
+      .catch(() => undefined);
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
@@ -239,6 +237,11 @@ export class SessionsSendTransport implements Transport {
 
   #connection(instance: Instance) {
     return this.#pool.forInstance(instance);
+  }
+
+  /** The connection to the instance's Gateway when one is configured with its credential; otherwise none. */
+  #configuredConnection(instance: Instance): GatewayConnection | undefined {
+    return instance.gateway && !missingCredential(instance.gateway) ? this.#connection(instance) : undefined;
   }
 
   async close(): Promise<void> {
