@@ -88,7 +88,9 @@ function pinoLogger(options: LoggerOptions): Logger {
           }
         : {}),
     },
-    options.destination ?? pino.destination(2),
+    // Synchronous: pino's async stderr flushes at exit with sonic-boom's flushSync, which retries a write
+    // that failed with EPIPE for ever, so `-v … 2>&1 | head` never exited. A sync write's EPIPE ends logging instead.
+    options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
 }
 

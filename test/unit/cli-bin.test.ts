@@ -1,6 +1,7 @@
 // The bin on a Node older than package.json's engines: one sentence naming the version it needs, exit 1.
 // It runs the built dist/cli/bin.js (`npm run build` first) with the system's Node, where that is older.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,5 +76,39 @@ describe("the bin's version", () => {
     }
     const { runCliCaptured } = await import("../harness/cli-run.js");
     expect(await runCliCaptured(["--version"], {})).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  });
+});
+
+// pino's asynchronous stderr was flushed at exit by sonic-boom's flushSync, which retries a write that
+// failed with EPIPE every 100 ms for ever: `send -v … 2>&1 | head -c 1` never exited.
+describe("the bin's log lines when their reader is gone", () => {
+  it("exits on its own once the reader of its output closes the pipe", async () => {
+    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "oii-bin-epipe-"));
+    try {
+      const config = join(dir, "config.json");
+      // Port 9 (discard) refuses on loopback: the send fails at once, logging each attempt and the outbox row.
+      await writeFile(
+        config,
+        JSON.stringify({
+          self: { name: "xiaoa" },
+          stateDir: join(dir, "state"),
+          instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9", token: "unused" }, transports: ["sessions_send"] } },
+        }),
+      );
+      // `2>&1 | head -c 1`: both streams into one pipe whose reader stops after the first byte.
+      const head = spawn("head", ["-c", "1"], { stdio: ["pipe", "ignore", "ignore"] });
+      const child = spawn(process.execPath, [bin, "-v", "-c", config, "send", "xiaom", "hello", "--settle", "0"], {
+        stdio: ["ignore", head.stdin!, head.stdin!],
+      });
+      head.stdin!.destroy();
+      const exited = once(child, "exit");
+      const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 20_000))]);
+      if (outcome === "still running") child.kill("SIGKILL");
+      expect(outcome).not.toBe("still running");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
