@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createMessenger } from "../../src/index.js";
+import { createMessenger, type DeliveryReport } from "../../src/index.js";
 import { a2aContextId, formatSessionMessage } from "../../src/transports.js";
 import { hostileBodies } from "../fixtures/hostile-bodies.js";
 import { startA2aGateway } from "../harness/a2a-gateway.js";
@@ -50,11 +50,13 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
   });
   try {
     const viaA2a: string[] = [];
+    const accepted: DeliveryReport[] = [];
     const viaFile = new Map<string, string>();
     for (const { body } of hostileBodies(sentinel)) {
       const report = await client.send({ to: "xiaom", body });
       if (report.via === "a2a") {
         viaA2a.push(formatSessionMessage({ id: report.id, kind: "message", from: "xiaoa", to: "xiaom", body, createdAt: "" }));
+        accepted.push(report);
         continue;
       }
       expect(report.attempts[0]?.skippedBecause, JSON.stringify(report.attempts)).toMatch(/carriage returns|at most 65536|ends in whitespace/u);
@@ -62,8 +64,24 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
       viaFile.set(report.id, body);
     }
     expect(viaA2a.length).toBeGreaterThanOrEqual(45);
-    const sessionKey = `agent:main:a2a:default:direct:xiaoa:${a2aContextId("xiaoa")}`.toLowerCase();
-    const missing = () => notVerbatimOnce(gatewayB, mock, viaA2a, sessionKey);
+    // Accepted is not delivered: under load a task the channel accepted can end without a turn (a run
+    // CI saw, 2026-12-05: one of 53 never reached the agent). The sender settles each on the task's
+    // state, redelivering what was lost, as \`send --settle\` does.
+    const settled = await client.outbox.settle(accepted, { timeoutMs: 240_000 });
+    expect(
+      settled
+        .filter((report) => report.status !== "delivered")
+        .map((report) => `${report.id}: ${report.status} ${JSON.stringify(report.receipt?.detail)} ${JSON.stringify(report.followUp)}`),
+    ).toEqual([]);
+    for (const report of settled.filter((r) => r.followUp?.some((step) => step.action === "redelivered")))
+      console.info(`a2a-hostile: ${report.id} was redelivered: ${JSON.stringify(report.followUp)}`);
+    // Each in the session of the conversation its delivered task was in: a redelivery, or a move past a
+    // wedged conversation, can land in another than the default one.
+    const sessionOf = (report: DeliveryReport) =>
+      `agent:main:a2a:default:direct:xiaoa:${String(report.receipt?.detail.contextId ?? a2aContextId("xiaoa"))}`.toLowerCase();
+    const bySession = new Map<string, string[]>();
+    for (const [index, report] of settled.entries()) bySession.set(sessionOf(report), [...(bySession.get(sessionOf(report)) ?? []), viaA2a[index]!]);
+    const missing = async () => (await Promise.all([...bySession].map(([sessionKey, texts]) => notVerbatimOnce(gatewayB, mock, texts, sessionKey)))).flat();
     await expect
       .poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 })
       .toBe(0)
