@@ -11,10 +11,13 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { GatewayClient } from "@openclaw/gateway-client";
 import { startGateway, type TestGateway } from "../test/harness/gateway.ts";
 import { startMockModel } from "../test/harness/mock-model.ts";
+import { connectRawClient } from "./raw-client.mjs";
 import { ratio, type Series, summarize, timed } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -66,6 +69,9 @@ export async function benchOneShot(context: OneShotContext): Promise<OneShotResu
   // Not timed: the first run makes the device identity and fills Node's compile cache.
   await oneShot(-1);
   if (context.compareBin) await oneShotWith(context.compareBin, -1);
+  const watcher = await connectRawClient(gateway.url, gateway.token);
+  const idleWaits: number[] = [];
+  const idle = async () => void idleWaits.push(await gatewayIdle(watcher));
   const comparedSamples: number[] = [];
   const cliSamples: number[] = [];
   const settledSamples: number[] = [];
@@ -79,8 +85,12 @@ export async function benchOneShot(context: OneShotContext): Promise<OneShotResu
       async () => void settledSamples.push(await timed(() => oneShot(i))),
       ...(compareBin ? [async () => void comparedSamples.push(await timed(() => oneShotWith(compareBin, i, "--settle", "0")))] : []),
     ];
-    for (const k of orders[i % orders.length]!) await kinds[k]!();
+    for (const k of orders[i % orders.length]!) {
+      await idle();
+      await kinds[k]!();
+    }
   }
+  await watcher.stopAndWait({ timeoutMs: 2000 });
   const cli = summarize("6 one-shot CLI send --settle 0 (a process per message)", cliSamples);
   const settled = summarize("6 one-shot CLI send, settled (the default)", settledSamples);
   const bareSeries = summarize("6 bare client one-shot sessions.send (a process per message)", bareSamples);
@@ -97,7 +107,7 @@ export async function benchOneShot(context: OneShotContext): Promise<OneShotResu
         a: `CLI send --settle 0 ${p(cli)}`,
         b: `bare client ${p(bareSeries)}`,
         ratio: `${ratio(cli, bareSeries)}×`,
-        note: `a Node process per message each, both return at the Gateway's ack; ours also validates, signs, logs the attempt, writes the outbox and audit rows; n=${context.count}, interleaved, rounds in a balanced order (each kind after every other equally often); goal within 1.5×`,
+        note: `a Node process per message each, both return at the Gateway's ack; ours also validates, signs, logs the attempt, writes the outbox and audit rows; n=${context.count}, interleaved, rounds in a balanced order (each kind after every other equally often), each sample started once the agent's turn from the one before had ended (${waitsNote(idleWaits)}); goal within 1.5×`,
       },
       {
         scenario: "6. one-shot send, settled",
@@ -108,6 +118,35 @@ export async function benchOneShot(context: OneShotContext): Promise<OneShotResu
       },
     ],
   };
+}
+
+const SESSION = "agent:main:main";
+const IDLE_CAP_MS = 30_000;
+
+/**
+ * Until the agent's turns that earlier samples started have ended (no run, nothing queued in the
+ * session), at most 30 s; the ms waited. Each send starts a turn, which takes the Gateway a few hundred
+ * ms of CPU on this 2-core machine: back to back, every sample raced the one before's turn for the
+ * cores, as a cron job sending once in a while does not, and the process with more to do lost more.
+ */
+async function gatewayIdle(client: GatewayClient): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const page = (await client.request("chat.history", { sessionKey: SESSION, limit: 1 })) as {
+      pendingInputs?: { items?: { state?: string }[] };
+      sessionInfo?: { hasActiveRun?: boolean };
+    };
+    const queued = (page.pendingInputs?.items ?? []).some((input) => input.state === "queued");
+    const waited = performance.now() - started;
+    if ((!queued && page.sessionInfo?.hasActiveRun !== true) || waited > IDLE_CAP_MS) return waited;
+    await delay(50);
+  }
+}
+
+function waitsNote(waits: readonly number[]): string {
+  const capped = waits.filter((ms) => ms > IDLE_CAP_MS).length;
+  const median = [...waits].sort((a, b) => a - b)[Math.floor(waits.length / 2)] ?? 0;
+  return `waited ${Math.round(median)} ms median for it${capped > 0 ? `; ${capped} of ${waits.length} still busy after ${IDLE_CAP_MS / 1000} s` : ""}`;
 }
 
 /**

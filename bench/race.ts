@@ -2,8 +2,8 @@
 // once the input is staged and, under load, can drop it afterwards (steered into a turn that ends,
 // dropped past its follow-up queue cap of 20, interrupted). The race of test/integration/race.test.ts
 // (two paced senders and an unpaced burst past the cap into one session, the owner's own turns
-// between them), in rounds, twice on one Gateway with its default queue: raw `sessions.send` with
-// the reference client and no follow-up (the floor), then the library, which follows each accepted
+// between them), in rounds, on one Gateway with its default queue, two sessions at once: raw `sessions.send` with
+// the reference client and no follow-up (the floor) in one, the library in the other, which follows each accepted
 // message up on the target's evidence and redelivers lost ones (`outbox.settle`). The oracle is the
 // same for both: copies of each message in the whole transcript, once the session is quiet.
 //
@@ -54,7 +54,7 @@ interface Sizes {
 }
 
 const FULL: Sizes = {
-  rounds: 6,
+  rounds: 3,
   pacedPerSender: 12,
   burst: 26,
   drainCapMs: 60_000,
@@ -354,10 +354,12 @@ export async function benchRace(context: RaceContext): Promise<Record<string, un
       context.log("13 race: starting a Gateway with the default follow-up queue");
       gateway = await startGateway({ modelBaseUrl: mock!.url, name: "race" });
     }
-    const raw = await rawSide(gateway, sizes, context.log);
-    context.log(`13 race, raw: ${JSON.stringify(raw)}`);
-    const lib = await librarySide(gateway, sizes, context.scratch, context.log);
-    context.log(`13 race, library: ${JSON.stringify(lib)}`);
+    // Both sides at once, each in a session of its own: each races under the other's load too, and the
+    // quiet wait after the last ack (over two minutes) is paid once.
+    const [raw, lib] = await Promise.all([
+      rawSide(gateway, sizes, context.log).then((outcome) => (context.log(`13 race, raw: ${JSON.stringify(outcome)}`), outcome)),
+      librarySide(gateway, sizes, context.scratch, context.log).then((outcome) => (context.log(`13 race, library: ${JSON.stringify(outcome)}`), outcome)),
+    ]);
     const shape = `${sizes.rounds} round(s) of 2 paced senders × ${sizes.pacedPerSender} and a burst of ${sizes.burst}, the owner's turns between`;
     const history = Object.entries(lib.calls)
       .filter(([method]) => method.startsWith("chat.history"))
