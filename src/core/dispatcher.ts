@@ -5,7 +5,7 @@ import type { SecretSet } from "../util/redact.js";
 import { HeldFiles } from "./attachments/held-files.js";
 import { prepareFiles } from "./attachments/prepare.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
-import type { DispatchContext } from "./dispatch/context.js";
+import { BackgroundChecks, type DispatchContext } from "./dispatch/context.js";
 import { flushQueued } from "./dispatch/flush.js";
 import { FOLLOW_UP_WINDOW_MS, followUpAccepted, settleReports } from "./dispatch/follow-up.js";
 import { TargetLeases } from "./dispatch/leases.js";
@@ -93,6 +93,7 @@ export class Dispatcher {
       onLost: options.onLost,
       onWaiting: options.onWaiting,
       files: this.#held.source(async (file) => (outbox ? (await outbox()).files.read(file) : undefined)),
+      background: new BackgroundChecks(),
     };
   }
 
@@ -310,6 +311,7 @@ export class Dispatcher {
   }
 
   async close(): Promise<void> {
+    await this.#context.background.stop();
     await Promise.all([...this.#context.transports.values()].map((transport) => transport.close?.()));
   }
 }

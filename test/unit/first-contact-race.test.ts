@@ -68,6 +68,25 @@ class HandshakeTransport implements Transport {
   }
 }
 
+/** The same with a probe that answers after `probeMs` (Infinity: never, as a link that drops silently). */
+class ProbedTransport extends HandshakeTransport {
+  probes = 0;
+  probeAborted = false;
+  constructor(
+    step: Step,
+    headStart: number,
+    private readonly probeMs: number,
+  ) {
+    super("sessions_send", step, headStart);
+  }
+  async probe(_instance: unknown, signal: AbortSignal): Promise<string> {
+    this.probes += 1;
+    signal.addEventListener("abort", () => (this.probeAborted = true), { once: true });
+    await abortable(signal, this.probeMs);
+    return "answered";
+  }
+}
+
 /** A fallback without a handshake (a file, a local spool): it sends as soon as it runs. */
 class DirectTransport implements Transport {
   calls = 0;
@@ -183,6 +202,51 @@ describe("first contact over a link never seen", () => {
     const report = await dispatcher([top, fallback]).send({ to: "xiaom", body: "hi" });
     expect(report).toMatchObject({ ok: true, via: "sessions_send" });
     expect(top.sent).toBe(1);
+  });
+
+  it("probes a path stopped in its handshake: a dead one opens its circuit, so later messages skip it instead of each waiting out the head start", async () => {
+    const top = new ProbedTransport({ handshakeMs: Number.POSITIVE_INFINITY }, HEAD_START_MS, Number.POSITIVE_INFINITY);
+    const fallback = new DirectTransport("memory_file");
+    // The probe is bounded by the top's attempt timeout.
+    const link = dispatcher([top, fallback], 150);
+    try {
+      const first = await link.send({ to: "xiaom", body: "first" });
+      expect(first).toMatchObject({ ok: true, via: "memory_file" });
+      await expect.poll(() => link.route("xiaom").via, { timeout: 2_000, interval: 10 }).toBe("memory_file");
+      expect(top.probes).toBe(1);
+      const started = performance.now();
+      const later = await link.send({ to: "xiaom", body: "later" });
+      expect(performance.now() - started).toBeLessThan(HEAD_START_MS);
+      expect(later).toMatchObject({ ok: true, via: "memory_file" });
+      expect(later.attempts[0]).toMatchObject({ transport: "sessions_send", outcome: "skipped", skippedBecause: expect.stringContaining("circuit open") });
+      expect(top.calls).toBe(1);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("a path stopped in its handshake that answers the probe stays in use", async () => {
+    const top = new ProbedTransport({ handshakeMs: Number.POSITIVE_INFINITY }, HEAD_START_MS, 5);
+    const link = dispatcher([top, new DirectTransport("memory_file")], 150);
+    try {
+      await link.send({ to: "xiaom", body: "first" });
+      await expect.poll(() => top.probes, { timeout: 2_000, interval: 10 }).toBe(1);
+      await delay(200);
+      expect(link.route("xiaom").via).toBe("sessions_send");
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("close stops a probe still running", async () => {
+    const top = new ProbedTransport({ handshakeMs: Number.POSITIVE_INFINITY }, HEAD_START_MS, Number.POSITIVE_INFINITY);
+    const link = dispatcher([top, new DirectTransport("memory_file")], 60_000);
+    await link.send({ to: "xiaom", body: "first" });
+    await expect.poll(() => top.probes, { timeout: 2_000, interval: 10 }).toBe(1);
+    const closing = performance.now();
+    await link.close();
+    expect(top.probeAborted).toBe(true);
+    expect(performance.now() - closing).toBeLessThan(1_000);
   });
 
   it("does not race a link with history: the transport is tried alone within its own budget", async () => {

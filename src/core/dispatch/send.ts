@@ -7,6 +7,7 @@ import { attempt } from "./attempt.js";
 import { type DispatchContext, msSince } from "./context.js";
 import { DeliveryGate } from "./delivery-gate.js";
 import { endpointOf } from "./endpoint.js";
+import { probeTransports } from "./probe.js";
 import type { Attempt, DeliveryReport, SendOptions } from "./report.js";
 
 export interface TryOptions extends SendOptions {
@@ -83,6 +84,7 @@ export async function tryTransports(context: DispatchContext, unsigned: Envelope
     logger.info({ transport: top.id, headStartMs }, "no answer within the head start on a first contact; trying the next transports alongside");
     const [topResult, restResult] = await Promise.all([topRun, rest(gate)]);
     if (topResult === SUPERSEDED) {
+      checkSupersededPath(context, top, instance);
       attempts.push({
         transport: top.id,
         outcome: "skipped",
@@ -125,6 +127,17 @@ async function throughGate(gate: DeliveryGate, path: string, run: () => Promise<
     gate.leave(path, typeof result === "object");
   }
   return result;
+}
+
+/**
+ * The top of a race was stopped before it answered, so nothing was learned of its path: a link that
+ * drops silently would stay "never seen" and make every later message wait out the head start. A
+ * probe of that path in the background (bounded, one at a time per path) opens its circuit if it is
+ * dead, so the next messages skip it, and closes it if it answers.
+ */
+function checkSupersededPath(context: DispatchContext, top: Transport, instance: Instance): void {
+  if (!top.probe) return;
+  context.background.start(`${instance.name}\u0000${top.id}`, (signal) => probeTransports(context, instance.name, { transports: [top.id], signal }));
 }
 
 /** Whether `promise` settles within `ms`, and with what. */
