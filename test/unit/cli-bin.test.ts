@@ -21,6 +21,14 @@ function oldNodeVersion(): string | undefined {
 }
 const oldVersion = oldNodeVersion();
 
+/** A config file in `dir` for Xiaoa, its state beside it. */
+async function writeConfig(dir: string, rest: Record<string, unknown>): Promise<string> {
+  const { writeFile } = await import("node:fs/promises");
+  const path = join(dir, "config.json");
+  await writeFile(path, JSON.stringify({ self: { name: "xiaoa" }, stateDir: join(dir, "state"), ...rest }));
+  return path;
+}
+
 describe.skipIf(oldVersion === undefined)("the bin on an older Node", () => {
   it("says which Node it needs and exits 1, instead of a SyntaxError from its imports", () => {
     const run = spawnSync(OLD_NODE, [bin, "--help"], { encoding: "utf8" });
@@ -34,7 +42,7 @@ describe.skipIf(oldVersion === undefined)("the bin on an older Node", () => {
 // still work from it. Bundled, the NATS client's `connect` came out undefined, and only a real send showed it.
 describe("the bundled bin's lazily loaded packages", () => {
   it("reaches the NATS client: a refused broker is 'connection refused', not a broken import", async () => {
-    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { mkdtemp, rm } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
     const { createServer } = await import("node:net");
     const dir = await mkdtemp(join(tmpdir(), "oii-bin-"));
@@ -47,16 +55,10 @@ describe("the bundled bin's lazily loaded packages", () => {
         });
       });
     try {
-      const config = join(dir, "config.json");
-      await writeFile(
-        config,
-        JSON.stringify({
-          self: { name: "xiaoa" },
-          stateDir: join(dir, "state"),
-          nats: { servers: [`nats://127.0.0.1:${await freePort()}`], fleet: "bin" },
-          instances: { xiaom: { gateway: { url: `ws://127.0.0.1:${await freePort()}`, token: "unused" }, transports: ["nats"] } },
-        }),
-      );
+      const config = await writeConfig(dir, {
+        nats: { servers: [`nats://127.0.0.1:${await freePort()}`], fleet: "bin" },
+        instances: { xiaom: { gateway: { url: `ws://127.0.0.1:${await freePort()}`, token: "unused" }, transports: ["nats"] } },
+      });
       const run = spawnSync(process.execPath, [bin, "-c", config, "--json", "send", "xiaom", "hello", "--settle", "0"], { encoding: "utf8", timeout: 60_000 });
       const report = JSON.parse(run.stdout) as { attempts: { transport: string; error?: { message: string } }[] };
       expect(report.attempts.find((attempt) => attempt.transport === "nats")?.error?.message).toMatch(/connection refused/u);
@@ -83,20 +85,14 @@ describe("the bin's version", () => {
 // failed with EPIPE every 100 ms for ever: `send -v … 2>&1 | head -c 1` never exited.
 describe("the bin's log lines when their reader is gone", () => {
   it("exits on its own once the reader of its output closes the pipe", async () => {
-    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { mkdtemp, rm } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
     const dir = await mkdtemp(join(tmpdir(), "oii-bin-epipe-"));
     try {
-      const config = join(dir, "config.json");
       // Port 9 (discard) refuses on loopback: the send fails at once, logging each attempt and the outbox row.
-      await writeFile(
-        config,
-        JSON.stringify({
-          self: { name: "xiaoa" },
-          stateDir: join(dir, "state"),
-          instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9", token: "unused" }, transports: ["sessions_send"] } },
-        }),
-      );
+      const config = await writeConfig(dir, {
+        instances: { xiaom: { gateway: { url: "ws://127.0.0.1:9", token: "unused" }, transports: ["sessions_send"] } },
+      });
       // `2>&1 | head -c 1`: both streams into one pipe whose reader stops after the first byte.
       const head = spawn("head", ["-c", "1"], { stdio: ["pipe", "ignore", "ignore"] });
       const child = spawn(process.execPath, [bin, "-v", "-c", config, "send", "xiaom", "hello", "--settle", "0"], {
