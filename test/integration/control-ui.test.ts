@@ -219,6 +219,24 @@ describe.skipIf(!haveChromium)("the Instances page in Chromium", () => {
       .waitFor({ timeout: 30_000 });
   });
 
+  // A refresh replaced the whole body, the form with it: the textarea lost the focus, and a message typed
+  // right after (by a person, or by Playwright under load in CI run N) arrived empty.
+  it("what someone is typing keeps the focus and its text across a refresh of the page", async () => {
+    const message = page.getByRole("textbox", { name: "Message" });
+    await message.fill("half a thought");
+    await message.focus();
+    const updated = page.locator("p.iim-muted", { hasText: "Updated" });
+    const before = await updated.textContent();
+    // "Check now" refreshes the page; the click moves the focus, so it goes back before the refresh lands.
+    await page.getByRole("button", { name: "Check now" }).click();
+    await message.focus();
+    await expect.poll(() => updated.textContent(), { timeout: 60_000 }).not.toBe(before);
+    expect(await message.evaluate((node) => node === node.ownerDocument.activeElement)).toBe(true);
+    await page.keyboard.type(", finished");
+    expect(await message.inputValue()).toBe("half a thought, finished");
+    await message.fill("");
+  });
+
   it("a message sent from the page arrives at Gateway B; one to the unreachable instance waits in the outbox and can be dropped", async () => {
     const body = `from the Instances page ${randomUUID()}`;
     await page.getByRole("combobox", { name: "Send to" }).selectOption("xiaom");

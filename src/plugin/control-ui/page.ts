@@ -325,14 +325,19 @@ function discoverSection(invoke: Invoke) {
   );
 }
 
-/** The page's body for one overview: the instances, the send form, then the outbox, dead letters, held messages, recent deliveries and latency. */
-function overviewBody(overview: Overview, act: Act, form: HTMLFormElement): Node[] {
+/** What one overview shows above the send form: this Gateway and the instances, or the problem that kept it from loading. */
+function overviewHead(overview: Overview): Node[] {
   if (overview.problem) return [el("p", { class: "iim-problem", role: "alert" }, overview.problem)];
   return [
     el("p", { class: "iim-muted" }, `This Gateway is ${overview.self}. Updated ${when(overview.at)}.`),
     el("div", { class: "iim-instances" }, ...overview.instances.map(instanceCard)),
-    el("h2", {}, "Send a message"),
-    form,
+  ];
+}
+
+/** What one overview shows below the send form: the outbox, dead letters, held messages, recent deliveries and latency. */
+function overviewTail(overview: Overview, act: Act): Node[] {
+  if (overview.problem) return [];
+  return [
     el("h2", {}, "Outbox ", overview.outbox.length > 0 && act("Retry all now", "outbox.retry", {})),
     ...(overview.oldestWaitingSeconds === undefined
       ? []
@@ -415,9 +420,17 @@ function mountInstancesPage(container: HTMLElement, context: ControlUiViewContex
     );
   const send = sendForm(invoke, frame.say, frame.note, refresh);
   frame.root.append(discoverSection(invoke));
+  // The send form stays where it is: a refresh that moved it took the focus, and the keys typed next,
+  // from whoever was writing (a CI run caught a message typed into the page arriving empty).
+  const head = el("div", {}, el("p", { class: "iim-muted" }, "Loading…"));
+  const sendSection = el("div", { hidden: "" }, el("h2", {}, "Send a message"), send.form);
+  const tail = el("div");
+  frame.body.replaceChildren(head, sendSection, tail);
   const render = (overview: Overview) => {
     send.updateTargets(overview);
-    frame.body.replaceChildren(...overviewBody(overview, act, send.form));
+    head.replaceChildren(...overviewHead(overview));
+    tail.replaceChildren(...overviewTail(overview, act));
+    sendSection.hidden = overview.problem !== undefined;
   };
   const loader = overviewLoader(invoke, context.signal, frame, render);
   const timer = setInterval(() => presented && void refresh(), REFRESH_MS);
