@@ -66,7 +66,7 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
     expect(viaA2a.length).toBeGreaterThanOrEqual(45);
     // Accepted is not delivered: under load a task the channel accepted can end without a turn (a run
     // CI saw, 2026-12-05: one of 53 never reached the agent). The sender settles each on the task's
-    // state, redelivering what was lost, as \`send --settle\` does.
+    // state, redelivering what was lost, as `send --settle` does.
     const settled = await client.outbox.settle(accepted, { timeoutMs: 240_000 });
     expect(
       settled
@@ -79,8 +79,7 @@ it("a2a: every hostile body the channel takes reaches the target agent exactly a
     // wedged conversation, can land in another than the default one.
     const sessionOf = (report: DeliveryReport) =>
       `agent:main:a2a:default:direct:xiaoa:${String(report.receipt?.detail.contextId ?? a2aContextId("xiaoa"))}`.toLowerCase();
-    const bySession = new Map<string, string[]>();
-    for (const [index, report] of settled.entries()) bySession.set(sessionOf(report), [...(bySession.get(sessionOf(report)) ?? []), viaA2a[index]!]);
+    const bySession = Map.groupBy(viaA2a, (_, index) => sessionOf(settled[index]!));
     const missing = async () => (await Promise.all([...bySession].map(([sessionKey, texts]) => notVerbatimOnce(gatewayB, mock, texts, sessionKey)))).flat();
     await expect
       .poll(async () => (await missing()).length, { timeout: 240_000, interval: 2000 })

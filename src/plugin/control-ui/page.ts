@@ -102,7 +102,7 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 /** The page's frame: a header with the check button and the status line, and the body the overview fills. */
 function pageFrame() {
   const status = el("output", { class: "iim-status", "aria-live": "polite" });
-  const body = el("div", { class: "iim-body" }, el("p", { class: "iim-muted" }, "Loading…"));
+  const body = el("div", { class: "iim-body" });
   const checkButton = el("button", { type: "button" }, "Check now");
   const root = el("section", { class: "iim-page" }, el("header", { class: "iim-header" }, el("h1", {}, "Instances"), checkButton, status), body);
   const say: Say = (result) => {
