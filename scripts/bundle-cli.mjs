@@ -22,10 +22,16 @@ const bundledZod = {
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]util[\\/]zod\.ts$/ }, () => ({
       // jitless: zod's compiled fast path pays off over many parses; a one-shot process parses its config once.
-      contents: 'import { z } from "zod";\nz.config({ jitless: true });\nexport function zod() {\n  return z;\n}\n',
+      // required, not imported: esbuild then evaluates zod on the first schema built, not at start (a one-shot
+      // send whose config was validated before builds its first schema only once the Gateway handshake is under way).
+      contents:
+        'let z;\nexport function zod() {\n  if (z === undefined) {\n    z = require("bundled-zod:esm").z;\n    z.config({ jitless: true });\n  }\n  return z;\n}\n',
       loader: "ts",
       resolveDir: join(root, "src", "util"),
     }));
+    // zod's ES module build (a plain require("zod") would bundle its CommonJS one, every locale included).
+    build.onResolve({ filter: /^bundled-zod:esm$/ }, () => ({ path: "zod-esm", namespace: "bundled-zod" }));
+    build.onLoad({ filter: /.*/, namespace: "bundled-zod" }, () => ({ contents: 'export { z } from "zod";\n', loader: "js", resolveDir: root }));
   },
 };
 
@@ -73,6 +79,29 @@ const englishZodOnly = {
   },
 };
 
+/**
+ * commander's imports of `node:process`, `node:util` and `node:child_process`, made cheap. For an ES
+ * module import Node builds a namespace of the built-in's every export, which for `process` and `util`
+ * runs their lazy getters (the diagnostic report, util.diff and more: about 8 ms of a one-shot start);
+ * and `child_process` (dgram with it) serves only executable subcommands, which this CLI has none of.
+ * (Not every built-in this way: esbuild's CommonJS interop copies a module's properties, and for
+ * `util` that loads 34 more internal modules than the import did.)
+ */
+const COMMANDER_BUILTINS = {
+  "node:process": "export default globalThis.process;\n",
+  "node:util": 'export const stripVTControlCharacters = (text) => require("node:util").stripVTControlCharacters(text);\n',
+  "node:child_process": 'export default { spawn: (...args) => require("node:child_process").spawn(...args) };\n',
+};
+const cheapCommanderBuiltins = {
+  name: "cheap-commander-builtins",
+  setup(build) {
+    build.onResolve({ filter: /^node:(process|util|child_process)$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: args.path, namespace: "commander-builtin" } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "commander-builtin" }, (args) => ({ contents: COMMANDER_BUILTINS[args.path], loader: "js" }));
+  },
+};
+
 rmSync(join(outdir, chunkDir), { recursive: true, force: true });
 // tsc's map of the file this replaces would point a debugger at the wrong lines.
 rmSync(join(outdir, "bin.js.map"), { force: true });
@@ -94,7 +123,7 @@ await build({
   banner: {
     js: 'import { createRequire as __bundleRequire } from "node:module";\nconst require = (globalThis.__openclawInterInstanceRequire ??= __bundleRequire(import.meta.url));',
   },
-  plugins: [bundledZod, bundledPino, englishZodOnly],
+  plugins: [bundledZod, bundledPino, englishZodOnly, cheapCommanderBuiltins],
   // Less to read and parse at every start (1.8 MB → 1.4 MB); identifiers keep their names, so error
   // classes and stack frames still read as in the source.
   minifyWhitespace: true,

@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { defaultConfigPath, updateConfigFile } from "../config/file.js";
-import { loadConfigFile } from "../config/parse.js";
 import type { Config, ConfigInput } from "../config/schema.js";
 import { createMessenger, type Messenger } from "../messenger/create.js";
 import { SecretSet } from "../util/redact.js";
 import { exitCode, type Outcome } from "./exit.js";
 import { decodeUtf8 } from "./utf8.js";
+import { loadConfigFileValidated } from "./validated-config.js";
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -105,7 +105,9 @@ export class CliContext {
   /** The config: the file `--config` names, else inside OpenClaw the plugin's, else the default file. */
   loadConfig(): Promise<Config> {
     const path = this.#globals().config;
-    return path === undefined && this.#io.pluginConfig ? this.#io.pluginConfig() : loadConfigFile(path ?? defaultConfigPath(this.#io.env));
+    return path === undefined && this.#io.pluginConfig
+      ? this.#io.pluginConfig()
+      : loadConfigFileValidated(path ?? defaultConfigPath(this.#io.env), this.#io.env);
   }
 
   /**

@@ -13,7 +13,10 @@ export function processIo(extra: Pick<CliIo, "name" | "pluginConfig" | "updatePl
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     stdin: readStdin,
-    interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
+    // A getter: asking opens standard input's handle, which a command that never asks need not (7 ms of a one-shot send).
+    get interactive() {
+      return process.stdin.isTTY === true && process.stderr.isTTY === true;
+    },
     ...extra,
   };
 }

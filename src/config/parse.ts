@@ -13,11 +13,33 @@ export function toValidationError(what: string, error: z.ZodError): ValidationEr
   return new ValidationError(`Invalid ${what}: ${lines.join("; ")}`, issues);
 }
 
+/** Configs known to be this function's output, frozen so that they stay so. */
+const validated = new WeakSet<object>();
+
 /** Validates a registry given as an object (plugin config, code). Throws `ValidationError`. */
 export function parseConfig(input: unknown): Config {
+  if (typeof input === "object" && input !== null && validated.has(input)) return input as Config;
   const result = configSchemas().configSchema.safeParse(input);
   if (!result.success) throw toValidationError("config", result.error);
   return result.data;
+}
+
+/**
+ * Freezes a config that `parseConfig` returned (here or in an earlier run, for the same text) and
+ * lets `parseConfig` pass it through: a command that validated its config once does not do it again
+ * when it hands the config on (to `createMessenger`, say).
+ */
+export function sealValidated(config: Config): Config {
+  validated.add(deepFreeze(config));
+  return config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** Reads and validates a JSON registry file. */
@@ -27,9 +49,13 @@ export async function loadConfigFile(path: string): Promise<Config> {
 
 /** Reads a registry file as JSON, as written (no defaults filled in); errors say where and what to do. */
 export async function readConfigJson(path: string): Promise<unknown> {
-  let text: string;
+  return parseConfigJson(await readConfigText(path), path);
+}
+
+/** A registry file's text; the error says whether it is missing or unreadable, and what to do. */
+export async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (cause) {
     const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
     throw new ValidationError(missing ? `No config file at ${path}` : `Cannot read config file ${path}`, [{ path: "(file)", message: String(cause) }], {
@@ -39,9 +65,12 @@ export async function readConfigJson(path: string): Promise<unknown> {
         : "Check the file's permissions, or point --config at another file.",
     });
   }
-  let json: unknown;
+}
+
+/** A registry file's text as JSON; a syntax error names its line and column in `path`. */
+export async function parseConfigJson(text: string, path: string): Promise<unknown> {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     const at = await jsonErrorAt(text);
     const where = at ? ` at line ${at.line}, column ${at.column}: ${at.problem}` : "";
@@ -54,7 +83,6 @@ export async function readConfigJson(path: string): Promise<unknown> {
       },
     );
   }
-  return json;
 }
 
 /** Where the first syntax error of a JSON text is, 1-based, as an editor shows it. Loads its parser only then. */

@@ -41,8 +41,8 @@ function buildEnvelopeSchema(z: ZodApi) {
       replyTo: z.string().regex(ENVELOPE_ID, "must be an envelope id").optional(),
       /** A delegated task: the sender waits for an answer (a reply with `replyTo`, or the agent's answer in its session). */
       task: z.literal(true).optional(),
-      /** Files the message carries: listed (and signed) here, their bytes carried beside the envelope. */
-      files: fileListSchema().optional(),
+      /** Files the message carries: listed (and signed) here, their bytes carried beside the envelope. Built when a message has some. */
+      files: z.lazy(fileListSchema).optional(),
       /** The sender's Ed25519 signature over the fields above (see `src/trust/signature.ts`), base64url. */
       signature: z
         .string()

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { configSchemas } from "../../src/config/schema.js";
-import { type ConfigInput, parseConfig, ValidationError } from "../../src/index.js";
+import { parseConfig, ValidationError } from "../../src/index.js";
 import { zod } from "../../src/util/zod.js";
+import { full } from "../fixtures/full-config.ts";
 
 // The expected values below are what the schema produced before it was split into parts and its
 // object blocks took `.prefault({})`: the parsed config must not change.
@@ -18,50 +19,6 @@ const DEFAULT_BLOCKS = {
   attachments: { maxFileBytes: 20 * 1024 * 1024, maxTotalBytes: 50 * 1024 * 1024, maxFiles: 16 },
 };
 const DEFAULT_INSTANCE = { aliases: [], inbound: "allow", sessionKey: "agent:main:main", maxQueued: 10, doctor: { repos: [], links: [] } };
-
-const full = {
-  self: { name: "xiaoa" },
-  instances: {
-    xiaom: {
-      aliases: ["小m", "mac-mini"],
-      displayName: "Mac mini",
-      publicKey: "A".repeat(43),
-      inbound: "hold",
-      ratePerHour: 30,
-      gateway: { url: "wss://mac-mini.example", tokenEnv: "XIAOM_TOKEN", tlsFingerprint: "ab".repeat(32) },
-      a2a: { url: "https://mac-mini.example/a2a/v1", token: { source: "env", provider: "default", id: "A2A" } },
-      messageTool: { channel: "telegram", to: "@owner", accountId: "main", recipient: "bot", gateway: { url: "ws://127.0.0.1:1", tokenFile: "/run/t" } },
-      node: { gateway: { url: "ws://127.0.0.1:18789", token: "t" }, id: "0".repeat(64), name: "mac", workspace: "/w" },
-      sessionKey: "agent:main:other",
-      maxQueued: 3,
-      workspace: "/srv/ws",
-      doctor: { repos: ["/r"], links: ["/l"] },
-      timeZone: "Asia/Shanghai",
-      transports: ["nats", "a2a"],
-      timeouts: { nats: 5000, a2a: 60_000 },
-    },
-  },
-  defaults: { transports: ["sessions_send"], timeouts: { sessions_send: 1000 }, retries: 0, circuitCooldownMs: 0 },
-  stateDir: "/state",
-  openclawCli: { bin: "/usr/bin/openclaw", stateDir: "/cli" },
-  inbox: { enabled: true, sessionKey: "agent:a:b", wake: false, pollMs: 1000 },
-  groups: { home: ["xiaom"] },
-  inbound: { unverified: "refuse", ratePerHour: 10, maxHops: 2, hopWindowMs: 5000, maxAgeMs: 60_000 },
-  nats: {
-    servers: ["tls://n1:4222", "wss://n2"],
-    fleet: "home",
-    auth: { user: "u", passwordFile: "/p" },
-    tls: { caFile: "/ca", certFile: "/c", keyFile: "/k" },
-    duplicateWindowMs: 120_000,
-    maxDeliver: 2,
-    presenceTtlMs: 10_000,
-  },
-  audit: { enabled: false, path: "/a", bodies: true },
-  health: { intervalMs: 0 },
-  outbox: { enabled: false, path: "/o", retryMs: 0 },
-  discovery: { lan: false, interface: "192.168.1.10", wideAreaDomains: ["openclaw.internal"], dnsServers: ["100.64.0.1:53"] },
-  attachments: { maxFileBytes: 1024, maxTotalBytes: 4096, maxFiles: 2 },
-} satisfies ConfigInput;
 
 function issuesOf(input: unknown): { path: string; message: string }[] {
   try {
