@@ -13,7 +13,7 @@ export function processIo(extra: Pick<CliIo, "name" | "pluginConfig" | "updatePl
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     stdin: readStdin,
-    // A getter: asking opens standard input's handle, which a command that never asks need not (7 ms of a one-shot send).
+    // A getter: asking opens standard input's handle, which a command that never asks need not do.
     get interactive() {
       return process.stdin.isTTY === true && process.stderr.isTTY === true;
     },
