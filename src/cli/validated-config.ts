@@ -6,6 +6,7 @@ import { parseConfig, parseConfigJson, readConfigText, sealValidated } from "../
 import type { Config } from "../config/schema.js";
 import { defaultStateDir } from "../gateway/device-identity.js";
 import { replaceFileSync } from "../util/atomic-write.js";
+import { once } from "../util/lazy.js";
 import { packageVersion } from "./version.js";
 
 interface Entry {
@@ -22,30 +23,28 @@ interface Entry {
  */
 export async function loadConfigFileValidated(path: string, env: NodeJS.ProcessEnv): Promise<Config> {
   const text = await readConfigText(path);
-  const key = validationKey(text);
+  const identity = buildIdentity();
+  const key = identity === undefined ? undefined : createHash("sha256").update(identity).update("\0").update(text).digest("hex");
   const entryPath = entryPathFor(path, text, env);
-  const cached = readEntry(entryPath, key);
+  const cached = key === undefined ? undefined : readEntry(entryPath, key);
   if (cached) return sealValidated(cached);
   const config = parseConfig(await parseConfigJson(text, path));
-  writeEntry(entryPath, { key, config });
+  if (key !== undefined) writeEntry(entryPath, { key, config });
   return sealValidated(config);
 }
 
-/** What the result depends on besides the text: this build (its file's time and size), Node and its ICU (time zones). */
-const buildIdentity = (() => {
-  let identity: string | undefined;
-  return () => {
-    if (identity === undefined) {
-      const self = statSync(fileURLToPath(import.meta.url));
-      identity = [packageVersion(), self.mtimeMs, self.size, process.versions.node, process.versions.icu ?? ""].join("\0");
-    }
-    return identity;
-  };
-})();
-
-function validationKey(text: string): string {
-  return createHash("sha256").update(buildIdentity()).update("\0").update(text).digest("hex");
-}
+/**
+ * What the result depends on besides the text: this build (its file's time and size), Node and its
+ * ICU (time zones). None where this module is not a file: a rebuild could not be told, so nothing is kept.
+ */
+const buildIdentity = once((): string | undefined => {
+  try {
+    const self = statSync(fileURLToPath(import.meta.url));
+    return [packageVersion(), self.mtimeMs, self.size, process.versions.node, process.versions.icu ?? ""].join("\0");
+  } catch {
+    return undefined;
+  }
+});
 
 /** Next to the state the config names (its `stateDir`, as written), else the default state dir. */
 function entryPathFor(path: string, text: string, env: NodeJS.ProcessEnv): string {
