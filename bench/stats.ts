@@ -31,8 +31,7 @@ export function summarize(name: string, samples: readonly number[]): Series {
   };
 }
 
-/** How many times `slow` takes `fast`'s time, by median. */
-/** Two decimals: a goal of 1.5× is not met by 1.54×, which one decimal shows as 1.5×. */
+/** How many times `slow` takes `fast`'s time, by median, to two decimals (a goal of 1.5× is not met by 1.54×, which one decimal shows as 1.5×). */
 export function ratio(slow: Series, fast: Series): number {
   return Math.round((slow.p50 / fast.p50) * 100) / 100;
 }

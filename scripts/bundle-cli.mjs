@@ -22,8 +22,8 @@ const bundledZod = {
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]util[\\/]zod\.ts$/ }, () => ({
       // jitless: zod's compiled fast path pays off over many parses; a one-shot process parses its config once.
-      // required, not imported: esbuild then evaluates zod on the first schema built, not at start (a one-shot
-      // send whose config was validated before builds its first schema only once the Gateway handshake is under way).
+      // required, not imported: esbuild then evaluates zod on the first schema built, not at start (a command
+      // whose config was validated before needs none until then, and one that builds no schema never loads it).
       contents:
         'let z;\nexport function zod() {\n  if (z === undefined) {\n    z = require("bundled-zod:esm").z;\n    z.config({ jitless: true });\n  }\n  return z;\n}\n',
       loader: "ts",

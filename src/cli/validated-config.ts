@@ -23,12 +23,13 @@ interface Entry {
  */
 export async function loadConfigFileValidated(path: string, env: NodeJS.ProcessEnv): Promise<Config> {
   const text = await readConfigText(path);
+  const json = await parseConfigJson(text, path);
   const identity = buildIdentity();
   const key = identity === undefined ? undefined : createHash("sha256").update(identity).update("\0").update(text).digest("hex");
-  const entryPath = entryPathFor(path, text, env);
+  const entryPath = entryPathFor(path, json, env);
   const cached = key === undefined ? undefined : readEntry(entryPath, key);
   if (cached) return sealValidated(cached);
-  const config = parseConfig(await parseConfigJson(text, path));
+  const config = parseConfig(json);
   if (key !== undefined) writeEntry(entryPath, { key, config });
   return sealValidated(config);
 }
@@ -47,19 +48,11 @@ const buildIdentity = once((): string | undefined => {
 });
 
 /** Next to the state the config names (its `stateDir`, as written), else the default state dir. */
-function entryPathFor(path: string, text: string, env: NodeJS.ProcessEnv): string {
-  const stateDir = writtenStateDir(text) ?? defaultStateDir(env);
+function entryPathFor(path: string, json: unknown, env: NodeJS.ProcessEnv): string {
+  const written = (json as { stateDir?: unknown } | null)?.stateDir;
+  const stateDir = typeof written === "string" && written !== "" ? written : defaultStateDir(env);
   const name = createHash("sha256").update(resolve(path)).digest("hex").slice(0, 16);
   return join(stateDir, `config-${name}.validated.json`);
-}
-
-function writtenStateDir(text: string): string | undefined {
-  try {
-    const json = JSON.parse(text) as { stateDir?: unknown } | null;
-    return typeof json?.stateDir === "string" && json.stateDir !== "" ? json.stateDir : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function readEntry(entryPath: string, key: string): Config | undefined {
