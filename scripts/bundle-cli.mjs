@@ -3,7 +3,7 @@
 // one cost more than the work itself. The bundle's entry still checks the Node version before it
 // loads anything; each command is its own chunk, loaded when it runs (src/cli/main.ts), and zod is
 // bundled in (it still validates every input). The library and the plugin keep using tsc's dist/.
-import { readFileSync, rmSync } from "node:fs";
+import { globSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -29,11 +29,36 @@ const bundledZod = {
       loader: "ts",
       resolveDir: join(root, "src", "util"),
     }));
-    // zod's ES module build (a plain require("zod") would bundle its CommonJS one, every locale included).
+    // zod's ES module build (a plain require("zod") would bundle its CommonJS one, every locale included),
+    // and of it only the members the library calls: esbuild leaves out the rest, about half of it.
     build.onResolve({ filter: /^bundled-zod:esm$/ }, () => ({ path: "zod-esm", namespace: "bundled-zod" }));
-    build.onLoad({ filter: /.*/, namespace: "bundled-zod" }, () => ({ contents: 'export { z } from "zod";\n', loader: "js", resolveDir: root }));
+    build.onLoad({ filter: /.*/, namespace: "bundled-zod" }, () => {
+      const members = ["config", ...zodMembersCalled()];
+      return {
+        // A member the scan missed would be undefined at its first call: the proxy says why instead.
+        contents: `import { ${members.map((name, i) => `${name} as m${i}`).join(", ")} } from "zod";\nexport const z = new Proxy({ ${members.map((name, i) => `${name}: m${i}`).join(", ")} }, { get(members, name) { if (name in members || typeof name === "symbol" || name === "then") return members[name]; throw new Error(\`zod's \${String(name)} is not in the CLI bundle: scripts/bundle-cli.mjs did not find it called in src/\`); } });\n`,
+        loader: "js",
+        resolveDir: root,
+      };
+    });
   },
 };
+
+/**
+ * Every member of zod that the library's source reaches, as `z.string()` or `zod().object(…)` (all of
+ * it gets zod from src/util/zod.ts and names it `z`: `const z = zod()`, or a parameter `z: ZodApi`).
+ * A name found that zod does not export fails the build ("No matching export"); one used some other way
+ * than these is not found, and the bundle's `z` throws at its first use, naming it.
+ */
+function zodMembersCalled() {
+  const names = new Set();
+  for (const file of globSync("src/**/*.ts", { cwd: root })) {
+    for (const [, name] of readFileSync(join(root, file), "utf8").matchAll(/(?:\bz|\bzod\(\))\s*\.\s*([A-Za-z_$][\w$]*)/g)) names.add(name);
+  }
+  // Types only (z.infer<…>, z.input<…>, z.output<…>).
+  for (const typeOnly of ["infer", "input", "output"]) names.delete(typeOnly);
+  return [...names].sort();
+}
 
 /**
  * pino too: src/util/log.ts requires it on first use (so that importing the library costs nothing
