@@ -42,12 +42,19 @@ export interface AuditWriter {
   close(): Promise<void>;
 }
 
-export type InboundRecorder = (message: { id: string; body: string; transport: string; status: string }, verdict: SenderVerdict) => void;
+export interface InboundRecorder {
+  record(message: { id: string; body: string; transport: string; status: string }, verdict: SenderVerdict): void;
+  /** Once the entries recorded so far are written. */
+  close(): Promise<void>;
+}
 
 /** Records what this instance's agent was shown. */
 export function inboundRecorder(config: Config, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): InboundRecorder {
   const writer = auditWriter(config, env, (path, error) =>
     warn(`inter-instance audit: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`),
   );
-  return (message, verdict) => writer.write(inboundEntry({ ...message, to: config.self.name }, verdict, config.audit.bodies));
+  return {
+    record: (message, verdict) => writer.write(inboundEntry({ ...message, to: config.self.name }, verdict, config.audit.bodies)),
+    close: () => writer.close(),
+  };
 }

@@ -285,7 +285,7 @@ export class InboundGate {
     this.#logger.warn(
       `inter-instance: the conversation ${conversation} with ${peer} reached its budget of ${maxHops} hops in ${Math.round(hopWindowMs / 60_000)} minutes; nothing more is shown or sent in it. If it should go on, start a new message (or raise inbound.maxHops).`,
     );
-    this.#recorder()(
+    this.#recorder().record(
       { id: conversation, body: "", transport: "policy", status: "loop-stopped" },
       { verified: false, claimedFrom: peer, reason: "loop budget" },
     );
@@ -293,7 +293,7 @@ export class InboundGate {
   }
 
   record(message: Pick<ArrivingMessage, "id" | "body" | "transport" | "verdict">, status: string, reason: InboundReason = "none"): void {
-    this.#recorder()({ id: message.id, body: message.body, transport: message.transport, status }, message.verdict);
+    this.#recorder().record({ id: message.id, body: message.body, transport: message.transport, status }, message.verdict);
     this.#metrics?.observeInbound({ transport: message.transport, status, reason, verified: message.verdict.verified });
   }
 
@@ -317,6 +317,8 @@ export class InboundGate {
   }
 
   async close(): Promise<void> {
+    await this.#audit?.close();
+    this.#audit = undefined;
     (await this.#held?.catch(() => undefined))?.close();
     this.#held = undefined;
     this.#ledger?.close();

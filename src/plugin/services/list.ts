@@ -7,6 +7,8 @@ import { createNatsService } from "./nats.js";
 export function pluginServices(parts: PluginParts): readonly OpenClawPluginService[] {
   const { api, config, resolvedConfig, gate, settleReply } = parts;
   return [
+    // Nothing to start: the gate opens its stores on first use. At stop its audit entries are written and its stores closed.
+    { id: "inter-instance-inbound-gate", start: () => {}, stop: () => gate.close() },
     createInboxService(api, gate, settleReply),
     parts.outbox,
     parts.tasks,
