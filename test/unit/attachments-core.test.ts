@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fileListSchema, sha256Hex } from "../../src/core/attachments/file-list.js";
@@ -13,8 +12,9 @@ import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { verdictsInText } from "../../src/trust/session-verdicts.js";
 import { signEnvelope, verifySender } from "../../src/trust/sign-envelope.js";
 import { signedPayload } from "../../src/trust/signature.js";
+import { scratchDirs } from "../harness/scratch.js";
 
-const scratch = () => mkdtempSync(join(tmpdir(), "attachments-core-"));
+const scratch = scratchDirs("attachments-core-");
 const bounds = { maxFileBytes: 1024, maxTotalBytes: 2048, maxFiles: 4 };
 
 describe("safe file names", () => {

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectInfo, ObjectResult, ObjectStore, ObjectStoreMeta } from "@nats-io/obj";
 import { Base64UrlPaddedCodec } from "@nats-io/obj/internal";
@@ -13,6 +12,7 @@ import { fetchMessageFiles, objectName, putMessageFiles, removeMessageFiles, sto
 import { NatsFleet } from "../../src/transports/nats/fleet.js";
 import { NatsTransport } from "../../src/transports/nats/transport.js";
 import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
+import { scratchDirs } from "../harness/scratch.js";
 
 // The object store's part of the nats transport, against an in-memory store with the client's
 // semantics for the calls it uses (info, get, putBlob, delete). The real JetStream object store is
@@ -20,7 +20,7 @@ import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
 
 const bounds = { maxFileBytes: 10 * 1024 * 1024, maxTotalBytes: 20 * 1024 * 1024, maxFiles: 16 };
 const limits = { maxFileBytes: bounds.maxFileBytes, maxTotalBytes: bounds.maxTotalBytes };
-const scratch = () => mkdtempSync(join(tmpdir(), "attachments-nats-"));
+const scratch = scratchDirs("attachments-nats-");
 const digestOf = (bytes: Uint8Array) => `SHA-256=${Base64UrlPaddedCodec.encode(createHash("sha256").update(bytes).digest())}`;
 
 class MemoryObjectStore {

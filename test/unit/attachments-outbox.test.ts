@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
@@ -16,10 +15,11 @@ import {
   UnavailableError,
   ValidationError,
 } from "../../src/index.js";
+import { scratchDirs } from "../harness/scratch.js";
 import { silentLogger } from "../harness/silent-logger.js";
 
 const silent = silentLogger();
-const scratch = () => mkdtempSync(join(tmpdir(), "attachments-outbox-"));
+const scratch = scratchDirs("attachments-outbox-");
 
 const fileOf = (text: string, name: string) => {
   const bytes = Buffer.from(text);

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
@@ -12,10 +11,11 @@ import { incomingFilesDir } from "../../src/transports/nodes/incoming.js";
 import { parseEntries } from "../../src/transports.js";
 import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { signEnvelope } from "../../src/trust/sign-envelope.js";
+import { scratchDirs } from "../harness/scratch.js";
 import { silentLogger } from "../harness/silent-logger.js";
 
 const silent = silentLogger();
-const scratch = () => mkdtempSync(join(tmpdir(), "attachments-receive-"));
+const scratch = scratchDirs("attachments-receive-");
 const bounds = { maxFileBytes: 10 * 1024 * 1024, maxTotalBytes: 20 * 1024 * 1024, maxFiles: 16 };
 
 /** Every path under `root`, relative, links not followed. */

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/core/attachments/file-list.js";
@@ -12,8 +11,9 @@ import { formatSessionMessage } from "../../src/transports/shared/session-messag
 import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { verdictsInText } from "../../src/trust/session-verdicts.js";
 import { signEnvelope } from "../../src/trust/sign-envelope.js";
+import { scratchDirs } from "../harness/scratch.js";
 
-const scratch = () => mkdtempSync(join(tmpdir(), "attachments-surfaces-"));
+const scratch = scratchDirs("attachments-surfaces-");
 const MB = 1024 * 1024;
 const meta = (name: string, size: number, mime = "application/octet-stream") => ({ name, size, sha256: "a".repeat(64), mime });
 

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/parse.js";
 import type { ConfigInput } from "../../src/config/schema.js";
 import { createEnvelope } from "../../src/core/envelope.js";
@@ -19,16 +17,9 @@ import { MessagingKeyStore } from "../../src/trust/messaging-key.js";
 import { onlyMarkers, policyMarker, policyMarkersIn } from "../../src/trust/policy-marker.js";
 import { verdictsInText } from "../../src/trust/session-verdicts.js";
 import { signEnvelope } from "../../src/trust/sign-envelope.js";
+import { scratchDirs } from "../harness/scratch.js";
 
-const dirs: string[] = [];
-const scratch = () => {
-  const dir = mkdtempSync(join(tmpdir(), "oii-policy-"));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchDirs("oii-policy-");
 
 const verified = (from: string): SenderVerdict => ({ verified: true, from, fingerprint: "SHA256:00" });
 const unverified = (from: string): SenderVerdict => ({ verified: false, claimedFrom: from, reason: "no signature" });
