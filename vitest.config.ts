@@ -4,7 +4,11 @@ import { defineConfig } from "vitest/config";
 import LongestFirst from "./test/harness/longest-first.ts";
 
 // Every real Gateway start of this run, whoever makes it (workers, the bench child): the summary counts them per file.
-process.env.OII_BOOT_LEDGER ??= join(tmpdir(), `oii-boots-${process.pid}.jsonl`);
+// The summary reporter removes it at the end when it is this run's own.
+if (process.env.OII_BOOT_LEDGER === undefined) {
+  process.env.OII_BOOT_LEDGER = join(tmpdir(), `oii-boots-${process.pid}.jsonl`);
+  process.env.OII_BOOT_LEDGER_OWNED = "1";
+}
 
 export default defineConfig({
   test: {

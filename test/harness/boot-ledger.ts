@@ -1,9 +1,9 @@
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 
 /**
  * Where each real Gateway start of a test run went: one JSON line per start in the file named by
  * `OII_BOOT_LEDGER` (set by vitest.config.ts for the whole run, children included), read back by the
- * summary reporter. Gateways are most of the suite's CPU; a file that starts one more shows here.
+ * summary reporter, which makes it at the start and removes it at the end. Gateways are most of the suite's CPU; a file that starts one more shows here.
  */
 export interface BootEntry {
   /** The test file (or bench script) that asked for the Gateway. */
@@ -31,13 +31,14 @@ function callerOf(stack: string): string {
 export function recordBoot(name: string, readyMs: number): string {
   const caller = callerOf(new Error().stack ?? "");
   const ledger = process.env.OII_BOOT_LEDGER;
-  if (ledger) appendFileSync(ledger, `${JSON.stringify({ caller, name, readyMs: Math.round(readyMs) } satisfies BootEntry)}\n`);
+  if (ledger && existsSync(ledger)) appendFileSync(ledger, `${JSON.stringify({ caller, name, readyMs: Math.round(readyMs) } satisfies BootEntry)}\n`);
   return caller;
 }
 
 export function recordGatewayCpu(caller: string, name: string, cpuS: number): void {
   const ledger = process.env.OII_BOOT_LEDGER;
-  if (ledger) appendFileSync(ledger, `${JSON.stringify({ caller, name, cpuS: Math.round(cpuS * 10) / 10 } satisfies CpuEntry)}\n`);
+  // Not after the summary removed it: the shared Gateways stop after the summary (their CPU is not in it).
+  if (ledger && existsSync(ledger)) appendFileSync(ledger, `${JSON.stringify({ caller, name, cpuS: Math.round(cpuS * 10) / 10 } satisfies CpuEntry)}\n`);
 }
 
 function readLedger(ledger: string): (BootEntry | CpuEntry)[] {

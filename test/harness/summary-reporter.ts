@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 import { budgetFor } from "../budgets.ts";
@@ -44,7 +44,9 @@ export default class SummaryReporter implements Reporter {
         (entry) => `${seconds(entry.ms)}  /${String(entry.budgetS).padStart(4)} s  ${entry.file}${entry.ms > entry.budgetS * 1000 ? "  OVER BUDGET" : ""}`,
       ),
     ];
-    lines.push(...gatewayStarts(readBoots(process.env.OII_BOOT_LEDGER ?? ""), readGatewayCpu(process.env.OII_BOOT_LEDGER ?? "")));
+    const ledger = process.env.OII_BOOT_LEDGER ?? "";
+    lines.push(...gatewayStarts(readBoots(ledger), readGatewayCpu(ledger)));
+    if (process.env.OII_BOOT_LEDGER_OWNED === "1") rmSync(ledger, { force: true });
     lines.push(
       "",
       "slowest tests:",

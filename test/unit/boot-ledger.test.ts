@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -13,6 +14,8 @@ it("records each Gateway start under the test file that asked for it, for the ru
   const dir = await mkdtemp(join(tmpdir(), "oii-boot-ledger-"));
   try {
     process.env.OII_BOOT_LEDGER = join(dir, "boots.jsonl");
+    // The summary reporter makes the ledger when the run starts.
+    await writeFile(process.env.OII_BOOT_LEDGER, "");
     const startedByAHarness = async () => {
       await Promise.resolve();
       recordBoot("gw-a", 11_500.4);
@@ -26,6 +29,10 @@ it("records each Gateway start under the test file that asked for it, for the ru
     ]);
     expect(readGatewayCpu(process.env.OII_BOOT_LEDGER)).toEqual([{ caller: "test/unit/boot-ledger.test.ts", name: "gw-b", cpuS: 14.3 }]);
     expect(readBoots(join(dir, "missing.jsonl"))).toEqual([]);
+    // Once the summary removed it, a late stop (the shared Gateways') leaves no file behind.
+    process.env.OII_BOOT_LEDGER = join(dir, "removed.jsonl");
+    recordGatewayCpu("test/harness/gateway-pool.ts", "shared", 20);
+    expect(existsSync(process.env.OII_BOOT_LEDGER)).toBe(false);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
