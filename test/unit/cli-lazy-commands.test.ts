@@ -1,6 +1,7 @@
 // The CLI loads only the command that runs (issue 32 item 3): which one an argv names, and that the
 // help, a typo and `help <command>` still see every command.
-import { describe, expect, it } from "vitest";
+import { rm } from "node:fs/promises";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { commandNamed } from "../../src/cli/main.js";
 import { cliSandbox, runCliCaptured } from "../harness/cli-run.js";
 
@@ -24,6 +25,7 @@ describe("the command an argv runs", () => {
 describe("help and mistakes still see every command", () => {
   it("lists them all, suggests the one meant, and helps with one", async () => {
     const sandbox = await cliSandbox();
+    onTestFinished(() => rm(sandbox.dir, { recursive: true, force: true }));
     const help = await runCliCaptured(["--help"], sandbox.env);
     for (const name of ["send", "delegate", "status", "outbox", "log", "metrics", "invite", "discover"])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, "mu"));
