@@ -7,8 +7,14 @@ import { createNatsService } from "./nats.js";
 export function pluginServices(parts: PluginParts): readonly OpenClawPluginService[] {
   const { api, config, resolvedConfig, gate, settleReply } = parts;
   return [
-    // Nothing to start: the gate opens its stores on first use. At stop its audit entries are written and its stores closed.
-    { id: "inter-instance-inbound-gate", start: () => {}, stop: () => gate.close() },
+    // Nothing to start: the gate opens its stores on first use. At stop its audit entries are written and its stores
+    // closed; OpenClaw stops services in reverse order, so this one, first, stops after those that use the gate.
+    // A failed cleanup would make OpenClaw refuse to reload the plugin: said, not thrown.
+    {
+      id: "inter-instance-inbound-gate",
+      start: () => {},
+      stop: () => gate.close().catch((error: unknown) => api.logger.warn(`inter-instance: could not close the inbound gate's stores: ${String(error)}`)),
+    },
     createInboxService(api, gate, settleReply),
     parts.outbox,
     parts.tasks,
