@@ -1,4 +1,6 @@
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/parse.js";
 import type { ConfigInput } from "../../src/config/schema.js";
@@ -216,6 +218,23 @@ describe("the gate: every copy of an id compared with the first (issue 26 items 
     return new InboundGate(() => config, logger, now);
   }
   const pinnedTo = (key: { publicKey: string }) => (name: string) => (name === "xiaoa" ? key.publicKey : undefined);
+
+  it("close() has written the decisions it recorded into the audit log when it returns, and writes nothing after", async () => {
+    const stateDir = join(scratch(), "receiver");
+    const gate = gateAt(stateDir, { publicKey: "A".repeat(43) });
+    gate.record({ id: "audited-0001", body: "hi", transport: "session", verdict: verified("xiaoa") }, "surfaced");
+    await gate.close();
+    // Read at once, before any later turn of the event loop could write it.
+    const db = new DatabaseSync(join(stateDir, "audit.sqlite"), { readOnly: true });
+    try {
+      expect(db.prepare("SELECT id, direction, status FROM audit").all()).toEqual([{ id: "audited-0001", direction: "in", status: "surfaced" }]);
+    } finally {
+      db.close();
+    }
+    rmSync(stateDir, { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(stateDir)).toBe(false);
+  });
 
   it("one decision per arrival; a repeat in the session is suppressed, a replay elsewhere or a changed copy held, another instance's or an old signature held; remembered across a reopen", async () => {
     const dir = scratch();
