@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 /**
  * Where each real Gateway start of a test run went: one JSON line per start in the file named by
  * `OII_BOOT_LEDGER` (set by vitest.config.ts for the whole run, children included), read back by the
- * summary reporter, which makes it at the start and removes it at the end. Gateways are most of the suite's CPU; a file that starts one more shows here.
+ * summary reporter, which makes it at the start and removes it at the end. Gateways are most of the
+ * suite's CPU; a file that starts one more shows here.
  */
 export interface BootEntry {
   /** The test file (or bench script) that asked for the Gateway. */
@@ -30,15 +31,18 @@ function callerOf(stack: string): string {
 /** Records a start; returns who asked for it, for the CPU entry its stop records. */
 export function recordBoot(name: string, readyMs: number): string {
   const caller = callerOf(new Error().stack ?? "");
-  const ledger = process.env.OII_BOOT_LEDGER;
-  if (ledger && existsSync(ledger)) appendFileSync(ledger, `${JSON.stringify({ caller, name, readyMs: Math.round(readyMs) } satisfies BootEntry)}\n`);
+  append({ caller, name, readyMs: Math.round(readyMs) } satisfies BootEntry);
   return caller;
 }
 
 export function recordGatewayCpu(caller: string, name: string, cpuS: number): void {
+  append({ caller, name, cpuS: Math.round(cpuS * 10) / 10 } satisfies CpuEntry);
+}
+
+/** Only into the run's ledger while it exists: the shared Gateways stop after the summary removed it (their CPU is not in it). */
+function append(entry: BootEntry | CpuEntry): void {
   const ledger = process.env.OII_BOOT_LEDGER;
-  // Not after the summary removed it: the shared Gateways stop after the summary (their CPU is not in it).
-  if (ledger && existsSync(ledger)) appendFileSync(ledger, `${JSON.stringify({ caller, name, cpuS: Math.round(cpuS * 10) / 10 } satisfies CpuEntry)}\n`);
+  if (ledger && existsSync(ledger)) appendFileSync(ledger, `${JSON.stringify(entry)}\n`);
 }
 
 function readLedger(ledger: string): (BootEntry | CpuEntry)[] {
