@@ -59,6 +59,14 @@ export interface RequestOptions {
   readonly onSent?: (() => void) | undefined;
 }
 
+const noop = () => {};
+
+/**
+ * How long `start` waits for the challenge to be answered: on loopback and a LAN it is answered
+ * in a few ms; on a slower link the caller's work is better done meanwhile.
+ */
+const START_WAIT_MS = 10;
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
@@ -93,6 +101,8 @@ export class GatewayConnection {
   readonly #options: GatewayConnectionOptions;
   readonly #context: GatewayErrorContext;
   #ready: Promise<GatewayClient> | undefined;
+  /** The current attempt's steps: its socket is opening; it answers the Gateway's challenge. */
+  #steps: { readonly opening: Promise<void>; readonly answering: Promise<void> } = { opening: Promise.resolve(), answering: Promise.resolve() };
   #client: GatewayClient | undefined;
   #pendingClient: GatewayClient | undefined;
   /** Every client this connection started and has not stopped: `close()` stops them all, so none reconnects in the background. */
@@ -135,6 +145,26 @@ export class GatewayConnection {
   /** Connects (if not yet) and resolves once the Gateway said hello. */
   async connect(signal?: AbortSignal): Promise<void> {
     await this.#connectUnless(signal);
+  }
+
+  /**
+   * Starts connecting (if not yet) and resolves once this client has answered the Gateway's
+   * challenge, or `waitMs` after its socket opened at most, not at hello: the Gateway then checks the answer while
+   * the caller does its own work. Each step before the answer (the socket's connect, the upgrade,
+   * the challenge) needs this thread, so work started at once would hold the handshake back until
+   * it ends; on a slow link the wait ends first and the work goes on beside the handshake.
+   * Never rejects; a failure is met again by the next request.
+   */
+  async start(waitMs = START_WAIT_MS): Promise<void> {
+    const ended = this.#connect().then(noop, noop);
+    const { opening, answering } = this.#steps;
+    await Promise.race([opening, ended]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    });
+    await Promise.race([answering, ended, waited]);
+    clearTimeout(timer);
   }
 
   /** The RPC methods the Gateway announced in its hello (`features.methods`); connects first. */
@@ -214,14 +244,23 @@ export class GatewayConnection {
   }
 
   #connect(): Promise<GatewayClient> {
-    this.#ready ??= this.#open().catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
+    if (!this.#ready) {
+      const step = () => {
+        let reached = noop;
+        return { reached: new Promise<void>((resolve) => (reached = resolve)), done: () => reached() };
+      };
+      const opening = step();
+      const answering = step();
+      this.#steps = { opening: opening.reached, answering: answering.reached };
+      this.#ready = this.#open({ opened: opening.done, answered: answering.done }).catch((error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      });
+    }
     return this.#ready;
   }
 
-  async #open(): Promise<GatewayClient> {
+  async #open(steps: { readonly opened: () => void; readonly answered: () => void }): Promise<GatewayClient> {
     const { url, token, bootstrapToken, identity: store } = this.#options;
     const env = this.#options.env ?? process.env;
     if (!isPlaintextAllowed(url, env)) throw insecureTransportError(url, this.#options.configLocation);
@@ -276,7 +315,12 @@ export class GatewayConnection {
         scopes: SCOPES,
         deviceIdentity: identity,
         hostDeps: {
-          signDevicePayload: signPayload,
+          // Called as the connect request is built, the answer to the challenge: sent right after.
+          signDevicePayload: (privateKeyPem, payload) => {
+            const signature = signPayload(privateKeyPem, payload);
+            steps.answered();
+            return signature;
+          },
           publicKeyRawBase64UrlFromPem: publicKeyRawBase64Url,
           loadDeviceAuthToken: ({ deviceId, role }) => {
             const record = store.loadToken(url, deviceId, role);
@@ -325,6 +369,7 @@ export class GatewayConnection {
       this.#pendingClient = client;
       this.#started.add(client);
       client.start();
+      steps.opened();
     });
   }
 }

@@ -163,11 +163,10 @@ function assemble(options: MessengerOptions): Parts {
   let closing: Promise<void> | undefined;
   // Idempotent: every caller waits for the same close.
   const close = () =>
-    (closing ??= (async () => {
-      await dispatcher.close();
+    (closing ??= dispatcher.close(async () => {
       (await outbox?.catch(() => undefined))?.close();
       await writeAudit.close();
-    })());
+    }));
   return { env, config, registry, logger, pool, dispatcher, openOutbox, natsFleet: natsLease?.fleet, metrics, close };
 }
 

@@ -1,4 +1,5 @@
 import pTimeout from "p-timeout";
+import { withoutStackTraces } from "./stack.js";
 
 export interface DeadlineOptions {
   /** How long the work may take. */
@@ -16,14 +17,18 @@ export interface DeadlineOptions {
 export function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, options: DeadlineOptions): Promise<T> {
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
-  return pTimeout(work(signal), {
-    milliseconds: options.milliseconds,
-    fallback: () => {
-      const error = options.onTimeout();
-      controller.abort(error);
-      throw error;
-    },
-  });
+  const running = work(signal);
+  // p-timeout makes its own timeout error up front, stack and all; with a fallback that error is never seen.
+  return withoutStackTraces(() =>
+    pTimeout(running, {
+      milliseconds: options.milliseconds,
+      fallback: () => {
+        const error = options.onTimeout();
+        controller.abort(error);
+        throw error;
+      },
+    }),
+  );
 }
 
 /** A signal that aborts after `milliseconds`, or sooner with the caller's. */

@@ -173,6 +173,37 @@ describe("Dispatcher", () => {
     expect(a.calls).toBe(0);
   });
 
+  it("close: the owner's own closing runs while the transports say goodbye, and a failure of either is still thrown", async () => {
+    const events: string[] = [];
+    let goodbyeAnswered = () => {};
+    const slow = Object.assign(new FakeTransport("sessions_send", ok()), {
+      close: () => {
+        events.push("transport closing");
+        return new Promise<void>((resolve) => {
+          goodbyeAnswered = () => {
+            events.push("transport closed");
+            resolve();
+          };
+        });
+      },
+    });
+    const closing = dispatcherWith([slow], ["sessions_send"]).close(async () => {
+      events.push("outbox and audit closed");
+      goodbyeAnswered();
+    });
+    await closing;
+    expect(events).toEqual(["transport closing", "outbox and audit closed", "transport closed"]);
+
+    const broken = Object.assign(new FakeTransport("sessions_send", ok()), { close: async () => Promise.reject(new Error("socket already gone")) });
+    let ownersClosed = false;
+    await expect(
+      dispatcherWith([broken], ["sessions_send"]).close(async () => {
+        ownersClosed = true;
+      }),
+    ).rejects.toThrow("socket already gone");
+    expect(ownersClosed).toBe(true);
+  });
+
   it("starts the first transport's handshake before its own work, and never for bad input or an open circuit", async () => {
     const events: string[] = [];
     const first = Object.assign(new FakeTransport("sessions_send", fail(new UnavailableError("refused", { code: "UNREACHABLE" }))), {

@@ -32,11 +32,12 @@ describe("SessionsSendTransport.prepare", () => {
     const pool = new GatewayPool(new DeviceIdentityStore(stateDir));
     cleanups.push(() => void pool.closeAll());
     const transport = new SessionsSendTransport(pool);
-    // Returns at once; the socket follows. A failed handshake must not surface as an unhandled rejection (vitest fails the run on one).
-    expect(transport.prepare(registry.resolve("xiaom"))).toBeUndefined();
+    // Resolves once the handshake is under way, never rejects; the socket follows. A failed handshake must not surface
+    // as an unhandled rejection (vitest fails the run on one).
+    await expect(transport.prepare(registry.resolve("xiaom"))).resolves.toBeUndefined();
     await expect.poll(() => sockets.length, { timeout: 5000 }).toBeGreaterThan(0);
     // No Gateway configured: nothing to start (asking the pool for its connection would throw NOT_CONFIGURED).
     const bare = new InstanceRegistry(parseConfig({ self: { name: "xiaoa" }, instances: { xiaob: { transports: ["memory_file"], workspace: "/tmp/x" } } }), {});
-    expect(() => transport.prepare(bare.resolve("xiaob"))).not.toThrow();
+    await expect(transport.prepare(bare.resolve("xiaob"))).resolves.toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import type { Instance } from "../../config/registry.js";
 import type { Envelope } from "../../core/envelope.js";
 import { TransportError, UnavailableError, UnsuitableMessageError } from "../../core/errors.js";
 import { APPLIES, type Applicability, type DeliveryContext, type FollowUp, notApplicable, type Receipt, type Transport } from "../../core/transport.js";
+import { withoutStackTraces } from "../../util/stack.js";
 import { putMessageFiles, removeObjects } from "./files.js";
 import { type FleetLease, type NatsFleet, natsUnavailable, REPLY_TTL_MS, receiptKey, type StoredReply } from "./fleet.js";
 
@@ -81,12 +82,14 @@ export class NatsTransport implements Transport {
         },
       );
     }
-    const ack = await js
-      .publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats })
-      .catch(async (error: unknown) => {
-        if (put.length > 0 && (await refusedByStream(error)) && !context.signal.aborted) await this.#removePut(fleet, put, envelope, context);
-        throw natsUnavailable(fleet.config, error);
-      });
+    // The client makes a request error and a timeout error per publish, for their stacks should either be thrown; a
+    // failure here is reported by its message and code (natsUnavailable), never by those stacks.
+    const ack = await withoutStackTraces(() =>
+      js.publish(fleet.names.inbox(context.instance.name), payload, { msgID: envelope.id, timeout: context.instance.timeouts.nats }),
+    ).catch(async (error: unknown) => {
+      if (put.length > 0 && (await refusedByStream(error)) && !context.signal.aborted) await this.#removePut(fleet, put, envelope, context);
+      throw natsUnavailable(fleet.config, error);
+    });
     return { status: "accepted", detail: { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate } };
   }
 

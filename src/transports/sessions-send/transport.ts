@@ -89,10 +89,8 @@ export class SessionsSendTransport implements Transport {
     return this.#configuredConnection(instance)?.firstContact ? FIRST_CONTACT_HEAD_START_MS : undefined;
   }
 
-  prepare(instance: Instance): void {
-    this.#configuredConnection(instance)
-      ?.connect()
-      .catch(() => undefined);
+  async prepare(instance: Instance): Promise<void> {
+    await this.#configuredConnection(instance)?.start();
   }
 
   async deliver(envelope: Envelope, context: DeliveryContext): Promise<Receipt> {
