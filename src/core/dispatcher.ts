@@ -59,7 +59,7 @@ export interface DispatcherOptions {
   /** Where undeliverable envelopes wait; opened on first use. Without it they are reported `failed`. */
   readonly outbox?: (() => Promise<Outbox>) | undefined;
   /** Signs each envelope before it goes out (again at every retry and redelivery, whose fields change). */
-  readonly sign?: ((envelope: Envelope) => Envelope | Promise<Envelope>) | undefined;
+  readonly sign?: ((envelope: Envelope) => Envelope) | undefined;
   /** Told of every report given back (a send, each envelope a flush tried, a redelivery): the audit log, the metrics. */
   readonly onReport?: ((envelope: Envelope, report: DeliveryReport, origin: ReportOrigin) => void) | undefined;
   /** Told when a message is lost for good (the target dropped it and the redeliveries are used up): tell the owner. */

@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import type { Envelope } from "../core/envelope.js";
 import { type MessagingKey, MessagingKeyStore } from "../trust/messaging-key.js";
-import { signEnvelopeAsync } from "../trust/sign-envelope.js";
+import { signEnvelope } from "../trust/sign-envelope.js";
 
 export interface Signer {
   /** The envelope signed by this instance's messaging key, or as it is when the key cannot be read. */
-  sign(envelope: Envelope): Promise<Envelope>;
+  sign(envelope: Envelope): Envelope;
   /** Whether envelopes go out signed (false until the first `sign`, and when the key is unreadable). */
   readonly signing: boolean;
 }
@@ -15,7 +15,7 @@ export function signer(stateDir: string, logger: Logger): Signer {
   const keys = new MessagingKeyStore(stateDir);
   let key: MessagingKey | null | undefined;
   return {
-    async sign(envelope) {
+    sign(envelope) {
       if (key === undefined) {
         try {
           key = keys.key();
@@ -28,7 +28,7 @@ export function signer(stateDir: string, logger: Logger): Signer {
           );
         }
       }
-      return key ? signEnvelopeAsync(envelope, key) : envelope;
+      return key ? signEnvelope(envelope, key) : envelope;
     },
     get signing() {
       return key != null;

@@ -2,7 +2,7 @@ import type { Envelope } from "../core/envelope.js";
 import type { SenderVerdict } from "./frame.js";
 import { quoteName, skeleton } from "./lookalike.js";
 import type { MessagingKey } from "./messaging-key.js";
-import { fingerprintOf, publicKeyFromRaw, type SignedFields, signFields, signFieldsAsync, verifyFields } from "./signature.js";
+import { fingerprintOf, publicKeyFromRaw, type SignedFields, signFields, verifyFields } from "./signature.js";
 
 /** The key a receiver pinned for a sender, by the sender's name; undefined when none is. */
 export type PinnedKeys = (sender: string) => string | undefined;
@@ -13,20 +13,9 @@ export type PinnedKeys = (sender: string) => string | undefined;
  * (Signatures from before this change did sign it; `redelivery=N` in their lines still verifies.)
  */
 export function signEnvelope(envelope: Envelope, key: MessagingKey): Envelope {
-  const { unsigned, signed } = signedPartOf(envelope);
-  return { ...unsigned, signature: signFields(signed, key.privateKey) };
-}
-
-/** `signEnvelope` on the thread pool: the many signatures of a broadcast are made beside its publishing. */
-export async function signEnvelopeAsync(envelope: Envelope, key: MessagingKey): Promise<Envelope> {
-  const { unsigned, signed } = signedPartOf(envelope);
-  return { ...unsigned, signature: await signFieldsAsync(signed, key.privateKey) };
-}
-
-function signedPartOf(envelope: Envelope): { readonly unsigned: Omit<Envelope, "signature">; readonly signed: SignedFields } {
   const { signature: _old, ...unsigned } = envelope;
   const { redelivery: _redelivery, ...signed } = unsigned;
-  return { unsigned, signed };
+  return { ...unsigned, signature: signFields(signed, key.privateKey) };
 }
 
 /**

@@ -57,13 +57,6 @@ export function signFields(fields: SignedFields, privateKey: KeyObject): string 
   return sign(null, signedPayload(fields), privateKey).toString("base64url");
 }
 
-/** `signFields` on the thread pool (Node's asynchronous `crypto.sign`). */
-export function signFieldsAsync(fields: SignedFields, privateKey: KeyObject): Promise<string> {
-  return new Promise((resolve, reject) => {
-    sign(null, signedPayload(fields), privateKey, (error, signature) => (error ? reject(error) : resolve(signature.toString("base64url"))));
-  });
-}
-
 /** True only for a well-formed signature by this key over exactly these fields. */
 export function verifyFields(fields: SignedFields, signature: string, publicKey: KeyObject): boolean {
   if (!SIGNATURE.test(signature)) return false;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MessagingKeyStore, verifyRotation } from "../../src/trust/messaging-key.js";
-import { fingerprintOf, publicKeyFromRaw, type SignedFields, signFields, signFieldsAsync, verifyFields } from "../../src/trust/signature.js";
+import { fingerprintOf, publicKeyFromRaw, type SignedFields, signFields, verifyFields } from "../../src/trust/signature.js";
 
 const dirs: string[] = [];
 function stateDir(): string {
@@ -41,13 +41,6 @@ describe("messaging keys and envelope signatures", () => {
     expect(verifyFields({ ...fields, from: "xiao", to: "axiaom" }, signature, publicKeyFromRaw(key.publicKey))).toBe(false);
     for (const bad of ["", "x".repeat(86), `${signature.slice(0, -1)}${signature.endsWith("A") ? "B" : "A"}`, `${signature}=`])
       expect(verifyFields(fields, bad, publicKeyFromRaw(key.publicKey))).toBe(false);
-  });
-
-  it("a signature made on the thread pool is the same signature (Ed25519 is deterministic), and fails the same way", async () => {
-    const key = new MessagingKeyStore(stateDir()).key();
-    expect(await signFieldsAsync(fields, key.privateKey)).toBe(signFields(fields, key.privateKey));
-    const publicOnly = publicKeyFromRaw(key.publicKey);
-    await expect(signFieldsAsync(fields, publicOnly)).rejects.toThrow();
   });
 
   it("the key is created once, kept private, and the same across processes reading the same state dir", () => {

@@ -16,7 +16,7 @@ export interface DispatchContext {
   readonly secrets: SecretSet | undefined;
   readonly retryMinTimeoutMs: number;
   readonly circuits: CircuitBreaker;
-  readonly sign: ((envelope: Envelope) => Envelope | Promise<Envelope>) | undefined;
+  readonly sign: ((envelope: Envelope) => Envelope) | undefined;
   readonly onReport: ((envelope: Envelope, report: DeliveryReport, origin: ReportOrigin) => void) | undefined;
   readonly onLost: ((envelope: Envelope, report: DeliveryReport) => void) | undefined;
   readonly onWaiting: (() => void) | undefined;

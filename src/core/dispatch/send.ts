@@ -23,7 +23,7 @@ export interface TryOptions extends SendOptions {
  * alongside, and a delivery gate lets only one path have the message out at a time.
  */
 export async function tryTransports(context: DispatchContext, unsigned: Envelope, instance: Instance, options: TryOptions): Promise<DeliveryReport> {
-  const envelope = context.sign ? await context.sign(unsigned) : unsigned;
+  const envelope = context.sign ? context.sign(unsigned) : unsigned;
   const logger = context.logger.child({ envelopeId: envelope.id, to: instance.name });
   const attempts: Attempt[] = [];
   const circuitSkipped: Transport[] = [];
