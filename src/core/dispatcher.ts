@@ -317,7 +317,8 @@ export class Dispatcher {
    */
   async close(alongside?: () => Promise<void>): Promise<void> {
     await this.#context.background.stop();
-    const closed = await Promise.allSettled([...[...this.#context.transports.values()].map(async (transport) => transport.close?.()), alongside?.()]);
+    const transportsClosed = Array.from(this.#context.transports.values(), async (transport) => transport.close?.());
+    const closed = await Promise.allSettled([...transportsClosed, alongside?.()]);
     const failed = closed.find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
   }

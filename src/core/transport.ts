@@ -74,8 +74,8 @@ export interface Transport {
    * Starts what a delivery to this instance will first need (a handshake), so that it runs while the
    * dispatcher does its own work (the outbox, the signature). Sends nothing and never throws or
    * rejects: a failure here is met again, and reported, by `deliver`. A promise it returns says
-   * when what it started is under way (a socket opening): the dispatcher waits for that before its
-   * own work, which would otherwise hold the thread while the handshake has not even begun.
+   * when the part that needs this thread is done (sessions_send: the Gateway's challenge answered):
+   * the dispatcher waits for that before its own work, which would otherwise hold the handshake back.
    */
   prepare?(instance: Instance): void | Promise<void>;
   /** Delivers once; throws a classified `TransportError` on failure. */

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { GatewayClient } from "@openclaw/gateway-client";
 import pLimit, { type LimitFunction } from "p-limit";
 import { missingCredential } from "../config/names.js";
@@ -159,12 +160,7 @@ export class GatewayConnection {
     const ended = this.#connect().then(noop, noop);
     const { opening, answering } = this.#steps;
     await Promise.race([opening, ended]);
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, waitMs);
-    });
-    await Promise.race([answering, ended, waited]);
-    clearTimeout(timer);
+    await Promise.race([answering, ended, delay(waitMs, undefined, { ref: false })]);
   }
 
   /** The RPC methods the Gateway announced in its hello (`features.methods`); connects first. */
@@ -245,14 +241,10 @@ export class GatewayConnection {
 
   #connect(): Promise<GatewayClient> {
     if (!this.#ready) {
-      const step = () => {
-        let reached = noop;
-        return { reached: new Promise<void>((resolve) => (reached = resolve)), done: () => reached() };
-      };
-      const opening = step();
-      const answering = step();
-      this.#steps = { opening: opening.reached, answering: answering.reached };
-      this.#ready = this.#open({ opened: opening.done, answered: answering.done }).catch((error: unknown) => {
+      const opening = Promise.withResolvers<void>();
+      const answering = Promise.withResolvers<void>();
+      this.#steps = { opening: opening.promise, answering: answering.promise };
+      this.#ready = this.#open({ opened: opening.resolve, answered: answering.resolve }).catch((error: unknown) => {
         this.#ready = undefined;
         throw error;
       });
